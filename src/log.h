@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <syslog.h>
+
+#include "macros.h"
+
+/* Structured context for one log record. In journal mode every set member
+ * becomes a PREFORKD_* field; on stderr they are only in the message text,
+ * which callers write so that it reads well on its own. */
+typedef struct LogFields {
+        const char *service;     /* PREFORKD_SERVICE=, NULL: unset */
+        int slot;                /* PREFORKD_SLOT=, < 0: unset */
+        pid_t worker_pid;        /* PREFORKD_WORKER_PID=, 0: unset */
+        unsigned generation;     /* PREFORKD_GENERATION=, 0: unset */
+        int exit_status;         /* PREFORKD_EXIT_STATUS=, < 0: unset */
+        int exit_signal;         /* PREFORKD_EXIT_SIGNAL= (name), 0: unset */
+        int64_t uptime_usec;     /* PREFORKD_UPTIME_USEC=, < 0: unset */
+        const char *const *extra; /* NULL-terminated "KEY=value" list, or NULL */
+} LogFields;
+
+#define LOG_FIELDS_INIT { .slot = -1, .exit_status = -1, .uptime_usec = -1 }
+
+typedef enum LogTarget {
+        LOG_TARGET_STDERR,
+        LOG_TARGET_JOURNAL,
+        _LOG_TARGET_MAX,
+} LogTarget;
+
+/* Chooses the journal when stderr is connected to it (JOURNAL_STREAM names
+ * stderr's device and inode) and plain stderr lines otherwise. The
+ * environment variable PREFORKD_LOG_TARGET=journal|stderr overrides it. */
+void log_setup(void);
+LogTarget log_get_target(void);
+void log_set_target(LogTarget t);
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+int log_level_from_string(const char *s);
+const char *log_level_to_string(int level);
+
+/* Logs one record and returns -abs(error), or 0 when error is 0. Records
+ * above the max level are dropped before anything is formatted. Write the
+ * error into the message with "%s" and STRERROR(error): glibc's "%m" is not
+ * ISO C and this code builds with -Wpedantic. */
+int log_internal(int level, int error, const LogFields *f, const char *fmt, ...) _printf_(4, 5);
+
+/* Sends a record whose message is already formatted, with extra fields
+ * ("KEY=value", n of them): for the HTTP access log. */
+void log_record(int level, const char *message, const char *const *fields, size_t n_fields);
+
+#define STRERROR(e) strerror(abs(e))
+
+#define log_full_errno(level, error, ...) log_internal((level), (error), NULL, __VA_ARGS__)
+#define log_full(level, ...) log_internal((level), 0, NULL, __VA_ARGS__)
+
+#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
+
+#define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_info_errno(e, ...) log_full_errno(LOG_INFO, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+
+/* Only for startup and worker children, never the running master: logs at
+ * LOG_CRIT and exits with the given sysexits code. */
+_noreturn_ void fatal(int exit_code, const char *fmt, ...) _printf_(2, 3);

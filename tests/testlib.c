@@ -1,0 +1,2185 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+#define TD_IO_TIMEOUT_SEC 10
+#define TD_MAX_LIVE 32
+
+typedef struct LineInfo {
+        size_t start, len;
+        uint64_t usec;
+} LineInfo;
+
+struct TestDaemon {
+        char *dir;
+        char *config_path;
+        char *notify_path;
+        int notify_fd;
+
+        pid_t pid;
+        bool started, reaped;
+        int exit_code;
+
+        int out_fd;
+        int wake_pipe[2];
+        pthread_t thread;
+        bool thread_started;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+
+        /* all below under lock */
+        char *log;
+        size_t log_len, log_alloc;
+        LineInfo *lines;
+        size_t n_lines, lines_alloc;
+        size_t line_begin; /* offset where the current incomplete line starts */
+        bool out_eof;
+
+        TdLine *notify;
+        size_t n_notify, notify_alloc;
+        size_t n_datagrams;
+
+        size_t log_cursor;
+        size_t notify_cursor;
+};
+
+struct TdLoad {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        char *host;
+        char *path;
+        uint16_t port;
+        size_t payload;
+        unsigned long max_rounds;
+        uint64_t deadline;
+        atomic_bool stop;
+        TdLoadStats stats;
+};
+
+/* ---- registry for atexit() cleanup ---- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static TestDaemon *live_daemons[TD_MAX_LIVE];
+static TdLoad *live_loads[TD_MAX_LIVE];
+static bool atexit_done;
+
+static void td_atexit(void) {
+        for (size_t i = 0; i < TD_MAX_LIVE; i++) {
+                TdLoad *l;
+
+                pthread_mutex_lock(&registry_lock);
+                l = live_loads[i];
+                pthread_mutex_unlock(&registry_lock);
+                if (l)
+                        td_load_stop(l, NULL);
+        }
+        for (size_t i = 0; i < TD_MAX_LIVE; i++) {
+                TestDaemon *d;
+
+                pthread_mutex_lock(&registry_lock);
+                d = live_daemons[i];
+                pthread_mutex_unlock(&registry_lock);
+                if (d)
+                        td_free(d);
+        }
+}
+
+static void registry_init(void) {
+        pthread_mutex_lock(&registry_lock);
+        if (!atexit_done) {
+                atexit(td_atexit);
+                atexit_done = true;
+        }
+        pthread_mutex_unlock(&registry_lock);
+        (void) signal(SIGPIPE, SIG_IGN);
+}
+
+static void registry_set(void **table, void *old, void *new) {
+        pthread_mutex_lock(&registry_lock);
+        for (size_t i = 0; i < TD_MAX_LIVE; i++)
+                if (table[i] == old) {
+                        table[i] = new;
+                        break;
+                }
+        pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- misc ---- */
+
+uint64_t td_now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+void td_sleep(uint64_t usec) {
+        struct timespec ts = {
+                .tv_sec = (time_t) (usec / USEC_PER_SEC),
+                .tv_nsec = (long) ((usec % USEC_PER_SEC) * NSEC_PER_USEC),
+        };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+const char *td_binary(void) {
+        const char *b = getenv("PREFORKD_BINARY");
+
+        return b && *b ? b : "preforkd";
+}
+
+static int remaining_ms(uint64_t deadline) {
+        uint64_t n = td_now();
+
+        if (n >= deadline)
+                return 0;
+        return (int) MIN((deadline - n + 999) / 1000, (uint64_t) 60000);
+}
+
+static uint64_t deadline_of(uint64_t timeout) {
+        uint64_t n = td_now();
+
+        return timeout > UINT64_MAX - n ? UINT64_MAX : n + timeout;
+}
+
+static char *str_replace_all(const char *s, const char *what, const char *with) {
+        size_t wl = strlen(what), nl = strlen(with), n = 0, len;
+        const char *p;
+        char *out, *o;
+
+        for (p = s; (p = strstr(p, what)); p += wl)
+                n++;
+        len = strlen(s) + n * nl + 1;
+        out = malloc(len);
+        if (!out)
+                return NULL;
+        o = out;
+        for (p = s;;) {
+                const char *q = strstr(p, what);
+
+                if (!q) {
+                        strcpy(o, p);
+                        break;
+                }
+                memcpy(o, p, (size_t) (q - p));
+                o += q - p;
+                memcpy(o, with, nl);
+                o += nl;
+                p = q + wl;
+        }
+        return out;
+}
+
+char *td_subst(const TestDaemon *d, const char *s) {
+        return str_replace_all(s, "@DIR@", d ? d->dir : "");
+}
+
+static int write_file_at(const char *path, const char *contents) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = strlen(contents);
+
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        for (size_t off = 0; off < len;) {
+                ssize_t k = write(fd, contents + off, len - off);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                off += (size_t) k;
+        }
+        return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int td_new(TestDaemon **ret) {
+        _cleanup_free_ char *tmpl = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *tmp = getenv("TMPDIR");
+        pthread_condattr_t ca;
+        TestDaemon *d;
+        int r;
+
+        registry_init();
+
+        if (!tmp || !*tmp)
+                tmp = "/tmp";
+        if (asprintf(&tmpl, "%s/preforkd-test.XXXXXX", tmp) < 0)
+                return -ENOMEM;
+        if (!mkdtemp(tmpl))
+                return -errno;
+
+        d = calloc(1, sizeof(*d));
+        if (!d) {
+                (void) rmdir(tmpl);
+                return -ENOMEM;
+        }
+        d->dir = TAKE_PTR(tmpl);
+        d->notify_fd = d->out_fd = -EBADF;
+        d->wake_pipe[0] = d->wake_pipe[1] = -EBADF;
+        pthread_mutex_init(&d->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&d->cond, &ca);
+        pthread_condattr_destroy(&ca);
+
+        registry_set((void **) live_daemons, NULL, d);
+
+        if (asprintf(&d->config_path, "%s/preforkd.conf", d->dir) < 0 ||
+            asprintf(&d->notify_path, "%s/notify", d->dir) < 0) {
+                d->config_path = d->notify_path = NULL;
+                td_free(d);
+                return -ENOMEM;
+        }
+        if (strlen(d->notify_path) >= sizeof(sa.sun_path)) {
+                td_free(d);
+                return -ENAMETOOLONG;
+        }
+        strcpy(sa.sun_path, d->notify_path);
+
+        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (d->notify_fd < 0) {
+                r = -errno;
+                td_free(d);
+                return r;
+        }
+        if (bind(d->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                r = -errno;
+                td_free(d);
+                return r;
+        }
+        {
+                int sz = 1 << 20, one = 1;
+
+                (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+                (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+        }
+        if (pipe2(d->wake_pipe, O_CLOEXEC) < 0) {
+                r = -errno;
+                td_free(d);
+                return r;
+        }
+
+        *ret = d;
+        return 0;
+}
+
+const char *td_dir(const TestDaemon *d) {
+        return d->dir;
+}
+
+const char *td_config_path(const TestDaemon *d) {
+        return d->config_path;
+}
+
+pid_t td_pid(const TestDaemon *d) {
+        return d->reaped ? 0 : d->pid;
+}
+
+int td_write_config(TestDaemon *d, const char *text) {
+        _cleanup_free_ char *s = td_subst(d, text);
+        _cleanup_free_ char *tmp = NULL;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        /* Write and rename, so that a reload never sees half a file. */
+        if (asprintf(&tmp, "%s.tmp", d->config_path) < 0)
+                return -ENOMEM;
+        r = write_file_at(tmp, s);
+        if (r < 0)
+                return r;
+        if (rename(tmp, d->config_path) < 0)
+                return -errno;
+        return 0;
+}
+
+int td_write_file(TestDaemon *d, const char *name, const char *contents) {
+        _cleanup_free_ char *s = td_subst(d, contents);
+        _cleanup_free_ char *path = NULL;
+
+        if (!s)
+                return -ENOMEM;
+        if (asprintf(&path, "%s/%s", d->dir, name) < 0)
+                return -ENOMEM;
+        return write_file_at(path, s);
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) ftw;
+        if (flag == FTW_DP)
+                (void) rmdir(path);
+        else
+                (void) unlink(path);
+        return 0;
+}
+
+static void kill_daemon(TestDaemon *d) {
+        _cleanup_free_ pid_t *workers = NULL;
+        int n;
+
+        if (!d->started || d->reaped)
+                return;
+
+        /* Collect the workers first: once the master is gone they are
+         * reparented and can no longer be found through it. */
+        n = td_children(d->pid, &workers);
+        (void) kill(-d->pid, SIGKILL);
+        (void) kill(d->pid, SIGKILL);
+        for (int i = 0; i < n; i++)
+                (void) kill(workers[i], SIGKILL);
+        (void) td_wait_exit(d, TD_SEC(10), NULL);
+        for (int i = 0; i < n; i++)
+                (void) td_wait_pid_gone(workers[i], TD_SEC(2));
+}
+
+TestDaemon *td_free(TestDaemon *d) {
+        if (!d)
+                return NULL;
+
+        registry_set((void **) live_daemons, d, NULL);
+
+        kill_daemon(d);
+
+        if (d->thread_started) {
+                char c = 'x';
+
+                (void) !write(d->wake_pipe[1], &c, 1);
+                pthread_join(d->thread, NULL);
+                d->thread_started = false;
+        }
+
+        {
+                const char *v = getenv("TD_VERBOSE");
+
+                if (v && *v && strcmp(v, "0") != 0)
+                        td_dump(d);
+        }
+
+        safe_close(d->notify_fd);
+        safe_close(d->out_fd);
+        safe_close(d->wake_pipe[0]);
+        safe_close(d->wake_pipe[1]);
+
+        if (d->dir)
+                (void) nftw(d->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+
+        for (size_t i = 0; i < d->n_notify; i++)
+                free(d->notify[i].text);
+        free(d->notify);
+        free(d->lines);
+        free(d->log);
+        free(d->config_path);
+        free(d->notify_path);
+        free(d->dir);
+        pthread_mutex_destroy(&d->lock);
+        pthread_cond_destroy(&d->cond);
+        free(d);
+        return NULL;
+}
+
+/* ---- reader thread ---- */
+
+static int grow(void **p, size_t *alloc, size_t need, size_t elem) {
+        size_t n;
+        void *q;
+
+        if (need <= *alloc)
+                return 0;
+        n = MAX(need, *alloc * 2);
+        n = MAX(n, (size_t) 64);
+        q = realloc(*p, n * elem);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *alloc = n;
+        return 0;
+}
+
+/* Called with the lock held. */
+static void log_append(TestDaemon *d, const char *buf, size_t len, uint64_t now) {
+        size_t old = d->log_len;
+
+        if (grow((void **) &d->log, &d->log_alloc, d->log_len + len + 1, 1) < 0)
+                return;
+        memcpy(d->log + d->log_len, buf, len);
+        d->log_len += len;
+        d->log[d->log_len] = 0;
+
+        for (size_t i = old; i < d->log_len; i++) {
+                if (d->log[i] != '\n')
+                        continue;
+                if (grow((void **) &d->lines, &d->lines_alloc, d->n_lines + 1, sizeof(LineInfo)) < 0)
+                        return;
+                d->lines[d->n_lines++] = (LineInfo) {
+                        .start = d->line_begin,
+                        .len = i - d->line_begin,
+                        .usec = now,
+                };
+                d->line_begin = i + 1;
+        }
+}
+
+/* Called with the lock held. */
+static void notify_append(TestDaemon *d, const char *buf, size_t len, uint64_t now, pid_t pid) {
+        const char *p = buf, *end = buf + len;
+        size_t msg = d->n_datagrams++;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *e = nl ? nl : end;
+
+                if (e > p && grow((void **) &d->notify, &d->notify_alloc, d->n_notify + 1, sizeof(TdLine)) >= 0) {
+                        char *t = strndup(p, (size_t) (e - p));
+
+                        if (t)
+                                d->notify[d->n_notify++] = (TdLine) {
+                                        .text = t,
+                                        .usec = now,
+                                        .pid = pid,
+                                        .msg = msg,
+                                };
+                }
+                p = e + 1;
+        }
+}
+
+static void drain_notify(TestDaemon *d) {
+        char buf[8192];
+
+        for (;;) {
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(struct ucred))];
+                } control;
+                struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof(control),
+                };
+                pid_t pid = 0;
+                ssize_t k;
+
+                k = recvmsg(d->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                            c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+                                struct ucred uc;
+
+                                memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+                                pid = uc.pid;
+                        }
+                pthread_mutex_lock(&d->lock);
+                notify_append(d, buf, (size_t) k, td_now(), pid);
+                pthread_cond_broadcast(&d->cond);
+                pthread_mutex_unlock(&d->lock);
+        }
+}
+
+static void *reader_thread(void *userdata) {
+        TestDaemon *d = userdata;
+        char *buf;
+        bool out_open = true;
+
+        buf = malloc(65536);
+        if (!buf)
+                return NULL;
+
+        for (;;) {
+                struct pollfd p[3] = {
+                        { .fd = d->wake_pipe[0], .events = POLLIN },
+                        { .fd = d->notify_fd, .events = POLLIN },
+                        { .fd = out_open ? d->out_fd : -1, .events = POLLIN },
+                };
+
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[0].revents)
+                        break;
+                if (p[1].revents)
+                        drain_notify(d);
+                if (p[2].revents) {
+                        ssize_t k = read(d->out_fd, buf, 65536);
+
+                        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (k <= 0) {
+                                /* Every writer is gone: pick up notify
+                                 * messages sent before that, then flag it. */
+                                out_open = false;
+                                drain_notify(d);
+                                pthread_mutex_lock(&d->lock);
+                                if (d->line_begin < d->log_len)
+                                        log_append(d, "\n", 1, td_now());
+                                d->out_eof = true;
+                                pthread_cond_broadcast(&d->cond);
+                                pthread_mutex_unlock(&d->lock);
+                                continue;
+                        }
+                        pthread_mutex_lock(&d->lock);
+                        log_append(d, buf, (size_t) k, td_now());
+                        pthread_cond_broadcast(&d->cond);
+                        pthread_mutex_unlock(&d->lock);
+                }
+        }
+
+        free(buf);
+        return NULL;
+}
+
+/* Waits on the condition variable until deadline. Lock held. Returns false
+ * when the deadline passed. */
+static bool cond_wait_until(TestDaemon *d, uint64_t deadline) {
+        struct timespec ts;
+
+        if (td_now() >= deadline)
+                return false;
+        /* Wake up at least every 100 ms to re-check the clock. */
+        deadline = MIN(deadline, td_now() + TD_MSEC(100));
+        ts.tv_sec = (time_t) (deadline / USEC_PER_SEC);
+        ts.tv_nsec = (long) ((deadline % USEC_PER_SEC) * NSEC_PER_USEC);
+        (void) pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+        return true;
+}
+
+/* ---- starting ---- */
+
+/* Async-signal-safe: copies tmpl to dst replacing "@PID@" by pid. */
+static void subst_pid(char *dst, const char *tmpl, pid_t pid) {
+        while (*tmpl) {
+                if (tmpl[0] == '@' && tmpl[1] == 'P' && tmpl[2] == 'I' && tmpl[3] == 'D' && tmpl[4] == '@') {
+                        char digits[24];
+                        int n = 0;
+                        unsigned long v = (unsigned long) pid;
+
+                        do {
+                                digits[n++] = (char) ('0' + v % 10);
+                                v /= 10;
+                        } while (v > 0);
+                        while (n > 0)
+                                *dst++ = digits[--n];
+                        tmpl += 5;
+                } else
+                        *dst++ = *tmpl++;
+        }
+        *dst = 0;
+}
+
+static bool env_dropped(const char *e) {
+        static const char *const drop[] = {
+                "NOTIFY_SOCKET=", "JOURNAL_STREAM=", "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=",
+                "WATCHDOG_USEC=", "WATCHDOG_PID=", "PREFORKD_LOG_TARGET=",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(drop); i++)
+                if (strncmp(e, drop[i], strlen(drop[i])) == 0)
+                        return true;
+        return false;
+}
+
+typedef struct ExecPlan {
+        char **argv;
+        char **envp;
+        char **pid_tmpl; /* parallel to envp: template when the entry has @PID@ */
+        size_t n_env;
+} ExecPlan;
+
+static void exec_plan_done(ExecPlan *p) {
+        strv_free(p->argv);
+        if (p->envp)
+                for (size_t i = 0; i < p->n_env; i++) {
+                        free(p->envp[i]);
+                        free(p->pid_tmpl[i]);
+                }
+        free(p->envp);
+        free(p->pid_tmpl);
+        *p = (ExecPlan) { .argv = NULL };
+}
+
+static int strv_push(char ***l, size_t *n, char *s) {
+        char **q;
+
+        if (!s)
+                return -ENOMEM;
+        q = realloc(*l, (*n + 2) * sizeof(char *));
+        if (!q) {
+                free(s);
+                return -ENOMEM;
+        }
+        q[(*n)++] = s;
+        q[*n] = NULL;
+        *l = q;
+        return 0;
+}
+
+static int exec_plan_build(ExecPlan *p, const TestDaemon *d, const char *const *args, bool default_config,
+                           const char *const *extra_env, const char *notify_path) {
+        extern char **environ;
+        size_t n_argv = 0, n_extra = 0, cap;
+        int r;
+
+        *p = (ExecPlan) { .argv = NULL };
+
+        r = strv_push(&p->argv, &n_argv, strdup(td_binary()));
+        if (r < 0)
+                return r;
+        if (args) {
+                for (const char *const *a = args; *a; a++) {
+                        r = strv_push(&p->argv, &n_argv, d ? td_subst(d, *a) : strdup(*a));
+                        if (r < 0)
+                                return r;
+                }
+        } else if (default_config) {
+                r = strv_push(&p->argv, &n_argv, strdup("-c"));
+                if (r >= 0)
+                        r = strv_push(&p->argv, &n_argv, strdup(d->config_path));
+                if (r < 0)
+                        return r;
+        }
+
+        if (extra_env)
+                for (const char *const *e = extra_env; *e; e++)
+                        n_extra++;
+        cap = n_extra + 3;
+        for (char **e = environ; e && *e; e++)
+                cap++;
+        p->envp = calloc(cap + 1, sizeof(char *));
+        p->pid_tmpl = calloc(cap + 1, sizeof(char *));
+        if (!p->envp || !p->pid_tmpl)
+                return -ENOMEM;
+
+#define PUSH_ENV(expr)                                          \
+        do {                                                    \
+                char *_s_ = (expr);                             \
+                if (!_s_)                                       \
+                        return -ENOMEM;                         \
+                p->envp[p->n_env++] = _s_;                      \
+        } while (0)
+
+        for (char **e = environ; e && *e; e++)
+                if (!env_dropped(*e))
+                        PUSH_ENV(strdup(*e));
+        PUSH_ENV(strdup("PREFORKD_LOG_TARGET=stderr"));
+        if (notify_path) {
+                char *s;
+
+                if (asprintf(&s, "NOTIFY_SOCKET=%s", notify_path) < 0)
+                        return -ENOMEM;
+                PUSH_ENV(s);
+        }
+        if (extra_env)
+                for (const char *const *e = extra_env; *e; e++) {
+                        char *s = d ? td_subst(d, *e) : strdup(*e);
+
+                        if (!s)
+                                return -ENOMEM;
+                        if (strstr(s, "@PID@")) {
+                                /* Room for the pid digits, filled in after fork(). */
+                                p->pid_tmpl[p->n_env] = s;
+                                s = calloc(1, strlen(s) * 4 + 32);
+                                if (!s)
+                                        return -ENOMEM;
+                        }
+                        /* A later entry with the same key replaces an earlier one. */
+                        {
+                                const char *eq = strchr(p->pid_tmpl[p->n_env] ? p->pid_tmpl[p->n_env] : s, '=');
+                                const char *key = p->pid_tmpl[p->n_env] ? p->pid_tmpl[p->n_env] : s;
+                                size_t kl = eq ? (size_t) (eq - key) + 1 : strlen(key);
+
+                                for (size_t i = 0; i < p->n_env; i++)
+                                        if (strncmp(p->envp[i], key, kl) == 0 && !p->pid_tmpl[i]) {
+                                                free(p->envp[i]);
+                                                p->envp[i] = strdup("PREFORKD_TEST_UNSET=1");
+                                                if (!p->envp[i])
+                                                        return -ENOMEM;
+                                        }
+                        }
+                        PUSH_ENV(s);
+                }
+#undef PUSH_ENV
+        p->envp[p->n_env] = NULL;
+        return 0;
+}
+
+/* In the child after fork(): only async-signal-safe calls. */
+_noreturn_ static void exec_child(const ExecPlan *p, const char *cwd, int out_fd, int err_fd, pid_t parent) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t ss;
+        int null_fd;
+
+        (void) setpgid(0, 0);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+                _exit(127);
+
+        sigemptyset(&ss);
+        (void) sigprocmask(SIG_SETMASK, &ss, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+                (void) sigaction(sig, &sa, NULL);
+
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+                _exit(127);
+
+        for (size_t i = 0; i < p->n_env; i++)
+                if (p->pid_tmpl[i])
+                        subst_pid(p->envp[i], p->pid_tmpl[i], getpid());
+
+        if (cwd && chdir(cwd) < 0)
+                _exit(127);
+
+        (void) close_range(3, ~0U, 0);
+        execve(p->argv[0], p->argv, p->envp);
+        {
+                static const char msg1[] = "testlib: cannot execute ", msg2[] = " (set PREFORKD_BINARY)\n";
+
+                (void) !write(2, msg1, sizeof(msg1) - 1);
+                (void) !write(2, p->argv[0], strlen(p->argv[0]));
+                (void) !write(2, msg2, sizeof(msg2) - 1);
+        }
+        _exit(127);
+}
+
+int td_start(TestDaemon *d, const TdStartOptions *opts) {
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+        ExecPlan plan;
+        int pipefd[2], r;
+        pid_t parent = getpid(), pid;
+
+        if (d->started)
+                return -EALREADY;
+
+        r = exec_plan_build(&plan, d, opts ? opts->args : NULL, true, opts ? opts->env : NULL,
+                            opts && opts->no_notify ? NULL : d->notify_path);
+        if (r < 0) {
+                exec_plan_done(&plan);
+                return r;
+        }
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                r = -errno;
+                exec_plan_done(&plan);
+                return r;
+        }
+        rfd = pipefd[0];
+        wfd = pipefd[1];
+        (void) fcntl(wfd, F_SETPIPE_SZ, 1 << 20);
+
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                exec_plan_done(&plan);
+                return r;
+        }
+        if (pid == 0)
+                exec_child(&plan, d->dir, wfd, wfd, parent);
+
+        /* Same in the parent, so that kill(-pid) works at once. */
+        (void) setpgid(pid, pid);
+        exec_plan_done(&plan);
+
+        d->pid = pid;
+        d->started = true;
+        d->out_fd = TAKE_FD(rfd);
+
+        r = pthread_create(&d->thread, NULL, reader_thread, d);
+        if (r != 0)
+                return -r;
+        d->thread_started = true;
+        return 0;
+}
+
+int td_kill(TestDaemon *d, int sig) {
+        if (!d->started || d->reaped)
+                return -ESRCH;
+        if (kill(d->pid, sig) < 0)
+                return -errno;
+        return 0;
+}
+
+static int status_to_code(int status) {
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 255;
+}
+
+static int try_reap(TestDaemon *d) {
+        int status;
+        pid_t p;
+
+        if (d->reaped)
+                return 1;
+        p = waitpid(d->pid, &status, WNOHANG);
+        if (p < 0)
+                return -errno;
+        if (p == 0)
+                return 0;
+        d->reaped = true;
+        d->exit_code = status_to_code(status);
+        return 1;
+}
+
+bool td_running(TestDaemon *d) {
+        if (!d->started)
+                return false;
+        return try_reap(d) == 0;
+}
+
+int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code) {
+        uint64_t deadline = deadline_of(timeout);
+        int r;
+
+        if (!d->started)
+                return -ESRCH;
+        for (;;) {
+                r = try_reap(d);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(2));
+        }
+        if (ret_code)
+                *ret_code = d->exit_code;
+        return 0;
+}
+
+/* ---- notify ---- */
+
+int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line) {
+        uint64_t deadline = deadline_of(timeout);
+        size_t l = strlen(prefix);
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        for (;;) {
+                for (size_t i = d->notify_cursor; i < d->n_notify; i++)
+                        if (strncmp(d->notify[i].text, prefix, l) == 0) {
+                                d->notify_cursor = i + 1;
+                                r = (int) i;
+                                if (ret_line) {
+                                        *ret_line = strdup(d->notify[i].text);
+                                        if (!*ret_line)
+                                                r = -ENOMEM;
+                                }
+                                goto out;
+                        }
+                if (d->out_eof || !d->thread_started) {
+                        r = -ESRCH;
+                        goto out;
+                }
+                if (!cond_wait_until(d, deadline)) {
+                        r = -ETIMEDOUT;
+                        goto out;
+                }
+        }
+out:
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+int td_wait_ready(TestDaemon *d, uint64_t timeout) {
+        int r = td_wait_notify(d, "READY=1", timeout, NULL);
+
+        return r < 0 ? r : 0;
+}
+
+size_t td_notify_count(TestDaemon *d) {
+        size_t n;
+
+        pthread_mutex_lock(&d->lock);
+        n = d->n_notify;
+        pthread_mutex_unlock(&d->lock);
+        return n;
+}
+
+int td_notify_lines(TestDaemon *d, char ***ret, uint64_t **ret_usec) {
+        char **l;
+        uint64_t *u = NULL;
+        int r = 0;
+
+        pthread_mutex_lock(&d->lock);
+        l = calloc(d->n_notify + 1, sizeof(char *));
+        if (ret_usec)
+                u = calloc(d->n_notify + 1, sizeof(uint64_t));
+        if (!l || (ret_usec && !u)) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < d->n_notify; i++) {
+                l[i] = strdup(d->notify[i].text);
+                if (!l[i]) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                if (u)
+                        u[i] = d->notify[i].usec;
+        }
+out:
+        pthread_mutex_unlock(&d->lock);
+        if (r < 0) {
+                strv_free(l);
+                free(u);
+                return r;
+        }
+        *ret = l;
+        if (ret_usec)
+                *ret_usec = u;
+        return 0;
+}
+
+int td_notify_all(TestDaemon *d, TdLine **ret, size_t *ret_n) {
+        TdLine *l;
+        size_t n;
+        int r = 0;
+
+        pthread_mutex_lock(&d->lock);
+        n = d->n_notify;
+        l = calloc(MAX(n, (size_t) 1), sizeof(TdLine));
+        if (!l)
+                r = -ENOMEM;
+        for (size_t i = 0; l && i < n; i++) {
+                l[i] = d->notify[i];
+                l[i].text = strdup(d->notify[i].text);
+                if (!l[i].text) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (r < 0) {
+                td_lines_free(l, n);
+                return r;
+        }
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+int td_notify_datagram(TestDaemon *d, size_t index, char **ret) {
+        char *s = NULL;
+        size_t len = 0;
+        int r = 0;
+
+        pthread_mutex_lock(&d->lock);
+        if (index >= d->n_notify) {
+                r = -ENOENT;
+                goto out;
+        }
+        for (size_t i = 0; i < d->n_notify; i++) {
+                size_t l;
+                char *q;
+
+                if (d->notify[i].msg != d->notify[index].msg)
+                        continue;
+                l = strlen(d->notify[i].text);
+                q = realloc(s, len + l + 2);
+                if (!q) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                s = q;
+                if (len > 0)
+                        s[len++] = '\n';
+                memcpy(s + len, d->notify[i].text, l + 1);
+                len += l;
+        }
+out:
+        pthread_mutex_unlock(&d->lock);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+size_t td_notify_cursor(TestDaemon *d) {
+        size_t n;
+
+        pthread_mutex_lock(&d->lock);
+        n = d->notify_cursor;
+        pthread_mutex_unlock(&d->lock);
+        return n;
+}
+
+void td_notify_set_cursor(TestDaemon *d, size_t pos) {
+        pthread_mutex_lock(&d->lock);
+        d->notify_cursor = pos;
+        pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- log ---- */
+
+int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line) {
+        uint64_t deadline = deadline_of(timeout);
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        for (;;) {
+                /* Only complete lines count, so that the match cannot be cut. */
+                for (size_t i = 0; i < d->n_lines; i++) {
+                        LineInfo *li = d->lines + i;
+                        char *m;
+
+                        if (li->start + li->len < d->log_cursor)
+                                continue;
+                        /* Search the part of the line at or after the cursor. */
+                        {
+                                size_t from = MAX(li->start, d->log_cursor);
+                                char save = d->log[li->start + li->len];
+
+                                d->log[li->start + li->len] = 0;
+                                m = strstr(d->log + from, substring);
+                                d->log[li->start + li->len] = save;
+                        }
+                        if (!m)
+                                continue;
+                        d->log_cursor = li->start + li->len + 1;
+                        r = 0;
+                        if (ret_line) {
+                                *ret_line = strndup(d->log + li->start, li->len);
+                                if (!*ret_line)
+                                        r = -ENOMEM;
+                        }
+                        goto out;
+                }
+                if (d->out_eof || !d->thread_started) {
+                        r = -ESRCH;
+                        goto out;
+                }
+                if (!cond_wait_until(d, deadline)) {
+                        r = -ETIMEDOUT;
+                        goto out;
+                }
+        }
+out:
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+void td_log_mark(TestDaemon *d) {
+        pthread_mutex_lock(&d->lock);
+        d->log_cursor = d->log_len;
+        pthread_mutex_unlock(&d->lock);
+}
+
+char *td_log(TestDaemon *d) {
+        char *s;
+
+        pthread_mutex_lock(&d->lock);
+        s = d->log ? strndup(d->log, d->log_len) : strdup("");
+        pthread_mutex_unlock(&d->lock);
+        return s;
+}
+
+bool td_log_contains(TestDaemon *d, const char *substring) {
+        bool b;
+
+        pthread_mutex_lock(&d->lock);
+        b = d->log && strstr(d->log, substring);
+        pthread_mutex_unlock(&d->lock);
+        return b;
+}
+
+static bool line_has(const TestDaemon *d, const LineInfo *li, const char *substring) {
+        size_t l = strlen(substring);
+
+        if (l > li->len)
+                return false;
+        for (size_t i = 0; i + l <= li->len; i++)
+                if (memcmp(d->log + li->start + i, substring, l) == 0)
+                        return true;
+        return false;
+}
+
+size_t td_log_count(TestDaemon *d, const char *substring) {
+        size_t n = 0;
+
+        pthread_mutex_lock(&d->lock);
+        for (size_t i = 0; i < d->n_lines; i++)
+                if (line_has(d, d->lines + i, substring))
+                        n++;
+        pthread_mutex_unlock(&d->lock);
+        return n;
+}
+
+void td_lines_free(TdLine *l, size_t n) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < n; i++)
+                free(l[i].text);
+        free(l);
+}
+
+int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret_n) {
+        TdLine *l = NULL;
+        size_t n = 0, alloc = 0;
+        int r = 0;
+
+        pthread_mutex_lock(&d->lock);
+        for (size_t i = 0; i < d->n_lines; i++) {
+                const LineInfo *li = d->lines + i;
+                char *t;
+
+                if (!line_has(d, li, substring))
+                        continue;
+                if (grow((void **) &l, &alloc, n + 1, sizeof(TdLine)) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                t = strndup(d->log + li->start, li->len);
+                if (!t) {
+                        r = -ENOMEM;
+                        break;
+                }
+                l[n++] = (TdLine) { .text = t, .usec = li->usec };
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (r < 0) {
+                td_lines_free(l, n);
+                return r;
+        }
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+void td_dump(TestDaemon *d) {
+        if (!d)
+                return;
+        pthread_mutex_lock(&d->lock);
+        fprintf(stderr, "---- preforkd log (%s, pid %d) ----\n", d->dir, (int) d->pid);
+        if (d->log)
+                fwrite(d->log, 1, d->log_len, stderr);
+        fprintf(stderr, "---- notify messages ----\n");
+        for (size_t i = 0; i < d->n_notify; i++)
+                fprintf(stderr, "%s\n", d->notify[i].text);
+        fprintf(stderr, "---- end ----\n");
+        pthread_mutex_unlock(&d->lock);
+        fflush(stderr);
+}
+
+void td_fail_dump(TestDaemon *d) {
+        td_dump(d);
+}
+
+/* ---- listeners and workers ---- */
+
+int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
+                   uint16_t *ret_port) {
+        _cleanup_free_ char *tail = NULL;
+        unsigned seen = 0;
+        int r = -ENOENT;
+
+        if (asprintf(&tail, " (service %s)", service) < 0)
+                return -ENOMEM;
+
+        pthread_mutex_lock(&d->lock);
+        for (size_t i = 0; i < d->n_lines; i++) {
+                const LineInfo *li = d->lines + i;
+                const char *line = d->log + li->start, *end = line + li->len, *a, *t, *colon;
+                char buf[256];
+                size_t al;
+
+                a = memmem(line, li->len, "Listening on ", strlen("Listening on "));
+                if (!a)
+                        continue;
+                a += strlen("Listening on ");
+                t = memmem(a, (size_t) (end - a), tail, strlen(tail));
+                if (!t)
+                        continue;
+                if (seen++ < nth)
+                        continue;
+                al = (size_t) (t - a);
+                if (al >= sizeof(buf)) {
+                        r = -ENAMETOOLONG;
+                        break;
+                }
+                memcpy(buf, a, al);
+                buf[al] = 0;
+                if (addr) {
+                        if (al >= addr_size) {
+                                r = -ENOBUFS;
+                                break;
+                        }
+                        strcpy(addr, buf);
+                }
+                if (ret_port) {
+                        *ret_port = 0;
+                        colon = strrchr(buf, ':');
+                        if (strncmp(buf, "unix:", 5) != 0 && colon) {
+                                char *e;
+                                unsigned long v;
+
+                                errno = 0;
+                                v = strtoul(colon + 1, &e, 10);
+                                if (errno != 0 || *e || v == 0 || v > 65535) {
+                                        r = -EBADMSG;
+                                        break;
+                                }
+                                *ret_port = (uint16_t) v;
+                        }
+                }
+                r = 0;
+                break;
+        }
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port) {
+        return td_find_listen(d, service, nth, NULL, 0, ret_port);
+}
+
+int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port) {
+        uint64_t deadline = deadline_of(timeout);
+
+        for (;;) {
+                int r = td_find_port(d, service, nth, ret_port);
+
+                if (r != -ENOENT)
+                        return r;
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(5));
+        }
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+
+        return (x > y) - (x < y);
+}
+
+/* Reads state and ppid from /proc/PID/stat. */
+static int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid) {
+        char path[64], buf[1024], *p;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t k;
+        char state;
+        int ppid;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        k = read(fd, buf, sizeof(buf) - 1);
+        if (k < 0)
+                return -errno;
+        buf[k] = 0;
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+                return -EBADMSG;
+        if (ret_state)
+                *ret_state = state;
+        if (ret_ppid)
+                *ret_ppid = (pid_t) ppid;
+        return 0;
+}
+
+bool td_pid_alive(pid_t pid) {
+        char state;
+
+        if (pid <= 0)
+                return false;
+        if (proc_stat(pid, &state, NULL) < 0)
+                return false;
+        return state != 'Z' && state != 'X' && state != 'x';
+}
+
+int td_wait_pid_gone(pid_t pid, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+
+        while (td_pid_alive(pid)) {
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(2));
+        }
+        return 0;
+}
+
+int td_children(pid_t pid, pid_t **ret) {
+        _cleanup_free_ pid_t *l = NULL;
+        size_t n = 0, alloc = 0;
+        DIR *dir;
+        struct dirent *de;
+
+        if (pid <= 0) {
+                if (ret)
+                        *ret = NULL;
+                return 0;
+        }
+
+        dir = opendir("/proc");
+        if (!dir)
+                return -errno;
+        while ((de = readdir(dir))) {
+                char *e, state;
+                long v;
+                pid_t ppid;
+
+                errno = 0;
+                v = strtol(de->d_name, &e, 10);
+                if (errno != 0 || *e || v <= 0)
+                        continue;
+                if (proc_stat((pid_t) v, &state, &ppid) < 0)
+                        continue;
+                if (ppid != pid || state == 'Z' || state == 'X' || state == 'x')
+                        continue;
+                if (grow((void **) &l, &alloc, n + 1, sizeof(pid_t)) < 0) {
+                        closedir(dir);
+                        return -ENOMEM;
+                }
+                l[n++] = (pid_t) v;
+        }
+        closedir(dir);
+        if (n > 0)
+                qsort(l, n, sizeof(pid_t), cmp_pid);
+        if (ret)
+                *ret = TAKE_PTR(l);
+        return (int) n;
+}
+
+int td_workers(TestDaemon *d, pid_t **ret) {
+        if (!d->started || d->reaped) {
+                if (ret)
+                        *ret = NULL;
+                return 0;
+        }
+        return td_children(d->pid, ret);
+}
+
+int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
+        uint64_t deadline = deadline_of(timeout);
+
+        for (;;) {
+                pid_t *l = NULL;
+                int r = td_workers(d, &l);
+
+                if (r < 0)
+                        return r;
+                if ((size_t) r == n) {
+                        if (ret)
+                                *ret = l;
+                        else
+                                free(l);
+                        return r;
+                }
+                free(l);
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(5));
+        }
+}
+
+int td_group_count(TestDaemon *d) {
+        DIR *dir;
+        struct dirent *de;
+        int n = 0;
+
+        if (!d->started)
+                return 0;
+        dir = opendir("/proc");
+        if (!dir)
+                return -errno;
+        while ((de = readdir(dir))) {
+                char path[300], buf[1024], *p, state;
+                int ppid, pgrp;
+                ssize_t k;
+                int fd;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                k = read(fd, buf, sizeof(buf) - 1);
+                safe_close(fd);
+                if (k <= 0)
+                        continue;
+                buf[k] = 0;
+                p = strrchr(buf, ')');
+                if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+                        continue;
+                if (pgrp == d->pid && state != 'Z' && state != 'X' && state != 'x')
+                        n++;
+        }
+        closedir(dir);
+        return n;
+}
+
+/* Finds the inode of the socket whose local address is (laddr, lport) and
+ * remote (raddr, rport) in /proc/net/tcp or tcp6. Addresses as the kernel
+ * prints them (hex). */
+static int find_tcp_inode(const char *file, const char *local, const char *remote, unsigned long *ret) {
+        FILE *f;
+        char line[512];
+        int r = -ENOENT;
+
+        f = fopen(file, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char l[64], rem[64];
+                unsigned long inode = 0;
+
+                /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+                if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %*s %*s %lu", l, rem, &inode) != 3)
+                        continue;
+                if (strcasecmp(l, local) == 0 && strcasecmp(rem, remote) == 0 && inode != 0) {
+                        *ret = inode;
+                        r = 0;
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
+}
+
+static void format_proc_addr(const struct sockaddr_storage *ss, char *buf, size_t size) {
+        if (ss->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
+
+                /* The kernel prints the raw 32-bit word in host order. */
+                snprintf(buf, size, "%08X:%04X", in->sin_addr.s_addr, ntohs(in->sin_port));
+        } else {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
+                uint32_t w[4];
+
+                memcpy(w, &in6->sin6_addr, sizeof(w));
+                snprintf(buf, size, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3], ntohs(in6->sin6_port));
+        }
+}
+
+int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
+        struct sockaddr_storage me, peer;
+        socklen_t ml = sizeof(me), pl = sizeof(peer);
+        char local[64], remote[64], want[64];
+        _cleanup_free_ pid_t *pids = NULL;
+        unsigned long inode = 0;
+        int n, r;
+
+        if (getsockname(client_fd, (struct sockaddr *) &me, &ml) < 0 ||
+            getpeername(client_fd, (struct sockaddr *) &peer, &pl) < 0)
+                return -errno;
+        if (me.ss_family != AF_INET && me.ss_family != AF_INET6)
+                return -EAFNOSUPPORT;
+        /* The server side: local = our peer, remote = us. */
+        format_proc_addr(&peer, local, sizeof(local));
+        format_proc_addr(&me, remote, sizeof(remote));
+        r = find_tcp_inode(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote, &inode);
+        if (r < 0)
+                return r;
+        snprintf(want, sizeof(want), "socket:[%lu]", inode);
+
+        n = td_workers(d, &pids);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++) {
+                char path[64];
+                DIR *dir;
+                struct dirent *de;
+                bool found = false;
+
+                snprintf(path, sizeof(path), "/proc/%d/fd", (int) pids[i]);
+                dir = opendir(path);
+                if (!dir)
+                        continue;
+                while (!found && (de = readdir(dir))) {
+                        char link[128];
+                        ssize_t k;
+
+                        if (de->d_name[0] == '.')
+                                continue;
+                        k = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+                        if (k <= 0)
+                                continue;
+                        link[k] = 0;
+                        found = strcmp(link, want) == 0;
+                }
+                closedir(dir);
+                if (found) {
+                        *ret = pids[i];
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+int td_listen_tcp(uint16_t *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ||
+            getsockname(fd, (struct sockaddr *) &sa, &l) < 0)
+                return -errno;
+        *ret_port = ntohs(sa.sin_port);
+        return TAKE_FD(fd);
+}
+
+int td_free_port(uint16_t *ret) {
+        int fd = td_listen_tcp(ret);
+
+        if (fd < 0)
+                return fd;
+        safe_close(fd);
+        return 0;
+}
+
+/* ---- clients ---- */
+
+static void set_io_timeouts(int fd) {
+        struct timeval tv = { .tv_sec = TD_IO_TIMEOUT_SEC };
+
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int td_connect_tcp(const char *host, uint16_t port) {
+        struct sockaddr_storage ss = { .ss_family = AF_UNSPEC };
+        socklen_t len;
+        _cleanup_close_ int fd = -EBADF;
+        char h[INET6_ADDRSTRLEN + 2];
+
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        if (host[0] == '[') {
+                size_t l = strlen(host);
+
+                if (l < 3 || host[l - 1] != ']' || l - 2 >= sizeof(h))
+                        return -EINVAL;
+                memcpy(h, host + 1, l - 2);
+                h[l - 2] = 0;
+        } else {
+                if (strlen(host) >= sizeof(h))
+                        return -EINVAL;
+                strcpy(h, host);
+        }
+
+        if (inet_pton(AF_INET, h, &((struct sockaddr_in *) &ss)->sin_addr) == 1) {
+                struct sockaddr_in *in = (struct sockaddr_in *) &ss;
+
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                len = sizeof(*in);
+        } else if (inet_pton(AF_INET6, h, &((struct sockaddr_in6 *) &ss)->sin6_addr) == 1) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                len = sizeof(*in6);
+        } else
+                return -EINVAL;
+
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        set_io_timeouts(fd);
+        while (connect(fd, (struct sockaddr *) &ss, len) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return TAKE_FD(fd);
+}
+
+int td_connect_unix(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        set_io_timeouts(fd);
+        while (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return TAKE_FD(fd);
+}
+
+int td_connect_service(TestDaemon *d, const char *service, unsigned nth) {
+        char addr[256], *colon;
+        uint16_t port;
+        int r;
+
+        r = td_find_listen(d, service, nth, addr, sizeof(addr), &port);
+        if (r < 0)
+                return r;
+        if (strncmp(addr, "unix:", 5) == 0)
+                return td_connect_unix(addr + 5);
+        colon = strrchr(addr, ':');
+        if (!colon)
+                return -EBADMSG;
+        *colon = 0;
+        if (strcmp(addr, "*") == 0 || strcmp(addr, "0.0.0.0") == 0)
+                return td_connect_tcp("127.0.0.1", port);
+        if (strcmp(addr, "[::]") == 0)
+                return td_connect_tcp("::1", port);
+        return td_connect_tcp(addr, port);
+}
+
+static int wait_fd(int fd, short events, uint64_t deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                int ms = remaining_ms(deadline);
+                int k;
+
+                if (ms == 0 && td_now() >= deadline)
+                        return -ETIMEDOUT;
+                k = poll(&p, 1, ms);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k > 0)
+                        return p.revents;
+        }
+}
+
+int td_write_all(int fd, const void *buf, size_t len, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t k;
+                int r;
+
+                r = wait_fd(fd, POLLOUT, deadline);
+                if (r < 0)
+                        return r;
+                k = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        if (errno == ENOTSOCK) {
+                                k = write(fd, p, len);
+                                if (k < 0) {
+                                        if (errno == EINTR || errno == EAGAIN)
+                                                continue;
+                                        return -errno;
+                                }
+                        } else
+                                return -errno;
+                }
+                p += k;
+                len -= (size_t) k;
+        }
+        return 0;
+}
+
+static ssize_t read_some(int fd, void *buf, size_t len, uint64_t deadline) {
+        for (;;) {
+                ssize_t k;
+                int r;
+
+                r = wait_fd(fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
+                k = recv(fd, buf, len, MSG_DONTWAIT);
+                if (k < 0 && errno == ENOTSOCK)
+                        k = read(fd, buf, len);
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                return k;
+        }
+}
+
+int td_read_all(int fd, size_t max, uint64_t timeout, char **ret, size_t *ret_len) {
+        uint64_t deadline = deadline_of(timeout);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, alloc = 0;
+
+        for (;;) {
+                ssize_t k;
+
+                if (grow((void **) &buf, &alloc, len + 65536 + 1, 1) < 0)
+                        return -ENOMEM;
+                k = read_some(fd, buf + len, MIN((size_t) 65536, max - len), deadline);
+                if (k < 0)
+                        return (int) k;
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+                if (len >= max)
+                        break;
+        }
+        buf[len] = 0;
+        if (ret)
+                *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int td_read_exact(int fd, void *buf, size_t len, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+        char *p = buf;
+
+        while (len > 0) {
+                ssize_t k = read_some(fd, p, len, deadline);
+
+                if (k < 0)
+                        return (int) k;
+                if (k == 0)
+                        return -EPIPE;
+                p += k;
+                len -= (size_t) k;
+        }
+        return 0;
+}
+
+int td_wait_eof(int fd, uint64_t timeout) {
+        char c[256];
+        ssize_t k = read_some(fd, c, sizeof(c), deadline_of(timeout));
+
+        if (k < 0)
+                return (int) k;
+        return k == 0 ? 0 : -EPROTO;
+}
+
+void td_random_fill(void *buf, size_t len, unsigned seed) {
+        uint64_t x = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
+        unsigned char *p = buf;
+
+        for (size_t i = 0; i < len; i++) {
+                /* xorshift64* */
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                p[i] = (unsigned char) ((x * UINT64_C(0x2545F4914F6CDD1D)) >> 56);
+        }
+}
+
+int td_echo_exchange(int fd, const void *data, size_t len, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+        const unsigned char *src = data;
+        size_t sent = 0, got = 0;
+        unsigned char *buf;
+        int r = 0;
+
+        buf = malloc(65536);
+        if (!buf)
+                return -ENOMEM;
+
+        while (got < len) {
+                struct pollfd p = { .fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0) };
+                int ms = remaining_ms(deadline), k;
+
+                if (ms == 0) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                k = poll(&p, 1, ms);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (k == 0)
+                        continue;
+                if ((p.revents & POLLOUT) && sent < len) {
+                        ssize_t w = send(fd, src + sent, MIN(len - sent, (size_t) 262144),
+                                         MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                                r = -errno;
+                                break;
+                        }
+                        if (w > 0)
+                                sent += (size_t) w;
+                }
+                if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+                        ssize_t n = recv(fd, buf, MIN(len - got, (size_t) 65536), MSG_DONTWAIT);
+
+                        if (n < 0) {
+                                if (errno == EAGAIN || errno == EINTR)
+                                        continue;
+                                r = -errno;
+                                break;
+                        }
+                        if (n == 0) {
+                                r = -EPIPE;
+                                break;
+                        }
+                        if (n > (ssize_t) (sent - got) || memcmp(buf, src + got, (size_t) n) != 0) {
+                                r = -EPROTO;
+                                break;
+                        }
+                        got += (size_t) n;
+                }
+        }
+
+        free(buf);
+        return r;
+}
+
+static int echo_roundtrip_fd(int fd, size_t len, unsigned seed, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+        _cleanup_free_ unsigned char *data = NULL;
+        int r;
+
+        data = malloc(MAX(len, (size_t) 1));
+        if (!data)
+                return -ENOMEM;
+        td_random_fill(data, len, seed);
+        r = td_echo_exchange(fd, data, len, timeout);
+        if (r < 0)
+                return r;
+        if (shutdown(fd, SHUT_WR) < 0)
+                return -errno;
+        return td_wait_eof(fd, deadline > td_now() ? deadline - td_now() : 0);
+}
+
+int td_echo_roundtrip_tcp(const char *host, uint16_t port, size_t len, unsigned seed, uint64_t timeout) {
+        _cleanup_close_ int fd = td_connect_tcp(host, port);
+
+        if (fd < 0)
+                return fd;
+        return echo_roundtrip_fd(fd, len, seed, timeout);
+}
+
+int td_echo_roundtrip_unix(const char *path, size_t len, unsigned seed, uint64_t timeout) {
+        _cleanup_close_ int fd = td_connect_unix(path);
+
+        if (fd < 0)
+                return fd;
+        return echo_roundtrip_fd(fd, len, seed, timeout);
+}
+
+/* ---- background load ---- */
+
+static void load_fail(TdLoad *l, int r, const char *what) {
+        pthread_mutex_lock(&l->lock);
+        l->stats.failed++;
+        if (r == -ECONNREFUSED)
+                l->stats.refused++;
+        else if (r == -ECONNRESET || r == -EPIPE)
+                l->stats.reset++;
+        if (l->stats.first_error == 0) {
+                l->stats.first_error = r;
+                snprintf(l->stats.first_error_what, sizeof(l->stats.first_error_what), "%s", what);
+        }
+        pthread_mutex_unlock(&l->lock);
+}
+
+static void *load_thread(void *userdata) {
+        TdLoad *l = userdata;
+        _cleanup_free_ unsigned char *data = NULL;
+        unsigned long round = 0;
+
+        data = malloc(MAX(l->payload, (size_t) 1));
+        if (!data) {
+                load_fail(l, -ENOMEM, "malloc");
+                return NULL;
+        }
+
+        while (!atomic_load(&l->stop) && round < l->max_rounds && td_now() < l->deadline) {
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                round++;
+                fd = l->path ? td_connect_unix(l->path) : td_connect_tcp(l->host, l->port);
+                if (fd < 0) {
+                        load_fail(l, fd, "connect");
+                        td_sleep(TD_MSEC(1));
+                        continue;
+                }
+                td_random_fill(data, l->payload, (unsigned) round);
+                r = td_echo_exchange(fd, data, l->payload, TD_SEC(10));
+                if (r < 0) {
+                        load_fail(l, r, "echo");
+                        continue;
+                }
+                if (shutdown(fd, SHUT_WR) < 0) {
+                        load_fail(l, -errno, "shutdown");
+                        continue;
+                }
+                r = td_wait_eof(fd, TD_SEC(10));
+                if (r < 0) {
+                        load_fail(l, r, "eof");
+                        continue;
+                }
+                pthread_mutex_lock(&l->lock);
+                l->stats.ok++;
+                pthread_mutex_unlock(&l->lock);
+        }
+        return NULL;
+}
+
+static int load_start(const char *host, const char *path, uint16_t port, size_t payload, unsigned long max_rounds,
+                      uint64_t max_time, TdLoad **ret) {
+        TdLoad *l;
+        int r;
+
+        registry_init();
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        pthread_mutex_init(&l->lock, NULL);
+        l->host = host ? strdup(host) : NULL;
+        l->path = path ? strdup(path) : NULL;
+        if ((host && !l->host) || (path && !l->path)) {
+                free(l->host);
+                free(l->path);
+                free(l);
+                return -ENOMEM;
+        }
+        l->port = port;
+        l->payload = payload;
+        l->max_rounds = max_rounds;
+        l->deadline = deadline_of(max_time);
+        atomic_init(&l->stop, false);
+
+        r = pthread_create(&l->thread, NULL, load_thread, l);
+        if (r != 0) {
+                free(l->host);
+                free(l->path);
+                free(l);
+                return -r;
+        }
+        registry_set((void **) live_loads, NULL, l);
+        *ret = l;
+        return 0;
+}
+
+int td_load_start_tcp(const char *host, uint16_t port, size_t payload, unsigned long max_rounds,
+                      uint64_t max_time, TdLoad **ret) {
+        return load_start(host, NULL, port, payload, max_rounds, max_time, ret);
+}
+
+int td_load_start_unix(const char *path, size_t payload, unsigned long max_rounds, uint64_t max_time,
+                       TdLoad **ret) {
+        return load_start(NULL, path, 0, payload, max_rounds, max_time, ret);
+}
+
+void td_load_peek(TdLoad *l, TdLoadStats *ret) {
+        pthread_mutex_lock(&l->lock);
+        *ret = l->stats;
+        pthread_mutex_unlock(&l->lock);
+}
+
+int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+
+        for (;;) {
+                TdLoadStats s;
+
+                td_load_peek(l, &s);
+                if (s.ok >= n)
+                        return 0;
+                if (td_now() >= deadline || td_now() >= l->deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(2));
+        }
+}
+
+void td_load_stop(TdLoad *l, TdLoadStats *ret) {
+        if (!l)
+                return;
+        registry_set((void **) live_loads, l, NULL);
+        atomic_store(&l->stop, true);
+        pthread_join(l->thread, NULL);
+        if (ret)
+                *ret = l->stats;
+        pthread_mutex_destroy(&l->lock);
+        free(l->host);
+        free(l->path);
+        free(l);
+}
+
+/* ---- running to completion ---- */
+
+static int buf_append(char **buf, size_t *len, size_t *alloc, const char *data, size_t n) {
+        if (grow((void **) buf, alloc, *len + n + 1, 1) < 0)
+                return -ENOMEM;
+        memcpy(*buf + *len, data, n);
+        *len += n;
+        (*buf)[*len] = 0;
+        return 0;
+}
+
+int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_code, char **ret_output,
+           char **ret_stdout) {
+        static const char *const empty[] = { NULL };
+        uint64_t deadline = deadline_of(timeout);
+        _cleanup_free_ char *all = NULL, *out = NULL;
+        size_t all_len = 0, all_alloc = 0, out_len = 0, out_alloc = 0;
+        int opipe[2] = { -EBADF, -EBADF }, epipe[2] = { -EBADF, -EBADF };
+        bool open_o = true, open_e = true, timed_out = false;
+        ExecPlan plan;
+        pid_t parent = getpid(), pid;
+        int status, r;
+        char buf[4096];
+
+        registry_init();
+
+        r = exec_plan_build(&plan, d, argv ? argv : empty, false, NULL, NULL);
+        if (r < 0)
+                goto fail;
+        if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (pid == 0)
+                exec_child(&plan, d ? d->dir : NULL, opipe[1], epipe[1], parent);
+        (void) setpgid(pid, pid);
+        exec_plan_done(&plan);
+        opipe[1] = safe_close(opipe[1]);
+        epipe[1] = safe_close(epipe[1]);
+
+        if (buf_append(&all, &all_len, &all_alloc, "", 0) < 0 || buf_append(&out, &out_len, &out_alloc, "", 0) < 0)
+                r = -ENOMEM;
+
+        while (open_o || open_e) {
+                struct pollfd p[2] = {
+                        { .fd = open_o ? opipe[0] : -1, .events = POLLIN },
+                        { .fd = open_e ? epipe[0] : -1, .events = POLLIN },
+                };
+                int ms = remaining_ms(deadline), k;
+
+                if (ms == 0) {
+                        timed_out = true;
+                        break;
+                }
+                k = poll(p, 2, ms);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                for (int i = 0; i < 2; i++) {
+                        ssize_t n;
+
+                        if (!p[i].revents)
+                                continue;
+                        n = read(p[i].fd, buf, sizeof(buf));
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (n <= 0) {
+                                if (i == 0)
+                                        open_o = false;
+                                else
+                                        open_e = false;
+                                continue;
+                        }
+                        (void) buf_append(&all, &all_len, &all_alloc, buf, (size_t) n);
+                        if (i == 0)
+                                (void) buf_append(&out, &out_len, &out_alloc, buf, (size_t) n);
+                }
+        }
+
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+
+                if (w == pid)
+                        break;
+                if (w < 0 && errno != EINTR) {
+                        status = 255 << 8;
+                        break;
+                }
+                if (timed_out || td_now() >= deadline) {
+                        timed_out = true;
+                        (void) kill(-pid, SIGKILL);
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, &status, 0);
+                        break;
+                }
+                td_sleep(TD_MSEC(1));
+        }
+        safe_close(opipe[0]);
+        safe_close(epipe[0]);
+
+        if (r < 0)
+                return r;
+        if (timed_out)
+                return -ETIMEDOUT;
+        if (ret_code)
+                *ret_code = status_to_code(status);
+        if (ret_output)
+                *ret_output = TAKE_PTR(all);
+        if (ret_stdout)
+                *ret_stdout = TAKE_PTR(out);
+        return 0;
+
+fail:
+        exec_plan_done(&plan);
+        safe_close(opipe[0]);
+        safe_close(opipe[1]);
+        safe_close(epipe[0]);
+        safe_close(epipe[1]);
+        return r;
+}
+
+/* ---- suites ---- */
+
+int td_run_suite(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Test harness for integration tests: runs the real preforkd binary
+ * (PREFORKD_BINARY, set by meson) in a temporary directory, with a
+ * NOTIFY_SOCKET the test owns and its stdout+stderr captured.
+ *
+ * Conventions: functions return 0 (or a positive count/fd) on success and a
+ * negative errno on failure; -ETIMEDOUT when a bounded wait ran out. All
+ * timeouts are in microseconds (use TD_SEC()). A background thread drains the
+ * daemon's output pipe and the notify socket into buffers, so the daemon
+ * never blocks on logging while the test does something else.
+ *
+ * Teardown: td_free() kills (SIGKILL, whole process group and every worker
+ * found) and reaps the daemon and removes the temp dir. The same runs from an
+ * atexit() handler, so a failed check assertion (which exit()s the forked
+ * test process) or an early return leaves nothing behind. The daemon also
+ * gets PR_SET_PDEATHSIG=SIGKILL, in case the test process is killed. Set
+ * TD_VERBOSE=1 in the environment to have the captured log and notify
+ * messages printed to stderr at teardown.
+ *
+ * Typical use:
+ *
+ *     _cleanup_(td_freep) TestDaemon *d = NULL;
+ *     uint16_t port;
+ *     TD_OK(d, td_new(&d));
+ *     TD_OK(d, td_write_config(d,
+ *             "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ];\n"
+ *             "               workers = 2; handler = \"echo\"; } );\n"));
+ *     TD_OK(d, td_start(d, NULL));
+ *     TD_OK(d, td_wait_ready(d, TD_SEC(10)));
+ *     TD_OK(d, td_find_port(d, "echo", 0, &port));
+ *     ...
+ *     TD_OK(d, td_kill(d, SIGTERM));
+ *     TD_OK(d, td_wait_exit(d, TD_SEC(10), &code));
+ */
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "macros.h"
+
+#define TD_SEC(s) ((uint64_t) ((s) * 1000000.0))
+#define TD_MSEC(ms) ((uint64_t) (ms) * UINT64_C(1000))
+
+/* Default timeout the suites use for "should happen soon" waits. Generous:
+ * sanitizer builds on a loaded machine are slow. */
+#define TD_TIMEOUT TD_SEC(15)
+
+typedef struct TestDaemon TestDaemon;
+
+/* One captured line (log or notify) with the monotonic time (usec) at which
+ * the harness received it. */
+typedef struct TdLine {
+        char *text;          /* without the trailing newline */
+        uint64_t usec;
+        pid_t pid;           /* notify: the sender (SCM_CREDENTIALS), 0 if unknown; log: 0 */
+        size_t msg;          /* notify: index of the datagram it came in; log: 0 */
+} TdLine;
+
+/* ---- lifecycle ---- */
+
+/* Creates the temp dir (under $TMPDIR or /tmp) and binds the notify socket
+ * in it. Nothing is started yet. */
+int td_new(TestDaemon **ret);
+/* Kills and reaps the daemon (if running), stops the reader thread, closes
+ * everything and removes the temp dir recursively. NULL is fine. */
+TestDaemon *td_free(TestDaemon *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(TestDaemon *, td_free)
+
+/* The temp dir, and the config path td_write_config() writes to
+ * (DIR/preforkd.conf). */
+const char *td_dir(const TestDaemon *d);
+const char *td_config_path(const TestDaemon *d);
+/* The daemon (master) pid, or 0 when not started / already reaped. */
+pid_t td_pid(const TestDaemon *d);
+
+/* Returns a newly allocated copy of s with every "@DIR@" replaced by the
+ * temp dir path, or NULL on OOM. */
+char *td_subst(const TestDaemon *d, const char *s);
+
+/* Writes text to DIR/preforkd.conf, with "@DIR@" replaced (td_subst()).
+ * Rewriting it later and sending SIGHUP is how tests reload. */
+int td_write_config(TestDaemon *d, const char *text);
+/* Writes DIR/name (name relative to the temp dir, "@DIR@" replaced in
+ * contents), creating it with mode 0644. */
+int td_write_file(TestDaemon *d, const char *name, const char *contents);
+
+typedef struct TdStartOptions {
+        /* Extra environment entries "KEY=VALUE", NULL-terminated. In values,
+         * "@PID@" becomes the daemon's own pid (for WATCHDOG_PID=) and
+         * "@DIR@" the temp dir. */
+        const char *const *env;
+        /* Arguments instead of the default "-c DIR/preforkd.conf",
+         * NULL-terminated, "@DIR@" replaced. */
+        const char *const *args;
+        /* Do not set NOTIFY_SOCKET. */
+        bool no_notify;
+} TdStartOptions;
+
+/* Starts PREFORKD_BINARY (default args "-c DIR/preforkd.conf") with
+ * NOTIFY_SOCKET=DIR/notify, PREFORKD_LOG_TARGET=stderr, and JOURNAL_STREAM,
+ * LISTEN_*, WATCHDOG_* and NOTIFY_SOCKET removed from the inherited
+ * environment before opts->env is applied. cwd is the temp dir. The daemon
+ * runs in its own process group. opts may be NULL. */
+int td_start(TestDaemon *d, const TdStartOptions *opts);
+
+/* Sends sig to the master. */
+int td_kill(TestDaemon *d, int sig);
+
+/* Waits for the master to exit and reaps it. *ret_code (may be NULL) is the
+ * exit status, or 128+signal if it was killed by a signal. Returns
+ * -ETIMEDOUT if it is still running after timeout. Calling it again after
+ * the daemon was reaped returns the same code. */
+int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code);
+
+/* True while the master has not been reaped (checks without blocking). */
+bool td_running(TestDaemon *d);
+
+/* ---- notify messages ----
+ * Every datagram is split into lines; every line is kept in arrival order. A
+ * cursor remembers where the last successful td_wait_notify() matched, so
+ * successive waits find successive messages. */
+
+/* Waits until a notify line starting with prefix ("READY=1", "STATUS=",
+ * "RELOADING=1", ...) arrives after the cursor; moves the cursor past it and
+ * returns its index (>= 0). If ret_line is not NULL, stores a copy of the
+ * line there (free() it). Returns -ESRCH if the daemon exited before. */
+int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line);
+/* td_wait_notify(d, "READY=1", ...) */
+int td_wait_ready(TestDaemon *d, uint64_t timeout);
+/* Number of notify lines received so far. */
+size_t td_notify_count(TestDaemon *d);
+/* Copies of all notify lines received so far (NULL-terminated strv; free with
+ * strv_free()) and, if ret_usec is not NULL, their arrival times (free()). */
+int td_notify_lines(TestDaemon *d, char ***ret, uint64_t **ret_usec);
+/* All notify lines so far with sender pid and datagram index (free with
+ * td_lines_free()). */
+int td_notify_all(TestDaemon *d, TdLine **ret, size_t *ret_n);
+/* The whole datagram (lines joined with '\n') that notify line `index` came
+ * in, e.g. "RELOADING=1\nMONOTONIC_USEC=123". */
+int td_notify_datagram(TestDaemon *d, size_t index, char **ret);
+/* Index of the notify cursor (the next line a wait would look at). */
+size_t td_notify_cursor(TestDaemon *d);
+void td_notify_set_cursor(TestDaemon *d, size_t pos);
+
+/* ---- captured log (stdout + stderr, interleaved as written) ----
+ * Also has a cursor: td_wait_log() searches from it and moves it past the
+ * match; td_log_mark() moves it to the current end. */
+
+/* Waits until substring appears in the log at or after the cursor; moves the
+ * cursor past the end of the line holding the match (so the next wait finds
+ * a later line). If ret_line is not NULL, stores a copy of that whole line.
+ * Returns -ESRCH if the daemon exited (and all its output was read) without
+ * writing it. */
+int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line);
+/* Moves the log cursor to the end of what was captured so far. */
+void td_log_mark(TestDaemon *d);
+/* A copy of the whole captured log (NUL-terminated; free()). */
+char *td_log(TestDaemon *d);
+/* True if substring occurs anywhere in the log captured so far. */
+bool td_log_contains(TestDaemon *d, const char *substring);
+/* Number of complete log lines containing substring. */
+size_t td_log_count(TestDaemon *d, const char *substring);
+/* Copies of the complete log lines containing substring, in order, with
+ * arrival times. *ret is an array of *ret_n TdLine; free with
+ * td_lines_free(). */
+int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret_n);
+void td_lines_free(TdLine *l, size_t n);
+/* Prints the captured log and the notify lines to stderr. */
+void td_dump(TestDaemon *d);
+
+/* ---- listeners and workers ---- */
+
+/* Parses "Listening on ADDR (service NAME)" lines and returns the port of
+ * the nth (0-based, in log order) one for service. If addr is not NULL, the
+ * address part is copied there (e.g. "127.0.0.1:41235"). -ENOENT if there
+ * is no such line (yet). */
+int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
+                   uint16_t *ret_port);
+int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port);
+/* Like td_find_port(), but waits for the line. */
+int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port);
+
+/* Live (non-zombie) child processes of pid, found by scanning /proc, sorted
+ * ascending. Returns their number (>= 0); *ret (may be NULL) is a malloc'ed
+ * array (NULL when there are none). */
+int td_children(pid_t pid, pid_t **ret);
+/* td_children() of the master. */
+int td_workers(TestDaemon *d, pid_t **ret);
+/* Waits until the master has exactly n live children; stores them like
+ * td_workers() if ret is not NULL. */
+int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret);
+/* True while pid exists and is not a zombie. */
+bool td_pid_alive(pid_t pid);
+/* Waits until pid is gone or a zombie. */
+int td_wait_pid_gone(pid_t pid, uint64_t timeout);
+
+/* Number of live processes in the daemon's process group (the master and
+ * every process it forked that did not leave the group). Still works after
+ * the master was reaped: "no worker left behind". */
+int td_group_count(TestDaemon *d);
+
+/* The pid of the daemon process holding the server side of the connected
+ * TCP socket client_fd (found through /proc/net/tcp{,6} and /proc/PID/fd of
+ * the master's children). -ENOENT if no worker holds it (yet). */
+int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0,
+ * then closed), for configs that need a fixed port. */
+int td_free_port(uint16_t *ret);
+/* A listening TCP socket on 127.0.0.1 port 0 (for "address in use"); its
+ * port in *ret_port. */
+int td_listen_tcp(uint16_t *ret_port);
+
+/* ---- clients ----
+ * Sockets returned are blocking, CLOEXEC, with SO_RCVTIMEO/SO_SNDTIMEO of
+ * 10 s so that a test never hangs forever on one. All I/O uses MSG_NOSIGNAL
+ * (and SIGPIPE is ignored in the test process). */
+
+int td_connect_tcp(const char *host, uint16_t port);  /* host: IPv4/IPv6 literal */
+int td_connect_unix(const char *path);
+/* Connects to the nth listener of service (127.0.0.1 or [::1] from the log). */
+int td_connect_service(TestDaemon *d, const char *service, unsigned nth);
+
+int td_write_all(int fd, const void *buf, size_t len, uint64_t timeout);
+/* Reads until EOF (or max bytes). *ret is NUL-terminated (free()). Returns
+ * -ECONNRESET etc. on errors, -ETIMEDOUT when EOF did not come in time. */
+int td_read_all(int fd, size_t max, uint64_t timeout, char **ret, size_t *ret_len);
+/* Reads exactly len bytes (or fails: -EPIPE on early EOF). */
+int td_read_exact(int fd, void *buf, size_t len, uint64_t timeout);
+/* Waits for EOF: returns 0 on EOF, -EPROTO if data arrived, -ECONNRESET,
+ * -ETIMEDOUT... */
+int td_wait_eof(int fd, uint64_t timeout);
+
+/* Sends data and reads back the same number of bytes concurrently (poll, no
+ * deadlock however large), then compares. -EPROTO on mismatch, -EPIPE on
+ * early EOF. The socket stays open. */
+int td_echo_exchange(int fd, const void *data, size_t len, uint64_t timeout);
+/* connect, td_echo_exchange() of len pseudo-random bytes (seeded by seed),
+ * shutdown(SHUT_WR), expect EOF, close. */
+int td_echo_roundtrip_tcp(const char *host, uint16_t port, size_t len, unsigned seed, uint64_t timeout);
+int td_echo_roundtrip_unix(const char *path, size_t len, unsigned seed, uint64_t timeout);
+/* Fills buf with deterministic pseudo-random bytes. */
+void td_random_fill(void *buf, size_t len, unsigned seed);
+
+/* A background client hammering connect/echo/close on a TCP port (or unix
+ * path) in a thread, counting successes and failures, until stopped or
+ * max_rounds or max_time is reached. For "no connection is refused while
+ * ..." tests. */
+typedef struct TdLoadStats {
+        unsigned long ok;
+        unsigned long failed;      /* any failure */
+        unsigned long refused;     /* ECONNREFUSED */
+        unsigned long reset;       /* ECONNRESET / EPIPE / early EOF */
+        int first_error;           /* negative errno of the first failure, 0 if none */
+        char first_error_what[64]; /* which step failed first */
+} TdLoadStats;
+typedef struct TdLoad TdLoad;
+int td_load_start_tcp(const char *host, uint16_t port, size_t payload, unsigned long max_rounds,
+                      uint64_t max_time, TdLoad **ret);
+int td_load_start_unix(const char *path, size_t payload, unsigned long max_rounds, uint64_t max_time,
+                       TdLoad **ret);
+/* Snapshot of the counters while it runs. */
+void td_load_peek(TdLoad *l, TdLoadStats *ret);
+/* Waits until at least n rounds completed successfully (or it ended). */
+int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout);
+/* Stops the thread, joins it, frees l and returns the final counters. */
+void td_load_stop(TdLoad *l, TdLoadStats *ret);
+
+/* ---- running the binary to completion (CLI tests) ---- */
+
+/* Runs PREFORKD_BINARY with argv (NULL-terminated, not including argv[0];
+ * "@DIR@" replaced when d is not NULL, in which case cwd is the temp dir),
+ * PREFORKD_LOG_TARGET=stderr and no NOTIFY_SOCKET. Captures stdout and
+ * stderr together into *ret_output (NUL-terminated, may be NULL) and, if
+ * ret_stdout is not NULL, stdout alone there. *ret_code is the exit status
+ * or 128+signal. Kills it and returns -ETIMEDOUT after timeout. */
+int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_code, char **ret_output,
+           char **ret_stdout);
+
+/* ---- misc ---- */
+
+uint64_t td_now(void);            /* CLOCK_MONOTONIC, usec */
+void td_sleep(uint64_t usec);
+const char *td_binary(void);      /* $PREFORKD_BINARY */
+
+/* ---- assertions ----
+ * TD_OK(d, expr): expr must return >= 0; otherwise prints the daemon's log
+ * (d may be NULL) and fails the test with the expression and the error. */
+void td_fail_dump(TestDaemon *d);
+#define TD_OK(d, expr)                                                                          \
+        __extension__ ({                                                                        \
+                __typeof__(expr) _td_r_ = (expr);                                               \
+                if (_td_r_ < 0) {                                                               \
+                        td_fail_dump(d);                                                        \
+                        ck_abort_msg("%s failed: %s", #expr, strerror((int) -_td_r_));          \
+                }                                                                               \
+                _td_r_;                                                                         \
+        })
+/* TD_ASSERT(d, cond) / TD_ASSERT_MSG(d, cond, fmt, ...): like ck_assert() /
+ * ck_assert_msg(), dumping d's log first. */
+#define TD_ASSERT(d, cond)                                                                      \
+        do {                                                                                    \
+                if (!(cond)) {                                                                  \
+                        td_fail_dump(d);                                                        \
+                        ck_abort_msg("Assertion '%s' failed", #cond);                           \
+                }                                                                               \
+        } while (0)
+#define TD_ASSERT_MSG(d, cond, ...)                                                             \
+        do {                                                                                    \
+                if (!(cond)) {                                                                  \
+                        td_fail_dump(d);                                                        \
+                        ck_abort_msg(__VA_ARGS__);                                              \
+                }                                                                               \
+        } while (0)
+
+/* Runs suite s (CK_FORK unless CK_FORK=no in the environment) and returns
+ * the process exit code: for main(). */
+int td_run_suite(Suite *s);

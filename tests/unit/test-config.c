@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_http.h"
+#include "macros.h"
+
+static char dir[] = "/tmp/preforkd-config-XXXXXX";
+static char path[256];
+
+static void setup(void) {
+        strcpy(dir, "/tmp/preforkd-config-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/test.conf", dir);
+}
+
+static void teardown(void) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        (void) system(cmd);
+}
+
+static int load(const char *text, Config **ret, char ***ret_errors) {
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+        return config_load(path, ret, ret_errors);
+}
+
+/* Asserts that text fails with an error that reads exactly
+ * "PATH:LINE: setting: ..." and contains what. */
+static void assert_error(const char *text, unsigned line, const char *setting, const char *what) {
+        Config *c = NULL;
+        char **errors = NULL, prefix[512];
+        bool found = false;
+
+        ck_assert_int_eq(load(text, &c, &errors), -EINVAL);
+        ck_assert_ptr_null(c);
+        ck_assert_ptr_nonnull(errors);
+        snprintf(prefix, sizeof prefix, "%s:%u: %s%s", path, line, setting, *setting ? ": " : "");
+        for (char **e = errors; *e; e++)
+                if (strncmp(*e, prefix, strlen(prefix)) == 0 && strstr(*e, what))
+                        found = true;
+        if (!found)
+                for (char **e = errors; *e; e++)
+                        fprintf(stderr, "got: %s\n", *e);
+        ck_assert_msg(found, "no error '%s...%s'", prefix, what);
+        strv_free(errors);
+}
+
+#define SVC(extra) "services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 2; handler = \"echo\";" extra " } );\n"
+
+START_TEST(test_valid_and_defaults) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char **errors = NULL;
+        char summary[128];
+
+        ck_assert_int_eq(load(SVC(""), &c, &errors), 0);
+        ck_assert_ptr_null(errors);
+        ck_assert_int_eq(c->n_services, 1);
+        ck_assert_str_eq(c->services[0].name, "e");
+        ck_assert_int_eq(c->services[0].workers, 2);
+        ck_assert_int_eq(c->services[0].backlog, 511);
+        ck_assert_int_eq(c->services[0].handler, HANDLER_ECHO);
+        ck_assert_uint_eq(c->services[0].max_requests, 0);
+        ck_assert_uint_eq(c->services[0].idle_timeout_usec, 60 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->services[0].respawn.min_uptime_usec, USEC_PER_SEC);
+        ck_assert_uint_eq(c->services[0].respawn.backoff_initial_usec, 100 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->services[0].respawn.backoff_max_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->shutdown_timeout_usec, 10 * USEC_PER_SEC);
+        ck_assert_int_eq(c->log_level, 6);
+        ck_assert_ptr_null(c->user);
+        ck_assert_int_eq(config_summary(c, summary, sizeof summary), 0);
+        ck_assert_str_eq(summary, "1 service, 1 listener, 2 workers");
+}
+END_TEST
+
+START_TEST(test_full_settings) {
+        _cleanup_(config_freep) Config *c = NULL;
+
+        ck_assert_int_eq(load("log_level = \"debug\";\nshutdown_timeout = 2.5;\nuser = \"root\";\ngroup = \"root\";\n"
+                              "services = ( { name = \"a-b_1\"; listen = [\"127.0.0.1:0\", \"unix:rel.sock\"];"
+                              " backlog = 16; workers = 3; handler = \"echo\"; max_requests = 100; idle_timeout = 5;"
+                              " defer_accept = true;"
+                              " respawn = { min_uptime = 0.5; backoff_initial = 1; backoff_max = 2.0; }; } );\n",
+                              &c, NULL),
+                         0);
+        ck_assert_int_eq(c->log_level, 7);
+        ck_assert_uint_eq(c->shutdown_timeout_usec, 2500000);
+        ck_assert_uint_eq(c->uid, 0);
+        ck_assert_uint_eq(c->gid, 0);
+        const ServiceConfig *s = config_find_service(c, "a-b_1");
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_eq(s->backlog, 16);
+        ck_assert_uint_eq(s->max_requests, 100);
+        ck_assert_uint_eq(s->idle_timeout_usec, 5 * USEC_PER_SEC);
+        ck_assert(s->defer_accept);
+        ck_assert_uint_eq(s->respawn.min_uptime_usec, 500000);
+        ck_assert_uint_eq(s->respawn.backoff_initial_usec, 1000000);
+        ck_assert_uint_eq(s->respawn.backoff_max_usec, 2000000);
+        ck_assert_int_eq(s->n_listen, 2);
+        /* Relative paths resolve against the config file's directory. */
+        char expect[300], got[300];
+        snprintf(expect, sizeof expect, "unix:%s/rel.sock", dir);
+        ck_assert_int_eq(listen_format(&s->listen[1], got, sizeof got), 0);
+        ck_assert_str_eq(got, expect);
+        ck_assert_ptr_null(config_find_service(c, "nope"));
+}
+END_TEST
+
+START_TEST(test_syntax_error) {
+        assert_error("services = ( { name = \"e\" ", 1, "", "syntax error");
+        assert_error("log_level = \"info\";\nservices = ( { name = \"e\"; }\n;;\n", 3, "", "syntax error");
+}
+END_TEST
+
+START_TEST(test_missing_file) {
+        Config *c = NULL;
+        char **errors = NULL;
+
+        ck_assert_int_eq(config_load("/nonexistent/preforkd.conf", &c, &errors), -ENOENT);
+        ck_assert_ptr_nonnull(errors);
+        ck_assert_ptr_nonnull(strstr(errors[0], "/nonexistent/preforkd.conf"));
+        ck_assert_ptr_nonnull(strstr(errors[0], "No such file"));
+        strv_free(errors);
+}
+END_TEST
+
+START_TEST(test_unknown_keys) {
+        assert_error("wokers = 3;\n" SVC(""), 1, "wokers", "unknown setting");
+        assert_error("\n" SVC(" wrkers = 2;"), 2, "services.[0].wrkers", "unknown setting");
+        assert_error(SVC(" respawn = { min_uptim = 1; };"), 1, "services.[0].respawn.min_uptim", "unknown setting");
+}
+END_TEST
+
+START_TEST(test_wrong_types) {
+        assert_error(SVC(" backlog = \"16\";"), 1, "services.[0].backlog", "must be an integer, not a string");
+        assert_error(SVC(" idle_timeout = \"5\";"), 1, "services.[0].idle_timeout", "must be a number of seconds");
+        assert_error(SVC(" defer_accept = 1;"), 1, "services.[0].defer_accept", "must be true or false");
+        assert_error("log_level = 3;\n" SVC(""), 1, "log_level", "must be one of");
+        assert_error("services = { name = \"x\"; };\n", 1, "services", "must be a list");
+        assert_error("services = ( 3 );\n", 1, "services.[0]", "must be a group");
+        assert_error(SVC(" respawn = 3;"), 1, "services.[0].respawn", "must be a group");
+        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 2.5; handler = \"echo\"; } );\n",
+                     1, "services.[0].workers", "must be an integer");
+}
+END_TEST
+
+START_TEST(test_out_of_range) {
+        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 0; handler = \"echo\"; } );\n",
+                     1, "services.[0].workers", "must be between 1 and 4096");
+        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 5000; handler = \"echo\"; } );\n",
+                     1, "services.[0].workers", "must be between 1 and 4096");
+        assert_error(SVC(" backlog = 0;"), 1, "services.[0].backlog", "between");
+        assert_error(SVC(" max_requests = -1;"), 1, "services.[0].max_requests", "between");
+        assert_error(SVC(" idle_timeout = 0;"), 1, "services.[0].idle_timeout", "between");
+        assert_error("shutdown_timeout = -1;\n" SVC(""), 1, "shutdown_timeout", "between");
+        assert_error(SVC(" respawn = { backoff_initial = 5; backoff_max = 1; };"), 1, "services.[0].respawn.backoff_max",
+                     "must not be smaller than backoff_initial");
+}
+END_TEST
+
+START_TEST(test_missing_required) {
+        assert_error("log_level = \"info\";\n", 0, "services", "missing required setting");
+        assert_error("services = ( {\n listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n", 1,
+                     "services.[0].name", "missing required setting");
+        assert_error("services = ( { name = \"e\"; workers = 1; handler = \"echo\"; } );\n", 1, "services.[0].listen",
+                     "missing required setting");
+        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; handler = \"echo\"; } );\n", 1,
+                     "services.[0].workers", "missing required setting");
+        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; } );\n", 1,
+                     "services.[0].handler", "missing required setting");
+        assert_error("services = ( );\n", 1, "services", "at least one service");
+}
+END_TEST
+
+START_TEST(test_bad_values) {
+        assert_error("services = ( { name = \"Web\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n",
+                     1, "services.[0].name", "not a valid name");
+        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"ftp\"; } );\n",
+                     1, "services.[0].handler", "must be one of \"echo\", \"http\"");
+        assert_error("services = ( { name = \"e\"; listen = []; workers = 1; handler = \"echo\"; } );\n", 1,
+                     "services.[0].listen", "at least one address");
+        assert_error(SVC(" http = { root = \"/\"; };"), 1, "services.[0].http", "only valid with handler = \"http\"");
+        assert_error("user = \"no-such-user-preforkd\";\n" SVC(""), 1, "user", "unknown user \"no-such-user-preforkd\"");
+        assert_error("group = \"no-such-group-preforkd\";\n" SVC(""), 1, "group", "unknown group");
+        assert_error("log_level = \"verbose\";\n" SVC(""), 1, "log_level", "must be one of \"emerg\"");
+}
+END_TEST
+
+START_TEST(test_bad_addresses) {
+        assert_error("services = ( { name = \"e\";\n listen = [\"127.0.0.1:0\",\n \"127.0.0.1:99999\"]; workers = 1; "
+                     "handler = \"echo\"; } );\n",
+                     3, "services.[0].listen.[1]", "invalid address \"127.0.0.1:99999\": port must be");
+        assert_error("services = ( { name = \"e\"; listen = [\"::1:80\"]; workers = 1; handler = \"echo\"; } );\n", 1,
+                     "services.[0].listen.[0]", "brackets");
+        assert_error("services = ( { name = \"e\"; listen = [ 80 ]; workers = 1; handler = \"echo\"; } );\n", 1,
+                     "services.[0].listen.[0]", "must be a string");
+}
+END_TEST
+
+START_TEST(test_duplicates) {
+        assert_error("services = (\n { name = \"a\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; },\n"
+                     " { name = \"a\"; listen = [\"127.0.0.1:7008\"]; workers = 1; handler = \"echo\"; } );\n",
+                     3, "services.[1].name", "duplicate service name \"a\"");
+        assert_error("services = (\n { name = \"a\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; },\n"
+                     " { name = \"b\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; } );\n",
+                     3, "services.[1].listen.[0]", "duplicate listen address 127.0.0.1:7007 (also in service \"a\")");
+        assert_error("services = ( { name = \"a\"; listen = [\"localhost:7007\", \"127.0.0.1:7007\"]; workers = 1; "
+                     "handler = \"echo\"; } );\n",
+                     1, "services.[0].listen.[1]", "duplicate listen address");
+        /* Port 0 never clashes: each is a new port. */
+        Config *c = NULL;
+        ck_assert_int_eq(load("services = ( { name = \"a\"; listen = [\"127.0.0.1:0\", \"127.0.0.1:0\"]; workers = 1; "
+                              "handler = \"echo\"; } );\n",
+                              &c, NULL),
+                         0);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_every_error_is_reported) {
+        Config *c = NULL;
+        char **errors = NULL;
+        size_t n = 0;
+
+        ck_assert_int_eq(load("bogus = 1;\nservices = ( { name = \"e\"; listen = [\"x\"]; workers = 0; handler = \"?\"; "
+                              "idle_timeout = -1; } );\n",
+                              &c, &errors),
+                         -EINVAL);
+        for (char **e = errors; *e; e++)
+                n++;
+        ck_assert_uint_eq(n, 5);
+        strv_free(errors);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("config");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_valid_and_defaults);
+        tcase_add_test(tc, test_full_settings);
+        tcase_add_test(tc, test_syntax_error);
+        tcase_add_test(tc, test_missing_file);
+        tcase_add_test(tc, test_unknown_keys);
+        tcase_add_test(tc, test_wrong_types);
+        tcase_add_test(tc, test_out_of_range);
+        tcase_add_test(tc, test_missing_required);
+        tcase_add_test(tc, test_bad_values);
+        tcase_add_test(tc, test_bad_addresses);
+        tcase_add_test(tc, test_duplicates);
+        tcase_add_test(tc, test_every_error_is_reported);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
