@@ -345,6 +345,31 @@ int systemd_sockets_find(const SystemdSockets *s, const char *name) {
         return -ENOENT;
 }
 
+int systemd_sockets_match(const SystemdSockets *s, const ListenAddress *a) {
+        char want[256], have[256];
+
+        if (a->type == LISTEN_SYSTEMD || listen_is_port_zero(a))
+                return -ENOENT;
+        if (a->type == LISTEN_ANY)
+                (void) snprintf(want, sizeof want, "[::]:%u", ntohs(((const struct sockaddr_in6 *) &a->sa)->sin6_port));
+        else if (listen_format(a, want, sizeof want) < 0)
+                return -ENOENT;
+
+        for (size_t i = 0; i < s->n; i++) {
+                int v6only = 0;
+                socklen_t l = sizeof v6only;
+
+                if (s->used[i] || listen_format_fd(s->fds[i], have, sizeof have) < 0 || strcmp(want, have) != 0)
+                        continue;
+                /* "*:PORT" is dual-stack; an IPv6-only socket is not it. */
+                if (a->type == LISTEN_ANY &&
+                    (getsockopt(s->fds[i], IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &l) < 0 || v6only))
+                        continue;
+                return (int) i;
+        }
+        return -ENOENT;
+}
+
 void systemd_sockets_done(SystemdSockets *s) {
         free(s->fds);
         free(s->used);

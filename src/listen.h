@@ -51,4 +51,7 @@ typedef struct SystemdSockets {
  * the LISTEN_* variables so that workers do not see them. */
 int listen_adopt_systemd(SystemdSockets *ret);
 int systemd_sockets_find(const SystemdSockets *s, const char *name);
+/* The index of an unused passed socket that listens on exactly address a
+ * (TCP or unix; never for port 0), or -ENOENT. */
+int systemd_sockets_match(const SystemdSockets *s, const ListenAddress *a);
 void systemd_sockets_done(SystemdSockets *s);

@@ -73,6 +73,22 @@ static int master_check_systemd_names(Master *m, const Config *c) {
         return r;
 }
 
+/* Workers switch to user/group themselves; that needs root unless the
+ * master already runs as them. Checked before a config is used, so a
+ * config that cannot work is refused instead of crash-looping workers. */
+static int master_check_privileges(const Config *c) {
+        if (geteuid() == 0)
+                return 0;
+        if ((c->user && geteuid() != c->uid) || ((c->user || c->group) && getegid() != c->gid)) {
+                log_error("%s: user/group: switching workers to %s%s%s needs preforkd to be started as root "
+                          "(running as uid %u)",
+                          c->path, c->user ? c->user : "", c->user && c->group ? ":" : "", c->group ? c->group : "",
+                          (unsigned) geteuid());
+                return -EPERM;
+        }
+        return 0;
+}
+
 static int master_add_listener(Master *m, const ServiceConfig *svc, const ListenAddress *a, const char *key) {
         Listener l = { .addr = *a, .fd = -EBADF, .wanted = true };
         char shown[256];
@@ -80,7 +96,14 @@ static int master_add_listener(Master *m, const ServiceConfig *svc, const Listen
         int r;
 
         strcpy(l.key, key);
-        if (a->type == LISTEN_SYSTEMD) {
+        if (a->type != LISTEN_SYSTEMD && (r = systemd_sockets_match(&m->systemd, a)) >= 0) {
+                /* systemd already holds a socket on this very address: use
+                 * it rather than fail to bind, so one config file serves in
+                 * the foreground and under preforkd.socket alike. */
+                l.fd = m->systemd.fds[r];
+                l.from_systemd = true;
+                m->systemd.used[r] = true;
+        } else if (a->type == LISTEN_SYSTEMD) {
                 int i = systemd_sockets_find(&m->systemd, a->name);
                 if (i < 0)
                         return log_error_errno(ENOENT, "Socket systemd:%s was not passed by systemd", a->name);
@@ -107,8 +130,8 @@ static int master_add_listener(Master *m, const ServiceConfig *svc, const Listen
 
         if (listen_format_fd(l.fd, shown, sizeof shown) < 0)
                 strcpy(shown, key);
-        if (a->type == LISTEN_SYSTEMD)
-                log_info("Listening on %s (service %s, socket %s passed by systemd)", shown, svc->name, key);
+        if (l.from_systemd)
+                log_info("Listening on %s (service %s, socket passed by systemd as %s)", shown, svc->name, key);
         else
                 log_info("Listening on %s (service %s)", shown, svc->name);
         return 0;
@@ -331,7 +354,9 @@ static int master_reload(Master *m) {
                 master_notify_ready(m);
                 return r;
         }
-        r = master_check_systemd_names(m, c);
+        r = master_check_privileges(c);
+        if (r >= 0)
+                r = master_check_systemd_names(m, c);
         if (r >= 0)
                 r = master_open_listeners(m, c);
         if (r >= 0)
@@ -377,7 +402,7 @@ static void master_stop(Master *m, bool fast) {
                 m->reload_queued = false;
                 m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
                 if (m->current)
-                        master_retire(m, TAKE_PTR(m->current), fast ? 0 : m->retiring ? 0 : 0);
+                        master_retire(m, TAKE_PTR(m->current), 0);
                 if (m->pending)
                         master_retire(m, TAKE_PTR(m->pending), 0);
                 master_prune_listeners(m);
@@ -560,7 +585,7 @@ int master_run(const char *config_path, Config *config) {
         r = listen_adopt_systemd(&m.systemd);
         if (r < 0)
                 goto finish;
-        if (master_check_systemd_names(&m, c) < 0) {
+        if (master_check_privileges(c) < 0 || master_check_systemd_names(&m, c) < 0) {
                 ret = EX_CONFIG;
                 goto finish;
         }

@@ -180,8 +180,27 @@ static void slot_spawn(Slot *s) {
                 .master_pid = getpid(),
         };
         LogFields f = slot_fields(s);
+        _cleanup_free_ int *close_fds = NULL;
         pid_t pid;
         int r;
+
+        /* A worker keeps no listener of another service: a listener removed
+         * by a reload must stop taking connections as soon as the master
+         * closes it, not when the last long-lived worker of some other
+         * service exits. Built at each spawn, because fd numbers are reused
+         * after reloads. */
+        close_fds = calloc(m->n_listeners + 1, sizeof(int));
+        if (close_fds) {
+                for (size_t i = 0; i < m->n_listeners; i++) {
+                        bool mine = false;
+                        for (size_t k = 0; k < p->n_listen_fds; k++)
+                                mine = mine || p->listen_fds[k] == m->listeners[i].fd;
+                        if (!mine && m->listeners[i].fd >= 0)
+                                close_fds[spawn.n_close_fds++] = m->listeners[i].fd;
+                }
+                close_fds[spawn.n_close_fds++] = m->ready_pipe[0];
+                spawn.close_fds = close_fds;
+        }
 
         atomic_store(&score->state, WORKER_STARTING);
         atomic_store(&score->connections, 0);

@@ -89,6 +89,8 @@ typedef struct WorkerSpawn {
         size_t n_listen_fds;
         int ready_fd;                 /* write end of the master's ready pipe */
         pid_t master_pid;
+        const int *close_fds;         /* the master's fds this worker must not keep */
+        size_t n_close_fds;
 } WorkerSpawn;
 
 /* The message a worker writes to the ready pipe when it starts accepting. */

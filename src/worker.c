@@ -139,7 +139,8 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
  * which the kernel hands to exactly one waiting worker. Several listeners:
  * an epoll set with EPOLLEXCLUSIVE per listener (so one connection wakes
  * one or few workers), non-blocking accept on the ready one. */
-static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score) {
+static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score, struct sockaddr_storage *peer,
+                         socklen_t *peer_len) {
         int fd;
 
         if (sp->n_listen_fds == 1) {
@@ -147,7 +148,7 @@ static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score) {
                 if (stop_requested)
                         fd = -1, errno = ECANCELED;
                 else
-                        fd = accept4(sp->listen_fds[0], NULL, NULL, SOCK_CLOEXEC);
+                        fd = accept4(sp->listen_fds[0], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC);
                 int saved = errno;
                 (void) sigprocmask(SIG_SETMASK, &mask_blocked, NULL);
                 atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
@@ -162,7 +163,7 @@ static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score) {
         atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
         if (n == 0)
                 return -EAGAIN;
-        fd = accept4(sp->listen_fds[ev.data.u32], NULL, NULL, SOCK_CLOEXEC);
+        fd = accept4(sp->listen_fds[ev.data.u32], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC);
         if (fd < 0) {
                 if (IN_SET(errno, EAGAIN, EWOULDBLOCK))
                         atomic_fetch_add_explicit(&score->spurious_wakeups, 1, memory_order_relaxed);
@@ -195,6 +196,8 @@ void worker_main(const WorkerSpawn *sp) {
         int epfd, r;
 
         worker_set_signals(sp);
+        for (size_t i = 0; i < sp->n_close_fds; i++)
+                safe_close(sp->close_fds[i]);
 
         /* Die with the master. The parent may already be gone by the time
          * the request is made, hence the check right after it. */
@@ -219,7 +222,7 @@ void worker_main(const WorkerSpawn *sp) {
         while (!stop_requested) {
                 struct sockaddr_storage peer;
                 socklen_t peer_len = sizeof peer;
-                int fd = worker_accept(sp, epfd, score);
+                int fd = worker_accept(sp, epfd, score, &peer, &peer_len);
 
                 if (fd < 0) {
                         if (IN_SET(fd, -EINTR, -EAGAIN, -EWOULDBLOCK, -ECANCELED, -ECONNABORTED, -ENOTSOCK))
@@ -235,8 +238,6 @@ void worker_main(const WorkerSpawn *sp) {
                 }
                 atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
                 atomic_fetch_add_explicit(&score->connections, 1, memory_order_relaxed);
-                if (getpeername(fd, (struct sockaddr *) &peer, &peer_len) < 0)
-                        peer_len = 0;
                 (void) h->serve(sp->svc, fd, peer_len ? (struct sockaddr *) &peer : NULL, peer_len);
                 safe_close(fd);
                 atomic_store_explicit(&score->state, WORKER_IDLE, memory_order_relaxed);
