@@ -43,6 +43,8 @@ struct TestDaemon {
 
         int out_fd;
         int wake_pipe[2];
+        int janitor_fd;         /* write end; the janitor cleans up when it closes */
+        pid_t janitor_pid;
         pthread_t thread;
         bool thread_started;
 
@@ -219,6 +221,81 @@ static int write_file_at(const char *path, const char *contents) {
 
 /* ---- lifecycle ---- */
 
+/* The janitor: a child that outlives a test process killed before it could
+ * clean up (check's fork mode _exit()s on a failed assertion and SIGKILLs on
+ * a timeout; neither runs atexit()). It waits for EOF on a pipe whose write
+ * end only the test process holds, then SIGKILLs the daemon's process group
+ * (whose pid it was told) and removes the temp dir. It runs in its own
+ * process group, out of reach of check's killpg(), and only makes
+ * async-signal-safe calls before exec'ing rm. */
+_noreturn_ static void janitor_main(int rfd, char *const *rm_argv) {
+        static char *const empty_env[] = { NULL };
+        pid_t pid = 0;
+        int null_fd;
+
+        (void) setpgid(0, 0);
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || dup2(rfd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0)
+                _exit(1);
+        (void) close_range(3, ~0U, 0);
+
+        for (;;) {
+                pid_t v;
+                ssize_t k = read(0, &v, sizeof(v));
+
+                if (k == (ssize_t) sizeof(v)) {
+                        pid = v;
+                        continue;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                break;
+        }
+        if (pid > 0) {
+                (void) kill(-pid, SIGKILL);
+                (void) kill(pid, SIGKILL);
+        }
+        execve("/bin/rm", rm_argv, empty_env);
+        _exit(1);
+}
+
+static int janitor_start(TestDaemon *d) {
+        char *argv[] = { (char *) "rm", (char *) "-rf", (char *) "--", d->dir, NULL };
+        int p[2];
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                safe_close(p[0]);
+                safe_close(p[1]);
+                return -errno;
+        }
+        if (pid == 0)
+                janitor_main(p[0], argv);
+        safe_close(p[0]);
+        d->janitor_fd = p[1];
+        d->janitor_pid = pid;
+        return 0;
+}
+
+static void janitor_tell(TestDaemon *d, pid_t pid) {
+        if (d->janitor_fd >= 0)
+                (void) !write(d->janitor_fd, &pid, sizeof(pid));
+}
+
+static void janitor_stop(TestDaemon *d) {
+        if (d->janitor_pid <= 0)
+                return;
+        /* Everything is cleaned up already: nothing to kill any more (the
+         * pid may even be reused by now). */
+        janitor_tell(d, 0);
+        d->janitor_fd = safe_close(d->janitor_fd);
+        (void) waitpid(d->janitor_pid, NULL, 0);
+        d->janitor_pid = 0;
+}
+
 int td_new(TestDaemon **ret) {
         _cleanup_free_ char *tmpl = NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -242,7 +319,7 @@ int td_new(TestDaemon **ret) {
                 return -ENOMEM;
         }
         d->dir = TAKE_PTR(tmpl);
-        d->notify_fd = d->out_fd = -EBADF;
+        d->notify_fd = d->out_fd = d->janitor_fd = -EBADF;
         d->wake_pipe[0] = d->wake_pipe[1] = -EBADF;
         pthread_mutex_init(&d->lock, NULL);
         pthread_condattr_init(&ca);
@@ -251,6 +328,12 @@ int td_new(TestDaemon **ret) {
         pthread_condattr_destroy(&ca);
 
         registry_set((void **) live_daemons, NULL, d);
+
+        r = janitor_start(d);
+        if (r < 0) {
+                td_free(d);
+                return r;
+        }
 
         if (asprintf(&d->config_path, "%s/preforkd.conf", d->dir) < 0 ||
             asprintf(&d->notify_path, "%s/notify", d->dir) < 0) {
@@ -391,6 +474,7 @@ TestDaemon *td_free(TestDaemon *d) {
 
         if (d->dir)
                 (void) nftw(d->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        janitor_stop(d);
 
         for (size_t i = 0; i < d->n_notify; i++)
                 free(d->notify[i].text);
@@ -511,12 +595,32 @@ static void drain_notify(TestDaemon *d) {
         }
 }
 
+/* Reads what the output pipe holds right now (it is non-blocking). Returns
+ * false once it reached EOF. */
+static bool drain_out(TestDaemon *d, char *buf, size_t size) {
+        for (;;) {
+                ssize_t k = read(d->out_fd, buf, size);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return true;
+                if (k <= 0)
+                        return false;
+                pthread_mutex_lock(&d->lock);
+                log_append(d, buf, (size_t) k, td_now());
+                pthread_cond_broadcast(&d->cond);
+                pthread_mutex_unlock(&d->lock);
+        }
+}
+
 static void *reader_thread(void *userdata) {
         TestDaemon *d = userdata;
+        const size_t size = 65536;
         char *buf;
         bool out_open = true;
 
-        buf = malloc(65536);
+        buf = malloc(size);
         if (!buf)
                 return NULL;
 
@@ -534,29 +638,24 @@ static void *reader_thread(void *userdata) {
                 }
                 if (p[0].revents)
                         break;
-                if (p[1].revents)
+                /* The output first, even when only the notify socket woke us
+                 * up: the daemon logs before it notifies, so a log line
+                 * written before a notify message is always captured before
+                 * that message becomes visible to td_wait_notify(). */
+                if (out_open && (p[1].revents || p[2].revents))
+                        out_open = drain_out(d, buf, size);
+                if (p[1].revents || !out_open)
                         drain_notify(d);
-                if (p[2].revents) {
-                        ssize_t k = read(d->out_fd, buf, 65536);
-
-                        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-                                continue;
-                        if (k <= 0) {
-                                /* Every writer is gone: pick up notify
-                                 * messages sent before that, then flag it. */
-                                out_open = false;
-                                drain_notify(d);
-                                pthread_mutex_lock(&d->lock);
+                if (!out_open) {
+                        pthread_mutex_lock(&d->lock);
+                        if (!d->out_eof) {
+                                /* Every writer is gone: the notify messages
+                                 * they sent before were just picked up. */
                                 if (d->line_begin < d->log_len)
                                         log_append(d, "\n", 1, td_now());
                                 d->out_eof = true;
                                 pthread_cond_broadcast(&d->cond);
-                                pthread_mutex_unlock(&d->lock);
-                                continue;
                         }
-                        pthread_mutex_lock(&d->lock);
-                        log_append(d, buf, (size_t) k, td_now());
-                        pthread_cond_broadcast(&d->cond);
                         pthread_mutex_unlock(&d->lock);
                 }
         }
@@ -818,7 +917,9 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
 
         d->pid = pid;
         d->started = true;
+        janitor_tell(d, pid);
         d->out_fd = TAKE_FD(rfd);
+        (void) fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
 
         r = pthread_create(&d->thread, NULL, reader_thread, d);
         if (r != 0)
@@ -884,6 +985,22 @@ int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code) {
         if (ret_code)
                 *ret_code = d->exit_code;
         return 0;
+}
+
+int td_wait_output_closed(TestDaemon *d, uint64_t timeout) {
+        uint64_t deadline = deadline_of(timeout);
+        int r = 0;
+
+        if (!d->started)
+                return -ESRCH;
+        pthread_mutex_lock(&d->lock);
+        while (!d->out_eof)
+                if (!cond_wait_until(d, deadline)) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+        pthread_mutex_unlock(&d->lock);
+        return r;
 }
 
 /* ---- notify ---- */

@@ -12,12 +12,15 @@
  * never blocks on logging while the test does something else.
  *
  * Teardown: td_free() kills (SIGKILL, whole process group and every worker
- * found) and reaps the daemon and removes the temp dir. The same runs from an
- * atexit() handler, so a failed check assertion (which exit()s the forked
- * test process) or an early return leaves nothing behind. The daemon also
- * gets PR_SET_PDEATHSIG=SIGKILL, in case the test process is killed. Set
- * TD_VERBOSE=1 in the environment to have the captured log and notify
- * messages printed to stderr at teardown.
+ * found) and reaps the daemon and removes the temp dir; the same runs from an
+ * atexit() handler. A failed check assertion in fork mode _exit()s the test
+ * process and a check timeout SIGKILLs it, and neither runs atexit(): for
+ * those, the daemon runs with PR_SET_PDEATHSIG=SIGKILL in a process group of
+ * its own, and a small janitor process forked by td_new() notices the test
+ * process is gone, SIGKILLs that process group and removes the temp dir. So
+ * nothing is left behind however a test ends. Set TD_VERBOSE=1 in the
+ * environment to have the captured log and notify messages printed to stderr
+ * at teardown; failing TD_OK()/TD_ASSERT*() print them anyway.
  *
  * Typical use:
  *
@@ -117,6 +120,12 @@ int td_kill(TestDaemon *d, int sig);
  * -ETIMEDOUT if it is still running after timeout. Calling it again after
  * the daemon was reaped returns the same code. */
 int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code);
+
+/* Waits until the daemon's stdout/stderr pipe is closed by every process
+ * holding it (the master and all its workers are gone) and everything they
+ * wrote, log and notify messages alike, has been captured. Use it after
+ * td_wait_exit() before asserting on what was logged. */
+int td_wait_output_closed(TestDaemon *d, uint64_t timeout);
 
 /* True while the master has not been reaped (checks without blocking). */
 bool td_running(TestDaemon *d);
@@ -317,6 +326,15 @@ void td_fail_dump(TestDaemon *d);
                         td_fail_dump(d);                                                        \
                         ck_abort_msg(__VA_ARGS__);                                              \
                 }                                                                               \
+        } while (0)
+
+/* Adds test tf to suite s in a test case of its own, named like the test,
+ * so that CK_RUN_CASE=test_name runs just that one. */
+#define TD_ADD_TEST(s, tf)                                                                      \
+        do {                                                                                    \
+                TCase *_td_tc_ = tcase_create(#tf);                                             \
+                tcase_add_test(_td_tc_, tf);                                                    \
+                suite_add_tcase((s), _td_tc_);                                                  \
         } while (0)
 
 /* Runs suite s (CK_FORK unless CK_FORK=no in the environment) and returns

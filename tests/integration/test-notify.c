@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* sd_notify: READY/RELOADING/STOPPING sequence, STATUS=, WATCHDOG=. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "itest.h"
+
+/* The READY=1 / RELOADING=1 / STOPPING=1 lines, in order, joined by ' '. */
+static char *state_sequence(TestDaemon *d, pid_t master) {
+        TdLine *l = NULL;
+        size_t n = 0, len = 0;
+        char *s;
+
+        TD_OK(d, td_notify_all(d, &l, &n));
+        s = calloc(1, 4096);
+        ck_assert_ptr_nonnull(s);
+        for (size_t i = 0; i < n; i++) {
+                /* Everything on the socket comes from the master. */
+                TD_ASSERT_MSG(d, l[i].pid == 0 || l[i].pid == master, "notify '%s' sent by pid %d, not the master %d",
+                              l[i].text, (int) l[i].pid, (int) master);
+                if (strcmp(l[i].text, "READY=1") == 0 || strcmp(l[i].text, "RELOADING=1") == 0 ||
+                    strcmp(l[i].text, "STOPPING=1") == 0)
+                        len += (size_t) snprintf(s + len, 4096 - len, "%s%s", len ? " " : "", l[i].text);
+        }
+        td_lines_free(l, n);
+        return s;
+}
+
+/* Waits for a STATUS= line containing every one of the given strings. */
+static void wait_status(TestDaemon *d, const char *a, const char *b) {
+        uint64_t deadline = td_now() + TD_TIMEOUT;
+        char *line = NULL;
+
+        for (;;) {
+                int r = td_wait_notify(d, "STATUS=", deadline > td_now() ? deadline - td_now() : 0, &line);
+
+                TD_ASSERT_MSG(d, r >= 0, "no STATUS= with '%s' and '%s': %s", a, b ? b : "", strerror(-r));
+                if (strstr(line, a) && (!b || strstr(line, b))) {
+                        free(line);
+                        return;
+                }
+                free(line);
+                line = NULL;
+        }
+}
+
+START_TEST(test_notify_sequence) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *dg = NULL, *seq = NULL;
+        const char *p;
+        uint64_t before, after, mono = 0;
+        pid_t master;
+        uint16_t port;
+        int idx, code = -1;
+
+        start_echo(&d, 2, NULL, NULL, &port);
+        master = td_pid(d);
+        /* READY=1 means every listener is open and every worker started. */
+        TD_ASSERT(d, td_workers(d, NULL) == 2);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 1, TD_TIMEOUT));
+
+        before = td_now();
+        TD_OK(d, td_kill(d, SIGHUP));
+        idx = TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+        after = td_now();
+        TD_OK(d, td_notify_datagram(d, (size_t) idx, &dg));
+        p = strstr(dg, "MONOTONIC_USEC=");
+        TD_ASSERT_MSG(d, p, "RELOADING=1 without MONOTONIC_USEC= in the same message: '%s'", dg);
+        TD_ASSERT_MSG(d, sscanf(p, "MONOTONIC_USEC=%" SCNu64, &mono) == 1, "cannot parse '%s'", dg);
+        /* CLOCK_MONOTONIC is shared: the stamp lies between our two reads. */
+        TD_ASSERT_MSG(d, mono >= before && mono <= after, "MONOTONIC_USEC=%" PRIu64 " not in [%" PRIu64 ", %" PRIu64 "]",
+                      mono, before, after);
+        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, NULL));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 2, TD_TIMEOUT));
+
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_notify(d, "STOPPING=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
+        ck_assert_int_eq(code, 0);
+        TD_OK(d, td_wait_output_closed(d, TD_TIMEOUT));
+
+        seq = state_sequence(d, master);
+        TD_ASSERT_MSG(d, strcmp(seq, "READY=1 RELOADING=1 READY=1 STOPPING=1") == 0, "notify sequence: %s", seq);
+}
+END_TEST
+
+/* A refused reload also ends with READY=1, and STATUS= goes on. */
+START_TEST(test_notify_refused_reload) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *seq = NULL;
+        pid_t master;
+        uint16_t port;
+        int idx;
+
+        start_echo(&d, 1, NULL, NULL, &port);
+        master = td_pid(d);
+        TD_OK(d, td_write_config(d, "services = 5;\n"));
+        TD_OK(d, td_kill(d, SIGHUP));
+        idx = TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_log(d, "Reload failed", TD_TIMEOUT, NULL));
+        /* The status after the reload names the old pool again. */
+        td_notify_set_cursor(d, (size_t) idx + 1);
+        wait_status(d, "echo 1/1 up", NULL);
+        stop_and_expect(d, SIGTERM, 0);
+        TD_OK(d, td_wait_output_closed(d, TD_TIMEOUT));
+        seq = state_sequence(d, master);
+        TD_ASSERT_MSG(d, strcmp(seq, "READY=1 RELOADING=1 READY=1 STOPPING=1") == 0, "notify sequence: %s", seq);
+}
+END_TEST
+
+/* STATUS= follows a killed worker and its replacement. */
+START_TEST(test_status_restarts) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        uint16_t port;
+
+        start_echo(&d, 2, "respawn = { min_uptime = 0.001; };", NULL, &port);
+        TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
+        wait_status(d, "echo 2/2 up", "0 restarts");
+        for (unsigned i = 0; i < 5; i++)
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
+
+        TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
+        wait_status(d, "echo 2/2 up", "1 restart");
+        TD_ASSERT(d, kill(w[1], SIGKILL) == 0);
+        wait_status(d, "echo 2/2 up", "2 restarts");
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+START_TEST(test_watchdog_enabled) {
+        static const char *const env[] = { "WATCHDOG_USEC=200000", "WATCHDOG_PID=@PID@", NULL };
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = echo_config(1, NULL, NULL);
+        TdLine *l = NULL;
+        size_t n = 0;
+        pid_t master;
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, &(TdStartOptions) { .env = env }));
+        master = td_pid(d);
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        for (unsigned i = 0; i < 3; i++)
+                TD_OK(d, td_wait_notify(d, "WATCHDOG=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_notify_all(d, &l, &n));
+        for (size_t i = 0; i < n; i++)
+                TD_ASSERT_MSG(d, l[i].pid == 0 || l[i].pid == master, "'%s' from pid %d", l[i].text, (int) l[i].pid);
+        td_lines_free(l, n);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+/* No WATCHDOG_USEC, or one meant for another process: no pings. */
+static void no_watchdog(const char *const *env) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = echo_config(1, NULL, NULL);
+        uint16_t port;
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, &(TdStartOptions) { .env = env }));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "echo", 0, &port));
+        /* Ten times the interval a 200 ms watchdog would ping at. */
+        for (unsigned i = 0; i < 10; i++) {
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
+                td_sleep(TD_MSEC(100));
+        }
+        td_notify_set_cursor(d, 0);
+        TD_ASSERT_MSG(d, td_wait_notify(d, "WATCHDOG=1", 0, NULL) < 0, "WATCHDOG=1 sent without a watchdog");
+        stop_and_expect(d, SIGTERM, 0);
+}
+
+START_TEST(test_watchdog_disabled) {
+        no_watchdog(NULL);
+}
+END_TEST
+
+START_TEST(test_watchdog_other_pid) {
+        static const char *const env[] = { "WATCHDOG_USEC=200000", "WATCHDOG_PID=1", NULL };
+
+        no_watchdog(env);
+}
+END_TEST
+
+static Suite *notify_suite(void) {
+        Suite *s = suite_create("notify");
+
+        TD_ADD_TEST(s, test_notify_sequence);
+        TD_ADD_TEST(s, test_notify_refused_reload);
+        TD_ADD_TEST(s, test_status_restarts);
+        TD_ADD_TEST(s, test_watchdog_enabled);
+        TD_ADD_TEST(s, test_watchdog_disabled);
+        TD_ADD_TEST(s, test_watchdog_other_pid);
+        return s;
+}
+
+int main(void) {
+        return td_run_suite(notify_suite());
+}
