@@ -1,12 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-#include "config.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-/* Settings of the "http" group of a service with handler = "http". */
+#include "config.h"
+#include "http_mime.h"
+
+typedef enum HttpDotfiles {
+        HTTP_DOTFILES_DENY,      /* 403 */
+        HTTP_DOTFILES_HIDE,      /* 404, as if they did not exist */
+        HTTP_DOTFILES_ALLOW,
+        _HTTP_DOTFILES_MAX,
+} HttpDotfiles;
+
+/* Settings of the "http" group of a service with handler = "http". The
+ * mime table is read here, in the master, so that a broken file is a
+ * config error at -t and reload time, and workers share the table
+ * copy-on-write. */
 struct HttpConfig {
-        char *root;              /* absolute, resolved against the config dir */
-        char *index;
+        char *root;                       /* absolute, resolved against the config dir */
+        char **index;                     /* NULL-terminated plain file names, maybe empty */
+        bool autoindex;
+        uint64_t keepalive_timeout_usec;  /* 0: no keep-alive */
+        uint64_t keepalive_requests;      /* requests per connection */
+        uint64_t header_timeout_usec;     /* the whole request head must arrive within it */
+        uint64_t send_timeout_usec;       /* longest wait for the client to take more data */
+        size_t max_header_size;
+        size_t max_target_size;
+        bool access_log;
+        bool server_tokens;
+        HttpDotfiles dotfiles;
+        bool follow_symlinks;             /* only to targets below root */
+        bool etag;
+        char *mime_types;                 /* path, or NULL when the default was absent */
+        HttpMimeTable *mime;              /* NULL: built-in table only */
+        char *default_type;
+        char *charset;                    /* NULL: none appended */
+        char *cache_control;              /* NULL: no Cache-Control field */
 };
 
 /* Parses the service's "http" group (http may be NULL when it is absent;
@@ -15,3 +47,6 @@ struct HttpConfig {
 int config_parse_http(ConfigParser *p, const config_setting_t *service, const config_setting_t *http,
                       HttpConfig **ret);
 HttpConfig *http_config_free(HttpConfig *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpConfig *, http_config_free)
+
+const char *http_dotfiles_to_string(HttpDotfiles d);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "config_http.h"
+#include "http_parse.h"
+
+/* Everything one worker process of an http service keeps between
+ * connections. Set up once by the handler's init() after the privilege
+ * drop; the buffers are allocated but only touched as far as requests use
+ * them, so an idle worker stays small. */
+typedef struct HttpWorker {
+        const ServiceConfig *svc;
+        const HttpConfig *cfg;
+        int root_fd;                 /* O_PATH, every lookup starts here */
+        HttpParseLimits limits;
+        char *in;                    /* request bytes, cfg->max_header_size */
+        size_t in_size;
+        char *out;                   /* one response head */
+        size_t out_size;
+        char *path;                  /* normalized path (+ index name) */
+        size_t path_size;
+        char *scratch;               /* a percent-encoded Location */
+        size_t scratch_size;
+        char *log;                   /* one access log record, NULL without access_log */
+        size_t log_size;
+        char server_field[64];       /* "Server: preforkd/x.y.z\r\n" */
+        size_t server_field_len;
+        size_t index_max;            /* longest index name */
+} HttpWorker;
+
+/* One accepted connection. */
+typedef struct HttpConn {
+        HttpWorker *w;
+        int fd;
+        char remote[64];             /* "192.0.2.1:1234", "[::1]:80", "unix" */
+        size_t in_len;               /* bytes of w->in in use */
+        uint64_t n_requests;         /* answered so far */
+        uint64_t start_usec;         /* when the current request began */
+        bool keep_alive;             /* decided for the current response */
+        bool linger;                 /* unread input may follow: close gently */
+        bool nodelay;                /* TCP_NODELAY is set */
+        bool is_tcp;
+        /* outcome of the current request, for the access log */
+        unsigned status;
+        uint64_t body_bytes;
+} HttpConn;

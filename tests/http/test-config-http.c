@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/* The "http" group of a service: defaults, every key, and errors that name
+ * file, line and setting. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_http.h"
+#include "testlib.h"
+
+static char dir[64];
+static char path[128];
+
+static void setup(void) {
+        const char *tmp = getenv("TMPDIR");
+        char p[256];
+
+        snprintf(dir, sizeof(dir), "%s/preforkd-chttp-XXXXXX", tmp ? tmp : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/test.conf", dir);
+        snprintf(p, sizeof(p), "%s/site", dir);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/file", dir);
+        FILE *f = fopen(p, "we");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+        snprintf(p, sizeof(p), "%s/my.types", dir);
+        f = fopen(p, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("application/x-mine mine\n", f);
+        fclose(f);
+        snprintf(p, sizeof(p), "%s/bad.types", dir);
+        f = fopen(p, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("text/plain txt\nbroken\n", f);
+        fclose(f);
+}
+
+static void teardown(void) {
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+static int load(const char *http_group, Config **ret, char ***ret_errors) {
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "services = ( {\n"
+                "  name = \"web\";\n"
+                "  listen = [ \"127.0.0.1:0\" ];\n"
+                "  workers = 1;\n"
+                "  handler = \"http\";\n"
+                "%s"
+                "} );\n",
+                http_group);
+        fclose(f);
+        return config_load(path, ret, ret_errors);
+}
+
+/* Asserts an error "PATH:LINE: SETTING: ...WHAT...". */
+static void assert_error(const char *http_group, unsigned line, const char *setting, const char *what) {
+        Config *c = NULL;
+        char **errors = NULL, prefix[256];
+        bool found = false;
+
+        ck_assert_int_eq(load(http_group, &c, &errors), -EINVAL);
+        ck_assert_ptr_null(c);
+        ck_assert_ptr_nonnull(errors);
+        snprintf(prefix, sizeof(prefix), "%s:%u: %s: ", path, line, setting);
+        for (char **e = errors; *e; e++)
+                if (strncmp(*e, prefix, strlen(prefix)) == 0 && strstr(*e, what))
+                        found = true;
+        if (!found)
+                for (char **e = errors; *e; e++)
+                        fprintf(stderr, "got: %s\n", *e);
+        ck_assert_msg(found, "no error '%s...%s'", prefix, what);
+        strv_free(errors);
+}
+
+START_TEST(test_defaults) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char **errors = NULL, want[256];
+
+        ck_assert_int_eq(load("  http = { root = \"site\"; };\n", &c, &errors), 0);
+        ck_assert_ptr_null(errors);
+        const HttpConfig *h = c->services[0].http;
+        ck_assert_ptr_nonnull(h);
+        snprintf(want, sizeof(want), "%s/site", dir);
+        ck_assert_str_eq(h->root, want);
+        ck_assert_str_eq(h->index[0], "index.html");
+        ck_assert_ptr_null(h->index[1]);
+        ck_assert(!h->autoindex);
+        ck_assert_uint_eq(h->keepalive_timeout_usec, 5 * USEC_PER_SEC);
+        ck_assert_uint_eq(h->keepalive_requests, 1000);
+        ck_assert_uint_eq(h->header_timeout_usec, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(h->send_timeout_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(h->max_header_size, 8192);
+        ck_assert_uint_eq(h->max_target_size, 4096);
+        ck_assert(h->access_log);
+        ck_assert(h->server_tokens);
+        ck_assert_int_eq(h->dotfiles, HTTP_DOTFILES_DENY);
+        ck_assert(h->follow_symlinks);
+        ck_assert(h->etag);
+        ck_assert_str_eq(h->default_type, "application/octet-stream");
+        ck_assert_ptr_null(h->charset);
+        ck_assert_ptr_null(h->cache_control);
+        if (access("/etc/mime.types", R_OK) == 0) {
+                ck_assert_str_eq(h->mime_types, "/etc/mime.types");
+                ck_assert_ptr_nonnull(h->mime);
+        }
+}
+END_TEST
+
+START_TEST(test_all_keys) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char **errors = NULL;
+
+        ck_assert_int_eq(load("  http = {\n"
+                              "    root = \"site\";\n"
+                              "    index = [ \"index.htm\", \"default.html\" ];\n"
+                              "    autoindex = true;\n"
+                              "    keepalive_timeout = 0;\n"
+                              "    keepalive_requests = 1;\n"
+                              "    header_timeout = 2.5;\n"
+                              "    send_timeout = 7;\n"
+                              "    max_header_size = 16384;\n"
+                              "    max_target_size = 2048;\n"
+                              "    access_log = false;\n"
+                              "    server_tokens = false;\n"
+                              "    dotfiles = \"hide\";\n"
+                              "    follow_symlinks = false;\n"
+                              "    etag = false;\n"
+                              "    mime_types = \"my.types\";\n"
+                              "    default_type = \"text/plain\";\n"
+                              "    charset = \"utf-8\";\n"
+                              "    cache_control = \"public, max-age=3600\";\n"
+                              "  };\n",
+                              &c, &errors),
+                         0);
+        const HttpConfig *h = c->services[0].http;
+        ck_assert_str_eq(h->index[0], "index.htm");
+        ck_assert_str_eq(h->index[1], "default.html");
+        ck_assert_ptr_null(h->index[2]);
+        ck_assert(h->autoindex);
+        ck_assert_uint_eq(h->keepalive_timeout_usec, 0);
+        ck_assert_uint_eq(h->keepalive_requests, 1);
+        ck_assert_uint_eq(h->header_timeout_usec, 2500 * USEC_PER_MSEC);
+        ck_assert_uint_eq(h->send_timeout_usec, 7 * USEC_PER_SEC);
+        ck_assert_uint_eq(h->max_header_size, 16384);
+        ck_assert_uint_eq(h->max_target_size, 2048);
+        ck_assert(!h->access_log);
+        ck_assert(!h->server_tokens);
+        ck_assert_int_eq(h->dotfiles, HTTP_DOTFILES_HIDE);
+        ck_assert(!h->follow_symlinks);
+        ck_assert(!h->etag);
+        ck_assert_uint_eq(http_mime_size(h->mime), 1);
+        ck_assert_str_eq(http_mime_lookup(h->mime, "a.mine", 6), "application/x-mine");
+        ck_assert_str_eq(h->default_type, "text/plain");
+        ck_assert_str_eq(h->charset, "utf-8");
+        ck_assert_str_eq(h->cache_control, "public, max-age=3600");
+}
+END_TEST
+
+START_TEST(test_empty_index_list) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char **errors = NULL;
+
+        ck_assert_int_eq(load("  http = { root = \"site\"; index = []; };\n", &c, &errors), 0);
+        ck_assert_ptr_null(c->services[0].http->index[0]);
+}
+END_TEST
+
+START_TEST(test_errors) {
+        assert_error("", 1, "services.[0].http", "missing required group");
+        assert_error("  http = { index = \"x\"; };\n", 6, "services.[0].http.root", "missing");
+        assert_error("  http = { root = \"nope\"; };\n", 6, "services.[0].http.root", "No such file or directory");
+        assert_error("  http = { root = \"file\"; };\n", 6, "services.[0].http.root", "not a directory");
+        assert_error("  http = { root = 5; };\n", 6, "services.[0].http.root", "must be a string");
+        assert_error("  http = {\n root = \"site\";\n roots = 1; };\n", 8, "services.[0].http.roots", "unknown setting");
+        assert_error("  http = { root = \"site\";\n index = \"a/b\"; };\n", 7, "services.[0].http.index", "plain file name");
+        assert_error("  http = { root = \"site\";\n index = [ \"ok\", \"..\" ]; };\n", 7, "services.[0].http.index.[1]",
+                     "plain file name");
+        assert_error("  http = { root = \"site\";\n index = 3; };\n", 7, "services.[0].http.index", "file name");
+        assert_error("  http = { root = \"site\";\n keepalive_timeout = -1; };\n", 7,
+                     "services.[0].http.keepalive_timeout", "between 0 and 3600");
+        assert_error("  http = { root = \"site\";\n keepalive_requests = 0; };\n", 7,
+                     "services.[0].http.keepalive_requests", "between 1 and");
+        assert_error("  http = { root = \"site\";\n header_timeout = 0; };\n", 7, "services.[0].http.header_timeout",
+                     "between");
+        assert_error("  http = { root = \"site\";\n send_timeout = \"x\"; };\n", 7, "services.[0].http.send_timeout",
+                     "number of seconds");
+        assert_error("  http = { root = \"site\";\n max_header_size = 100; };\n", 7,
+                     "services.[0].http.max_header_size", "between 1024 and 1048576");
+        assert_error("  http = { root = \"site\";\n max_header_size = 2048;\n max_target_size = 2040; };\n", 8,
+                     "services.[0].http.max_target_size", "less than max_header_size");
+        assert_error("  http = { root = \"site\";\n max_header_size = 2048; };\n", 6,
+                     "services.[0].http.max_target_size", "less than max_header_size");
+        assert_error("  http = { root = \"site\";\n access_log = 1; };\n", 7, "services.[0].http.access_log",
+                     "true or false");
+        assert_error("  http = { root = \"site\";\n dotfiles = \"show\"; };\n", 7, "services.[0].http.dotfiles",
+                     "\"deny\", \"hide\", \"allow\"");
+        assert_error("  http = { root = \"site\";\n mime_types = \"none.types\"; };\n", 7,
+                     "services.[0].http.mime_types", "No such file or directory");
+        assert_error("  http = { root = \"site\";\n mime_types = \"bad.types\"; };\n", 7,
+                     "services.[0].http.mime_types", "bad.types:2: not a mime.types line");
+        assert_error("  http = { root = \"site\";\n default_type = \"text\"; };\n", 7,
+                     "services.[0].http.default_type", "media type");
+        assert_error("  http = { root = \"site\";\n charset = \"utf 8\"; };\n", 7, "services.[0].http.charset",
+                     "must be a token");
+        assert_error("  http = { root = \"site\";\n cache_control = \"a\\nb\"; };\n", 7,
+                     "services.[0].http.cache_control", "printable ASCII");
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("config-http");
+        TCase *tc = tcase_create("config-http");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_all_keys);
+        tcase_add_test(tc, test_empty_index_list);
+        tcase_add_test(tc, test_errors);
+        suite_add_tcase(s, tc);
+        return td_run_suite(s);
+}

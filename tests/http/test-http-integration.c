@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/* The http handler through real sockets: every status code it sends and
+ * the fields that go with it, files, directories, symlinks, preconditions
+ * and ranges. Connection handling is in test-http-conn.c. */
+#include <check.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "http-client.h"
+#include "http_date.h"
+
+/* A daemon with default settings, started for each test of the "default"
+ * case (a checked fixture: it runs in the forked test process, which owns
+ * the daemon). */
+static TestDaemon *shared;
+static uint16_t shared_port;
+
+static void shared_setup(void) {
+        start_web(&shared, 2, "autoindex = false;", NULL, &shared_port);
+}
+
+static void shared_teardown(void) {
+        assert_clean_log(shared);
+        shared = td_free(shared);
+}
+
+static void get(const char *request, bool head, Response *ret) {
+        http_get(shared_port, request, head, ret);
+}
+
+#define ASSERT_FIELD(r, name, want)                                                                     \
+        do {                                                                                            \
+                const char *_v = response_field((r), (name));                                           \
+                ck_assert_msg(_v && strcmp(_v, (want)) == 0, "%s is \"%s\", want \"%s\"\n%s", (name),   \
+                              _v ? _v : "(none)", (want), (r)->head);                                   \
+        } while (0)
+
+START_TEST(test_get_200) {
+        Response r;
+        time_t t;
+
+        get("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        ASSERT_FIELD(&r, "Content-Type", "text/plain");
+        ASSERT_FIELD(&r, "Content-Length", "12");
+        ASSERT_FIELD(&r, "Accept-Ranges", "bytes");
+        ASSERT_FIELD(&r, "Connection", "close");
+        ck_assert_str_eq(response_field(&r, "Server"), "preforkd/" PACKAGE_VERSION);
+        const char *date = response_field(&r, "Date");
+        ck_assert_ptr_nonnull(date);
+        ck_assert_int_eq(http_date_parse(date, strlen(date), &t), 0);
+        const char *lm = response_field(&r, "Last-Modified");
+        ck_assert_ptr_nonnull(lm);
+        ck_assert_int_eq(http_date_parse(lm, strlen(lm), &t), 0);
+        const char *etag = response_field(&r, "ETag");
+        ck_assert_ptr_nonnull(etag);
+        ck_assert(etag[0] == '"' && etag[strlen(etag) - 1] == '"');
+        response_done(&r);
+
+        get("GET /style.css HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ASSERT_FIELD(&r, "Content-Type", "text/css");
+        response_done(&r);
+        get("GET /data.unknownext HTTP/1.0\r\n\r\n", false, &r);
+        ASSERT_FIELD(&r, "Content-Type", "application/octet-stream");
+        response_done(&r);
+        get("GET /empty.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ASSERT_FIELD(&r, "Content-Length", "0");
+        response_done(&r);
+        /* The query does not take part in the lookup. */
+        get("GET /a.txt?x=1 HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+        /* Absolute-form. */
+        get("GET http://example.com/a.txt HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        /* Percent-encoded names. */
+        get("GET /%61.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+}
+END_TEST
+
+START_TEST(test_big_file) {
+        Response r;
+        char *want = malloc(BIG_SIZE);
+
+        ck_assert_ptr_nonnull(want);
+        td_random_fill(want, BIG_SIZE, 42);
+        get("GET /big.bin HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_uint_eq(r.body_len, BIG_SIZE);
+        ck_assert(memcmp(r.body, want, BIG_SIZE) == 0);
+        response_done(&r);
+        free(want);
+}
+END_TEST
+
+START_TEST(test_head) {
+        Client c;
+        Response r;
+
+        client_open(&c, shared_port);
+        /* HEAD then GET on one connection: HEAD must send no body bytes,
+         * or the GET's response would be read wrong. */
+        client_send(&c, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, true, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ASSERT_FIELD(&r, "Content-Length", "12");
+        ck_assert_ptr_nonnull(response_field(&r, "ETag"));
+        response_done(&r);
+        client_send(&c, "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, true, &r), 0);
+        ck_assert_uint_eq(r.status, 404);
+        response_done(&r);
+        client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        client_close(&c);
+}
+END_TEST
+
+START_TEST(test_404_403) {
+        Response r;
+        get("GET /nope.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 404);
+        ASSERT_FIELD(&r, "Content-Type", "text/html");
+        ck_assert_ptr_nonnull(strstr(r.body, "404 Not Found"));
+        response_done(&r);
+        get("GET /a.txt/x HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 404);
+        response_done(&r);
+        /* Dotfiles are denied by default; .well-known is not one. */
+        get("GET /.secret HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        response_done(&r);
+        get("GET /%2esecret HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        response_done(&r);
+        get("GET /.well-known/acme.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+        /* A directory without index: 403 unless autoindex. */
+        get("GET /noindex/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        response_done(&r);
+}
+END_TEST
+
+START_TEST(test_traversal) {
+        static const char *const refused[] = {
+                "/../outside.txt", "/%2e%2e/outside.txt", "/dir/../../outside.txt", "/%2E%2E%2Foutside.txt",
+                "/a%2ftxt",        "/a.txt%00.html",     "/..%5coutside.txt",      "/dir\\..\\..\\outside.txt",
+                "/%",
+        };
+        Response r;
+        char req[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", refused[i]);
+                get(req, false, &r);
+                ck_assert_msg(r.status == 400, "%s: %u", refused[i], r.status);
+                ck_assert(!strstr(r.body, "outside"));
+                response_done(&r);
+        }
+        /* Double encoding is a literal name, not a traversal. */
+        get("GET /%252e%252e/outside.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 404);
+        response_done(&r);
+        /* Symlinks: inside followed, outside refused. */
+        get("GET /link_in HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        get("GET /link_out HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        ck_assert(!strstr(r.body, "outside"));
+        response_done(&r);
+        /* Dot-segments inside the root are resolved. */
+        get("GET /dir/../a.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+}
+END_TEST
+
+START_TEST(test_directories) {
+        Response r;
+        get("GET /dir HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 301);
+        ASSERT_FIELD(&r, "Location", "/dir/");
+        response_done(&r);
+        get("GET /dir?a=b HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 301);
+        ASSERT_FIELD(&r, "Location", "/dir/?a=b");
+        response_done(&r);
+        /* "//evil.com" must not redirect to another host. */
+        get("GET //evil.com HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 301);
+        ASSERT_FIELD(&r, "Location", "/evil.com/");
+        response_done(&r);
+        get("GET /dir/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "<html>dir</html>\n");
+        ASSERT_FIELD(&r, "Content-Type", "text/html");
+        response_done(&r);
+        get("GET / HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "<html>home</html>\n");
+        response_done(&r);
+}
+END_TEST
+
+START_TEST(test_405) {
+        Client c;
+        Response r;
+
+        client_open(&c, shared_port);
+        /* A refused method with a small body: the body is skipped and the
+         * connection stays in sync. */
+        client_send(&c, "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                        "DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                        "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        for (int i = 0; i < 2; i++) {
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_uint_eq(r.status, 405);
+                ASSERT_FIELD(&r, "Allow", "GET, HEAD");
+                ck_assert(!response_field(&r, "Connection"));
+                response_done(&r);
+        }
+        for (int i = 0; i < 2; i++) {
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_uint_eq(r.status, 200);
+                ck_assert_str_eq(r.body, "hello world\n");
+                response_done(&r);
+        }
+        ck_assert(client_sees_eof(&c));
+        client_close(&c);
+}
+END_TEST
+
+/* Requests that break the framing or the grammar: an error, then the
+ * connection closes (its stream can no longer be trusted). */
+START_TEST(test_malformed) {
+        static const struct {
+                const char *request;
+                unsigned status;
+        } cases[] = {
+                { "GET / HTTP/1.1\r\n\r\n", 400 },                                     /* no Host */
+                { "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400 },
+                { "GET / HTTP/1.1\nHost: x\n\n", 400 },                                /* bare LF */
+                { "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400 },                /* bare CR */
+                { "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400 },             /* obs-fold */
+                { "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400 },
+                { "G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400 },                          /* invalid token */
+                { "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nab", 400 },
+                { "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+                { "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400 },
+                { "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: rot13, chunked\r\n\r\n", 501 },
+                { "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505 },
+                { "GET / HTTP/0.9\r\n\r\n", 505 },
+                { "GET /\r\n\r\n", 400 },
+                { "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 400 },               /* TLS hello */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Client c;
+                Response r;
+
+                client_open(&c, shared_port);
+                client_send(&c, cases[i].request);
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_msg(r.status == cases[i].status, "case %zu: %u, want %u", i, r.status, cases[i].status);
+                ASSERT_FIELD(&r, "Connection", "close");
+                ck_assert(client_sees_eof(&c));
+                response_done(&r);
+                client_close(&c);
+        }
+}
+END_TEST
+
+START_TEST(test_limits) {
+        Response r;
+        Client c;
+        char *req = malloc(20000);
+
+        ck_assert_ptr_nonnull(req);
+        /* 414: a target over max_target_size (4096). */
+        strcpy(req, "GET /");
+        memset(req + 5, 'a', 5000);
+        strcpy(req + 5005, " HTTP/1.1\r\nHost: x\r\n\r\n");
+        get(req, false, &r);
+        ck_assert_uint_eq(r.status, 414);
+        ASSERT_FIELD(&r, "Connection", "close");
+        response_done(&r);
+
+        /* 431: a head over max_header_size (8192). */
+        strcpy(req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+        size_t l = strlen(req);
+        memset(req + l, 'b', 9000);
+        strcpy(req + l + 9000, "\r\n\r\n");
+        client_open(&c, shared_port);
+        /* The server may answer and close before all is sent. */
+        (void) td_write_all(c.fd, req, strlen(req), TD_TIMEOUT);
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 431);
+        response_done(&r);
+        client_close(&c);
+        free(req);
+}
+END_TEST
+
+START_TEST(test_417) {
+        Response r;
+        get("GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 417);
+        response_done(&r);
+        /* 100-continue on a GET without body is simply answered. */
+        get("GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+}
+END_TEST
+
+static char *request_with(const char *path, const char *fields) {
+        char *s;
+        ck_assert_int_ge(asprintf(&s, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n", path, fields), 0);
+        return s;
+}
+
+START_TEST(test_conditional) {
+        Response r;
+        char etag[1024], lm[1024], fields[2200];
+
+        get("GET /a.txt HTTP/1.0\r\n\r\n", false, &r);
+        snprintf(etag, sizeof(etag), "%s", response_field(&r, "ETag"));
+        snprintf(lm, sizeof(lm), "%s", response_field(&r, "Last-Modified"));
+        response_done(&r);
+
+        _cleanup_free_ char *q1 = NULL, *q2 = NULL, *q3 = NULL, *q4 = NULL, *q5 = NULL, *q6 = NULL;
+        snprintf(fields, sizeof(fields), "If-None-Match: \"zzz\", %s\r\n", etag);
+        get(q1 = request_with("/a.txt", fields), false, &r);
+        ck_assert_uint_eq(r.status, 304);
+        ck_assert_uint_eq(r.body_len, 0);
+        ASSERT_FIELD(&r, "ETag", etag);
+        ck_assert(!response_field(&r, "Content-Length"));
+        response_done(&r);
+
+        snprintf(fields, sizeof(fields), "If-Modified-Since: %s\r\n", lm);
+        get(q2 = request_with("/a.txt", fields), false, &r);
+        ck_assert_uint_eq(r.status, 304);
+        response_done(&r);
+
+        get(q3 = request_with("/a.txt", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+
+        get(q4 = request_with("/a.txt", "If-None-Match: \"other\"\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+
+        get(q5 = request_with("/a.txt", "If-Match: \"other\"\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 412);
+        response_done(&r);
+
+        get(q6 = request_with("/a.txt", "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 412);
+        response_done(&r);
+}
+END_TEST
+
+START_TEST(test_range) {
+        Response r;
+        char etag[1024], fields[2200];
+
+        get("GET /a.txt HTTP/1.0\r\n\r\n", false, &r);
+        snprintf(etag, sizeof(etag), "%s", response_field(&r, "ETag"));
+        response_done(&r);
+
+        _cleanup_free_ char *q1 = NULL, *q2 = NULL, *q3 = NULL, *q4 = NULL, *q5 = NULL, *q6 = NULL, *q7 = NULL;
+        get(q1 = request_with("/a.txt", "Range: bytes=0-4\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 206);
+        ck_assert_str_eq(r.body, "hello");
+        ASSERT_FIELD(&r, "Content-Range", "bytes 0-4/12");
+        ASSERT_FIELD(&r, "Content-Length", "5");
+        response_done(&r);
+
+        get(q2 = request_with("/a.txt", "Range: bytes=-6\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 206);
+        ck_assert_str_eq(r.body, "world\n");
+        ASSERT_FIELD(&r, "Content-Range", "bytes 6-11/12");
+        response_done(&r);
+
+        get(q3 = request_with("/a.txt", "Range: bytes=12-\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 416);
+        ASSERT_FIELD(&r, "Content-Range", "bytes */12");
+        response_done(&r);
+
+        get(q4 = request_with("/a.txt", "Range: bytes=0-1,4-5\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+
+        snprintf(fields, sizeof(fields), "Range: bytes=6-\r\nIf-Range: %s\r\n", etag);
+        get(q5 = request_with("/a.txt", fields), false, &r);
+        ck_assert_uint_eq(r.status, 206);
+        ck_assert_str_eq(r.body, "world\n");
+        response_done(&r);
+
+        get(q6 = request_with("/a.txt", "Range: bytes=6-\r\nIf-Range: \"stale\"\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+
+        /* HEAD ignores Range (RFC 9110 §14.2: only GET has range handling). */
+        http_get(shared_port, "HEAD /a.txt HTTP/1.0\r\nRange: bytes=0-1\r\n\r\n", true, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+
+        /* A range of the big file comes from the right offset. */
+        get(q7 = request_with("/big.bin", "Range: bytes=1000000-1000009\r\n"), false, &r);
+        ck_assert_uint_eq(r.status, 206);
+        ck_assert_uint_eq(r.body_len, 10);
+        char *big = malloc(BIG_SIZE);
+        ck_assert_ptr_nonnull(big);
+        td_random_fill(big, BIG_SIZE, 42);
+        ck_assert(memcmp(r.body, big + 1000000, 10) == 0);
+        free(big);
+        response_done(&r);
+}
+END_TEST
+
+START_TEST(test_autoindex) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "autoindex = true;", NULL, &port);
+        http_get(port, "GET /noindex/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(response_field(&r, "Content-Type"), "text/html; charset=utf-8");
+        /* Names are HTML-escaped, links percent-encoded, dotfiles hidden. */
+        ck_assert_ptr_nonnull(strstr(r.body, "&lt;b&gt;&amp;&quot;x&#39;.txt"));
+        ck_assert_ptr_nonnull(strstr(r.body, "href=\"./%3Cb%3E&amp;%22x&#39;.txt\""));
+        ck_assert_ptr_null(strstr(r.body, "<b>&"));
+        ck_assert_ptr_null(strstr(r.body, ".hidden"));
+        ck_assert_ptr_nonnull(strstr(r.body, "sub/"));
+        ck_assert_ptr_nonnull(strstr(r.body, "href=\"../\""));
+        response_done(&r);
+        /* A directory with an index still serves the index. */
+        http_get(port, "GET /dir/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_str_eq(r.body, "<html>dir</html>\n");
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
+START_TEST(test_settings) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1,
+                  "server_tokens = false; etag = false; dotfiles = \"hide\"; follow_symlinks = false;"
+                  "charset = \"utf-8\"; cache_control = \"max-age=60\"; default_type = \"text/plain\";"
+                  "index = [ \"missing.html\", \"a.txt\" ];",
+                  NULL, &port);
+        http_get(port, "GET / HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        ASSERT_FIELD(&r, "Server", "preforkd");
+        ASSERT_FIELD(&r, "Content-Type", "text/plain; charset=utf-8");
+        ASSERT_FIELD(&r, "Cache-Control", "max-age=60");
+        ck_assert(!response_field(&r, "ETag"));
+        response_done(&r);
+        http_get(port, "GET /data.unknownext HTTP/1.0\r\n\r\n", false, &r);
+        ASSERT_FIELD(&r, "Content-Type", "text/plain; charset=utf-8");
+        response_done(&r);
+        http_get(port, "GET /.secret HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 404);
+        response_done(&r);
+        http_get(port, "GET /link_in HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
+START_TEST(test_dotfiles_allow) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "dotfiles = \"allow\";", NULL, &port);
+        http_get(port, "GET /.secret HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "secret\n");
+        response_done(&r);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("http-integration");
+        TCase *tc = tcase_create("default");
+
+        tcase_add_checked_fixture(tc, shared_setup, shared_teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_get_200);
+        tcase_add_test(tc, test_big_file);
+        tcase_add_test(tc, test_head);
+        tcase_add_test(tc, test_404_403);
+        tcase_add_test(tc, test_traversal);
+        tcase_add_test(tc, test_directories);
+        tcase_add_test(tc, test_405);
+        tcase_add_test(tc, test_malformed);
+        tcase_add_test(tc, test_limits);
+        tcase_add_test(tc, test_417);
+        tcase_add_test(tc, test_conditional);
+        tcase_add_test(tc, test_range);
+        suite_add_tcase(s, tc);
+
+        TD_ADD_TEST(s, test_autoindex);
+        TD_ADD_TEST(s, test_settings);
+        TD_ADD_TEST(s, test_dotfiles_allow);
+        return td_run_suite(s);
+}

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/* Path resolution: normalization of request paths (a corpus of traversal
+ * attempts) and opening below the root, including symlinks that lead out
+ * and symlinks or directories swapped while lookups run. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http_path.h"
+#include "testlib.h"
+
+/* Lookups per race test: enough for the swapping thread to interleave
+ * thousands of times, bounded so the test stays short. */
+#define RACE_ROUNDS 20000
+
+static int normalize(const char *raw, char *out, size_t size) {
+        size_t len;
+        int r = http_path_normalize(raw, strlen(raw), out, size, &len);
+        if (r >= 0)
+                ck_assert_uint_eq(len, strlen(out));
+        return r;
+}
+
+static const struct {
+        const char *raw, *want;
+} good_paths[] = {
+        { "/", "/" },
+        { "/a", "/a" },
+        { "/a/b", "/a/b" },
+        { "/a/", "/a/" },
+        { "//a///b//", "/a/b/" },
+        { "/a/./b", "/a/b" },
+        { "/./", "/" },
+        { "/.", "/" },
+        { "/a/b/../c", "/a/c" },
+        { "/a/b/..", "/a/" },
+        { "/a/b/../", "/a/" },
+        { "/a/..", "/" },
+        { "/a/.", "/a/" },
+        { "/%61%62c", "/abc" },
+        { "/a/%2e%2e/b", "/b" },
+        { "/a/%2E/b", "/a/b" },
+        { "/a/.%2e/b", "/b" },
+        { "/%252e%252e/x", "/%2e%2e/x" },    /* double encoding stays literal */
+        { "/%25", "/%" },
+        { "/caf%C3%A9", "/caf\xc3\xa9" },
+        { "/a%20b", "/a b" },
+        { "/...", "/..." },                  /* not a dot-segment */
+        { "/..a/b", "/..a/b" },
+        { "/a..", "/a.." },
+        { "/a+b", "/a+b" },
+};
+
+/* Refused outright (400): traversal above the root, encoded separators,
+ * NUL, backslashes, broken escapes. */
+static const char *const bad_paths[] = {
+        "",
+        "a",
+        "/..",
+        "/../",
+        "/../etc/passwd",
+        "/a/../..",
+        "/a/../../b",
+        "/%2e%2e",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/.%2e/",
+        "/%2E%2E/",
+        "/a%2fb",
+        "/a%2F..%2F..%2Fetc",
+        "/%2f",
+        "/%00",
+        "/a%00.html",
+        "/a\\b",
+        "/..\\..\\windows",
+        "/a%5cb",
+        "/a%5C..%5C..",
+        "/%",
+        "/%4",
+        "/%zz",
+        "/%g0",
+        "/a/%",
+        "/./../a",
+        "//..//..",
+};
+
+START_TEST(test_normalize_good) {
+        char out[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(good_paths); i++) {
+                int r = normalize(good_paths[i].raw, out, sizeof(out));
+                ck_assert_msg(r == 0, "%s refused", good_paths[i].raw);
+                ck_assert_msg(strcmp(out, good_paths[i].want) == 0, "%s -> %s, want %s", good_paths[i].raw, out,
+                              good_paths[i].want);
+        }
+}
+END_TEST
+
+START_TEST(test_normalize_bad) {
+        char out[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(bad_paths); i++)
+                ck_assert_msg(normalize(bad_paths[i], out, sizeof(out)) == -EINVAL, "%s accepted as %s", bad_paths[i],
+                              out);
+}
+END_TEST
+
+START_TEST(test_normalize_buffer) {
+        char out[8];
+        size_t len;
+        /* out must hold raw_len + 2 bytes. */
+        ck_assert_int_eq(http_path_normalize("/abcdef", 7, out, 8, &len), -EINVAL);
+        ck_assert_int_eq(http_path_normalize("/abcde", 6, out, 8, &len), 0);
+        ck_assert_str_eq(out, "/abcde");
+}
+END_TEST
+
+START_TEST(test_dotfiles) {
+        ck_assert(http_path_has_dotfile("/.env", 5));
+        ck_assert(http_path_has_dotfile("/a/.git/config", 14));
+        ck_assert(http_path_has_dotfile("/a/.htpasswd", 12));
+        ck_assert(!http_path_has_dotfile("/a.b/c.d", 8));
+        ck_assert(!http_path_has_dotfile("/", 1));
+        ck_assert(!http_path_has_dotfile("/.well-known/acme-challenge/x", 29));
+        ck_assert(!http_path_has_dotfile("/.well-known", 12));
+        ck_assert(!http_path_has_dotfile("/.well-known/", 13));
+        ck_assert(http_path_has_dotfile("/.well-knownx", 13));
+        ck_assert(http_path_has_dotfile("/.well-known/.x", 15));
+        ck_assert(http_path_has_dotfile("/a/.well-known/x", 16));
+}
+END_TEST
+
+START_TEST(test_encode) {
+        char out[64];
+        ck_assert_int_eq(http_path_encode("/a b/caf\xc3\xa9?#%", 13, out, sizeof(out)), 25);
+        ck_assert_str_eq(out, "/a%20b/caf%C3%A9%3F%23%25");
+        ck_assert_int_eq(http_path_encode("/x", 2, out, 3), 2);
+        ck_assert_int_eq(http_path_encode("/x", 2, out, 2), -ENOBUFS);
+        ck_assert_int_eq(http_path_encode(" ", 1, out, 3), -ENOBUFS);
+}
+END_TEST
+
+/* The test tree:
+ *   DIR/outside.txt           "outside"
+ *   DIR/outdir/secret.txt     "outside"
+ *   DIR/root/file.txt         "inside"
+ *   DIR/root/sub/inner.txt    "inner"
+ *   DIR/root/link_in     -> file.txt
+ *   DIR/root/link_sub    -> sub
+ *   DIR/root/link_out    -> ../outside.txt
+ *   DIR/root/link_up     -> ..
+ *   DIR/root/link_abs    -> /etc/passwd
+ *   DIR/root/link_abs_in -> DIR/root/file.txt (absolute, so refused)
+ *   DIR/root/fifo             a FIFO
+ */
+typedef struct Tree {
+        char dir[PATH_MAX];
+        int root_fd;
+} Tree;
+
+static void write_file(const char *path, const char *content) {
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(content, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+static void tree_setup(Tree *t) {
+        char p[PATH_MAX + 64], q[PATH_MAX + 64];
+
+        const char *tmp = getenv("TMPDIR");
+        snprintf(t->dir, sizeof(t->dir), "%s/preforkd-path-XXXXXX", tmp ? tmp : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(t->dir));
+#define P(...) (snprintf(p, sizeof(p), __VA_ARGS__), p)
+        write_file(P("%s/outside.txt", t->dir), "outside");
+        ck_assert_int_eq(mkdir(P("%s/outdir", t->dir), 0755), 0);
+        write_file(P("%s/outdir/secret.txt", t->dir), "outside");
+        ck_assert_int_eq(mkdir(P("%s/root", t->dir), 0755), 0);
+        write_file(P("%s/root/file.txt", t->dir), "inside");
+        ck_assert_int_eq(mkdir(P("%s/root/sub", t->dir), 0755), 0);
+        write_file(P("%s/root/sub/inner.txt", t->dir), "inner");
+        ck_assert_int_eq(symlink("file.txt", P("%s/root/link_in", t->dir)), 0);
+        ck_assert_int_eq(symlink("sub", P("%s/root/link_sub", t->dir)), 0);
+        ck_assert_int_eq(symlink("../outside.txt", P("%s/root/link_out", t->dir)), 0);
+        ck_assert_int_eq(symlink("..", P("%s/root/link_up", t->dir)), 0);
+        ck_assert_int_eq(symlink("/etc/passwd", P("%s/root/link_abs", t->dir)), 0);
+        snprintf(q, sizeof(q), "%s/root/file.txt", t->dir);
+        ck_assert_int_eq(symlink(q, P("%s/root/link_abs_in", t->dir)), 0);
+        ck_assert_int_eq(mkfifo(P("%s/root/fifo", t->dir), 0644), 0);
+        t->root_fd = open(P("%s/root", t->dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(t->root_fd, 0);
+#undef P
+}
+
+static void tree_teardown(Tree *t) {
+        char cmd[PATH_MAX + 32];
+        safe_close(t->root_fd);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Opens path and returns what the file says ("" for a directory), or the
+ * negative errno as text. */
+static const char *open_read(int root_fd, const char *path, bool follow, bool walk) {
+        static char buf[64];
+        struct stat st;
+        int fd, r;
+
+        r = walk ? http_path_open_walk(root_fd, path, &fd) : http_path_open(root_fd, path, follow, &fd);
+        if (r < 0) {
+                snprintf(buf, sizeof(buf), "%s", strerrorname_np(-r));
+                return buf;
+        }
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ssize_t n = S_ISREG(st.st_mode) ? read(fd, buf, sizeof(buf) - 1) : 0;
+        ck_assert_int_ge(n, 0);
+        buf[n] = '\0';
+        safe_close(fd);
+        return buf;
+}
+
+START_TEST(test_open_openat2) {
+        Tree t;
+        tree_setup(&t);
+        ck_assert_int_eq(http_path_probe_openat2(t.root_fd), 1);
+
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", true, false), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", true, false), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/", true, false), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/", true, false), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/nope", true, false), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", true, false), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/x", true, false), "ENOTDIR");
+
+        /* Symlinks that stay below the root are followed when allowed. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", true, false), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", true, false), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", false, false), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", false, false), "ELOOP");
+
+        /* Nothing outside, however it is reached. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", true, false), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_up/outside.txt", true, false), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", true, false), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs_in", true, false), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/../outside.txt", true, false), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", false, false), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", false, false), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/proc/self/root/etc/passwd", true, false), "ENOENT");
+
+        /* A FIFO opens without blocking; the caller refuses it by type. */
+        ck_assert_str_eq(open_read(t.root_fd, "/fifo", true, false), "");
+        tree_teardown(&t);
+}
+END_TEST
+
+START_TEST(test_open_walk) {
+        Tree t;
+        tree_setup(&t);
+
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", false, true), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", false, true), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/", false, true), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/", false, true), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/nope", false, true), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", false, true), "ENOTDIR");
+        /* The walk follows no symlink at all. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", false, true), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", false, true), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", false, true), "ELOOP");
+        const char *r = open_read(t.root_fd, "/link_sub/inner.txt", false, true);
+        ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_sub/inner.txt: %s", r);
+        r = open_read(t.root_fd, "/link_up/outside.txt", false, true);
+        ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_up/outside.txt: %s", r);
+        tree_teardown(&t);
+}
+END_TEST
+
+typedef struct Swapper {
+        const char *dir;
+        atomic_bool stop;
+        atomic_ulong swaps;
+} Swapper;
+
+/* Flips DIR/root/race between a symlink to a file inside and one to a file
+ * outside, by atomic rename, as fast as it can. */
+static void *swap_symlink(void *arg) {
+        Swapper *s = arg;
+        char in[PATH_MAX + 32], out[PATH_MAX + 32], race[PATH_MAX + 32];
+
+        snprintf(in, sizeof(in), "%s/root/.race_in", s->dir);
+        snprintf(out, sizeof(out), "%s/root/.race_out", s->dir);
+        snprintf(race, sizeof(race), "%s/root/race", s->dir);
+        ck_assert_int_eq(symlink("file.txt", in), 0);
+        ck_assert_int_eq(symlink("../outside.txt", out), 0);
+        ck_assert_int_eq(rename(in, race), 0);
+        /* Now race -> file.txt and .race_in is gone; swap back and forth
+         * with RENAME_EXCHANGE so race always exists. */
+        while (!atomic_load(&s->stop)) {
+                ck_assert_int_eq(renameat2(AT_FDCWD, out, AT_FDCWD, race, RENAME_EXCHANGE), 0);
+                atomic_fetch_add(&s->swaps, 1);
+        }
+        return NULL;
+}
+
+/* Exchanges DIR/root/swap (a real directory holding secret.txt "inside")
+ * with a symlink to ../outdir (whose secret.txt says "outside"). */
+static void *swap_directory(void *arg) {
+        Swapper *s = arg;
+        char dir[PATH_MAX + 32], link[PATH_MAX + 32], file[PATH_MAX + 64];
+
+        snprintf(dir, sizeof(dir), "%s/root/swap", s->dir);
+        snprintf(link, sizeof(link), "%s/root/.swap_link", s->dir);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        snprintf(file, sizeof(file), "%s/secret.txt", dir);
+        write_file(file, "inside");
+        ck_assert_int_eq(symlink("../outdir", link), 0);
+        while (!atomic_load(&s->stop)) {
+                ck_assert_int_eq(renameat2(AT_FDCWD, link, AT_FDCWD, dir, RENAME_EXCHANGE), 0);
+                atomic_fetch_add(&s->swaps, 1);
+        }
+        return NULL;
+}
+
+static void race(void *(*swapper)(void *), const char *path, bool walk) {
+        Tree t;
+        Swapper s = { .stop = false };
+        pthread_t th;
+        unsigned long inside = 0, refused = 0;
+
+        tree_setup(&t);
+        s.dir = t.dir;
+        ck_assert_int_eq(pthread_create(&th, NULL, swapper, &s), 0);
+        /* On a loaded machine the thread may start late: wait for its
+         * first swap (bounded), then look up at least RACE_ROUNDS times
+         * and on until both outcomes were seen. */
+        for (unsigned long spin = 0; atomic_load(&s.swaps) == 0; spin++) {
+                ck_assert_msg(spin < 100000, "the swapping thread did not start");
+                td_sleep(TD_MSEC(1));
+        }
+        for (unsigned i = 0; i < RACE_ROUNDS || ((inside == 0 && !walk) || refused == 0); i++) {
+                ck_assert_msg(i < 50 * RACE_ROUNDS, "only one outcome in %u lookups", i);
+                const char *r = open_read(t.root_fd, path, true, walk);
+                ck_assert_msg(strcmp(r, "outside") != 0, "%s opened a file outside the root (round %u)", path, i);
+                if (strcmp(r, "inside") == 0)
+                        inside++;
+                else
+                        refused++;
+        }
+        atomic_store(&s.stop, true);
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+        ck_assert_uint_gt(atomic_load(&s.swaps), 0);
+        tree_teardown(&t);
+}
+
+START_TEST(test_race_symlink) {
+        race(swap_symlink, "/race", false);
+}
+END_TEST
+
+START_TEST(test_race_symlink_walk) {
+        race(swap_symlink, "/race", true);
+}
+END_TEST
+
+START_TEST(test_race_directory) {
+        race(swap_directory, "/swap/secret.txt", false);
+}
+END_TEST
+
+START_TEST(test_race_directory_walk) {
+        race(swap_directory, "/swap/secret.txt", true);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("http-path");
+
+        TD_ADD_TEST(s, test_normalize_good);
+        TD_ADD_TEST(s, test_normalize_bad);
+        TD_ADD_TEST(s, test_normalize_buffer);
+        TD_ADD_TEST(s, test_dotfiles);
+        TD_ADD_TEST(s, test_encode);
+        TD_ADD_TEST(s, test_open_openat2);
+        TD_ADD_TEST(s, test_open_walk);
+        TD_ADD_TEST(s, test_race_symlink);
+        TD_ADD_TEST(s, test_race_symlink_walk);
+        TD_ADD_TEST(s, test_race_directory);
+        TD_ADD_TEST(s, test_race_directory_walk);
+        return td_run_suite(s);
+}
