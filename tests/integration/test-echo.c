@@ -3,6 +3,7 @@
  * idle_timeout, max_requests, unix listeners. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -364,6 +365,46 @@ START_TEST(test_unix_live_socket_kept) {
 }
 END_TEST
 
+static bool have_ipv6_loopback(void) {
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ok = fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+
+        safe_close(fd);
+        return ok;
+}
+
+/* "[::1]:0" and "*:0" (one dual-stack socket: reachable over IPv4 and IPv6). */
+START_TEST(test_ipv6_and_any) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        char addr[256];
+        uint16_t p6, pany;
+
+        if (!have_ipv6_loopback()) {
+                fprintf(stderr, "no IPv6 loopback, skipping %s\n", __func__);
+                return;
+        }
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d,
+                                 "services = (\n"
+                                 "  { name = \"six\"; listen = [ \"[::1]:0\" ]; workers = 1; handler = \"echo\"; },\n"
+                                 "  { name = \"any\"; listen = [ \"*:0\" ]; workers = 2; handler = \"echo\"; }\n"
+                                 ");\n"));
+        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_listen(d, "six", 0, addr, sizeof(addr), &p6));
+        TD_ASSERT_MSG(d, strncmp(addr, "[::1]:", 6) == 0, "six listens on %s", addr);
+        TD_OK(d, td_find_port(d, "any", 0, &pany));
+        TD_ASSERT(d, td_find_port(d, "any", 1, NULL) == -ENOENT); /* one socket, not two */
+
+        TD_OK(d, td_echo_roundtrip_tcp("::1", p6, 100000, 1, TD_TIMEOUT));
+        TD_ASSERT(d, td_connect_tcp("127.0.0.1", p6) == -ECONNREFUSED);
+        TD_OK(d, td_echo_roundtrip_tcp("::1", pany, 100000, 2, TD_TIMEOUT));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", pany, 100000, 3, TD_TIMEOUT));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 static Suite *echo_suite(void) {
         Suite *s = suite_create("echo");
 
@@ -371,6 +412,7 @@ static Suite *echo_suite(void) {
         TD_ADD_TEST(s, test_half_close);
         TD_ADD_TEST(s, test_idle_timeout);
         TD_ADD_TEST(s, test_max_requests);
+        TD_ADD_TEST(s, test_ipv6_and_any);
         TD_ADD_TEST(s, test_unix_listener);
         TD_ADD_TEST(s, test_unix_stale_socket_replaced);
         TD_ADD_TEST(s, test_unix_not_a_socket);

@@ -244,6 +244,28 @@ START_TEST(test_backoff_resets_after_stable_run) {
 }
 END_TEST
 
+/* A stop while a slot waits out a long backoff: no waiting for the timer,
+ * no respawn, exit 0 at once (the backoff is 60 s, the test's timeout is
+ * shorter). */
+START_TEST(test_term_during_backoff) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        uint16_t port;
+
+        start_echo(&d, 2, "respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; };", NULL,
+                   &port);
+        TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
+        TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
+        TD_OK(d, td_wait_log(d, "respawning in 60.000s", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, NULL));
+        /* The other worker still serves. */
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
+        td_log_mark(d);
+        stop_and_expect(d, SIGTERM, 0);
+        TD_ASSERT(d, td_wait_log(d, "started worker", 0, NULL) < 0);
+}
+END_TEST
+
 /* SIGKILL of the master: the workers follow (PR_SET_PDEATHSIG). */
 START_TEST(test_workers_die_with_master) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -270,6 +292,7 @@ static Suite *supervise_suite(void) {
         TD_ADD_TEST(s, test_kill_worker_respawn);
         TD_ADD_TEST(s, test_crash_loop_backoff);
         TD_ADD_TEST(s, test_backoff_resets_after_stable_run);
+        TD_ADD_TEST(s, test_term_during_backoff);
         TD_ADD_TEST(s, test_workers_die_with_master);
         return s;
 }

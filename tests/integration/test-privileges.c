@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/* user/group: workers switch after the sockets are open, the master keeps
+ * its privileges (so that a reload can still bind), an unknown user is a
+ * config error. The switching tests need root and are skipped otherwise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "itest.h"
+
+/* The value of a "Key:\t..." line of /proc/PID/status, or NULL. */
+static char *proc_status(pid_t pid, const char *key) {
+        _cleanup_free_ char *all = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], *p, *e;
+        size_t kl = strlen(key);
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || td_read_all(fd, 1 << 20, TD_TIMEOUT, &all, NULL) < 0)
+                return NULL;
+        for (p = all; p && *p; p = e ? e + 1 : NULL) {
+                e = strchr(p, '\n');
+                if (e)
+                        *e = 0;
+                if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
+                        p += kl + 1;
+                        p += strspn(p, " \t");
+                        return strdup(p);
+                }
+        }
+        return NULL;
+}
+
+START_TEST(test_workers_drop_privileges) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        _cleanup_free_ char *conf = NULL, *sock = NULL;
+        struct passwd *pw;
+        struct group *gr;
+        char want_uid[64], want_gid[64];
+        uint16_t port, fixed;
+        int n;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "not root, skipping %s\n", __func__);
+                return;
+        }
+        pw = getpwnam("nobody");
+        gr = getgrnam("nogroup");
+        if (!pw || !gr) {
+                fprintf(stderr, "no nobody/nogroup, skipping %s\n", __func__);
+                return;
+        }
+        snprintf(want_uid, sizeof(want_uid), "%u\t%u\t%u\t%u", (unsigned) pw->pw_uid, (unsigned) pw->pw_uid,
+                 (unsigned) pw->pw_uid, (unsigned) pw->pw_uid);
+        snprintf(want_gid, sizeof(want_gid), "%u\t%u\t%u\t%u", (unsigned) gr->gr_gid, (unsigned) gr->gr_gid,
+                 (unsigned) gr->gr_gid, (unsigned) gr->gr_gid);
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d,
+                                 "user = \"nobody\";\n"
+                                 "group = \"nogroup\";\n"
+                                 "services = (\n"
+                                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"unix:@DIR@/echo.sock\" ];\n"
+                                 "    workers = 2; handler = \"echo\"; }\n"
+                                 ");\n"));
+        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "echo", 0, &port));
+        n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *uid = proc_status(w[i], "Uid"), *gid = proc_status(w[i], "Gid"),
+                                    *groups = proc_status(w[i], "Groups"), *nnp = proc_status(w[i], "NoNewPrivs");
+
+                TD_ASSERT_MSG(d, uid && strcmp(uid, want_uid) == 0, "worker %d Uid: %s, expected %s", (int) w[i],
+                              uid, want_uid);
+                TD_ASSERT_MSG(d, gid && strcmp(gid, want_gid) == 0, "worker %d Gid: %s, expected %s", (int) w[i],
+                              gid, want_gid);
+                TD_ASSERT_MSG(d, groups && strspn(groups, "0123456789 ") == strlen(groups) && !strstr(groups, "0 ") &&
+                                         strcmp(groups, "0") != 0,
+                              "worker %d still has root's groups: '%s'", (int) w[i], groups);
+                TD_ASSERT_MSG(d, nnp && strcmp(nnp, "1") == 0, "worker %d NoNewPrivs: %s", (int) w[i], nnp);
+        }
+        {
+                _cleanup_free_ char *uid = proc_status(td_pid(d), "Uid");
+
+                TD_ASSERT_MSG(d, uid && strncmp(uid, "0\t", 2) == 0, "the master dropped its privileges: Uid %s", uid);
+        }
+        sock = td_subst(d, "@DIR@/echo.sock");
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100000, 1, TD_TIMEOUT));
+        TD_OK(d, td_echo_roundtrip_unix(sock, 100000, 2, TD_TIMEOUT));
+
+        /* A reload can still bind (a port only root could bind would prove
+         * more, but any new port needs the master to bind it). */
+        TD_OK(NULL, td_free_port(&fixed));
+        ck_assert_int_ge(asprintf(&conf,
+                                  "user = \"nobody\";\n"
+                                  "group = \"nogroup\";\n"
+                                  "services = (\n"
+                                  "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"127.0.0.1:%u\" ];\n"
+                                  "    workers = 2; handler = \"echo\"; }\n"
+                                  ");\n",
+                                  fixed),
+                         0);
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_kill(d, SIGHUP));
+        TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_log(d, "Reloaded", TD_TIMEOUT, NULL));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", fixed, 1000, 3, TD_TIMEOUT));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+START_TEST(test_unknown_user) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *out = NULL, *e = NULL;
+        int code = -1;
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d,
+                                 "log_level = \"info\";\n"
+                                 "user = \"no-such-user-preforkd\";\n"
+                                 "services = (\n"
+                                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\"; }\n"
+                                 ");\n"));
+        TD_OK(d, td_run(d, (const char *const[]) { "-t", "-c", "@DIR@/preforkd.conf", NULL }, TD_TIMEOUT, &code,
+                        &out, NULL));
+        ck_assert_msg(code == EX_CONFIG, "-t exited %d, expected %d: %s", code, EX_CONFIG, out);
+        e = td_subst(d, "@DIR@/preforkd.conf:2: user: ");
+        ck_assert_msg(strstr(out, e), "expected '%s...' in: %s", e, out);
+
+        free(out);
+        out = NULL;
+        TD_OK(d, td_run(d, (const char *const[]) { "-c", "@DIR@/preforkd.conf", NULL }, TD_TIMEOUT, &code, &out,
+                        NULL));
+        ck_assert_msg(code == EX_CONFIG, "exited %d, expected %d: %s", code, EX_CONFIG, out);
+        ck_assert_msg(strstr(out, e), "expected '%s...' in: %s", e, out);
+}
+END_TEST
+
+static Suite *privileges_suite(void) {
+        Suite *s = suite_create("privileges");
+
+        TD_ADD_TEST(s, test_workers_drop_privileges);
+        TD_ADD_TEST(s, test_unknown_user);
+        return s;
+}
+
+int main(void) {
+        return td_run_suite(privileges_suite());
+}
