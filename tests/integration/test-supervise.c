@@ -73,6 +73,40 @@ static double log_time(TestDaemon *d, const char *line) {
         return h * 3600.0 + m * 60.0 + sec;
 }
 
+/* kill -9 of the only worker: while its slot waits out the crash backoff
+ * nobody accepts, yet the listening socket stays open in the master, so
+ * clients connecting meanwhile are queued, not refused, and the replacement
+ * serves them. */
+START_TEST(test_kill_only_worker_queues) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        int fds[5];
+        uint16_t port;
+
+        start_echo(&d, 1, "respawn = { min_uptime = 30.0; backoff_initial = 0.5; };", NULL, &port);
+        TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w));
+        TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
+        TD_OK(d, td_wait_log(d, "respawning in 0.500s", TD_TIMEOUT, NULL));
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                fds[i] = td_connect_tcp("127.0.0.1", port);
+                TD_ASSERT_MSG(d, fds[i] >= 0, "connect %zu while the slot backs off: %s", i, strerror(-fds[i]));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                char buf[32];
+                int r;
+
+                snprintf(buf, sizeof(buf), "queued %zu", i);
+                r = td_echo_exchange(fds[i], buf, strlen(buf), TD_TIMEOUT);
+                TD_ASSERT_MSG(d, r >= 0, "queued connection %zu: %s", i, strerror(-r));
+                TD_ASSERT(d, shutdown(fds[i], SHUT_WR) == 0);
+                TD_OK(d, td_wait_eof(fds[i], TD_TIMEOUT));
+                safe_close(fds[i]);
+        }
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 /* A worker that never survives: every new worker pid is SIGKILLed as soon
  * as it shows up. The master must back off exponentially (visible in its
  * log lines and in the spacing of the forks) and not fork-storm. */
@@ -290,6 +324,7 @@ static Suite *supervise_suite(void) {
         Suite *s = suite_create("supervise");
 
         TD_ADD_TEST(s, test_kill_worker_respawn);
+        TD_ADD_TEST(s, test_kill_only_worker_queues);
         TD_ADD_TEST(s, test_crash_loop_backoff);
         TD_ADD_TEST(s, test_backoff_resets_after_stable_run);
         TD_ADD_TEST(s, test_term_during_backoff);
