@@ -219,6 +219,55 @@ START_TEST(test_hup_listeners) {
 }
 END_TEST
 
+/* Settings change with a reload; a connection open across the reload stays
+ * with its old worker, which serves it to its end and only then exits. */
+START_TEST(test_hup_settings_and_inflight) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = NULL, *exited = NULL;
+        _cleanup_close_ int a = -EBADF, b = -EBADF;
+        pid_t old_owner = 0;
+        uint64_t t0;
+        uint16_t port;
+        int r;
+
+        start_echo(&d, 2, "idle_timeout = 600.0;", "shutdown_timeout = 60.0;", &port);
+        a = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(a, "before", 6, TD_TIMEOUT));
+        TD_OK(d, td_conn_owner(d, a, &old_owner));
+
+        conf = echo_config(2, "idle_timeout = 0.5;", "shutdown_timeout = 60.0;");
+        TD_OK(d, td_write_config(d, conf));
+        hup_and_wait(d);
+        TD_OK(d, td_wait_log(d, "Reloaded", TD_TIMEOUT, NULL));
+
+        /* The new generation has the new idle_timeout. */
+        b = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(b, "new", 3, TD_TIMEOUT));
+        t0 = td_now();
+        r = td_wait_eof(b, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "new connection with idle_timeout 0.5s: %s", strerror(-r));
+        TD_ASSERT(d, td_now() - t0 >= TD_MSEC(400));
+
+        /* The old connection: same worker, still served, well past 0.5 s. */
+        td_sleep(TD_MSEC(700));
+        TD_ASSERT_MSG(d, td_pid_alive(old_owner), "the old worker %d did not wait for its connection", (int) old_owner);
+        TD_OK(d, td_echo_exchange(a, "after the reload", 16, TD_TIMEOUT));
+        {
+                pid_t owner = 0;
+
+                TD_OK(d, td_conn_owner(d, a, &owner));
+                TD_ASSERT(d, owner == old_owner);
+        }
+        TD_ASSERT(d, shutdown(a, SHUT_WR) == 0);
+        TD_OK(d, td_wait_eof(a, TD_TIMEOUT));
+        TD_OK(d, td_wait_pid_gone(old_owner, TD_TIMEOUT));
+        TD_ASSERT(d, asprintf(&exited, "worker %d of generation 1 exited with status 0", (int) old_owner) >= 0);
+        TD_OK(d, td_wait_log(d, exited, TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, NULL));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 /* A reload whose new listener cannot be bound is refused as a whole: the
  * old generation keeps serving untouched. */
 START_TEST(test_hup_bind_failure) {
@@ -257,6 +306,7 @@ static Suite *reload_suite(void) {
         TD_ADD_TEST(s, test_hup_workers_count_under_load);
         TD_ADD_TEST(s, test_hup_repeated_under_load);
         TD_ADD_TEST(s, test_hup_listeners);
+        TD_ADD_TEST(s, test_hup_settings_and_inflight);
         TD_ADD_TEST(s, test_hup_bind_failure);
         return s;
 }
