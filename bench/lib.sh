@@ -68,7 +68,7 @@ start_ceiling() {
 # was logged, the master has N_WORKERS children and an echo goes through
 # on every port.
 start_daemon() {
-        local name=$1 conf=$2 nl=$3 nw=$4 log=$TMP/$1.log ports n i
+        local name=$1 conf=$2 nl=$3 nw=$4 log=$TMP/$1.log ports n i p
         PREFORKD_LOG_TARGET=stderr "$PREFORKD" -c "$conf" 2>"$log" &
         DAEMON_PID=$!
         BENCH_PIDS+=("$DAEMON_PID")
@@ -83,9 +83,17 @@ start_daemon() {
         done
         [ "$i" -lt 200 ] || { cat "$log" >&2; bench_die "preforkd ($name) did not come up"; }
         DAEMON_PORTS=$ports
+        local out
         for p in $ports; do
-                "$ECHOLOAD" -q -n 1 -d 0 -T 5000 "127.0.0.1:$p" >/dev/null ||
+                for i in 1 2 3; do
+                        out=$("$ECHOLOAD" -q -n 1 -d 0 -T 5000 "127.0.0.1:$p" 2>&1) && break
+                        bench_log "probe $i of preforkd ($name) on port $p failed: $out"
+                        sleep 0.2
+                done
+                if [[ $out != *" ok=1 "* ]]; then
+                        tail -20 "$log" >&2
                         bench_die "preforkd ($name) does not echo on port $p"
+                fi
         done
 }
 

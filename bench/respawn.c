@@ -3,7 +3,7 @@
  * respawn: measures how long preforkd takes to put a new worker in place of
  * one killed with SIGKILL, as seen from outside.
  *
- *   respawn -p MASTER_PID -a ADDR:PORT [-n KILLS] [-i MS] [-s BYTES] [-T MS] [-v]
+ *   respawn -p MASTER_PID -a ADDR:PORT [-n KILLS] [-i MS] [-s BYTES] [-T MS] [-R] [-v]
  *
  * The service behind ADDR:PORT must have exactly one worker (workers = 1),
  * so that nobody but the replacement can answer. For each kill:
@@ -39,6 +39,10 @@
  * apart as "exit", t_exit - t0). The client runs on the same 2 cores.
  *
  * The last line is parseable:
+ * With -R the connection is made right after kill(), before the exit; the
+ * kills whose connection was reset are counted as failed, which measures
+ * how often that race hits rather than the respawn time.
+ *
  *   RESULT kills=N ok=N failed=F median_us=.. p90_us=.. p99_us=.. max_us=..
  *          min_us=.. exit_median_us=.. rtt_median_us=..
  */
@@ -66,6 +70,7 @@ static struct {
         uint64_t timeout_ns;
         size_t size;
         bool verbose;
+        bool racy;
 } arg = {
         .kills = 50,
         .interval_usec = 100 * USEC_PER_MSEC,
@@ -153,7 +158,7 @@ static int parse_args(int argc, char *argv[]) {
         uint64_t v;
         int c;
 
-        while ((c = getopt(argc, argv, "p:a:n:i:s:T:vh")) >= 0) {
+        while ((c = getopt(argc, argv, "p:a:n:i:s:T:Rvh")) >= 0) {
                 switch (c) {
                 case 'p':
                         if (bench_parse_uint(optarg, 2, INT32_MAX, &v) < 0)
@@ -191,15 +196,20 @@ static int parse_args(int argc, char *argv[]) {
                                 goto bad;
                         arg.timeout_ns = v * UINT64_C(1000000);
                         break;
+                case 'R':
+                        arg.racy = true;
+                        break;
                 case 'v':
                         arg.verbose = true;
                         break;
                 case 'h':
-                        printf("Usage: respawn -p MASTER_PID -a ADDR:PORT [-n KILLS] [-i MS] [-s BYTES] [-T MS] [-v]\n"
+                        printf("Usage: respawn -p MASTER_PID -a ADDR:PORT [-n KILLS] [-i MS] [-s BYTES] [-T MS] [-R] [-v]\n"
                                "Kills the only worker of a workers=1 service with SIGKILL, KILLS times, and\n"
                                "measures kill -> echo answered by the replacement (see the source for the method).\n"
                                "  -n KILLS  default 50      -i MS  pause between kills, default 100\n"
-                               "  -s BYTES  payload, 16     -T MS  timeout per kill, default 5000\n");
+                               "  -s BYTES  payload, 16     -T MS  timeout per kill, default 5000\n"
+                               "  -R        connect right after kill(), without waiting for the old worker to\n"
+                               "            exit: shows connections lost to a dying worker (counted as failed)\n");
                         exit(EXIT_SUCCESS);
                 default:
                         return -EINVAL;
@@ -271,13 +281,22 @@ int main(int argc, char *argv[]) {
                  * pending signals), and that connection is then reset. */
                 uint64_t deadline = t0 + arg.timeout_ns;
                 _cleanup_close_ int fd = -EBADF;
-                r = wait_fd(pidfd, POLLIN, deadline);
-                if (r > 0) {
-                        t_exit = bench_now_ns();
+                if (arg.racy) {
+                        /* -R: connect at once, while the old worker may
+                         * still be in accept() with SIGKILL pending. */
                         fd = echo_send(payload);
                         r = fd < 0 ? fd : echo_recv(fd, buf, deadline);
-                } else if (r == 0)
-                        r = -ETIMEDOUT;
+                        if (wait_fd(pidfd, POLLIN, deadline) > 0)
+                                t_exit = bench_now_ns();
+                } else {
+                        r = wait_fd(pidfd, POLLIN, deadline);
+                        if (r > 0) {
+                                t_exit = bench_now_ns();
+                                fd = echo_send(payload);
+                                r = fd < 0 ? fd : echo_recv(fd, buf, deadline);
+                        } else if (r == 0)
+                                r = -ETIMEDOUT;
+                }
                 uint64_t t1 = bench_now_ns();
 
                 /* A new pid must have taken the slot. */

@@ -14,20 +14,21 @@
 #      to the echo answered by its replacement, KILLS times (bench/respawn).
 #
 # Knobs (environment): W=4 C=8 T=2 (client threads) S=16 (client source
-# addresses) D=4 (seconds per run)
-# WARMUP=0.5 ROUNDS=3 SIZE=64 KILLS=100 KILL_INTERVAL_MS=50 BUILD=dir.
+# addresses) D=3 (seconds per run)
+# WARMUP=0.5 ROUNDS=5 SIZE=64 KILLS=100 KILL_INTERVAL_MS=50 BUILD=dir.
 # Prints the table and a final "SUMMARY ..." line; exits 0 even when a
 # target is missed (it says so), 1 when something failed to run.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 W=${W:-4}
 C=${C:-8}
 T=${T:-2}
 S=${S:-16}
-D=${D:-4}
+D=${D:-3}
 WARMUP=${WARMUP:-0.5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 SIZE=${SIZE:-64}
 KILLS=${KILLS:-100}
 KILL_INTERVAL_MS=${KILL_INTERVAL_MS:-50}
@@ -41,7 +42,7 @@ bench_build
 exec 3>&1 # rows of the table go to fd 3 from inside $(...)
 
 echo "== preforkd echo benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "host: $(nproc) CPUs, $(uname -sr), commit $(git -C "$BENCH_SRC" rev-parse --short HEAD 2>/dev/null || echo none)"
+echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr), commit $(git -C "$BENCH_SRC" rev-parse --short HEAD 2>/dev/null || echo none)"
 echo "client: echoload -c $C -t $T -S $S -s $SIZE -d $D -w $WARMUP; rounds: $ROUNDS (A/B alternated)"
 
 # ---- servers ---------------------------------------------------------------
@@ -136,8 +137,10 @@ echo "   target >= 0.90x ceiling: $RATE_OK"
 smaps() { # smaps PID KEY: kB
         awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/smaps_rollup 2>/dev/null || echo 0
 }
+# Large payloads too, so that every worker has used its whole echo buffer.
+"$ECHOLOAD" -q -c "$W" -t 1 -s 65536 -n $((W * 50)) -d 2 "127.0.0.1:$PORT_W" >/dev/null
 echo
-echo "-- 2. memory after the traffic above (smaps_rollup, KiB)"
+echo "-- 2. memory after the traffic above and $((W * 50)) connections of 64 KiB (smaps_rollup, KiB)"
 printf '   %-16s %8s %13s %8s %8s\n' "process" "pid" "Private_Dirty" "Pss" "Rss"
 printf '   %-16s %8s %13s %8s %8s\n' "master" "$MASTER" "$(smaps "$MASTER" Private_Dirty)" "$(smaps "$MASTER" Pss)" "$(smaps "$MASTER" Rss)"
 PD=()
@@ -177,6 +180,7 @@ echo "   target median < 2 ms: $RS_OK"
 
 END=$(date +%s)
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (on $(nproc) CPUs: above that, other work shared the machine)"
 echo "SUMMARY date=$(date -u +%Y-%m-%dT%H:%M:%SZ) W=$W C=$C T=$T size=$SIZE rounds=$ROUNDS secs=$D" \
         "ceiling_rate=$MED_CEIL preforkd_rate=$MED_W ratio=$RATIO ratio_w1=$RATIO1 errors=$TOTAL_ERRS" \
         "respawn_median_us=$RS_MED respawn_p99_us=$RS_P99 worker_private_dirty_kib_max=$PD_MAX" \

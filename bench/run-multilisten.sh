@@ -28,6 +28,7 @@
 #
 # Knobs: W=4 L=2 LOADS="1 4 16" D=3 ROUNDS=2 T=2 S=16 STRACE=0 BUILD=dir.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 W=${W:-4}
@@ -47,7 +48,7 @@ trap 'exit 130' INT TERM
 bench_build
 
 echo "== preforkd multi-listener fairness $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "host: $(nproc) CPUs, $(uname -sr), commit $(git -C "$BENCH_SRC" rev-parse --short HEAD 2>/dev/null || echo none)"
+echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr), commit $(git -C "$BENCH_SRC" rev-parse --short HEAD 2>/dev/null || echo none)"
 echo "workers: $W; multi: $L listeners (epoll + EPOLLEXCLUSIVE); single: 1 listener (blocking accept)"
 echo "client: echoload -t $T -S $S -d $D per run, loads (connections in flight): $LOADS; rounds: $ROUNDS (A/B alternated)"
 
@@ -66,13 +67,13 @@ conf "$TMP/single.conf" 1
 
 # stop_daemon: graceful stop of $DAEMON_PID, waits for it to exit.
 stop_daemon() {
-        local i
         kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
                 kill -0 "$DAEMON_PID" 2>/dev/null || break
                 sleep 0.05
         done
         wait "$DAEMON_PID" 2>/dev/null || true
+        # shellcheck disable=SC2034 # used by bench_cleanup in lib.sh
         BENCH_PIDS=()
 }
 
@@ -185,4 +186,5 @@ fi
 
 END=$(date +%s)
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (on $(nproc) CPUs: above that, other work shared the machine)"
 echo "SUMMARY date=$(date -u +%Y-%m-%dT%H:%M:%SZ) W=$W L=$L secs=$D rounds=$ROUNDS$SUMMARY elapsed_s=$((END - START))"
