@@ -225,22 +225,29 @@ START_TEST(test_hup_settings_and_inflight) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_free_ char *conf = NULL, *exited = NULL;
         _cleanup_close_ int a = -EBADF, b = -EBADF;
+        _cleanup_free_ pid_t *old = NULL;
         pid_t old_owner = 0;
         uint64_t t0;
         uint16_t port;
-        int r;
+        int r, n_old;
 
         start_echo(&d, 2, "idle_timeout = 600.0;", "shutdown_timeout = 60.0;", &port);
         a = TD_OK(d, td_connect_tcp("127.0.0.1", port));
         TD_OK(d, td_echo_exchange(a, "before", 6, TD_TIMEOUT));
         TD_OK(d, td_conn_owner(d, a, &old_owner));
+        n_old = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &old));
 
         conf = echo_config(2, "idle_timeout = 0.5;", "shutdown_timeout = 60.0;");
         TD_OK(d, td_write_config(d, conf));
         hup_and_wait(d);
         TD_OK(d, td_wait_log(d, "Reloaded", TD_TIMEOUT, NULL));
 
-        /* The new generation has the new idle_timeout. */
+        /* The new generation has the new idle_timeout. (Wait for the idle
+         * old worker to leave first: until it has seen its SIGTERM it may
+         * still take a connection, and serve it with the old settings.) */
+        for (int i = 0; i < n_old; i++)
+                if (old[i] != old_owner)
+                        TD_OK(d, td_wait_pid_gone(old[i], TD_TIMEOUT));
         b = TD_OK(d, td_connect_tcp("127.0.0.1", port));
         TD_OK(d, td_echo_exchange(b, "new", 3, TD_TIMEOUT));
         t0 = td_now();
