@@ -1667,6 +1667,113 @@ int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
         return -ENOENT;
 }
 
+/* Adds the inodes of listening sockets on port found in file to *l. */
+static int listening_inodes(const char *file, uint16_t port, unsigned long **l, size_t *n, size_t *alloc) {
+        FILE *f;
+        char line[512];
+
+        f = fopen(file, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char local[64], *colon;
+                unsigned st;
+                unsigned long inode;
+
+                if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3)
+                        continue;
+                colon = strrchr(local, ':');
+                if (st != 0x0A || !colon || strtoul(colon + 1, NULL, 16) != port || inode == 0)
+                        continue;
+                if (grow((void **) l, alloc, *n + 1, sizeof(unsigned long)) < 0) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                (*l)[(*n)++] = inode;
+        }
+        fclose(f);
+        return 0;
+}
+
+static bool proc_holds_inode(pid_t pid, const unsigned long *inodes, size_t n) {
+        char path[64];
+        DIR *dir;
+        struct dirent *de;
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        dir = opendir(path);
+        if (!dir)
+                return false;
+        while (!found && (de = readdir(dir))) {
+                char link[128];
+                unsigned long inode;
+                ssize_t k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                k = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+                if (k <= 0)
+                        continue;
+                link[k] = 0;
+                if (sscanf(link, "socket:[%lu]", &inode) != 1)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        found = found || inodes[i] == inode;
+        }
+        closedir(dir);
+        return found;
+}
+
+int td_tcp_listener_holders(TestDaemon *d, uint16_t port) {
+        _cleanup_free_ unsigned long *inodes = NULL;
+        size_t n = 0, alloc = 0;
+        DIR *dir;
+        struct dirent *de;
+        int r, holders = 0;
+
+        if (!d->started)
+                return 0;
+        r = listening_inodes("/proc/net/tcp", port, &inodes, &n, &alloc);
+        if (r >= 0)
+                r = listening_inodes("/proc/net/tcp6", port, &inodes, &n, &alloc);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return 0;
+
+        dir = opendir("/proc");
+        if (!dir)
+                return -errno;
+        while ((de = readdir(dir))) {
+                char path[300], buf[1024], *p, state;
+                int ppid, pgrp;
+                ssize_t k;
+                int fd;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                k = read(fd, buf, sizeof(buf) - 1);
+                safe_close(fd);
+                if (k <= 0)
+                        continue;
+                buf[k] = 0;
+                p = strrchr(buf, ')');
+                if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+                        continue;
+                if (pgrp != d->pid || state == 'Z' || state == 'X' || state == 'x')
+                        continue;
+                if (proc_holds_inode((pid_t) atoi(de->d_name), inodes, n))
+                        holders++;
+        }
+        closedir(dir);
+        return holders;
+}
+
 int td_listen_tcp(uint16_t *ret_port) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t l = sizeof(sa);

@@ -219,6 +219,12 @@ int td_group_count(TestDaemon *d);
  * the master's children). -ENOENT if no worker holds it (yet). */
 int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret);
 
+/* Number of live processes in the daemon's process group that hold an fd
+ * of a listening TCP socket (IPv4 or IPv6, any address) on port. 0 once the
+ * daemon has really closed a listener everywhere; unlike a connect() probe,
+ * not fooled by another program that binds the same port afterwards. */
+int td_tcp_listener_holders(TestDaemon *d, uint16_t port);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0,
  * then closed), for configs that need a fixed port. */
 int td_free_port(uint16_t *ret);

@@ -75,6 +75,30 @@ static inline void stop_and_expect(TestDaemon *d, int sig, int expected_code) {
         assert_no_sanitizer_report(d);
 }
 
+/* The daemon closes the TCP listener on port: soon no process of its group
+ * holds it, and connecting is refused (unless another program has bound the
+ * port since, which the holder count tells apart). */
+static inline void expect_tcp_port_closed(TestDaemon *d, uint16_t port) {
+        uint64_t deadline = td_now() + TD_TIMEOUT;
+        int h, c;
+
+        for (;;) {
+                h = td_tcp_listener_holders(d, port);
+                TD_ASSERT_MSG(d, h >= 0, "td_tcp_listener_holders: %s", strerror(-h));
+                if (h == 0)
+                        break;
+                TD_ASSERT_MSG(d, td_now() < deadline,
+                              "%d process(es) of the daemon still hold the listening socket on port %u", h, port);
+                td_sleep(TD_MSEC(5));
+        }
+        c = td_connect_tcp("127.0.0.1", port);
+        if (c >= 0) {
+                safe_close(c);
+                TD_ASSERT_MSG(d, td_tcp_listener_holders(d, port) == 0, "port %u still accepts connections", port);
+        } else
+                TD_ASSERT_MSG(d, c == -ECONNREFUSED, "connect to the closed port %u: %s", port, strerror(-c));
+}
+
 static inline bool pid_in(pid_t p, const pid_t *l, int n) {
         for (int i = 0; i < n; i++)
                 if (l[i] == p)

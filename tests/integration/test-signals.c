@@ -13,25 +13,11 @@
 
 #define MiB ((size_t) 1024 * 1024)
 
-/* During a graceful stop, connecting to port is refused soon (the workers
- * react to the signal asynchronously), while the in-flight connection
- * busy_fd keeps being served. */
+/* During a graceful stop, the listener on port is closed soon (the workers
+ * react to the signal asynchronously) and connecting is refused, while the
+ * in-flight connection busy_fd keeps being served. */
 static void expect_refused(TestDaemon *d, uint16_t port, int busy_fd) {
-        uint64_t deadline = td_now() + TD_TIMEOUT;
-        int c;
-
-        for (;;) {
-                c = td_connect_tcp("127.0.0.1", port);
-                safe_close(c);
-                if (c == -ECONNREFUSED)
-                        break;
-                TD_ASSERT_MSG(d, c >= 0, "connect during a graceful stop: %s", strerror(-c));
-                TD_ASSERT_MSG(d, td_now() < deadline,
-                              "connections to port %u are still accepted by the kernel during the graceful stop "
-                              "(the listening socket is still open in some process)",
-                              port);
-                td_sleep(TD_MSEC(10));
-        }
+        expect_tcp_port_closed(d, port);
         TD_OK(d, td_echo_exchange(busy_fd, "still here", 10, TD_TIMEOUT));
 }
 
