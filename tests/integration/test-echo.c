@@ -184,7 +184,7 @@ END_TEST
  * new pid takes the slot. A planned recycle is not a crash. */
 START_TEST(test_max_requests) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ pid_t *w0 = NULL, *w1 = NULL, *w2 = NULL;
+        _cleanup_free_ pid_t *w0 = NULL, *w1 = NULL;
         _cleanup_free_ char *exited = NULL;
         _cleanup_close_ int fd = -EBADF;
         unsigned char data[100000];
@@ -235,8 +235,6 @@ START_TEST(test_max_requests) {
                         td_sleep(TD_MSEC(5));
                 }
         }
-        w2 = w1;
-        w1 = NULL;
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 5000, 99, TD_TIMEOUT));
         TD_ASSERT_MSG(d, !td_log_contains(d, "quick crash"), "a planned recycle was counted as a crash");
         stop_and_expect(d, SIGTERM, 0);
