@@ -46,12 +46,11 @@ static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *p
                                 return log_debug_errno(r, "%s: echo connection ended: %s", svc->name, STRERROR(r));
                         continue;
                 }
-                if (n == 0) {
+                if (n == 0)
                         /* Half-close: all that was read has been sent back,
-                         * so answer the FIN with ours. */
-                        (void) shutdown(fd, SHUT_WR);
+                         * so the worker's close() answers the FIN with ours
+                         * (nothing is left unread, so it is a FIN, not RST). */
                         return 0;
-                }
                 if (errno == EINTR)
                         continue;
                 if (!IN_SET(errno, EAGAIN, EWOULDBLOCK))

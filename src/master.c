@@ -259,6 +259,7 @@ void master_workers_changed(Master *m) {
                         /* Switch first, retire after: the new workers are
                          * already in accept() on the same sockets, so the
                          * old ones can leave without a connection refused. */
+                        generation_inherit_counters(m->pending, old);
                         m->current = TAKE_PTR(m->pending);
                         m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
                         log_set_max_level(m->current->config->log_level);

@@ -37,6 +37,29 @@ static LogFields slot_fields(const Slot *s) {
 
 static void slot_spawn(Slot *s);
 
+/* Counters are per service, not per generation: what a retiring worker
+ * served is credited to the current pool of the same service, so STATUS=
+ * keeps counting across reloads. */
+static Pool *pool_account(Pool *p) {
+        Generation *cur = p->gen->master->current;
+
+        if (!cur || cur == p->gen)
+                return p;
+        for (size_t i = 0; i < cur->n_pools; i++)
+                if (strcmp(cur->pools[i].svc->name, p->svc->name) == 0)
+                        return &cur->pools[i];
+        return p;
+}
+
+void generation_inherit_counters(Generation *g, const Generation *old) {
+        for (size_t i = 0; i < g->n_pools; i++)
+                for (size_t k = 0; k < old->n_pools; k++)
+                        if (strcmp(g->pools[i].svc->name, old->pools[k].svc->name) == 0) {
+                                g->pools[i].connections_done += old->pools[k].connections_done;
+                                g->pools[i].restarts += old->pools[k].restarts;
+                        }
+}
+
 static int slot_on_backoff_done(sd_event_source *es, uint64_t usec, void *userdata) {
         Slot *s = userdata;
 
@@ -103,7 +126,7 @@ static int slot_on_exit(sd_event_source *es, const siginfo_t *si, void *userdata
         char how[64];
 
         s->child_source = sd_event_source_disable_unref(s->child_source);
-        p->connections_done += e.connections;
+        pool_account(p)->connections_done += e.connections;
         f.uptime_usec = (int64_t) e.uptime_usec;
         if (si->si_code == CLD_EXITED) {
                 f.exit_status = si->si_status;

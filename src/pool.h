@@ -122,5 +122,8 @@ unsigned generation_live_workers(const Generation *g);
 /* Marks the worker that sent msg as ready; returns true if it was found. */
 bool generation_worker_ready(Generation *g, const ReadyMessage *msg);
 
+/* Carries the per-service counters of old over to g (same service name). */
+void generation_inherit_counters(Generation *g, const Generation *old);
+
 /* "echo 2/2 up, 10 conns, 1 restart; slot 1 backing off 0.4s after 3 quick crashes" */
 int pool_format_status(const Pool *p, char *buf, size_t size);

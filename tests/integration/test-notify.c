@@ -133,6 +133,28 @@ START_TEST(test_status_restarts) {
 }
 END_TEST
 
+START_TEST(test_status_counts_across_reload) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        uint16_t port;
+
+        /* Counters belong to the service, not to a generation: a reload
+         * must not reset what STATUS= reports. */
+        start_echo(&d, 2, "respawn = { min_uptime = 0.001; };", NULL, &port);
+        TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
+        for (unsigned i = 0; i < 3; i++)
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
+        TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
+        wait_status(d, "echo 2/2 up, 3 conns", "1 restart");
+
+        TD_ASSERT(d, kill(td_pid(d), SIGHUP) == 0);
+        TD_OK(d, td_wait_log(d, "Reloaded: generation 2", TD_TIMEOUT, NULL));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 9, TD_TIMEOUT));
+        wait_status(d, "echo 2/2 up, 4 conns", "1 restart");
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 START_TEST(test_watchdog_enabled) {
         static const char *const env[] = { "WATCHDOG_USEC=200000", "WATCHDOG_PID=@PID@", NULL };
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -195,6 +217,7 @@ static Suite *notify_suite(void) {
         TD_ADD_TEST(s, test_notify_sequence);
         TD_ADD_TEST(s, test_notify_refused_reload);
         TD_ADD_TEST(s, test_status_restarts);
+        TD_ADD_TEST(s, test_status_counts_across_reload);
         TD_ADD_TEST(s, test_watchdog_enabled);
         TD_ADD_TEST(s, test_watchdog_disabled);
         TD_ADD_TEST(s, test_watchdog_other_pid);

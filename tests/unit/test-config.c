@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+
+#include "testlib.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,8 +245,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("config");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_valid_and_defaults);
@@ -260,9 +260,5 @@ int main(void) {
         tcase_add_test(tc, test_duplicates);
         tcase_add_test(tc, test_every_error_is_reported);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return td_run_suite(s);
 }

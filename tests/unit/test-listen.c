@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+
+#include "testlib.h"
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,8 +165,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("listen");
         TCase *tc = tcase_create("listen");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_parse_valid);
         tcase_add_test(tc, test_parse_invalid);
@@ -173,9 +173,5 @@ int main(void) {
         tcase_add_test(tc, test_unix_stale_live_and_file);
         tcase_add_test(tc, test_dual_stack_any);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return td_run_suite(s);
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+
+#include "testlib.h"
 #include <stdlib.h>
 
 #include "respawn.h"
@@ -65,17 +67,11 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("respawn");
         TCase *tc = tcase_create("policy");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_delay_doubles_and_caps);
         tcase_add_test(tc, test_delay_huge_values_do_not_overflow);
         tcase_add_test(tc, test_crash_classification);
         tcase_add_test(tc, test_counter_resets_after_stable_run);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return td_run_suite(s);
 }
