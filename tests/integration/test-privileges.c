@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "itest.h"
@@ -144,11 +145,75 @@ START_TEST(test_unknown_user) {
 }
 END_TEST
 
+/* A reload whose new workers cannot start (here: the document root is
+ * readable by the master, which validates the config as root, but not by
+ * the user the workers switch to) must be refused once those workers die
+ * before accepting, and the old generation must keep serving. */
+START_TEST(test_reload_refused_when_new_workers_fail) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *before = NULL, *after = NULL;
+        _cleanup_free_ char *priv = NULL, *site = NULL;
+        uint16_t port;
+        int n, m;
+
+        if (geteuid() != 0 || !getpwnam("nobody")) {
+                fprintf(stderr, "not root or no nobody, skipping %s\n", __func__);
+                return;
+        }
+        TD_OK(NULL, td_new(&d));
+        /* Only private/ may stand in the way, not the test's own dir. */
+        TD_ASSERT(d, chmod(td_dir(d), 0755) == 0);
+        priv = td_subst(d, "@DIR@/private");
+        site = td_subst(d, "@DIR@/private/site");
+        TD_ASSERT(d, priv && site && mkdir(priv, 0700) == 0 && mkdir(site, 0755) == 0);
+        TD_OK(d, td_write_file(d, "private/site/index.html", "hello\n"));
+        TD_OK(d, td_write_config(d, "user = \"nobody\";\n"
+                                    "services = (\n"
+                                    "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\"; }\n"
+                                    ");\n"));
+        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "echo", 0, &port));
+        n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &before));
+
+        TD_OK(d, td_write_config(d, "user = \"nobody\";\n"
+                                    "services = (\n"
+                                    "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\"; },\n"
+                                    "  { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"http\";\n"
+                                    "    http = { root = \"private/site\"; }; }\n"
+                                    ");\n"));
+        TD_ASSERT(d, kill(td_pid(d), SIGHUP) == 0);
+        TD_OK(d, td_wait_log(d, "before accepting; still serving generation 1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+
+        /* The old workers were never told to stop and still answer. */
+        m = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &after));
+        TD_ASSERT(d, n == 2 && m == 2);
+        for (int i = 0; i < n; i++)
+                TD_ASSERT_MSG(d, before[i] == after[0] || before[i] == after[1], "worker %d was replaced",
+                              (int) before[i]);
+        for (unsigned i = 0; i < 5; i++)
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, i, TD_TIMEOUT));
+        TD_ASSERT(d, td_log_contains(d, "cannot open document root"));
+
+        /* And a later good reload still works. */
+        TD_ASSERT(d, chmod(priv, 0755) == 0);
+        TD_ASSERT(d, kill(td_pid(d), SIGHUP) == 0);
+        TD_OK(d, td_wait_log(d, "Reloaded: generation 3", TD_TIMEOUT, NULL));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 7, TD_TIMEOUT));
+        TD_ASSERT(d, kill(td_pid(d), SIGTERM) == 0);
+        int code = -1;
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
+        TD_ASSERT(d, code == 0);
+}
+END_TEST
+
 static Suite *privileges_suite(void) {
         Suite *s = suite_create("privileges");
 
         TD_ADD_TEST(s, test_workers_drop_privileges);
         TD_ADD_TEST(s, test_unknown_user);
+        TD_ADD_TEST(s, test_reload_refused_when_new_workers_fail);
         return s;
 }
 
