@@ -69,6 +69,7 @@ die() { echo "FAIL $*"; FAILED=$((FAILED + 1)); exit 1; }
 cleanup() {
         local rc=$?
         trap - EXIT TERM INT
+        trap '' PIPE    # stop the container even when our stdout is gone
         if [ "$BOOTED" = 1 ]; then
                 mkdir -p "$LOGDIR" 2>/dev/null &&
                         timeout 30 "$SBX" run journalctl --no-pager -o short-monotonic > "$LOGDIR/journal.txt" 2>&1
@@ -127,9 +128,23 @@ echo_unix() {
         [ "$got" = "$2" ] || { echo "  unix $1: sent \"$2\", got \"$got\""; return 1; }
 }
 
-# journal since the last mark
-jmark() { CURSOR=$(sx journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'); }
-jsince() { sx journalctl --no-pager -q --after-cursor="$CURSOR" "$@"; }
+# journal since the last mark. jmark logs a marker and keeps its cursor;
+# jsince starts at the marker (--cursor, inclusive: the marker never matches
+# -u preforkd). Not --after-cursor: journalctl 252 combined with matches
+# skips the first matching entry after the cursor when the cursor's own
+# entry does not match.
+jmark() {
+        local tag="e2e-mark-$RANDOM$RANDOM" i
+        sx systemd-cat -t e2e-mark echo "$tag"
+        for ((i = 0; i < 50; i++)); do
+                CURSOR=$(sx journalctl -q -t e2e-mark MESSAGE="$tag" -n 1 --show-cursor -o cat |
+                        sed -n 's/^-- cursor: //p')
+                [ -n "$CURSOR" ] && return 0
+                sleep 0.1
+        done
+        echo "  journal marker $tag did not show up"
+}
+jsince() { sx journalctl --no-pager -q --cursor="$CURSOR" "$@"; }
 jgrep() { local pat=$1; shift; jsince "$@" | grep -a -q -E -- "$pat"; }
 # systemd had to SIGKILL something of the unit, or the daemon did (the
 # worker exit records of the journal)
