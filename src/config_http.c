@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +16,8 @@ static const char *const http_keys[] = {
         "root",          "index",          "autoindex",       "keepalive_timeout", "keepalive_requests",
         "header_timeout", "send_timeout",  "max_header_size", "max_target_size",   "access_log",
         "server_tokens", "dotfiles",       "follow_symlinks", "etag",              "mime_types",
-        "default_type",  "charset",        "cache_control",   NULL,
+        "default_type",  "charset",        "cache_control",   "precompressed",     "headers",
+        NULL,
 };
 
 static const char *const dotfiles_names[] = {
@@ -38,6 +41,7 @@ HttpConfig *http_config_free(HttpConfig *c) {
         free(c->default_type);
         free(c->charset);
         free(c->cache_control);
+        free(c->extra_headers);
         free(c);
         return NULL;
 }
@@ -194,6 +198,64 @@ static int parse_default_type(ConfigParser *p, const config_setting_t *http, Htt
         return 0;
 }
 
+/* Fields the handler writes itself: setting them from the config would
+ * duplicate or contradict them, or break the framing. */
+static const char *const managed_fields[] = {
+        "accept-ranges", "allow",         "cache-control", "connection", "content-encoding",
+        "content-length", "content-range", "content-type", "date",       "etag",
+        "last-modified", "location",      "server",        "transfer-encoding", "vary",
+        NULL,
+};
+
+/* headers: a list of "Name: value" strings added to file responses, joined
+ * into one block of field lines that is copied into each head as is. */
+static int parse_headers(ConfigParser *p, const config_setting_t *http, HttpConfig *c) {
+        const config_setting_t *s = config_setting_get_member(http, "headers");
+        int r = 0;
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+                config_error(p, s, NULL, "must be a list of \"Name: value\" strings");
+                return -EINVAL;
+        }
+
+        FILE *f = open_memstream(&c->extra_headers, &c->extra_headers_len);
+        if (!f)
+                return -ENOMEM;
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+                const char *colon = v ? strchr(v, ':') : NULL;
+                size_t n = colon ? (size_t) (colon - v) : 0;
+                bool ok = n > 0;
+
+                for (size_t k = 0; ok && k < n; k++)
+                        ok = http_is_tchar((unsigned char) v[k]);
+                const char *value = colon ? colon + 1 : "";
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                if (!ok || !*value || !string_is_field_value(value)) {
+                        config_error(p, e, NULL, "must be \"Name: value\" (a token, a colon, printable ASCII)");
+                        r = -EINVAL;
+                        continue;
+                }
+                for (const char *const *m = managed_fields; *m; m++)
+                        if (strlen(*m) == n && strncasecmp(v, *m, n) == 0) {
+                                config_error(p, e, NULL, "%.*s is set by the handler itself", (int) n, v);
+                                r = -EINVAL;
+                        }
+                fprintf(f, "%.*s: %s\r\n", (int) n, v, value);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (c->extra_headers_len == 0) {
+                free(c->extra_headers);
+                c->extra_headers = NULL;
+        }
+        return r;
+}
+
 /* max_header_size and max_target_size, which must leave room for the rest
  * of a request line within the head. */
 static int parse_sizes(ConfigParser *p, const config_setting_t *http, HttpConfig *c) {
@@ -267,6 +329,10 @@ int config_parse_http(ConfigParser *p, const config_setting_t *service, const co
         if (parse_field_string(p, http, "charset", NULL, true, &c->charset) < 0)
                 r = -EINVAL;
         if (parse_field_string(p, http, "cache_control", NULL, false, &c->cache_control) < 0)
+                r = -EINVAL;
+        if (config_get_bool(p, http, "precompressed", false, &c->precompressed) < 0)
+                r = -EINVAL;
+        if (parse_headers(p, http, c) < 0)
                 r = -EINVAL;
 
         if (r < 0)

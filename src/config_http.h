@@ -39,6 +39,9 @@ struct HttpConfig {
         char *default_type;
         char *charset;                    /* NULL: none appended */
         char *cache_control;              /* NULL: no Cache-Control field */
+        bool precompressed;               /* serve FILE.br / FILE.gz when accepted */
+        char *extra_headers;              /* "Name: value\r\n"..., NULL: none */
+        size_t extra_headers_len;
 };
 
 /* Parses the service's "http" group (http may be NULL when it is absent;

@@ -66,10 +66,13 @@ static int http_init(const ServiceConfig *svc) {
 
         w->limits = (HttpParseLimits) { .max_head = cfg->max_header_size, .max_target = cfg->max_target_size };
         w->in_size = cfg->max_header_size;
-        w->path_size = cfg->max_target_size + w->index_max + 4;
+        /* The normalized target (at most max_target + 2 with its NUL),
+         * an index name, and a ".gz"/".br" suffix. */
+        w->path_size = cfg->max_target_size + 2 + w->index_max + 4;
         w->scratch_size = 3 * cfg->max_target_size + 64;
         w->out_size = w->scratch_size + 2048 + strlen(cfg->default_type) +
-                      (cfg->charset ? strlen(cfg->charset) : 0) + (cfg->cache_control ? strlen(cfg->cache_control) : 0);
+                      (cfg->charset ? strlen(cfg->charset) : 0) +
+                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len;
         w->log_size = cfg->access_log ? LOG_BUFFER_SIZE : 0;
 
         w->in = malloc(w->in_size);
@@ -226,7 +229,8 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
 
         if (cfg->keepalive_timeout_usec == 0 || c->n_requests + 1 >= cfg->keepalive_requests)
                 return false;
-        if (req->version == 11 ? req->conn_close : !req->conn_keep_alive)
+        /* "close" wins over "keep-alive"; HTTP/1.0 must ask for it. */
+        if (req->conn_close || (req->version == 10 && !req->conn_keep_alive))
                 return false;
         if (worker_stop_requested())
                 return false;

@@ -403,6 +403,11 @@ static int apply_field(HttpRequest *req, const char *name, size_t name_len, Http
                         req->has_content_length = true;
                 }
                 break;
+        case 15:
+                /* Several lines are rare; the first one decides. */
+                if (name_is(name, name_len, "accept-encoding") && !req->accept_encoding.p)
+                        req->accept_encoding = v;
+                break;
         case 17:
                 if (name_is(name, name_len, "if-modified-since") && !set_once(&req->if_modified_since, v))
                         *dup_ims = true;

@@ -52,6 +52,7 @@ typedef struct HttpRequest {
         unsigned n_if_match, n_if_none_match;
         HttpSpan if_modified_since, if_unmodified_since;
         HttpSpan range, if_range;
+        HttpSpan accept_encoding;
         HttpSpan user_agent, referer;
 } HttpRequest;
 

@@ -8,6 +8,7 @@
 #include "http_autoindex.h"
 #include "http_cond.h"
 #include "http_date.h"
+#include "http_encoding.h"
 #include "http_mime.h"
 #include "http_path.h"
 #include "http_response.h"
@@ -77,8 +78,11 @@ static const char *last_modified(time_t mtime) {
         return cached;
 }
 
+/* Sends one regular file (encoding: its content coding when it is a
+ * precompressed variant, else NULL). name is the requested file's name,
+ * for the media type. */
 static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct stat *st, const char *name,
-                      size_t name_len) {
+                      size_t name_len, const char *encoding) {
         const HttpConfig *cfg = c->w->cfg;
         char etag_buf[HTTP_ETAG_SIZE];
         const char *etag = NULL;
@@ -115,6 +119,10 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
                 add_content_type(&h, cfg, name, name_len);
                 http_head_field_u64(&h, "Content-Length", body_len);
         }
+        if (encoding)
+                http_head_field(&h, "Content-Encoding", encoding);
+        if (cfg->precompressed)
+                http_head_add_str(&h, "Vary: Accept-Encoding\r\n");
         const char *lm = last_modified(mtime);
         if (lm)
                 http_head_field(&h, "Last-Modified", lm);
@@ -124,6 +132,8 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
                 http_head_add_str(&h, "Accept-Ranges: bytes\r\n");
         if (cfg->cache_control)
                 http_head_field(&h, "Cache-Control", cfg->cache_control);
+        if (cfg->extra_headers)
+                http_head_add(&h, cfg->extra_headers, cfg->extra_headers_len);
         if (status == 206) {
                 http_head_add_str(&h, "Content-Range: bytes ");
                 http_head_add_u64(&h, first);
@@ -143,6 +153,39 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
         if (r < 0 || !body)
                 return r;
         return http_send_file(c, fd, first, body_len);
+}
+
+/* A regular file, or its precompressed variant (FILE.br, FILE.gz next to
+ * it, as nginx's gzip_static) when that is on and the client accepts the
+ * coding. The variant is looked up like any path below the root. w->path
+ * holds the file's path, path_len long, with room for the suffix. */
+static int serve_regular(HttpConn *c, const HttpRequest *req, int fd, const struct stat *st, const char *name,
+                         size_t name_len, size_t path_len) {
+        static const struct {
+                const char *coding, *suffix;
+        } variants[] = {
+                { "br", ".br" },
+                { "gzip", ".gz" },
+        };
+        HttpWorker *w = c->w;
+
+        if (!w->cfg->precompressed || !req->accept_encoding.p)
+                return serve_file(c, req, fd, st, name, name_len, NULL);
+
+        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
+                _cleanup_close_ int vfd = -EBADF;
+                struct stat vst;
+                int r;
+
+                if (!http_encoding_accepts(req->accept_encoding, variants[i].coding))
+                        continue;
+                memcpy(w->path + path_len, variants[i].suffix, 4);
+                r = http_path_open(w->root_fd, w->path, w->cfg->follow_symlinks, &vfd);
+                w->path[path_len] = '\0';
+                if (r >= 0 && fstat(vfd, &vst) >= 0 && S_ISREG(vst.st_mode))
+                        return serve_file(c, req, vfd, &vst, name, name_len, variants[i].coding);
+        }
+        return serve_file(c, req, fd, st, name, name_len, NULL);
 }
 
 /* A directory asked for without its trailing slash: send the client to the
@@ -191,6 +234,8 @@ static int serve_autoindex(HttpConn *c, const HttpRequest *req, int dir_fd) {
         http_head_add_str(&h, "Content-Type: text/html; charset=utf-8\r\n");
         http_head_field_u64(&h, "Content-Length", body_len);
         http_head_add_str(&h, "Cache-Control: no-cache\r\n");
+        if (c->w->cfg->extra_headers)
+                http_head_add(&h, c->w->cfg->extra_headers, c->w->cfg->extra_headers_len);
         r = http_head_finish(&h, c, req->version);
         if (r < 0)
                 return send_status(c, req, 500);
@@ -226,7 +271,7 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
                 if (r >= 0 && fstat(fd, &st) < 0)
                         r = -errno;
                 if (r >= 0 && S_ISREG(st.st_mode)) {
-                        r = serve_file(c, req, fd, &st, *i, n);
+                        r = serve_regular(c, req, fd, &st, *i, n, len + n);
                         w->path[len] = '\0';
                         return r;
                 }
@@ -255,7 +300,7 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
                 return http_send_error(c, 405, false, req->version, allow, sizeof(allow) - 1);
         }
 
-        r = http_path_normalize(req->path.p, req->path.n, w->path, w->path_size - w->index_max - 1, &len);
+        r = http_path_normalize(req->path.p, req->path.n, w->path, w->path_size - w->index_max - 4, &len);
         if (r < 0)
                 return send_status(c, req, 400);
         if (cfg->dotfiles != HTTP_DOTFILES_ALLOW && http_path_has_dotfile(w->path, len))
@@ -277,5 +322,5 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
         /* The name for the media type: the last segment. */
         const char *slash = memrchr(w->path, '/', len);
         const char *name = slash ? slash + 1 : w->path;
-        return serve_file(c, req, fd, &st, name, len - (size_t) (name - w->path));
+        return serve_regular(c, req, fd, &st, name, len - (size_t) (name - w->path), len);
 }

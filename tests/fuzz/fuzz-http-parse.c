@@ -12,6 +12,7 @@
 
 #include "http_cond.h"
 #include "http_date.h"
+#include "http_encoding.h"
 #include "http_parse.h"
 #include "http_path.h"
 
@@ -75,6 +76,8 @@ static void exercise(const HttpRequest *req, const char *buf, size_t end) {
                 while (http_list_next(v, &ls, &e))
                         span_inside(e, buf, end);
         }
+        (void) http_encoding_accepts(req->accept_encoding, "gzip");
+        (void) http_encoding_accepts(req->accept_encoding, "br");
         if (req->user_agent.p) {
                 time_t t;
                 (void) http_date_parse(req->user_agent.p, req->user_agent.n, &t);

@@ -109,6 +109,8 @@ START_TEST(test_defaults) {
         ck_assert_str_eq(h->default_type, "application/octet-stream");
         ck_assert_ptr_null(h->charset);
         ck_assert_ptr_null(h->cache_control);
+        ck_assert(!h->precompressed);
+        ck_assert_ptr_null(h->extra_headers);
         if (access("/etc/mime.types", R_OK) == 0) {
                 ck_assert_str_eq(h->mime_types, "/etc/mime.types");
                 ck_assert_ptr_nonnull(h->mime);
@@ -139,6 +141,8 @@ START_TEST(test_all_keys) {
                               "    default_type = \"text/plain\";\n"
                               "    charset = \"utf-8\";\n"
                               "    cache_control = \"public, max-age=3600\";\n"
+                              "    precompressed = true;\n"
+                              "    headers = [ \"X-Frame-Options:DENY\", \"Strict-Transport-Security:  max-age=60\" ];\n"
                               "  };\n",
                               &c, &errors),
                          0);
@@ -163,6 +167,9 @@ START_TEST(test_all_keys) {
         ck_assert_str_eq(h->default_type, "text/plain");
         ck_assert_str_eq(h->charset, "utf-8");
         ck_assert_str_eq(h->cache_control, "public, max-age=3600");
+        ck_assert(h->precompressed);
+        ck_assert_str_eq(h->extra_headers, "X-Frame-Options: DENY\r\nStrict-Transport-Security: max-age=60\r\n");
+        ck_assert_uint_eq(h->extra_headers_len, strlen(h->extra_headers));
 }
 END_TEST
 
@@ -214,6 +221,16 @@ START_TEST(test_errors) {
                      "must be a token");
         assert_error("  http = { root = \"site\";\n cache_control = \"a\\nb\"; };\n", 7,
                      "services.[0].http.cache_control", "printable ASCII");
+        assert_error("  http = { root = \"site\";\n headers = \"X: y\"; };\n", 7, "services.[0].http.headers",
+                     "list of");
+        assert_error("  http = { root = \"site\";\n headers = [ \"X y\" ]; };\n", 7, "services.[0].http.headers.[0]",
+                     "\"Name: value\"");
+        assert_error("  http = { root = \"site\";\n headers = [ \"X: ok\", \"Y:\" ]; };\n", 7,
+                     "services.[0].http.headers.[1]", "\"Name: value\"");
+        assert_error("  http = { root = \"site\";\n headers = [ \"X: a\\r\\nY: b\" ]; };\n", 7,
+                     "services.[0].http.headers.[0]", "\"Name: value\"");
+        assert_error("  http = { root = \"site\";\n headers = [ \"content-length: 5\" ]; };\n", 7,
+                     "services.[0].http.headers.[0]", "set by the handler itself");
 }
 END_TEST
 

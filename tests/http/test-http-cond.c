@@ -9,6 +9,7 @@
 
 #include "http_cond.h"
 #include "http_date.h"
+#include "http_encoding.h"
 #include "http_parse.h"
 #include "testlib.h"
 
@@ -205,6 +206,26 @@ START_TEST(test_date) {
 }
 END_TEST
 
+START_TEST(test_accept_encoding) {
+        ck_assert(http_encoding_accepts(span("gzip"), "gzip"));
+        ck_assert(http_encoding_accepts(span("deflate, GZIP;q=0.5"), "gzip"));
+        ck_assert(http_encoding_accepts(span("gzip, deflate, br, zstd"), "br"));
+        ck_assert(!http_encoding_accepts(span("gzip;q=0"), "gzip"));
+        ck_assert(!http_encoding_accepts(span("gzip;q=0.000"), "gzip"));
+        ck_assert(http_encoding_accepts(span("gzip;q=0.001"), "gzip"));
+        ck_assert(http_encoding_accepts(span("gzip ; q=1.0"), "gzip"));
+        ck_assert(!http_encoding_accepts(span("identity"), "gzip"));
+        ck_assert(http_encoding_accepts(span("*"), "gzip"));
+        ck_assert(!http_encoding_accepts(span("*, gzip;q=0"), "gzip"));
+        ck_assert(!http_encoding_accepts(span("*;q=0"), "br"));
+        ck_assert(!http_encoding_accepts(span("gzip;q=2"), "gzip"));     /* malformed: ignored */
+        ck_assert(!http_encoding_accepts(span("gzip;q=x"), "gzip"));
+        ck_assert(!http_encoding_accepts(span(""), "gzip"));
+        ck_assert(!http_encoding_accepts((HttpSpan) { .p = NULL }, "gzip"));
+        ck_assert(!http_encoding_accepts(span("gzipx"), "gzip"));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("http-cond");
 
@@ -215,5 +236,6 @@ int main(void) {
         TD_ADD_TEST(s, test_range);
         TD_ADD_TEST(s, test_if_range);
         TD_ADD_TEST(s, test_date);
+        TD_ADD_TEST(s, test_accept_encoding);
         return td_run_suite(s);
 }

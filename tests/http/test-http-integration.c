@@ -491,6 +491,46 @@ START_TEST(test_settings) {
 }
 END_TEST
 
+START_TEST(test_precompressed_and_headers) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "precompressed = true; headers = [ \"X-Content-Type-Options: nosniff\" ];", NULL, &port);
+        site_file(d, "site/style.css.gz", "GZ");
+        site_file(d, "site/style.css.br", "BR");
+        site_file(d, "site/a.txt.gz", "AGZ");
+        http_get(port, "GET /style.css HTTP/1.0\r\nAccept-Encoding: gzip, br\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "BR");
+        ASSERT_FIELD(&r, "Content-Encoding", "br");
+        ASSERT_FIELD(&r, "Content-Type", "text/css");
+        ASSERT_FIELD(&r, "Vary", "Accept-Encoding");
+        ASSERT_FIELD(&r, "X-Content-Type-Options", "nosniff");
+        response_done(&r);
+        http_get(port, "GET /style.css HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, &r);
+        ck_assert_str_eq(r.body, "GZ");
+        ASSERT_FIELD(&r, "Content-Encoding", "gzip");
+        response_done(&r);
+        http_get(port, "GET /style.css HTTP/1.0\r\nAccept-Encoding: gzip;q=0, identity\r\n\r\n", false, &r);
+        ck_assert_str_eq(r.body, "body{}\n");
+        ck_assert(!response_field(&r, "Content-Encoding"));
+        ASSERT_FIELD(&r, "Vary", "Accept-Encoding");
+        response_done(&r);
+        http_get(port, "GET /style.css HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_str_eq(r.body, "body{}\n");
+        response_done(&r);
+        /* Also through an index name and for HEAD. */
+        site_file(d, "site/index.html.gz", "IGZ");
+        http_get(port, "HEAD / HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", true, &r);
+        ASSERT_FIELD(&r, "Content-Encoding", "gzip");
+        ASSERT_FIELD(&r, "Content-Length", "3");
+        ASSERT_FIELD(&r, "Content-Type", "text/html");
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
 START_TEST(test_dotfiles_allow) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint16_t port;
@@ -527,5 +567,6 @@ int main(void) {
         TD_ADD_TEST(s, test_autoindex);
         TD_ADD_TEST(s, test_settings);
         TD_ADD_TEST(s, test_dotfiles_allow);
+        TD_ADD_TEST(s, test_precompressed_and_headers);
         return td_run_suite(s);
 }
