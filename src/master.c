@@ -18,7 +18,7 @@
 /* How long a fast stop waits for workers to act on SIGQUIT. */
 #define FAST_STOP_USEC (1 * USEC_PER_SEC)
 
-static void master_update_status(Master *m, const char *extra);
+static void master_send_status(Master *m, bool ready);
 static void master_prune_listeners(Master *m);
 static int master_reload(Master *m);
 
@@ -234,8 +234,15 @@ static unsigned master_live_workers(const Master *m) {
 }
 
 static void master_notify_ready(Master *m) {
-        master_update_status(m, NULL);
-        (void) sd_notify(0, "READY=1");
+        /* READY=1 and the STATUS= that reports the reload in one datagram:
+         * preforkd-reload (ExecReload=) waits for "reload #N". */
+        master_send_status(m, true);
+}
+
+static void master_reload_done(Master *m, bool applied) {
+        m->n_reloads++;
+        m->last_reload_refused = !applied;
+        master_notify_ready(m);
 }
 
 /* The one place that moves the master between states as workers come and
@@ -269,7 +276,7 @@ void master_workers_changed(Master *m) {
                         (void) config_summary(m->current->config, summary, sizeof summary);
                         log_info("Reloaded: generation %u, %s; generation %u is retiring", m->current->number,
                                  summary, old->number);
-                        master_notify_ready(m);
+                        master_reload_done(m, true);
                 }
                 break;
         case MASTER_RUNNING:
@@ -284,7 +291,7 @@ void master_workers_changed(Master *m) {
                 abort();
         }
         master_free_retired(m);
-        master_update_status(m, NULL);
+        master_send_status(m, false);
 
         if (m->state == MASTER_RUNNING && m->reload_queued) {
                 m->reload_queued = false;
@@ -301,7 +308,7 @@ static void master_abandon_pending(Master *m, const char *why) {
         master_retire(m, g, m->current->config->shutdown_timeout_usec);
         master_prune_listeners(m);
         m->state = MASTER_RUNNING;
-        master_notify_ready(m);
+        master_reload_done(m, false);
 }
 
 void master_pending_failed(Master *m, const Slot *s, const char *how) {
@@ -352,7 +359,7 @@ static int master_reload(Master *m) {
                 log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
                           "configuration",
                           errors && errors[0] && errors[1] ? "errors" : "an error", m->current->number);
-                master_notify_ready(m);
+                master_reload_done(m, false);
                 return r;
         }
         r = master_check_privileges(c);
@@ -366,7 +373,7 @@ static int master_reload(Master *m) {
                 master_prune_listeners(m);
                 log_error("Reload failed; still serving generation %u with the old configuration",
                           m->current->number);
-                master_notify_ready(m);
+                master_reload_done(m, false);
                 return r;
         }
         TAKE_PTR(c);
@@ -474,16 +481,23 @@ static int master_on_ready_pipe(sd_event_source *es, int fd, uint32_t revents, v
 static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         Master *m = userdata;
 
-        master_update_status(m, NULL);
+        master_send_status(m, false);
         return sd_event_source_set_time_relative(es, STATUS_INTERVAL_USEC);
 }
 
-static void master_update_status(Master *m, const char *extra) {
+/* STATUS=: one summary per service of the current generation, the reload
+ * in progress, and "reload #N applied|refused" once a reload has been
+ * handled, which preforkd-reload (ExecReload=) waits for. With ready,
+ * READY=1 goes in the same datagram, so both are seen together. */
+static void master_send_status(Master *m, bool ready) {
         char buf[2048];
         size_t n = 0;
 
-        if (!m->current || m->state == MASTER_STOPPING)
+        if (!m->current || m->state == MASTER_STOPPING) {
+                if (ready)
+                        (void) sd_notify(0, "READY=1");
                 return;
+        }
         for (size_t i = 0; i < m->current->n_pools && n < sizeof buf - 1; i++) {
                 if (i > 0)
                         n += (size_t) snprintf(buf + n, sizeof buf - n, "; ");
@@ -491,8 +505,11 @@ static void master_update_status(Master *m, const char *extra) {
                         n += strlen(buf + n);
         }
         if (m->state == MASTER_RELOADING && m->pending && n < sizeof buf)
-                (void) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", m->pending->number);
-        (void) sd_notifyf(0, "STATUS=%s", buf);
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", m->pending->number);
+        if (m->n_reloads > 0 && n < sizeof buf)
+                (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
+                                m->last_reload_refused ? "refused" : "applied");
+        (void) sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", buf);
 }
 
 static void master_done(Master *m) {
@@ -590,7 +607,6 @@ int master_run(const char *config_path, Config *config) {
                 ret = EX_CONFIG;
                 goto finish;
         }
-        master_warn_unused_systemd(&m);
 
         /* Every listener is open before the first fork; if one fails, the
          * ones already open are closed (unix socket files removed) and no
@@ -598,6 +614,8 @@ int master_run(const char *config_path, Config *config) {
         r = master_open_listeners(&m, c);
         if (r < 0)
                 goto finish;
+        /* only now are the passed sockets that a listener took marked used */
+        master_warn_unused_systemd(&m);
 
         m.last_generation = 1;
         r = generation_new(&m, c, m.last_generation, &m.current);

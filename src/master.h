@@ -40,6 +40,8 @@ struct Master {
         sd_event_source *pending_timer;
         sd_event_source *status_timer;
         bool reload_queued;
+        unsigned n_reloads;           /* reloads handled: applied or refused */
+        bool last_reload_refused;
         bool fast_stop;
         int exit_code;
 };
