@@ -457,6 +457,8 @@ static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *
                 (void) master_reload(m);
                 break;
         default:
+                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads)",
+                           sigabbrev_np((int) si->ssi_signo));
                 break;
         }
         return 0;
@@ -536,7 +538,10 @@ static void master_done(Master *m) {
 }
 
 static int master_setup_event(Master *m) {
-        static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+        /* USR1/USR2 mean "reopen logs" and the like to other daemons; an
+         * operator's habit must not kill this master (their default
+         * action), so they are taken and logged as ignored. */
+        static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
         sigset_t mask;
         int r;
 

@@ -104,8 +104,8 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         (void) sigaction(SIGHUP, &ign, NULL);
         (void) sigaction(SIGPIPE, &ign, NULL);
         (void) sigaction(SIGCHLD, &dfl, NULL);
-        (void) sigaction(SIGUSR1, &dfl, NULL);
-        (void) sigaction(SIGUSR2, &dfl, NULL);
+        (void) sigaction(SIGUSR1, &ign, NULL);
+        (void) sigaction(SIGUSR2, &ign, NULL);
 
         /* TERM stays blocked except while the worker waits, so that a stop
          * request is only ever acted on between connections or requests. */

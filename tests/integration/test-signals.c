@@ -160,6 +160,33 @@ START_TEST(test_quit_fast_stop) {
 }
 END_TEST
 
+/* Signals with no meaning here (USR1/USR2, which other daemons take for
+ * "reopen logs") are logged and ignored by the master and ignored by the
+ * workers: nothing stops, nothing is respawned. */
+START_TEST(test_usr_signals_ignored) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *before = NULL, *after = NULL;
+        uint16_t port;
+        int n;
+
+        start_echo(&d, 2, NULL, NULL, &port);
+        n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &before));
+        TD_ASSERT(d, kill(td_pid(d), SIGUSR1) == 0);
+        TD_ASSERT(d, kill(td_pid(d), SIGUSR2) == 0);
+        for (int i = 0; i < n; i++)
+                TD_ASSERT(d, kill(before[i], SIGUSR1) == 0 && kill(before[i], SIGUSR2) == 0);
+        TD_OK(d, td_wait_log(d, "Ignoring SIGUSR2", TD_TIMEOUT, NULL));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
+        TD_ASSERT(d, td_running(d));
+        TD_ASSERT(d, td_log_contains(d, "Ignoring SIGUSR1"));
+        TD_ASSERT(d, TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &after)) == 2);
+        for (int i = 0; i < n; i++)
+                TD_ASSERT_MSG(d, before[i] == after[0] || before[i] == after[1], "worker %d died", (int) before[i]);
+        TD_ASSERT(d, !td_log_contains(d, "killed by signal"));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 /* Bind failure: a port the test holds. Exit 71, the address and the reason
  * in the log, no worker ever started, no READY=1, and the unix socket the
  * daemon had already created before the failing listener is gone. */
@@ -206,6 +233,7 @@ static Suite *signals_suite(void) {
         TD_ADD_TEST(s, test_term_other_service_refuses);
         TD_ADD_TEST(s, test_term_shutdown_timeout);
         TD_ADD_TEST(s, test_quit_fast_stop);
+        TD_ADD_TEST(s, test_usr_signals_ignored);
         TD_ADD_TEST(s, test_bind_failure);
         return s;
 }
