@@ -157,25 +157,26 @@ wait_port() {
         return 1
 }
 
-# Each server gets its own session: apache signals its whole process
-# group when it stops, which must not include this script.
 start_server() {
         case $1 in
         preforkd)
                 write_preforkd_conf
-                setsid "$PREFORKD" -c "$work/preforkd.conf" 2> "$work/preforkd.log" &
+                "$PREFORKD" -c "$work/preforkd.conf" 2> "$work/preforkd.log" &
                 server_pid[$1]=$!
                 wait_port $port_preforkd ;;
         nginx)
                 write_nginx_conf
-                setsid nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" 2>> "$work/nginx/error.log" &
+                nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" 2>> "$work/nginx/error.log" &
                 server_pid[$1]=$!
                 wait_port $port_nginx ;;
         apache)
+                # Its own session: apache signals its whole process group
+                # when it stops, which must not include this script. setsid
+                # may fork, so the pid comes from apache's pid file.
                 write_apache_conf
                 setsid apache2 -f "$work/apache/httpd.conf" -DFOREGROUND 2>> "$work/apache/error.log" &
-                server_pid[$1]=$!
-                wait_port $port_apache ;;
+                wait_port $port_apache
+                server_pid[$1]=$(cat "$work/apache/httpd.pid") ;;
         esac
 }
 
