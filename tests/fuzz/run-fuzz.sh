@@ -22,23 +22,31 @@ if [[ ! -f "$build/build.ninja" ]]; then
         CC=clang meson setup "$build" "$src" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
                 --buildtype=debugoptimized >/dev/null
 fi
-ninja -C "$build" tests/fuzz/fuzz-http-parse >/dev/null
+ninja -C "$build" tests/fuzz/fuzz-http-parse tests/fuzz/fuzz-config >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/preforkd-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/corpus"
 
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export LSAN_OPTIONS=suppressions=$src/tests/lsan.supp
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-echo "run-fuzz: fuzz-http-parse for ${seconds}s"
-cd "$build"
-./tests/fuzz/fuzz-http-parse -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
-        -print_final_stats=1 -artifact_prefix="$build/" \
-        "$work/corpus" "$src/tests/fuzz/corpus/http-parse" 2>&1 | tail -n 25
-status=${PIPESTATUS[0]}
-if [[ $status -ne 0 ]]; then
-        echo "run-fuzz: fuzz-http-parse failed (status $status); reproducer in $build/crash-*" >&2
-        exit 1
-fi
+# Each target gets its share of the time, in its own fresh corpus dir.
+run_target() {
+        local target=$1 corpus=$2 secs=$3 max_len=$4 status
+
+        echo "run-fuzz: $target for ${secs}s"
+        mkdir -p "$work/$target"
+        (cd "$build" && "./tests/fuzz/$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+                -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$build/$target-" \
+                "$work/$target" "$src/tests/fuzz/corpus/$corpus" 2>&1 | tail -n 25; exit "${PIPESTATUS[0]}")
+        status=$?
+        if [[ $status -ne 0 ]]; then
+                echo "run-fuzz: $target failed (status $status); reproducer in $build/$target-crash-*" >&2
+                exit 1
+        fi
+}
+
+run_target fuzz-http-parse http-parse "$seconds" 16384
+run_target fuzz-config config $(( (seconds + 1) / 2 )) 8192
 echo "run-fuzz: no failure"
