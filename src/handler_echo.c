@@ -11,37 +11,15 @@
  * buffer is small enough to keep the worker's private memory low. */
 static char echo_buf[16384];
 
-/* Sends all of buf, waiting up to the idle timeout whenever the client does
- * not read: a client that stops reading is as idle as one that stops
- * sending. */
-static int echo_send_all(const ServiceConfig *svc, int fd, const char *buf, size_t len) {
-        while (len > 0) {
-                ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (n >= 0) {
-                        buf += n;
-                        len -= (size_t) n;
-                        continue;
-                }
-                if (errno == EINTR)
-                        continue;
-                if (!IN_SET(errno, EAGAIN, EWOULDBLOCK))
-                        return negative_errno();
-                int r = worker_wait(fd, POLLOUT, svc->idle_timeout_usec, false);
-                if (r == 0)
-                        return -ETIMEDOUT;
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *peer, socklen_t peer_len) {
         for (;;) {
                 ssize_t n = recv(fd, echo_buf, sizeof echo_buf, MSG_DONTWAIT);
                 int r;
 
                 if (n > 0) {
-                        r = echo_send_all(svc, fd, echo_buf, (size_t) n);
+                        /* A client that stops reading is as idle as one
+                         * that stops sending. */
+                        r = worker_send_all(fd, echo_buf, (size_t) n, 0, svc->idle_timeout_usec);
                         if (r < 0)
                                 return log_debug_errno(r, "%s: echo connection ended: %s", svc->name, STRERROR(r));
                         continue;

@@ -108,25 +108,7 @@ static int wait_writable(HttpConn *c) {
 }
 
 int http_send_all(HttpConn *c, const char *buf, size_t len, bool more) {
-        int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0);
-        int r;
-
-        while (len > 0) {
-                ssize_t n = send(c->fd, buf, len, flags);
-                if (n >= 0) {
-                        buf += n;
-                        len -= (size_t) n;
-                        continue;
-                }
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                        return -errno;
-                r = wait_writable(c);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return worker_send_all(c->fd, buf, len, more ? MSG_MORE : 0, c->w->cfg->send_timeout_usec);
 }
 
 int http_send_file(HttpConn *c, int file_fd, uint64_t offset, uint64_t len) {

@@ -23,6 +23,8 @@ static volatile sig_atomic_t stop_requested;
 static const int *term_listen_fds;
 static size_t term_n_listen_fds;
 static int term_devnull_fd = -EBADF;
+/* Seconds after the first SIGTERM at which the worker ends itself. */
+static unsigned term_alarm_secs;
 
 /* The signal mask outside the few places where SIGTERM may be delivered. */
 static sigset_t mask_blocked;
@@ -49,6 +51,12 @@ bool worker_stop_requested(void) {
  * Only this process's fd table changes; the master and the other workers
  * keep the socket. dup2() is async-signal-safe. */
 static void on_term(int sig) {
+        /* The master SIGKILLs a worker that overstays shutdown_timeout. A
+         * TERM that came from PR_SET_PDEATHSIG has no master behind it, so
+         * the worker bounds its own graceful exit the same way: SIGALRM
+         * (default action: terminate) a second after that deadline. */
+        if (!stop_requested)
+                (void) alarm(term_alarm_secs);
         stop_requested = 1;
         for (size_t i = 0; i < term_n_listen_fds; i++)
                 (void) dup2(term_devnull_fd, term_listen_fds[i]);
@@ -86,10 +94,36 @@ int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupt
         }
 }
 
+int worker_send_all(int fd, const void *buf, size_t len, int flags, uint64_t timeout_usec) {
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+                int r;
+
+                if (n >= 0) {
+                        p += n;
+                        len -= (size_t) n;
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (!IN_SET(errno, EAGAIN, EWOULDBLOCK))
+                        return negative_errno();
+                r = worker_wait(fd, POLLOUT, timeout_usec, false);
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void worker_set_signals(const WorkerSpawn *sp) {
         struct sigaction term = { .sa_handler = on_term }, quit = { .sa_handler = on_quit },
                          ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 
+        term_alarm_secs = (unsigned) ((sp->config->shutdown_timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC) + 1;
         term_listen_fds = sp->listen_fds;
         term_n_listen_fds = sp->n_listen_fds;
         term_devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -104,6 +138,7 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         (void) sigaction(SIGHUP, &ign, NULL);
         (void) sigaction(SIGPIPE, &ign, NULL);
         (void) sigaction(SIGCHLD, &dfl, NULL);
+        (void) sigaction(SIGALRM, &dfl, NULL);
         (void) sigaction(SIGUSR1, &ign, NULL);
         (void) sigaction(SIGUSR2, &ign, NULL);
 
@@ -148,7 +183,7 @@ static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score, st
                 if (stop_requested)
                         fd = -1, errno = ECANCELED;
                 else
-                        fd = accept4(sp->listen_fds[0], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC);
+                        fd = accept4(sp->listen_fds[0], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 int saved = errno;
                 (void) sigprocmask(SIG_SETMASK, &mask_blocked, NULL);
                 atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
@@ -163,7 +198,7 @@ static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score, st
         atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
         if (n == 0)
                 return -EAGAIN;
-        fd = accept4(sp->listen_fds[ev.data.u32], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC);
+        fd = accept4(sp->listen_fds[ev.data.u32], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
                 if (IN_SET(errno, EAGAIN, EWOULDBLOCK))
                         atomic_fetch_add_explicit(&score->spurious_wakeups, 1, memory_order_relaxed);

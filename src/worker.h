@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pool.h"
@@ -20,6 +21,12 @@ bool worker_stop_requested(void);
  * A stop request that arrives while waiting is never lost: SIGTERM is
  * blocked outside this wait and unblocked atomically inside it (ppoll). */
 int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupts);
+
+/* Sends all of buf on the connection fd (send(2) flags added to
+ * MSG_DONTWAIT | MSG_NOSIGNAL), waiting up to timeout_usec whenever the
+ * client stops taking data. A response in flight is finished even when a
+ * graceful stop is requested. Returns 0, -ETIMEDOUT, or a negative errno. */
+int worker_send_all(int fd, const void *buf, size_t len, int flags, uint64_t timeout_usec);
 
 /* Monotonic clock in microseconds. */
 uint64_t now_usec(void);
