@@ -11,7 +11,7 @@ typedef struct Handler {
         const char *name;
         /* Runs once in every new worker after privileges are dropped and
          * before the first accept(). Returns 0 or a negative errno; on error
-         * it has logged why and the worker exits with EX_SOFTWARE. May be
+         * it has logged why and the worker exits with EX_CONFIG (78). May be
          * NULL. */
         int (*init)(const ServiceConfig *svc);
         /* Serves one accepted connection to its end. Returns 0 or a negative

@@ -398,40 +398,39 @@ static int master_on_stop_timeout(sd_event_source *es, uint64_t usec, void *user
 }
 
 static void master_stop(Master *m, bool fast) {
+        const Generation *newest = m->current ? m->current : m->pending ? m->pending : m->retiring;
         uint64_t grace;
 
         if (m->state == MASTER_STOPPING && (!fast || m->fast_stop)) {
                 log_info("Already stopping");
                 return;
         }
+        grace = fast ? FAST_STOP_USEC : newest ? newest->config->shutdown_timeout_usec : 0;
         if (m->state != MASTER_STOPPING) {
                 (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
                 m->state = MASTER_STOPPING;
                 m->reload_queued = false;
                 m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
                 if (m->current)
-                        master_retire(m, TAKE_PTR(m->current), 0);
+                        master_retire(m, TAKE_PTR(m->current), grace);
                 if (m->pending)
-                        master_retire(m, TAKE_PTR(m->pending), 0);
+                        master_retire(m, TAKE_PTR(m->pending), grace);
                 master_prune_listeners(m);
         }
-        grace = m->retiring ? m->retiring->config->shutdown_timeout_usec : 0;
         if (fast) {
                 m->fast_stop = true;
                 log_info("Fast stop: telling workers to exit now");
                 for (Generation *g = m->retiring; g; g = g->next)
                         generation_kill(g, SIGQUIT);
-                grace = FAST_STOP_USEC;
         } else
                 log_info("Stopping gracefully: waiting up to %.1fs for workers to finish their connections",
                          (double) grace / 1e6);
 
-        /* Each retiring generation SIGKILLs its stragglers after grace; the
-         * stop timer is the last resort should even that not end them. */
-        for (Generation *g = m->retiring; g; g = g->next) {
-                g->kill_timer = sd_event_source_disable_unref(g->kill_timer);
-                generation_retire(g, grace > 0 ? grace : 1);
-        }
+        /* Every generation, also one still retiring from a reload, now
+         * SIGKILLs its stragglers after grace; the stop timer is the last
+         * resort should even that not end them. */
+        for (Generation *g = m->retiring; g; g = g->next)
+                generation_retire(g, grace);
         m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
         if (sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, grace + 5 * USEC_PER_SEC, 0,
                                        master_on_stop_timeout, m) < 0)

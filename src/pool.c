@@ -415,8 +415,10 @@ void generation_retire(Generation *g, uint64_t kill_after_usec) {
                                 abort();
                         }
                 }
-        if (kill_after_usec > 0 && !g->kill_timer &&
-            sd_event_add_time_relative(g->master->event, &g->kill_timer, CLOCK_MONOTONIC, kill_after_usec, 1000,
+        /* Re-armed on every call: a stop that follows a reload gives the
+         * still-retiring generation the stop's deadline. 0 kills at once. */
+        g->kill_timer = sd_event_source_disable_unref(g->kill_timer);
+        if (sd_event_add_time_relative(g->master->event, &g->kill_timer, CLOCK_MONOTONIC, kill_after_usec, 1000,
                                        generation_on_kill_timer, g) < 0)
                 /* Without the timer a stuck worker only delays its own exit;
                  * the stop path still escalates with its own timer. */

@@ -114,7 +114,8 @@ int generation_start(Generation *g);
  * allow_backoff, slots waiting out a crash backoff count as settled. */
 bool generation_is_ready(const Generation *g, bool allow_backoff);
 /* Tells every worker to stop (SIGTERM: finish the current connection);
- * their exits are not respawned. kill_after_usec > 0 arms a SIGKILL. */
+ * their exits are not respawned. Those still alive after kill_after_usec
+ * (0: right away) get SIGKILL. */
 void generation_retire(Generation *g, uint64_t kill_after_usec);
 /* Sends sig to every live worker. */
 void generation_kill(Generation *g, int sig);
