@@ -483,6 +483,14 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         const config_setting_t *http = config_setting_get_member(svc, "http");
         switch (s->handler) {
         case HANDLER_HTTP:
+                /* Silently ignoring it would let an operator believe it
+                 * limits something; the http group has its own timeouts. */
+                if (config_setting_get_member(svc, "idle_timeout")) {
+                        config_error(p, config_setting_get_member(svc, "idle_timeout"), NULL,
+                                     "not used by handler = \"http\": set http.header_timeout, "
+                                     "http.keepalive_timeout and http.send_timeout instead");
+                        r = -EINVAL;
+                }
                 if (http && config_setting_type(http) != CONFIG_TYPE_GROUP) {
                         config_error(p, http, NULL, "must be a group, not %s", type_name(config_setting_type(http)));
                         r = -EINVAL;

@@ -281,6 +281,15 @@ int listen_open(const ListenAddress *a, int backlog, bool defer_accept, int *ret
                         return negative_errno();
                 if (bind(fd, (const struct sockaddr *) &a->sa, a->sa_len) < 0)
                         return negative_errno();
+                /* Like nginx: the socket itself is open to everyone and the
+                 * directory it is in decides who may reach it. Otherwise a
+                 * strict umask (UMask=0077 in the unit) would leave it
+                 * reachable by root only. */
+                if (chmod(path, 0666) < 0) {
+                        r = negative_errno();
+                        listen_unlink(a);
+                        return r;
+                }
                 break;
         }
         case LISTEN_SYSTEMD:

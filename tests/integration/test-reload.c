@@ -276,6 +276,31 @@ END_TEST
 
 /* A reload whose new listener cannot be bound is refused as a whole: the
  * old generation keeps serving untouched. */
+/* shutdown_timeout = 0: a reload does not wait for busy old workers, it
+ * kills them once the new generation accepts. */
+START_TEST(test_hup_zero_shutdown_timeout_kills_busy) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint16_t port;
+        int r;
+
+        start_echo(&d, 1, "idle_timeout = 600.0;", "shutdown_timeout = 0;", &port);
+        TD_ASSERT(d, TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w)) == 1);
+        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(fd, "abc", 3, TD_TIMEOUT));
+
+        TD_ASSERT(d, kill(td_pid(d), SIGHUP) == 0);
+        TD_OK(d, td_wait_log(d, "Reloaded: generation 2", TD_TIMEOUT, NULL));
+        TD_ASSERT_MSG(d, td_wait_pid_gone(w[0], TD_TIMEOUT) == 0, "busy old worker %d was not killed", (int) w[0]);
+        TD_OK(d, td_wait_log(d, "still busy after the shutdown timeout", TD_TIMEOUT, NULL));
+        r = td_wait_eof(fd, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "connection of the killed worker: %s", strerror(-r));
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 1, TD_TIMEOUT));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 START_TEST(test_hup_bind_failure) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_free_ pid_t *w = NULL;
@@ -314,6 +339,7 @@ static Suite *reload_suite(void) {
         TD_ADD_TEST(s, test_hup_listeners);
         TD_ADD_TEST(s, test_hup_settings_and_inflight);
         TD_ADD_TEST(s, test_hup_bind_failure);
+        TD_ADD_TEST(s, test_hup_zero_shutdown_timeout_kills_busy);
         return s;
 }
 

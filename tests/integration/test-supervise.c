@@ -320,6 +320,31 @@ START_TEST(test_workers_die_with_master) {
 }
 END_TEST
 
+/* A worker busy with a connection when its master is SIGKILLed gets
+ * SIGTERM (PR_SET_PDEATHSIG) and finishes gracefully, but with no master
+ * left to SIGKILL it, it must bound that itself: gone one second after
+ * shutdown_timeout even though the client keeps the connection open. */
+START_TEST(test_busy_worker_dies_with_master) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int code = -1, r;
+        uint16_t port;
+
+        start_echo(&d, 1, "idle_timeout = 600.0;", "shutdown_timeout = 1.0;", &port);
+        TD_ASSERT(d, TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w)) == 1);
+        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(fd, "abc", 3, TD_TIMEOUT));
+
+        TD_OK(d, td_kill(d, SIGKILL));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
+        ck_assert_int_eq(code, 128 + SIGKILL);
+        TD_ASSERT_MSG(d, td_wait_pid_gone(w[0], TD_TIMEOUT) == 0, "busy worker %d outlived its master", (int) w[0]);
+        r = td_wait_eof(fd, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "connection of the dead worker: %s", strerror(-r));
+}
+END_TEST
+
 static Suite *supervise_suite(void) {
         Suite *s = suite_create("supervise");
 
@@ -329,6 +354,7 @@ static Suite *supervise_suite(void) {
         TD_ADD_TEST(s, test_backoff_resets_after_stable_run);
         TD_ADD_TEST(s, test_term_during_backoff);
         TD_ADD_TEST(s, test_workers_die_with_master);
+        TD_ADD_TEST(s, test_busy_worker_dies_with_master);
         return s;
 }
 

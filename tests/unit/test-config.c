@@ -189,6 +189,9 @@ START_TEST(test_bad_values) {
         assert_error("services = ( { name = \"e\"; listen = []; workers = 1; handler = \"echo\"; } );\n", 1,
                      "services.[0].listen", "at least one address");
         assert_error(SVC(" http = { root = \"/\"; };"), 1, "services.[0].http", "only valid with handler = \"http\"");
+        assert_error("services = ( { name = \"w\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"http\";\n"
+                     " idle_timeout = 5; http = { root = \"/\"; }; } );\n",
+                     2, "services.[0].idle_timeout", "not used by handler = \"http\"");
         assert_error("user = \"no-such-user-preforkd\";\n" SVC(""), 1, "user", "unknown user \"no-such-user-preforkd\"");
         assert_error("group = \"no-such-group-preforkd\";\n" SVC(""), 1, "group", "unknown group");
         assert_error("log_level = \"verbose\";\n" SVC(""), 1, "log_level", "must be one of \"emerg\"");
