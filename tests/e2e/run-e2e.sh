@@ -452,6 +452,13 @@ if sx test -f "$STAGE_CONF_COPY"; then
                     IFS= read -r -t 10 l <&3; printf "%s" "$l"' | tr -d '\r')
         check "shipped config: HTTP on 127.0.0.1:8080 answers (${http:-nothing})" \
                 eval '[[ $http == HTTP/1.[01]\ [1-5][0-9][0-9]* ]]'
+        # The access log: one journal record per request, with its fields.
+        check "shipped config: journalctl -u preforkd PREFORKD_SERVICE=web PREFORKD_HTTP_STATUS=200 has the request" \
+                eventually 10 jgrep '"PREFORKD_HTTP_TARGET" *: *"/"' -u preforkd PREFORKD_SERVICE=web \
+                PREFORKD_HTTP_STATUS=200 PREFORKD_HTTP_METHOD=GET -o json
+        check "shipped config: the access record has remote, bytes and duration" \
+                eval "jsince -u preforkd PREFORKD_HTTP_STATUS=200 -o json | grep -a '\"PREFORKD_HTTP_BYTES\"' |
+                      grep -a '\"PREFORKD_HTTP_DURATION_US\"' | grep -a -q '\"PREFORKD_REMOTE\" *: *\"127.0.0.1:'"
         check "shipped config: no warning about a passed socket that it uses" \
                 eval '! jgrep "Socket \"(echo|web)\" passed by systemd .*not used" -u preforkd'
         check "shipped config: systemctl stop preforkd" sx timeout 60 systemctl stop preforkd
