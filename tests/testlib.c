@@ -2407,3 +2407,15 @@ int td_run_suite(Suite *s) {
         srunner_free(sr);
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+bool td_errors_have(char **errors, const char *path, unsigned line, const char *setting, const char *what) {
+        char prefix[512];
+
+        snprintf(prefix, sizeof(prefix), "%s:%u: %s%s", path, line, setting, *setting ? ": " : "");
+        for (char **e = errors; e && *e; e++)
+                if (strncmp(*e, prefix, strlen(prefix)) == 0 && strstr(*e, what))
+                        return true;
+        for (char **e = errors; e && *e; e++)
+                fprintf(stderr, "got: %s\n", *e);
+        return false;
+}

@@ -336,6 +336,11 @@ void td_fail_dump(TestDaemon *d);
 
 /* Adds test tf to suite s in a test case of its own, named like the test,
  * so that CK_RUN_CASE=test_name runs just that one. */
+/* True if errors (config_load()'s list) holds one that starts with
+ * "PATH:LINE: SETTING: " (no ": " for an empty setting) and contains what.
+ * When none does, every error is printed to stderr for the test log. */
+bool td_errors_have(char **errors, const char *path, unsigned line, const char *setting, const char *what);
+
 #define TD_ADD_TEST(s, tf)                                                                      \
         do {                                                                                    \
                 TCase *_td_tc_ = tcase_create(#tf);                                             \

@@ -65,20 +65,12 @@ static int load(const char *http_group, Config **ret, char ***ret_errors) {
 /* Asserts an error "PATH:LINE: SETTING: ...WHAT...". */
 static void assert_error(const char *http_group, unsigned line, const char *setting, const char *what) {
         Config *c = NULL;
-        char **errors = NULL, prefix[256];
-        bool found = false;
+        char **errors = NULL;
 
         ck_assert_int_eq(load(http_group, &c, &errors), -EINVAL);
         ck_assert_ptr_null(c);
-        ck_assert_ptr_nonnull(errors);
-        snprintf(prefix, sizeof(prefix), "%s:%u: %s: ", path, line, setting);
-        for (char **e = errors; *e; e++)
-                if (strncmp(*e, prefix, strlen(prefix)) == 0 && strstr(*e, what))
-                        found = true;
-        if (!found)
-                for (char **e = errors; *e; e++)
-                        fprintf(stderr, "got: %s\n", *e);
-        ck_assert_msg(found, "no error '%s...%s'", prefix, what);
+        ck_assert_msg(td_errors_have(errors, path, line, setting, what), "no error '%s:%u: %s: ...%s'", path, line,
+                      setting, what);
         strv_free(errors);
 }
 

@@ -38,20 +38,12 @@ static int load(const char *text, Config **ret, char ***ret_errors) {
  * "PATH:LINE: setting: ..." and contains what. */
 static void assert_error(const char *text, unsigned line, const char *setting, const char *what) {
         Config *c = NULL;
-        char **errors = NULL, prefix[512];
-        bool found = false;
+        char **errors = NULL;
 
         ck_assert_int_eq(load(text, &c, &errors), -EINVAL);
         ck_assert_ptr_null(c);
-        ck_assert_ptr_nonnull(errors);
-        snprintf(prefix, sizeof prefix, "%s:%u: %s%s", path, line, setting, *setting ? ": " : "");
-        for (char **e = errors; *e; e++)
-                if (strncmp(*e, prefix, strlen(prefix)) == 0 && strstr(*e, what))
-                        found = true;
-        if (!found)
-                for (char **e = errors; *e; e++)
-                        fprintf(stderr, "got: %s\n", *e);
-        ck_assert_msg(found, "no error '%s...%s'", prefix, what);
+        ck_assert_msg(td_errors_have(errors, path, line, setting, what), "no error '%s:%u: %s...%s'", path, line,
+                      setting, what);
         strv_free(errors);
 }
 
