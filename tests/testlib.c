@@ -1532,13 +1532,14 @@ int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
         }
 }
 
-int td_group_count(TestDaemon *d) {
+/* The pids of the live (not zombie) processes in the daemon's process
+ * group: the master, its workers, and any worker that outlived it. */
+static int group_pids(TestDaemon *d, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, alloc = 0;
         DIR *dir;
         struct dirent *de;
-        int n = 0;
 
-        if (!d->started)
-                return 0;
         dir = opendir("/proc");
         if (!dir)
                 return -errno;
@@ -1562,11 +1563,33 @@ int td_group_count(TestDaemon *d) {
                 p = strrchr(buf, ')');
                 if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
                         continue;
-                if (pgrp == d->pid && state != 'Z' && state != 'X' && state != 'x')
-                        n++;
+                if (pgrp != d->pid || state == 'Z' || state == 'X' || state == 'x')
+                        continue;
+                if (n == alloc) {
+                        pid_t *np = realloc(pids, (alloc = alloc * 2 + 16) * sizeof(pid_t));
+                        if (!np) {
+                                closedir(dir);
+                                return -ENOMEM;
+                        }
+                        pids = np;
+                }
+                pids[n++] = (pid_t) atoi(de->d_name);
         }
         closedir(dir);
-        return n;
+        *ret = TAKE_PTR(pids);
+        *ret_n = n;
+        return 0;
+}
+
+int td_group_count(TestDaemon *d) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!d->started)
+                return 0;
+        r = group_pids(d, &pids, &n);
+        return r < 0 ? r : (int) n;
 }
 
 /* Finds the inode of the socket whose local address is (laddr, lport) and
@@ -1727,9 +1750,8 @@ static bool proc_holds_inode(pid_t pid, const unsigned long *inodes, size_t n) {
 
 int td_tcp_listener_holders(TestDaemon *d, uint16_t port) {
         _cleanup_free_ unsigned long *inodes = NULL;
-        size_t n = 0, alloc = 0;
-        DIR *dir;
-        struct dirent *de;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, alloc = 0, n_pids = 0;
         int r, holders = 0;
 
         if (!d->started)
@@ -1742,35 +1764,12 @@ int td_tcp_listener_holders(TestDaemon *d, uint16_t port) {
         if (n == 0)
                 return 0;
 
-        dir = opendir("/proc");
-        if (!dir)
-                return -errno;
-        while ((de = readdir(dir))) {
-                char path[300], buf[1024], *p, state;
-                int ppid, pgrp;
-                ssize_t k;
-                int fd;
-
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                k = read(fd, buf, sizeof(buf) - 1);
-                safe_close(fd);
-                if (k <= 0)
-                        continue;
-                buf[k] = 0;
-                p = strrchr(buf, ')');
-                if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
-                        continue;
-                if (pgrp != d->pid || state == 'Z' || state == 'X' || state == 'x')
-                        continue;
-                if (proc_holds_inode((pid_t) atoi(de->d_name), inodes, n))
+        r = group_pids(d, &pids, &n_pids);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_pids; i++)
+                if (proc_holds_inode(pids[i], inodes, n))
                         holders++;
-        }
-        closedir(dir);
         return holders;
 }
 
