@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-/* The daemon's src/macros.h is not included: at -Wpedantic its
+/* The daemon's src/basic/macros.h is not included: at -Wpedantic its
  * DEFINE_TRIVIAL_CLEANUP_FUNC(...); and TAKE_FD's braced group warn. These
  * are the few systemd-style helpers the benchmarks use. */
 #define _cleanup_(f) __attribute__((__cleanup__(f)))

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "config_http.h"
+#include "http_config.h"
 #include "testlib.h"
 
 static char dir[64];

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pool.h"
+#include "generation.h"
 
 /* Runs in a freshly forked child: drops privileges, runs the handler's
  * init(), then accepts and serves until told to stop, max_requests is

@@ -5,7 +5,7 @@
 
 #include "config.h"
 #include "listen.h"
-#include "pool.h"
+#include "generation.h"
 
 typedef struct Listener {
         char key[256];                /* listen_format(), stable across reloads */

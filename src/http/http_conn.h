@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "config_http.h"
+#include "http_config.h"
 #include "http_parse.h"
 
 /* Everything one worker process of an http service keeps between

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config_http.h"
+#include "http_config.h"
 #include "http_parse.h"
 
 #define DEFAULT_MIME_TYPES "/etc/mime.types"

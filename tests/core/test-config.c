@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "config_http.h"
+#include "http_config.h"
 #include "macros.h"
 
 static char dir[] = "/tmp/preforkd-config-XXXXXX";

@@ -9,7 +9,7 @@
 
 #include "log.h"
 #include "master.h"
-#include "pool.h"
+#include "generation.h"
 #include "respawn.h"
 #include "worker.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "config_http.h"
+#include "http_config.h"
 #include "log.h"
 
 #define WORKERS_MAX 4096
