@@ -9,22 +9,9 @@
 #include <string.h>
 
 #include "config.h"
-#include "http_config.h"
 #include "log.h"
 
 #define WORKERS_MAX 4096
-
-static const char *const handler_names[_HANDLER_TYPE_MAX + 1] = {
-        [HANDLER_ECHO] = "echo",
-        [HANDLER_HTTP] = "http",
-        [_HANDLER_TYPE_MAX] = NULL,
-};
-
-const char *handler_type_to_string(HandlerType t) {
-        if ((unsigned) t >= _HANDLER_TYPE_MAX)
-                return NULL;
-        return handler_names[t];
-}
 
 static const char *const log_level_names[] = {
         "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", NULL,
@@ -36,266 +23,13 @@ static const char *const top_keys[] = {
 
 static const char *const service_keys[] = {
         "name", "listen", "backlog", "workers", "handler", "max_requests",
-        "idle_timeout", "defer_accept", "respawn", "http", NULL,
+        "idle_timeout", "defer_accept", "respawn", NULL,
 };
 
 static const char *const respawn_keys[] = {
         "min_uptime", "backoff_initial", "backoff_max", NULL,
 };
 
-char *config_setting_path(const config_setting_t *s) {
-        const config_setting_t *parent;
-        char *prefix = NULL, *r = NULL;
-        const char *name;
-
-        if (!s)
-                return strdup("");
-        parent = config_setting_parent(s);
-        if (!parent) /* the root group has no name */
-                return strdup("");
-
-        prefix = config_setting_path(parent);
-        if (!prefix)
-                return NULL;
-
-        name = config_setting_name(s);
-        if (name) {
-                if (asprintf(&r, "%s%s%s", prefix, *prefix ? "." : "", name) < 0)
-                        r = NULL;
-        } else if (asprintf(&r, "%s%s[%d]", prefix, *prefix ? "." : "", config_setting_index(s)) < 0)
-                r = NULL;
-        free(prefix);
-        return r;
-}
-
-static void config_add_error(ConfigParser *p, char *msg) {
-        char **n;
-
-        if (!msg)
-                return;
-        n = realloc(p->errors, (p->n_errors + 2) * sizeof(char *));
-        if (!n) {
-                free(msg);
-                return;
-        }
-        p->errors = n;
-        p->errors[p->n_errors++] = msg;
-        p->errors[p->n_errors] = NULL;
-}
-
-void config_error(ConfigParser *p, const config_setting_t *s, const char *key, const char *fmt, ...) {
-        _cleanup_free_ char *path = NULL, *what = NULL;
-        const char *file = NULL;
-        char *msg = NULL;
-        unsigned line = 0;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&what, fmt, ap) < 0)
-                what = NULL;
-        va_end(ap);
-        if (!what)
-                return;
-
-        path = config_setting_path(s);
-        if (s) {
-                line = (unsigned) config_setting_source_line(s);
-                file = config_setting_source_file(s);
-        }
-        if (!file)
-                file = p->file;
-
-        if (asprintf(&msg, "%s:%u: %s%s%s: %s", file, line, path ? path : "",
-                     key ? (path && *path ? "." : "") : "", key ? key : "", what) < 0)
-                msg = NULL;
-        config_add_error(p, msg);
-}
-
-void config_check_keys(ConfigParser *p, const config_setting_t *group, const char *const *allowed) {
-        int n = config_setting_length(group);
-
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(group, (unsigned) i);
-                const char *name = config_setting_name(s);
-                bool ok = false;
-
-                for (const char *const *a = allowed; *a; a++)
-                        if (name && strcmp(name, *a) == 0) {
-                                ok = true;
-                                break;
-                        }
-                if (!ok)
-                        config_error(p, s, NULL, "unknown setting");
-        }
-}
-
-static bool is_int_type(int type) {
-        return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64;
-}
-
-static const char *type_name(int type) {
-        switch (type) {
-        case CONFIG_TYPE_GROUP:
-                return "a group";
-        case CONFIG_TYPE_INT:
-        case CONFIG_TYPE_INT64:
-                return "an integer";
-        case CONFIG_TYPE_FLOAT:
-                return "a number";
-        case CONFIG_TYPE_STRING:
-                return "a string";
-        case CONFIG_TYPE_BOOL:
-                return "a boolean";
-        case CONFIG_TYPE_ARRAY:
-                return "an array";
-        case CONFIG_TYPE_LIST:
-                return "a list";
-        default:
-                return "a setting";
-        }
-}
-
-/* Looks key up in g; if absent, records "missing" when required. Returns
- * the setting, or NULL when absent. */
-static config_setting_t *lookup(ConfigParser *p, const config_setting_t *g, const char *key, bool required) {
-        config_setting_t *s = config_setting_get_member(g, key);
-
-        if (!s && required)
-                config_error(p, g, key, "missing required setting");
-        return s;
-}
-
-int config_get_string(ConfigParser *p, const config_setting_t *g, const char *key, bool required,
-                      const char *def, char **ret) {
-        config_setting_t *s = lookup(p, g, key, required);
-        const char *v;
-        char *copy;
-
-        if (!s) {
-                if (required)
-                        return -EINVAL;
-                copy = def ? strdup(def) : NULL;
-                if (def && !copy)
-                        return -ENOMEM;
-                *ret = copy;
-                return 0;
-        }
-        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-                config_error(p, s, NULL, "must be a string, not %s", type_name(config_setting_type(s)));
-                return -EINVAL;
-        }
-        v = config_setting_get_string(s);
-        if (!v || !*v) {
-                config_error(p, s, NULL, "must not be empty");
-                return -EINVAL;
-        }
-        copy = strdup(v);
-        if (!copy)
-                return -ENOMEM;
-        *ret = copy;
-        return 1;
-}
-
-int config_get_int(ConfigParser *p, const config_setting_t *g, const char *key, bool required, int64_t min,
-                   int64_t max, int64_t def, int64_t *ret) {
-        config_setting_t *s = lookup(p, g, key, required);
-        int64_t v;
-
-        if (!s) {
-                if (required)
-                        return -EINVAL;
-                *ret = def;
-                return 0;
-        }
-        if (!is_int_type(config_setting_type(s))) {
-                config_error(p, s, NULL, "must be an integer, not %s", type_name(config_setting_type(s)));
-                return -EINVAL;
-        }
-        v = config_setting_get_int64(s);
-        if (v < min || v > max) {
-                config_error(p, s, NULL, "must be between %" PRIi64 " and %" PRIi64, min, max);
-                return -EINVAL;
-        }
-        *ret = v;
-        return 1;
-}
-
-int config_get_bool(ConfigParser *p, const config_setting_t *g, const char *key, bool def, bool *ret) {
-        config_setting_t *s = lookup(p, g, key, false);
-
-        if (!s) {
-                *ret = def;
-                return 0;
-        }
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-                config_error(p, s, NULL, "must be true or false, not %s", type_name(config_setting_type(s)));
-                return -EINVAL;
-        }
-        *ret = config_setting_get_bool(s);
-        return 1;
-}
-
-int config_get_duration(ConfigParser *p, const config_setting_t *g, const char *key, double min_sec,
-                        double max_sec, double def_sec, uint64_t *ret_usec) {
-        config_setting_t *s = lookup(p, g, key, false);
-        double v;
-
-        if (!s) {
-                *ret_usec = (uint64_t) llround(def_sec * 1e6);
-                return 0;
-        }
-        if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
-                v = config_setting_get_float(s);
-        else if (is_int_type(config_setting_type(s)))
-                v = (double) config_setting_get_int64(s);
-        else {
-                config_error(p, s, NULL, "must be a number of seconds, not %s",
-                             type_name(config_setting_type(s)));
-                return -EINVAL;
-        }
-        if (!isfinite(v) || v < min_sec || v > max_sec) {
-                config_error(p, s, NULL, "must be between %g and %g seconds", min_sec, max_sec);
-                return -EINVAL;
-        }
-        *ret_usec = (uint64_t) llround(v * 1e6);
-        return 1;
-}
-
-int config_get_enum(ConfigParser *p, const config_setting_t *g, const char *key, const char *const *choices,
-                    int def, int *ret) {
-        config_setting_t *s = lookup(p, g, key, def < 0);
-        char list[256] = "";
-        const char *v;
-
-        if (!s) {
-                if (def < 0)
-                        return -EINVAL;
-                *ret = def;
-                return 0;
-        }
-        v = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
-        for (int i = 0; v && choices[i]; i++)
-                if (strcmp(v, choices[i]) == 0) {
-                        *ret = i;
-                        return 1;
-                }
-        for (int i = 0; choices[i]; i++) {
-                size_t l = strlen(list);
-                (void) snprintf(list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", choices[i]);
-        }
-        config_error(p, s, NULL, "must be one of %s", list);
-        return -EINVAL;
-}
-
-char *config_resolve_path(const ConfigParser *p, const char *path) {
-        char *r;
-
-        if (path[0] == '/')
-                return strdup(path);
-        if (asprintf(&r, "%s/%s", p->dir, path) < 0)
-                return NULL;
-        return r;
-}
 
 static void service_config_done(ServiceConfig *s) {
         free(s->name);
@@ -304,7 +38,8 @@ static void service_config_done(ServiceConfig *s) {
                 free(s->listen_str[i]);
         free(s->listen_str);
         free(s->listen_line);
-        http_config_free(s->http);
+        if (s->handler && s->handler->config_free)
+                s->handler->config_free(s->handler_config);
 }
 
 Config *config_free(Config *c) {
@@ -351,7 +86,7 @@ static bool name_is_valid(const char *n) {
  * strings. Every address is parsed on its own so that each bad one gets its
  * own error with its own line. */
 static int parse_listen(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s) {
-        config_setting_t *l = lookup(p, svc, "listen", true);
+        config_setting_t *l = config_lookup_member(p, svc, "listen", true);
         int n, r = 0;
 
         if (!l)
@@ -361,7 +96,7 @@ static int parse_listen(ConfigParser *p, const config_setting_t *svc, ServiceCon
         else if (IN_SET(config_setting_type(l), CONFIG_TYPE_ARRAY, CONFIG_TYPE_LIST))
                 n = config_setting_length(l);
         else {
-                config_error(p, l, NULL, "must be an array of strings, not %s", type_name(config_setting_type(l)));
+                config_error(p, l, NULL, "must be an array of strings, not %s", config_type_name(config_setting_type(l)));
                 return -EINVAL;
         }
         if (n == 0) {
@@ -382,7 +117,7 @@ static int parse_listen(ConfigParser *p, const config_setting_t *svc, ServiceCon
                 const char *why;
 
                 if (!v) {
-                        config_error(p, e, NULL, "must be a string, not %s", type_name(config_setting_type(e)));
+                        config_error(p, e, NULL, "must be a string, not %s", config_type_name(config_setting_type(e)));
                         r = -EINVAL;
                         continue;
                 }
@@ -415,7 +150,7 @@ static int parse_respawn(ConfigParser *p, const config_setting_t *svc, RespawnCo
         int r = 0;
 
         if (g && config_setting_type(g) != CONFIG_TYPE_GROUP) {
-                config_error(p, g, NULL, "must be a group, not %s", type_name(config_setting_type(g)));
+                config_error(p, g, NULL, "must be a group, not %s", config_type_name(config_setting_type(g)));
                 return -EINVAL;
         }
         if (!g) {
@@ -442,15 +177,82 @@ static int parse_respawn(ConfigParser *p, const config_setting_t *svc, RespawnCo
         return r;
 }
 
+/* The service's handler, and the config groups of handlers: a group is
+ * parsed by the handler it belongs to, and refused on any other. */
+static int parse_handler(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s) {
+        const config_setting_t *h = config_lookup_member(p, svc, "handler", true);
+        char names[256] = "";
+        int r = 0;
+
+        if (h) {
+                const char *v = config_setting_type(h) == CONFIG_TYPE_STRING ? config_setting_get_string(h) : NULL;
+                s->handler = handler_find(v);
+                if (!s->handler) {
+                        for (const HandlerVTable *const *t = handler_table; *t; t++) {
+                                size_t l = strlen(names);
+                                (void) snprintf(names + l, sizeof names - l, "%s\"%s\"", l ? ", " : "", (*t)->name);
+                        }
+                        config_error(p, h, NULL, "must be one of %s", names);
+                        r = -EINVAL;
+                }
+        } else
+                r = -EINVAL;
+
+        for (const HandlerVTable *const *t = handler_table; *t; t++) {
+                const config_setting_t *g;
+
+                if (!(*t)->config_group)
+                        continue;
+                g = config_setting_get_member(svc, (*t)->config_group);
+                if (s->handler == *t) {
+                        if (g && config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                                config_error(p, g, NULL, "must be a group, not %s",
+                                             config_type_name(config_setting_type(g)));
+                                r = -EINVAL;
+                        } else if ((*t)->config_parse(p, svc, g, &s->handler_config) < 0)
+                                r = -EINVAL;
+                } else if (g) {
+                        config_error(p, g, NULL, "only valid with handler = \"%s\"", (*t)->name);
+                        r = -EINVAL;
+                }
+        }
+
+        /* Silently ignoring it would let an operator believe it limits
+         * something the handler times by its own settings. */
+        const config_setting_t *idle = config_setting_get_member(svc, "idle_timeout");
+        if (s->handler && !s->handler->uses_idle_timeout && idle) {
+                config_error(p, idle, NULL, "not used by handler = \"%s\"%s%s", s->handler->name,
+                             s->handler->idle_timeout_hint ? ": " : "",
+                             s->handler->idle_timeout_hint ? s->handler->idle_timeout_hint : "");
+                r = -EINVAL;
+        }
+        return r;
+}
+
+/* Keys that a service group may hold: the core's, and the config group of
+ * every handler (which parse_handler() then checks against the handler). */
+static void check_service_keys(ConfigParser *p, const config_setting_t *svc) {
+        const char *allowed[ELEMENTSOF(service_keys) + 16];
+        size_t n = 0;
+
+        for (const char *const *k = service_keys; *k; k++)
+                allowed[n++] = *k;
+        for (const HandlerVTable *const *t = handler_table; *t && n < ELEMENTSOF(allowed) - 1; t++)
+                if ((*t)->config_group)
+                        allowed[n++] = (*t)->config_group;
+        allowed[n] = NULL;
+        config_check_keys(p, svc, allowed);
+}
+
 static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s) {
-        int64_t v;
-        int h = -1, r = 0;
+        int64_t backlog = 511, workers = 1, max_requests = 0;
+        int r = 0;
 
         if (config_setting_type(svc) != CONFIG_TYPE_GROUP) {
-                config_error(p, svc, NULL, "must be a group { ... }, not %s", type_name(config_setting_type(svc)));
+                config_error(p, svc, NULL, "must be a group { ... }, not %s", config_type_name(config_setting_type(svc)));
                 return -EINVAL;
         }
-        config_check_keys(p, svc, service_keys);
+        check_service_keys(p, svc);
 
         if (config_get_string(p, svc, "name", true, NULL, &s->name) < 0)
                 r = -EINVAL;
@@ -461,51 +263,23 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         }
         if (parse_listen(p, svc, s) < 0)
                 r = -EINVAL;
-        if (config_get_int(p, svc, "backlog", false, 1, 65535, 511, &v) < 0)
+        if (config_get_int(p, svc, "backlog", false, 1, 65535, 511, &backlog) < 0)
                 r = -EINVAL;
-        s->backlog = (int) v;
-        if (config_get_int(p, svc, "workers", true, 1, WORKERS_MAX, 1, &v) < 0)
+        s->backlog = (int) backlog;
+        if (config_get_int(p, svc, "workers", true, 1, WORKERS_MAX, 1, &workers) < 0)
                 r = -EINVAL;
-        s->workers = (unsigned) v;
-        if (config_get_enum(p, svc, "handler", handler_names, -1, &h) < 0)
+        s->workers = (unsigned) workers;
+        if (config_get_int(p, svc, "max_requests", false, 0, INT64_MAX, 0, &max_requests) < 0)
                 r = -EINVAL;
-        s->handler = h < 0 ? _HANDLER_TYPE_MAX : (HandlerType) h;
-        if (config_get_int(p, svc, "max_requests", false, 0, INT64_MAX, 0, &v) < 0)
-                r = -EINVAL;
-        s->max_requests = (uint64_t) v;
+        s->max_requests = (uint64_t) max_requests;
         if (config_get_duration(p, svc, "idle_timeout", 0.001, 86400, 60, &s->idle_timeout_usec) < 0)
                 r = -EINVAL;
         if (config_get_bool(p, svc, "defer_accept", false, &s->defer_accept) < 0)
                 r = -EINVAL;
         if (parse_respawn(p, svc, &s->respawn) < 0)
                 r = -EINVAL;
-
-        const config_setting_t *http = config_setting_get_member(svc, "http");
-        switch (s->handler) {
-        case HANDLER_HTTP:
-                /* Silently ignoring it would let an operator believe it
-                 * limits something; the http group has its own timeouts. */
-                if (config_setting_get_member(svc, "idle_timeout")) {
-                        config_error(p, config_setting_get_member(svc, "idle_timeout"), NULL,
-                                     "not used by handler = \"http\": set http.header_timeout, "
-                                     "http.keepalive_timeout and http.send_timeout instead");
-                        r = -EINVAL;
-                }
-                if (http && config_setting_type(http) != CONFIG_TYPE_GROUP) {
-                        config_error(p, http, NULL, "must be a group, not %s", type_name(config_setting_type(http)));
-                        r = -EINVAL;
-                } else if (config_parse_http(p, svc, http, &s->http) < 0)
-                        r = -EINVAL;
-                break;
-        case HANDLER_ECHO:
-                if (http) {
-                        config_error(p, http, NULL, "only valid with handler = \"http\"");
-                        r = -EINVAL;
-                }
-                break;
-        case _HANDLER_TYPE_MAX: /* already reported */
-                break;
-        }
+        if (parse_handler(p, svc, s) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -598,13 +372,13 @@ static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
         if (config_get_duration(p, root, "shutdown_timeout", 0, 86400, 10, &c->shutdown_timeout_usec) < 0)
                 r = -EINVAL;
 
-        list = lookup(p, root, "services", true);
+        list = config_lookup_member(p, root, "services", true);
         if (!list)
                 return -EINVAL;
         if (!IN_SET(config_setting_type(list), CONFIG_TYPE_LIST, CONFIG_TYPE_ARRAY) &&
             config_setting_type(list) != CONFIG_TYPE_GROUP) {
                 config_error(p, list, NULL, "must be a list ( { ... }, ... ), not %s",
-                             type_name(config_setting_type(list)));
+                             config_type_name(config_setting_type(list)));
                 return -EINVAL;
         }
         if (config_setting_type(list) == CONFIG_TYPE_GROUP) {
@@ -620,7 +394,6 @@ static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
         if (!c->services)
                 return -ENOMEM;
         for (int i = 0; i < n; i++) {
-                c->services[i].handler = _HANDLER_TYPE_MAX;
                 c->n_services++;
                 if (parse_service(p, config_setting_get_elem(list, (unsigned) i), &c->services[i]) < 0)
                         r = -EINVAL;

@@ -224,7 +224,7 @@ static int worker_setup_epoll(const WorkerSpawn *sp) {
 }
 
 void worker_main(const WorkerSpawn *sp) {
-        const Handler *h = handler_get(sp->svc->handler);
+        const HandlerVTable *h = sp->svc->handler;
         WorkerScore *score = sp->score;
         ReadyMessage ready = { .pid = getpid(), .generation = sp->generation, .slot = sp->slot };
         uint64_t served = 0;

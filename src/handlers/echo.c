@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "handler.h"
 #include "log.h"
 #include "worker.h"
@@ -42,7 +43,8 @@ static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *p
         }
 }
 
-const Handler handler_echo = {
+const HandlerVTable handler_echo = {
         .name = "echo",
+        .uses_idle_timeout = true,
         .serve = echo_serve,
 };

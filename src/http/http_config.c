@@ -276,7 +276,7 @@ static int parse_sizes(ConfigParser *p, const config_setting_t *http, HttpConfig
         return 0;
 }
 
-int config_parse_http(ConfigParser *p, const config_setting_t *service, const config_setting_t *http,
+int http_config_parse(ConfigParser *p, const config_setting_t *service, const config_setting_t *http,
                       HttpConfig **ret) {
         _cleanup_(http_config_freep) HttpConfig *c = NULL;
         int64_t v;

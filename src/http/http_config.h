@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "conf-parser.h"
 #include "http_mime.h"
 
 typedef enum HttpDotfiles {
@@ -19,7 +19,7 @@ typedef enum HttpDotfiles {
  * mime table is read here, in the master, so that a broken file is a
  * config error at -t and reload time, and workers share the table
  * copy-on-write. */
-struct HttpConfig {
+typedef struct HttpConfig {
         char *root;                       /* absolute, resolved against the config dir */
         char **index;                     /* NULL-terminated plain file names, maybe empty */
         bool autoindex;
@@ -42,12 +42,12 @@ struct HttpConfig {
         bool precompressed;               /* serve FILE.br / FILE.gz when accepted */
         char *extra_headers;              /* "Name: value\r\n"..., NULL: none */
         size_t extra_headers_len;
-};
+} HttpConfig;
 
 /* Parses the service's "http" group (http may be NULL when it is absent;
  * service is the service group, for errors about a missing group). Records
  * every error in p. Returns 0 with *ret set, or -EINVAL. */
-int config_parse_http(ConfigParser *p, const config_setting_t *service, const config_setting_t *http,
+int http_config_parse(ConfigParser *p, const config_setting_t *service, const config_setting_t *http,
                       HttpConfig **ret);
 HttpConfig *http_config_free(HttpConfig *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpConfig *, http_config_free)

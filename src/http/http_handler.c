@@ -14,6 +14,7 @@
 
 #include "build-config.h"
 #include "handler.h"
+#include "http_config.h"
 #include "http_conn.h"
 #include "http_log.h"
 #include "http_path.h"
@@ -40,7 +41,7 @@
 static HttpWorker worker = { .root_fd = -EBADF };
 
 static int http_init(const ServiceConfig *svc) {
-        const HttpConfig *cfg = svc->http;
+        const HttpConfig *cfg = svc->handler_config;
         HttpWorker *w = &worker;
         int r;
 
@@ -351,8 +352,28 @@ static int http_serve(const ServiceConfig *svc, int fd, const struct sockaddr *p
         return 0;
 }
 
-const Handler handler_http = {
+static int http_config_parse_group(ConfigParser *p, const config_setting_t *service, const config_setting_t *group,
+                                   void **ret) {
+        HttpConfig *c = NULL;
+        int r = http_config_parse(p, service, group, &c);
+
+        if (r < 0)
+                return r;
+        *ret = c;
+        return 0;
+}
+
+static void http_config_free_group(void *c) {
+        http_config_free(c);
+}
+
+const HandlerVTable handler_http = {
         .name = "http",
+        .config_group = "http",
+        .uses_idle_timeout = false,
+        .idle_timeout_hint = "set http.header_timeout, http.keepalive_timeout and http.send_timeout instead",
+        .config_parse = http_config_parse_group,
+        .config_free = http_config_free_group,
         .init = http_init,
         .serve = http_serve,
 };

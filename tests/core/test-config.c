@@ -60,7 +60,7 @@ START_TEST(test_valid_and_defaults) {
         ck_assert_str_eq(c->services[0].name, "e");
         ck_assert_int_eq(c->services[0].workers, 2);
         ck_assert_int_eq(c->services[0].backlog, 511);
-        ck_assert_int_eq(c->services[0].handler, HANDLER_ECHO);
+        ck_assert_str_eq(c->services[0].handler->name, "echo");
         ck_assert_uint_eq(c->services[0].max_requests, 0);
         ck_assert_uint_eq(c->services[0].idle_timeout_usec, 60 * USEC_PER_SEC);
         ck_assert_uint_eq(c->services[0].respawn.min_uptime_usec, USEC_PER_SEC);

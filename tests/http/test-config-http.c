@@ -80,7 +80,7 @@ START_TEST(test_defaults) {
 
         ck_assert_int_eq(load("  http = { root = \"site\"; };\n", &c, &errors), 0);
         ck_assert_ptr_null(errors);
-        const HttpConfig *h = c->services[0].http;
+        const HttpConfig *h = c->services[0].handler_config;
         ck_assert_ptr_nonnull(h);
         snprintf(want, sizeof(want), "%s/site", dir);
         ck_assert_str_eq(h->root, want);
@@ -138,7 +138,7 @@ START_TEST(test_all_keys) {
                               "  };\n",
                               &c, &errors),
                          0);
-        const HttpConfig *h = c->services[0].http;
+        const HttpConfig *h = c->services[0].handler_config;
         ck_assert_str_eq(h->index[0], "index.htm");
         ck_assert_str_eq(h->index[1], "default.html");
         ck_assert_ptr_null(h->index[2]);
@@ -170,7 +170,7 @@ START_TEST(test_empty_index_list) {
         char **errors = NULL;
 
         ck_assert_int_eq(load("  http = { root = \"site\"; index = []; };\n", &c, &errors), 0);
-        ck_assert_ptr_null(c->services[0].http->index[0]);
+        ck_assert_ptr_null(((const HttpConfig *) c->services[0].handler_config)->index[0]);
 }
 END_TEST
 
