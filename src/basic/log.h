@@ -33,10 +33,28 @@ typedef enum LogTarget {
 
 /* Chooses the journal when stderr is connected to it (JOURNAL_STREAM names
  * stderr's device and inode) and plain stderr lines otherwise. The
- * environment variable PREFORKD_LOG_TARGET=journal|stderr overrides it. */
+ * environment variable PREFORKD_LOG_TARGET=journal|stderr overrides it.
+ *
+ * Journal records are sent with journald's native protocol to
+ * /run/systemd/journal/socket, or to the socket that the environment
+ * variable PREFORKD_JOURNAL_SOCKET names (an absolute path, or @NAME in the
+ * abstract namespace): the tests bind one of their own, and a daemon can log
+ * to a journald listening elsewhere. A value that is neither is reported on
+ * stderr and logging stays on stderr. */
 void log_setup(void);
 LogTarget log_get_target(void);
 void log_set_target(LogTarget t);
+
+/* The journal socket, or -EBADF while none is open: it is opened by the
+ * first journal record, not by log_setup(). A forked worker that closes
+ * every inherited fd but a keep-list puts this one on it (and may go on
+ * using it: it is an unconnected datagram socket, shared harmlessly). */
+int log_journal_fd(void);
+/* For a child that closed its inherited fds, the journal socket among them
+ * unless it was kept: forgets the fd without closing it (its number may
+ * already name something else), so that the next journal record opens a
+ * socket of its own. Never sends anything through the old number. */
+void log_forget_fds(void);
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
