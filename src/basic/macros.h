@@ -28,6 +28,9 @@
                 _in_f_;                                                         \
         })
 
+/* For switch cases that an invariant rules out. */
+#define assert_not_reached() abort()
+
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

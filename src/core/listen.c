@@ -253,7 +253,7 @@ int listen_open(const ListenAddress *a, int backlog, bool defer_accept, int *ret
         switch (a->type) {
         case LISTEN_INET:
         case LISTEN_ANY:
-                fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (fd < 0)
                         return negative_errno();
                 if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
@@ -276,7 +276,7 @@ int listen_open(const ListenAddress *a, int backlog, bool defer_accept, int *ret
                 r = unix_prepare_path(path);
                 if (r < 0)
                         return r;
-                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (fd < 0)
                         return negative_errno();
                 if (bind(fd, (const struct sockaddr *) &a->sa, a->sa_len) < 0)

@@ -33,7 +33,9 @@ bool listen_is_port_zero(const ListenAddress *a);
 /* Formats a bound socket's local address (for port 0 and logs). */
 int listen_format_fd(int fd, char *buf, size_t size);
 
-/* Opens, binds and listens. A stale unix socket file (nobody answers on it)
+/* Opens, binds and listens, non-blocking: workers always wait for a
+ * connection in epoll and never block in accept(), so that no flag of a
+ * socket that running workers share ever has to change. A stale unix socket file (nobody answers on it)
  * is replaced; a live one or a non-socket file is an error. */
 int listen_open(const ListenAddress *a, int backlog, bool defer_accept, int *ret_fd);
 

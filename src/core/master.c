@@ -1,77 +1,193 @@
 /* SPDX-License-Identifier: MIT */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 
+#include "fd-util.h"
+#include "listener.h"
 #include "log.h"
 #include "master.h"
-#include "worker.h"
+#include "readiness.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "time-util.h"
 
-/* How long a reload waits for every new worker to reach accept(). */
-#define PENDING_TIMEOUT_USEC (30 * USEC_PER_SEC)
 /* How often STATUS= is refreshed for the connection counters. */
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
-/* How long a fast stop waits for workers to act on SIGQUIT. */
-#define FAST_STOP_USEC (1 * USEC_PER_SEC)
 
-static void master_send_status(Master *m, bool ready);
-static void master_prune_listeners(Master *m);
-static int master_reload(Master *m);
+typedef struct Master {
+        sd_event *event;
+        const char *config_path;
+        Supervisor *supervisor;
+        ListenerSet listeners;
+        int ready_fd;                 /* the master's end of the readiness socket */
+        int ready_worker_fd;          /* the workers' end */
+        sd_event_source *ready_source;
+        sd_event_source *timer_source;
+        sd_event_source *status_timer;
+        bool reload_queued;           /* a HUP that came while a start or reload was under way */
+        unsigned n_reloads;           /* reloads handled: applied or refused */
+        bool last_reload_refused;
+        int exit_code;
+} Master;
 
-/* Listeners are matched across reloads by their canonical address. Port 0
- * is the exception: every such entry is its own socket, so its key also
- * names the service and position, and a reload keeps the port it got. */
-static int listener_key(const ServiceConfig *svc, size_t k, char *buf, size_t size) {
-        int r = listen_format(&svc->listen[k], buf, size);
+static void master_reload(Master *m);
+
+static const Config *master_current_config(const Master *m) {
+        return m->supervisor->current ? m->supervisor->current->config : NULL;
+}
+
+/* STATUS=: one summary per service of the current generation, the reload
+ * in progress, and "reload #N applied|refused" once a reload has been
+ * handled, which preforkd-reload (ExecReload=) waits for. With ready,
+ * READY=1 goes in the same datagram, so both are seen together. */
+static void master_send_status(Master *m, bool ready) {
+        const Supervisor *s = m->supervisor;
+        char buf[2048];
         size_t n;
 
-        if (r < 0 || !listen_is_port_zero(&svc->listen[k]))
-                return r;
+        if (!s->current || IN_SET(s->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED)) {
+                if (ready)
+                        (void) sd_notify(0, "READY=1");
+                return;
+        }
+        (void) supervisor_format_status(s, buf, sizeof buf);
         n = strlen(buf);
-        if (snprintf(buf + n, size - n, "#%s/%zu", svc->name, k) >= (int) (size - n))
-                return -ENOBUFS;
+        if (s->state == SUPERVISOR_RELOADING && s->pending && n < sizeof buf)
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", s->pending->number);
+        if (m->n_reloads > 0 && n < sizeof buf)
+                (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
+                                m->last_reload_refused ? "refused" : "applied");
+        (void) sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", buf);
+}
+
+/* Closes the master's copy of every listener that neither the current nor
+ * a starting generation uses. */
+static void master_prune_listeners(Master *m) {
+        const Supervisor *s = m->supervisor;
+        const Config *keep[] = {
+                s->current ? s->current->config : NULL,
+                s->pending ? s->pending->config : NULL,
+        };
+
+        listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);
+}
+
+static void master_reload_done(Master *m, bool applied) {
+        m->n_reloads++;
+        m->last_reload_refused = !applied;
+        master_prune_listeners(m);
+        master_send_status(m, true);
+}
+
+/* After every event: the one timer follows the supervisor's next deadline,
+ * and a reload that was asked for meanwhile starts once nothing else is. */
+static void master_sync(Master *m) {
+        uint64_t next = supervisor_next_deadline(m->supervisor);
+
+        if (next == USEC_INFINITY)
+                (void) sd_event_source_set_enabled(m->timer_source, SD_EVENT_OFF);
+        else {
+                (void) sd_event_source_set_time(m->timer_source, next);
+                (void) sd_event_source_set_enabled(m->timer_source, SD_EVENT_ONESHOT);
+        }
+        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued) {
+                m->reload_queued = false;
+                master_reload(m);
+        }
+}
+
+static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
+        Master *m = userdata;
+        ExitStatus st = { .code = si->si_code, .status = si->si_status };
+
+        supervisor_worker_exited(m->supervisor, si->si_pid, &st, now_usec());
+        master_send_status(m, false);
+        master_sync(m);
         return 0;
 }
 
-int master_listener_fd(const Master *m, const ServiceConfig *svc, size_t k) {
-        char key[256];
+static int master_op_spawn(void *userdata, Slot *s) {
+        Master *m = userdata;
+        const Pool *p = s->pool;
+        WorkerSpawn sp = {
+                .config = p->gen->config,
+                .svc = p->svc,
+                .slot = s->index,
+                .generation = p->gen->number,
+                .score = s->score,
+                .listen_fds = p->listen_fds,
+                .n_listen_fds = p->n_listen_fds,
+                .ready_fd = m->ready_worker_fd,
+                .master_pid = getpid(),
+        };
+        sd_event_source *watch = NULL;
+        pid_t pid;
+        int r;
 
-        if (listener_key(svc, k, key, sizeof key) < 0)
-                return -EINVAL;
-        for (size_t i = 0; i < m->n_listeners; i++)
-                if (m->listeners[i].fd >= 0 && strcmp(m->listeners[i].key, key) == 0)
-                        return m->listeners[i].fd;
-        return -ENOENT;
+        r = spawn_worker(&sp, &pid);
+        if (r < 0)
+                return r;
+        r = sd_event_add_child(m->event, &watch, pid, WEXITED, master_on_child, m);
+        if (r < 0) {
+                /* A worker we cannot watch could never be respawned or
+                 * reaped: take it down rather than run blind. */
+                log_error_errno(r, "%s[slot %u]: cannot watch worker %d, killing it: %s", p->svc->name, s->index,
+                                (int) pid, STRERROR(r));
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        s->pid = pid;
+        s->watch = watch;
+        return 0;
 }
 
-static void listener_close(Listener *l) {
-        if (l->from_systemd)
-                return;
-        l->fd = safe_close(l->fd);
-        listen_unlink(&l->addr);
+static void master_op_forget(void *userdata, Slot *s) {
+        s->watch = sd_event_source_disable_unref(s->watch);
 }
 
-/* Checks that every "systemd:NAME" in c was passed. Runs before anything is
- * opened, so a refused config changes nothing. */
-static int master_check_systemd_names(Master *m, const Config *c) {
-        int r = 0;
-
-        for (size_t i = 0; i < c->n_services; i++)
-                for (size_t k = 0; k < c->services[i].n_listen; k++) {
-                        const ListenAddress *a = &c->services[i].listen[k];
-                        if (a->type != LISTEN_SYSTEMD || systemd_sockets_find(&m->systemd, a->name) >= 0)
-                                continue;
-                        log_error("%s:%u: services.[%zu].listen: systemd socket \"%s\" was not passed by systemd "
-                                  "(FileDescriptorName=%s in the .socket unit)",
-                                  c->path, c->services[i].listen_line[k], i, a->name, a->name);
-                        r = -ENOENT;
-                }
-        return r;
+static void master_op_kill(void *userdata, pid_t pid, int sig) {
+        if (pid > 0)
+                (void) kill(pid, sig);
 }
+
+static void master_op_event(void *userdata, SupervisorEvent event, const char *why) {
+        Master *m = userdata;
+
+        switch (event) {
+        case SUPERVISOR_EVENT_STARTED:
+                master_send_status(m, true);
+                break;
+        case SUPERVISOR_EVENT_RELOAD_APPLIED:
+                log_set_max_level(master_current_config(m)->log_level);
+                master_reload_done(m, true);
+                break;
+        case SUPERVISOR_EVENT_RELOAD_REFUSED:
+                master_reload_done(m, false);
+                break;
+        case SUPERVISOR_EVENT_STOPPED:
+                (void) sd_event_exit(m->event, m->exit_code);
+                break;
+        case SUPERVISOR_EVENT_STOP_TIMEOUT:
+                (void) sd_event_exit(m->event, EX_SOFTWARE);
+                break;
+        case _SUPERVISOR_EVENT_MAX:
+                abort();
+        }
+}
+
+static const SupervisorOps master_ops = {
+        .spawn = master_op_spawn,
+        .forget = master_op_forget,
+        .kill = master_op_kill,
+        .event = master_op_event,
+};
 
 /* Workers switch to user/group themselves; that needs root unless the
  * master already runs as them. Checked before a config is used, so a
@@ -89,263 +205,56 @@ static int master_check_privileges(const Config *c) {
         return 0;
 }
 
-static int master_add_listener(Master *m, const ServiceConfig *svc, const ListenAddress *a, const char *key) {
-        Listener l = { .addr = *a, .fd = -EBADF, .wanted = true };
-        char shown[256];
-        Listener *n;
+/* Checks c against this machine and opens its listeners; then hands it to
+ * start (first generation) or reload. On failure nothing changed but
+ * listeners opened on the way, which the caller prunes; *ret_exit says
+ * which sysexits code a failed start ends with. */
+static int master_apply(Master *m, Config *c, bool first, int *ret_exit) {
+        int **fds = NULL;
         int r;
 
-        strcpy(l.key, key);
-        if (a->type != LISTEN_SYSTEMD && (r = systemd_sockets_match(&m->systemd, a)) >= 0) {
-                /* systemd already holds a socket on this very address: use
-                 * it rather than fail to bind, so one config file serves in
-                 * the foreground and under preforkd.socket alike. */
-                l.fd = m->systemd.fds[r];
-                l.from_systemd = true;
-                m->systemd.used[r] = true;
-        } else if (a->type == LISTEN_SYSTEMD) {
-                int i = systemd_sockets_find(&m->systemd, a->name);
-                if (i < 0)
-                        return log_error_errno(ENOENT, "Socket systemd:%s was not passed by systemd", a->name);
-                l.fd = m->systemd.fds[i];
-                l.from_systemd = true;
-                m->systemd.used[i] = true;
-        } else {
-                r = listen_open(a, svc->backlog, svc->defer_accept, &l.fd);
-                if (r == -EEXIST)
-                        return log_error_errno(r, "Failed to listen on %s (service %s): a file that is not a socket "
-                                                  "is in the way",
-                                               key, svc->name);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to listen on %s (service %s): %s", key, svc->name, STRERROR(r));
-        }
-
-        n = realloc(m->listeners, (m->n_listeners + 1) * sizeof(Listener));
-        if (!n) {
-                listener_close(&l);
-                return log_error_errno(ENOMEM, "Failed to listen on %s: %s", key, STRERROR(ENOMEM));
-        }
-        m->listeners = n;
-        m->listeners[m->n_listeners++] = l;
-
-        if (listen_format_fd(l.fd, shown, sizeof shown) < 0)
-                strcpy(shown, key);
-        if (l.from_systemd)
-                log_info("Listening on %s (service %s, socket passed by systemd as %s)", shown, svc->name, key);
-        else
-                log_info("Listening on %s (service %s)", shown, svc->name);
-        return 0;
+        *ret_exit = EX_CONFIG;
+        r = master_check_privileges(c);
+        if (r >= 0)
+                r = listener_set_check_systemd_names(&m->listeners, c);
+        if (r < 0)
+                return r;
+        *ret_exit = EX_OSERR;
+        r = listener_set_open(&m->listeners, c);
+        if (r < 0)
+                return r;
+        if (first)
+                /* only now are the passed sockets that a listener took marked used */
+                listener_set_warn_unused_systemd(&m->listeners);
+        r = listener_set_fds(&m->listeners, c, &fds);
+        if (r >= 0)
+                r = first ? supervisor_start(m->supervisor, c, fds, now_usec())
+                          : supervisor_reload(m->supervisor, c, fds, now_usec());
+        listen_fds_free(fds, c->n_services);
+        if (r < 0)
+                log_error_errno(r, "Failed to set up the worker pools: %s", STRERROR(r));
+        return r;
 }
 
-/* Makes sure every address of c has a listener: those already open (same
- * canonical address) are reused, so their queues and connections carry
- * over a reload untouched. New ones are opened. On failure the ones opened
- * by this call are closed again by the next prune. */
-static int master_open_listeners(Master *m, const Config *c) {
-        int r;
-
-        for (size_t i = 0; i < c->n_services; i++) {
-                const ServiceConfig *svc = &c->services[i];
-                for (size_t k = 0; k < svc->n_listen; k++) {
-                        char key[256];
-
-                        r = listener_key(svc, k, key, sizeof key);
-                        if (r < 0)
-                                return log_error_errno(r, "Cannot format listen address: %s", STRERROR(r));
-                        if (master_listener_fd(m, svc, k) >= 0)
-                                continue;
-                        r = master_add_listener(m, svc, &svc->listen[k], key);
-                        if (r < 0)
-                                return r;
-                }
-                /* A listener shared by several workers through epoll must
-                 * not block in accept(); a lone one must. O_NONBLOCK belongs
-                 * to the socket, so set it per the service using it now. */
-                for (size_t k = 0; k < svc->n_listen; k++) {
-                        int fd = master_listener_fd(m, svc, k);
-                        int fl = fcntl(fd, F_GETFL);
-                        if (fl >= 0)
-                                (void) fcntl(fd, F_SETFL, svc->n_listen > 1 ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
-                }
-        }
-        return 0;
-}
-
-static bool config_uses(const Config *c, const Listener *l) {
-        char key[256];
-
-        for (size_t i = 0; c && i < c->n_services; i++)
-                for (size_t k = 0; k < c->services[i].n_listen; k++)
-                        if (listener_key(&c->services[i], k, key, sizeof key) >= 0 &&
-                            strcmp(key, l->key) == 0)
-                                return true;
-        return false;
-}
-
-/* Closes the master's copy of every listener that neither the current nor
- * a starting generation uses. Retiring workers keep their own copies until
- * they exit. Sockets passed by systemd are kept for the next reload. */
-static void master_prune_listeners(Master *m) {
-        size_t j = 0;
-
-        for (size_t i = 0; i < m->n_listeners; i++) {
-                Listener *l = &m->listeners[i];
-                if (l->from_systemd || (m->current && config_uses(m->current->config, l)) ||
-                    (m->pending && config_uses(m->pending->config, l))) {
-                        m->listeners[j++] = *l;
-                        continue;
-                }
-                if (m->state != MASTER_STOPPING)
-                        log_info("Closing listener %s", l->key);
-                listener_close(l);
-        }
-        m->n_listeners = j;
-}
-
-static void master_free_retired(Master *m) {
-        for (Generation **g = &m->retiring; *g;) {
-                if (generation_live_workers(*g) > 0) {
-                        g = &(*g)->next;
-                        continue;
-                }
-                Generation *done = *g;
-                *g = done->next;
-                log_debug("Generation %u has finished", done->number);
-                generation_free(done);
-        }
-}
-
-static void master_retire(Master *m, Generation *g, uint64_t kill_after_usec) {
-        generation_retire(g, kill_after_usec);
-        g->next = m->retiring;
-        m->retiring = g;
-}
-
-static unsigned master_live_workers(const Master *m) {
-        unsigned n = 0;
-
-        if (m->current)
-                n += generation_live_workers(m->current);
-        if (m->pending)
-                n += generation_live_workers(m->pending);
-        for (const Generation *g = m->retiring; g; g = g->next)
-                n += generation_live_workers(g);
-        return n;
-}
-
-static void master_notify_ready(Master *m) {
-        /* READY=1 and the STATUS= that reports the reload in one datagram:
-         * preforkd-reload (ExecReload=) waits for "reload #N". */
-        master_send_status(m, true);
-}
-
-static void master_reload_done(Master *m, bool applied) {
-        m->n_reloads++;
-        m->last_reload_refused = !applied;
-        master_notify_ready(m);
-}
-
-/* The one place that moves the master between states as workers come and
- * go: every worker exit and readiness report ends here. */
-void master_workers_changed(Master *m) {
-        switch (m->state) {
-        case MASTER_STARTING:
-                if (generation_is_ready(m->current, true)) {
-                        char summary[128];
-                        m->state = MASTER_RUNNING;
-                        (void) config_summary(m->current->config, summary, sizeof summary);
-                        log_info("Ready: generation %u, %s", m->current->number, summary);
-                        master_notify_ready(m);
-                }
-                break;
-        case MASTER_RELOADING:
-                if (m->pending && generation_is_ready(m->pending, false)) {
-                        char summary[128];
-                        Generation *old = m->current;
-
-                        /* Switch first, retire after: the new workers are
-                         * already in accept() on the same sockets, so the
-                         * old ones can leave without a connection refused. */
-                        generation_inherit_counters(m->pending, old);
-                        m->current = TAKE_PTR(m->pending);
-                        m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
-                        log_set_max_level(m->current->config->log_level);
-                        master_retire(m, old, m->current->config->shutdown_timeout_usec);
-                        master_prune_listeners(m);
-                        m->state = MASTER_RUNNING;
-                        (void) config_summary(m->current->config, summary, sizeof summary);
-                        log_info("Reloaded: generation %u, %s; generation %u is retiring", m->current->number,
-                                 summary, old->number);
-                        master_reload_done(m, true);
-                }
-                break;
-        case MASTER_RUNNING:
-                break;
-        case MASTER_STOPPING:
-                if (master_live_workers(m) == 0) {
-                        log_info("All workers have exited");
-                        (void) sd_event_exit(m->event, m->exit_code);
-                }
-                break;
-        case _MASTER_STATE_MAX:
-                abort();
-        }
-        master_free_retired(m);
-        master_send_status(m, false);
-
-        if (m->state == MASTER_RUNNING && m->reload_queued) {
-                m->reload_queued = false;
-                (void) master_reload(m);
-        }
-}
-
-static void master_abandon_pending(Master *m, const char *why) {
-        Generation *g = TAKE_PTR(m->pending);
-
-        log_error("Reload failed: %s; still serving generation %u with the old configuration", why,
-                  m->current->number);
-        m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
-        master_retire(m, g, m->current->config->shutdown_timeout_usec);
-        master_prune_listeners(m);
-        m->state = MASTER_RUNNING;
-        master_reload_done(m, false);
-}
-
-void master_pending_failed(Master *m, const Slot *s, const char *how) {
-        char why[256];
-
-        (void) snprintf(why, sizeof why, "a new worker of service %s (slot %u) %s before accepting",
-                        s->pool->svc->name, s->index, how);
-        master_abandon_pending(m, why);
-        master_workers_changed(m);
-}
-
-static int master_on_pending_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
-        Master *m = userdata;
-
-        master_abandon_pending(m, "the new workers did not start within 30s");
-        master_workers_changed(m);
-        return 0;
-}
-
-static int master_reload(Master *m) {
+static void master_reload(Master *m) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_strv_free_ char **errors = NULL;
-        Generation *g = NULL;
         int r;
 
-        switch (m->state) {
-        case MASTER_STOPPING:
+        switch (m->supervisor->state) {
+        case SUPERVISOR_STOPPING:
+        case SUPERVISOR_STOPPED:
                 log_info("Ignoring reload request: stopping");
-                return 0;
-        case MASTER_STARTING:
-        case MASTER_RELOADING:
+                return;
+        case SUPERVISOR_IDLE:
+        case SUPERVISOR_STARTING:
+        case SUPERVISOR_RELOADING:
                 log_info("Reload requested while workers are starting; it will follow");
                 m->reload_queued = true;
-                return 0;
-        case MASTER_RUNNING:
+                return;
+        case SUPERVISOR_RUNNING:
                 break;
-        case _MASTER_STATE_MAX:
+        case _SUPERVISOR_STATE_MAX:
                 abort();
         }
 
@@ -358,84 +267,33 @@ static int master_reload(Master *m) {
                         log_error("%s", *e);
                 log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
                           "configuration",
-                          errors && errors[0] && errors[1] ? "errors" : "an error", m->current->number);
+                          errors && errors[0] && errors[1] ? "errors" : "an error", m->supervisor->current->number);
                 master_reload_done(m, false);
-                return r;
+                return;
         }
-        r = master_check_privileges(c);
-        if (r >= 0)
-                r = master_check_systemd_names(m, c);
-        if (r >= 0)
-                r = master_open_listeners(m, c);
-        if (r >= 0)
-                r = generation_new(m, c, m->last_generation + 1, &g);
+        int ignored;
+        r = master_apply(m, c, false, &ignored);
         if (r < 0) {
-                master_prune_listeners(m);
                 log_error("Reload failed; still serving generation %u with the old configuration",
-                          m->current->number);
+                          m->supervisor->current->number);
                 master_reload_done(m, false);
-                return r;
+                return;
         }
         TAKE_PTR(c);
-        m->last_generation++;
-        m->pending = g;
-        m->state = MASTER_RELOADING;
-        r = sd_event_add_time_relative(m->event, &m->pending_timer, CLOCK_MONOTONIC, PENDING_TIMEOUT_USEC, 0,
-                                       master_on_pending_timeout, m);
-        if (r < 0)
-                log_warning_errno(r, "Cannot arm the reload timeout: %s", STRERROR(r));
-        (void) generation_start(g);
-        master_workers_changed(m);
-        return 0;
-}
-
-static int master_on_stop_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
-        Master *m = userdata;
-
-        log_error("%u worker%s did not exit after SIGKILL; exiting anyway", master_live_workers(m),
-                  master_live_workers(m) == 1 ? "" : "s");
-        return sd_event_exit(m->event, EX_SOFTWARE);
+        master_send_status(m, false);
 }
 
 static void master_stop(Master *m, bool fast) {
-        const Generation *newest = m->current ? m->current : m->pending ? m->pending : m->retiring;
-        uint64_t grace;
+        bool was_stopping = IN_SET(m->supervisor->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED);
 
-        if (m->state == MASTER_STOPPING && (!fast || m->fast_stop)) {
-                log_info("Already stopping");
-                return;
-        }
-        grace = fast ? FAST_STOP_USEC : newest ? newest->config->shutdown_timeout_usec : 0;
-        if (m->state != MASTER_STOPPING) {
+        m->reload_queued = false;
+        if (!was_stopping)
                 (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
-                m->state = MASTER_STOPPING;
-                m->reload_queued = false;
-                m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
-                if (m->current)
-                        master_retire(m, TAKE_PTR(m->current), grace);
-                if (m->pending)
-                        master_retire(m, TAKE_PTR(m->pending), grace);
+        supervisor_stop(m->supervisor, fast, now_usec());
+        /* Listeners close at the start of a stop: the kernel refuses new
+         * connections while the workers finish theirs. */
+        if (!was_stopping)
                 master_prune_listeners(m);
-        }
-        if (fast) {
-                m->fast_stop = true;
-                log_info("Fast stop: telling workers to exit now");
-                for (Generation *g = m->retiring; g; g = g->next)
-                        generation_kill(g, SIGQUIT);
-        } else
-                log_info("Stopping gracefully: waiting up to %.1fs for workers to finish their connections",
-                         (double) grace / 1e6);
-
-        /* Every generation, also one still retiring from a reload, now
-         * SIGKILLs its stragglers after grace; the stop timer is the last
-         * resort should even that not end them. */
-        for (Generation *g = m->retiring; g; g = g->next)
-                generation_retire(g, grace);
-        m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
-        if (sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, grace + 5 * USEC_PER_SEC, 0,
-                                       master_on_stop_timeout, m) < 0)
-                log_warning("Cannot arm the stop timer");
-        master_workers_changed(m);
 }
 
 static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
@@ -453,29 +311,37 @@ static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *
                 break;
         case SIGHUP:
                 log_info("Received SIGHUP");
-                (void) master_reload(m);
+                master_reload(m);
                 break;
         default:
                 log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads)",
                            sigabbrev_np((int) si->ssi_signo));
                 break;
         }
+        master_sync(m);
         return 0;
 }
 
-static int master_on_ready_pipe(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+static int master_on_ready(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Master *m = userdata;
-        ReadyMessage msg;
-        bool changed = false;
+        ReadinessReport rep;
+        int r;
 
-        while (read(fd, &msg, sizeof msg) == (ssize_t) sizeof msg) {
-                if (m->current && generation_worker_ready(m->current, &msg))
-                        changed = true;
-                else if (m->pending && generation_worker_ready(m->pending, &msg))
-                        changed = true;
-        }
-        if (changed)
-                master_workers_changed(m);
+        while ((r = readiness_receive(fd, &rep)) > 0)
+                supervisor_worker_ready(m->supervisor, rep.pid, rep.generation, rep.slot, now_usec());
+        if (r < 0)
+                log_warning_errno(r, "Cannot read readiness reports: %s", STRERROR(r));
+        master_send_status(m, false);
+        master_sync(m);
+        return 0;
+}
+
+static int master_on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+
+        supervisor_run_timers(m->supervisor, now_usec());
+        master_send_status(m, false);
+        master_sync(m);
         return 0;
 }
 
@@ -484,56 +350,6 @@ static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *user
 
         master_send_status(m, false);
         return sd_event_source_set_time_relative(es, STATUS_INTERVAL_USEC);
-}
-
-/* STATUS=: one summary per service of the current generation, the reload
- * in progress, and "reload #N applied|refused" once a reload has been
- * handled, which preforkd-reload (ExecReload=) waits for. With ready,
- * READY=1 goes in the same datagram, so both are seen together. */
-static void master_send_status(Master *m, bool ready) {
-        char buf[2048];
-        size_t n = 0;
-
-        if (!m->current || m->state == MASTER_STOPPING) {
-                if (ready)
-                        (void) sd_notify(0, "READY=1");
-                return;
-        }
-        for (size_t i = 0; i < m->current->n_pools && n < sizeof buf - 1; i++) {
-                if (i > 0)
-                        n += (size_t) snprintf(buf + n, sizeof buf - n, "; ");
-                if (n < sizeof buf && pool_format_status(&m->current->pools[i], buf + n, sizeof buf - n) >= 0)
-                        n += strlen(buf + n);
-        }
-        if (m->state == MASTER_RELOADING && m->pending && n < sizeof buf)
-                n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", m->pending->number);
-        if (m->n_reloads > 0 && n < sizeof buf)
-                (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
-                                m->last_reload_refused ? "refused" : "applied");
-        (void) sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", buf);
-}
-
-static void master_done(Master *m) {
-        generation_free(m->current);
-        generation_free(m->pending);
-        while (m->retiring) {
-                Generation *g = m->retiring;
-                m->retiring = g->next;
-                generation_free(g);
-        }
-        for (size_t i = 0; i < m->n_listeners; i++)
-                listener_close(&m->listeners[i]);
-        free(m->listeners);
-        for (size_t i = 0; i < m->systemd.n; i++)
-                safe_close(m->systemd.fds[i]);
-        systemd_sockets_done(&m->systemd);
-        sd_event_source_disable_unref(m->ready_source);
-        sd_event_source_disable_unref(m->stop_timer);
-        sd_event_source_disable_unref(m->pending_timer);
-        sd_event_source_disable_unref(m->status_timer);
-        safe_close(m->ready_pipe[0]);
-        safe_close(m->ready_pipe[1]);
-        sd_event_unref(m->event);
 }
 
 static int master_setup_event(Master *m) {
@@ -545,7 +361,7 @@ static int master_setup_event(Master *m) {
         int r;
 
         /* sd-event delivers signals and child exits through signalfd and
-         * pidfds, which need them blocked; forked workers unblock them. */
+         * pidfds, which need them blocked; forked workers set their own. */
         sigemptyset(&mask);
         for (size_t i = 0; i < ELEMENTSOF(signals); i++)
                 sigaddset(&mask, signals[i]);
@@ -563,16 +379,20 @@ static int master_setup_event(Master *m) {
                         return log_error_errno(r, "Failed to watch signal %d: %s", signals[i], STRERROR(r));
         }
 
-        if (pipe2(m->ready_pipe, O_CLOEXEC | O_DIRECT) < 0)
-                return log_error_errno(errno, "Failed to create the ready pipe: %s", STRERROR(errno));
-        if (fcntl(m->ready_pipe[0], F_SETFL, O_NONBLOCK) < 0)
-                return log_error_errno(errno, "Failed to set up the ready pipe: %s", STRERROR(errno));
-        r = sd_event_add_io(m->event, &m->ready_source, m->ready_pipe[0], EPOLLIN, master_on_ready_pipe, m);
+        r = readiness_open(&m->ready_fd, &m->ready_worker_fd);
         if (r < 0)
-                return log_error_errno(r, "Failed to watch the ready pipe: %s", STRERROR(r));
+                return log_error_errno(r, "Failed to create the readiness socket: %s", STRERROR(r));
+        r = sd_event_add_io(m->event, &m->ready_source, m->ready_fd, EPOLLIN, master_on_ready, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the readiness socket: %s", STRERROR(r));
         /* Read readiness before child exits of the same iteration, so that
          * a worker that got ready and died at once counts as having started. */
         (void) sd_event_source_set_priority(m->ready_source, SD_EVENT_PRIORITY_IMPORTANT);
+
+        r = sd_event_add_time(m->event, &m->timer_source, CLOCK_MONOTONIC, USEC_INFINITY, 1000, master_on_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the supervisor timer: %s", STRERROR(r));
+        (void) sd_event_source_set_enabled(m->timer_source, SD_EVENT_OFF);
 
         r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
                                        USEC_PER_SEC, master_on_status_timer, m);
@@ -586,50 +406,47 @@ static int master_setup_event(Master *m) {
         return 0;
 }
 
-static void master_warn_unused_systemd(const Master *m) {
-        for (size_t i = 0; i < m->systemd.n; i++)
-                if (!m->systemd.used[i])
-                        log_warning("Socket \"%s\" passed by systemd (fd %d) is not used by any service",
-                                    m->systemd.names && m->systemd.names[i] ? m->systemd.names[i] : "?",
-                                    m->systemd.fds[i]);
+static void master_done(Master *m) {
+        supervisor_free(m->supervisor);
+        listener_set_done(&m->listeners);
+        sd_event_source_disable_unref(m->ready_source);
+        sd_event_source_disable_unref(m->timer_source);
+        sd_event_source_disable_unref(m->status_timer);
+        safe_close(m->ready_fd);
+        safe_close(m->ready_worker_fd);
+        sd_event_unref(m->event);
 }
 
 int master_run(const char *config_path, Config *config) {
         _cleanup_(config_freep) Config *c = config;
-        Master m = { .ready_pipe = { -EBADF, -EBADF }, .state = MASTER_STARTING };
+        Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
         int r, ret = EX_OSERR;
 
-        m.config_path = (char *) config_path;
+        /* Up to 4096 workers per service, each a pidfd here. */
+        r = rlimit_nofile_raise();
+        if (r < 0)
+                log_warning_errno(r, "Cannot raise the file descriptor limit: %s", STRERROR(r));
+
         r = master_setup_event(&m);
         if (r < 0)
                 goto finish;
-
-        r = listen_adopt_systemd(&m.systemd);
-        if (r < 0)
-                goto finish;
-        if (master_check_privileges(c) < 0 || master_check_systemd_names(&m, c) < 0) {
-                ret = EX_CONFIG;
+        r = supervisor_new(&master_ops, &m, &m.supervisor);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the supervisor: %s", STRERROR(r));
                 goto finish;
         }
+        r = listener_set_adopt_systemd(&m.listeners);
+        if (r < 0)
+                goto finish;
 
         /* Every listener is open before the first fork; if one fails, the
          * ones already open are closed (unix socket files removed) and no
          * worker was ever started. */
-        r = master_open_listeners(&m, c);
+        r = master_apply(&m, c, true, &ret);
         if (r < 0)
                 goto finish;
-        /* only now are the passed sockets that a listener took marked used */
-        master_warn_unused_systemd(&m);
-
-        m.last_generation = 1;
-        r = generation_new(&m, c, m.last_generation, &m.current);
-        if (r < 0) {
-                log_error_errno(r, "Failed to set up the worker pools: %s", STRERROR(r));
-                goto finish;
-        }
         TAKE_PTR(c);
-        (void) generation_start(m.current);
-        master_workers_changed(&m);
+        master_sync(&m);
 
         r = sd_event_loop(m.event);
         if (r < 0) {

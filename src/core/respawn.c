@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "respawn.h"
 
+bool respawn_is_planned(const WorkerExit *e) {
+        return !e->never_ready && e->clean && e->connections > 0;
+}
+
 bool respawn_is_crash(const RespawnConfig *c, const WorkerExit *e) {
-        if (e->clean && e->connections > 0)
+        if (e->never_ready)
+                return true;
+        if (respawn_is_planned(e))
                 return false;
         return e->uptime_usec < c->min_uptime_usec;
 }

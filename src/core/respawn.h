@@ -11,11 +11,17 @@ typedef struct WorkerExit {
         uint64_t uptime_usec;
         bool clean;              /* exited with status 0 */
         uint64_t connections;    /* connections it served */
+        bool never_ready;        /* died before it reported reaching its accept loop */
 } WorkerExit;
 
-/* A worker that exits cleanly after serving (max_requests, lost master) is
- * a planned recycle; any other exit before min_uptime is a crash. */
+/* A worker that never became ready crashed, whatever min_uptime says: with
+ * min_uptime = 0 a failing init would otherwise respawn in a tight loop. A
+ * worker that exits cleanly after serving (max_requests, lost master) is a
+ * planned recycle; any other exit before min_uptime is a crash. */
 bool respawn_is_crash(const RespawnConfig *c, const WorkerExit *e);
+
+/* A planned recycle: not counted as a restart. */
+bool respawn_is_planned(const WorkerExit *e);
 
 /* Delay before the next start of a slot that has crashed `crashes` times in
  * a row: 0 for none, then backoff_initial doubling up to backoff_max. */

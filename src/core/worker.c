@@ -13,16 +13,12 @@
 
 #include "handler.h"
 #include "log.h"
+#include "readiness.h"
 #include "worker.h"
 
 /* Set by the SIGTERM handler; read by the accept loop and worker_wait(). */
 static volatile sig_atomic_t stop_requested;
 
-/* The listening fds of this worker and a /dev/null fd, for on_term(). Set
- * once before the handler is installed and never changed afterwards. */
-static const int *term_listen_fds;
-static size_t term_n_listen_fds;
-static int term_devnull_fd = -EBADF;
 /* Seconds after the first SIGTERM at which the worker ends itself. */
 static unsigned term_alarm_secs;
 
@@ -30,26 +26,25 @@ static unsigned term_alarm_secs;
 static sigset_t mask_blocked;
 static sigset_t mask_open;
 
-uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 bool worker_stop_requested(void) {
         return stop_requested;
 }
 
-/* A blocking accept() has no variant that unblocks signals atomically, so a
- * SIGTERM that lands between the loop's stop check and the accept() call
- * would be lost and the worker would sleep until the next connection. To
- * close that window the handler points this worker's listening fds at
- * /dev/null: an accept() that has not started yet then fails at once with
- * ENOTSOCK, one that is blocked returns EINTR (no SA_RESTART), and one that
- * already returned a connection keeps it, so no connection is ever lost.
- * Only this process's fd table changes; the master and the other workers
- * keep the socket. dup2() is async-signal-safe. */
+/* This worker's listening fds and a /dev/null fd, for on_term(). Set once
+ * before the handler is installed and never changed afterwards. */
+static const int *term_listen_fds;
+static size_t term_n_listen_fds;
+static int term_devnull_fd = -EBADF;
+
+/* SIGTERM is blocked everywhere but inside the worker's waits (ppoll and
+ * epoll_pwait unblock it atomically), so it interrupts a wait and is never
+ * lost between the stop check and the wait. A worker busy with a long
+ * connection must not keep the listening sockets open meanwhile, or the
+ * kernel would go on queueing connections that nobody will accept after a
+ * stop: the handler points the listening fds at /dev/null. Only this
+ * process's fd table changes (the master and the other workers keep the
+ * sockets), the fd numbers stay taken, and the epoll set forgets them.
+ * dup2() is async-signal-safe. */
 static void on_term(int sig) {
         /* The master SIGKILLs a worker that overstays shutdown_timeout. A
          * TERM that came from PR_SET_PDEATHSIG has no master behind it, so
@@ -58,7 +53,7 @@ static void on_term(int sig) {
         if (!stop_requested)
                 (void) alarm(term_alarm_secs);
         stop_requested = 1;
-        for (size_t i = 0; i < term_n_listen_fds; i++)
+        for (size_t i = 0; i < term_n_listen_fds && term_devnull_fd >= 0; i++)
                 (void) dup2(term_devnull_fd, term_listen_fds[i]);
 }
 
@@ -130,7 +125,7 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         if (term_devnull_fd < 0)
                 fatal(EX_OSERR, "%s[slot %u]: cannot open /dev/null: %s", sp->svc->name, sp->slot, STRERROR(errno));
 
-        /* No SA_RESTART on TERM: a blocking accept() must return EINTR. */
+        /* No SA_RESTART on TERM: a wait must return EINTR. */
         (void) sigaction(SIGTERM, &term, NULL);
         (void) sigaction(SIGQUIT, &quit, NULL);
         /* The master coordinates Ctrl-C and reloads; a worker ignores them. */
@@ -155,7 +150,11 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
 
         if (!c->user && !c->group)
                 return;
-        if (c->user && geteuid() == c->uid && getegid() == c->gid)
+        /* Not root: the master's startup and reload checks only let this
+         * config through when the master already runs as the wanted user
+         * and group, and then there is nothing to change (setgroups()
+         * would fail without CAP_SETGID). */
+        if (geteuid() != 0 && (!c->user || geteuid() == c->uid) && getegid() == c->gid)
                 return;
         if (c->user) {
                 if (initgroups(c->user, c->gid) < 0)
@@ -170,106 +169,146 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
                 fatal(EX_NOPERM, "%s[slot %u]: cannot change to user %s: %s", sp->svc->name, sp->slot, c->user, STRERROR(errno));
 }
 
-/* Waits for one connection. Single listener: a plain blocking accept(),
- * which the kernel hands to exactly one waiting worker. Several listeners:
- * an epoll set with EPOLLEXCLUSIVE per listener (so one connection wakes
- * one or few workers), non-blocking accept on the ready one. */
-static int worker_accept(const WorkerSpawn *sp, int epfd, WorkerScore *score, struct sockaddr_storage *peer,
-                         socklen_t *peer_len) {
-        int fd;
+/* How often a worker that runs out of file descriptors says so. */
+#define EMFILE_LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
+/* How long it stops accepting after running out, so that a worker with
+ * room takes the connection instead. */
+#define EMFILE_PAUSE_USEC (100 * USEC_PER_MSEC)
 
-        if (sp->n_listen_fds == 1) {
-                (void) sigprocmask(SIG_SETMASK, &mask_open, NULL);
-                if (stop_requested)
-                        fd = -1, errno = ECANCELED;
-                else
-                        fd = accept4(sp->listen_fds[0], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                int saved = errno;
-                (void) sigprocmask(SIG_SETMASK, &mask_blocked, NULL);
-                atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
-                errno = saved;
-                return fd < 0 ? negative_errno() : fd;
-        }
-
-        struct epoll_event ev;
-        int n = epoll_pwait(epfd, &ev, 1, -1, &mask_open);
-        if (n < 0)
-                return negative_errno();
-        atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
-        if (n == 0)
-                return -EAGAIN;
-        fd = accept4(sp->listen_fds[ev.data.u32], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) {
-                if (IN_SET(errno, EAGAIN, EWOULDBLOCK))
-                        atomic_fetch_add_explicit(&score->spurious_wakeups, 1, memory_order_relaxed);
-                return negative_errno();
-        }
-        return fd;
-}
-
-static int worker_setup_epoll(const WorkerSpawn *sp) {
+typedef struct Acceptor {
+        const WorkerSpawn *sp;
         int epfd;
+        size_t next;                  /* the listener to try first */
+        int reserve_fd;               /* accept_reserve: one fd kept free for a connection */
+        uint64_t emfile_count;        /* failures since the last log line */
+        uint64_t emfile_logged_usec;
+} Acceptor;
 
-        if (sp->n_listen_fds <= 1)
-                return -EBADF;
-        epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (epfd < 0)
+/* Every listener is non-blocking and in one epoll set with EPOLLEXCLUSIVE,
+ * so that one connection wakes one (or a few) of the idle workers. */
+static void acceptor_init(Acceptor *a, const WorkerSpawn *sp) {
+        *a = (Acceptor) { .sp = sp, .reserve_fd = -EBADF };
+        a->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (a->epfd < 0)
                 fatal(EX_OSERR, "%s[slot %u]: epoll_create1: %s", sp->svc->name, sp->slot, STRERROR(errno));
         for (size_t i = 0; i < sp->n_listen_fds; i++) {
                 struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t) i };
-                if (epoll_ctl(epfd, EPOLL_CTL_ADD, sp->listen_fds[i], &ev) < 0)
+                if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, sp->listen_fds[i], &ev) < 0)
                         fatal(EX_OSERR, "%s[slot %u]: epoll_ctl: %s", sp->svc->name, sp->slot, STRERROR(errno));
         }
-        return epfd;
+        a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Out of file descriptors (EMFILE: this worker; ENFILE: the system). The
+ * reserve fd is given up so that this one connection can still be taken;
+ * if even that fails, the worker pauses accepting briefly so that another
+ * worker takes the connection, and says so once per interval with a count
+ * instead of once per failure. */
+static int acceptor_out_of_fds(Acceptor *a, int listen_fd, int error, struct sockaddr_storage *peer,
+                               socklen_t *peer_len) {
+        const WorkerSpawn *sp = a->sp;
+        uint64_t now = now_usec();
+        int fd = -EBADF;
+
+        if (a->reserve_fd >= 0) {
+                a->reserve_fd = safe_close(a->reserve_fd);
+                fd = accept4(listen_fd, (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd >= 0)
+                        return fd;
+        }
+        a->emfile_count++;
+        if (a->emfile_logged_usec == 0 || now - a->emfile_logged_usec >= EMFILE_LOG_INTERVAL_USEC) {
+                log_warning_errno(error, "%s[slot %u]: out of file descriptors, accept failed %" PRIu64
+                                  " time%s; pausing accepts: %s",
+                                  sp->svc->name, sp->slot, a->emfile_count, a->emfile_count == 1 ? "" : "s",
+                                  STRERROR(error));
+                a->emfile_logged_usec = now;
+                a->emfile_count = 0;
+        }
+        (void) worker_wait(-1, 0, EMFILE_PAUSE_USEC, true);
+        return -EAGAIN;
+}
+
+/* Waits for one connection. Accepts before it waits: under load the
+ * queue is rarely empty, and the wait would be a wasted system call. */
+static int acceptor_next(Acceptor *a, WorkerScore *score, struct sockaddr_storage *peer, socklen_t *peer_len) {
+        const WorkerSpawn *sp = a->sp;
+
+        for (;;) {
+                struct epoll_event ev;
+                int fd, n;
+
+                if (stop_requested)
+                        return -ECANCELED;
+                if (a->reserve_fd < 0)
+                        a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                for (size_t k = 0; k < sp->n_listen_fds; k++) {
+                        size_t i = (a->next + k) % sp->n_listen_fds;
+
+                        *peer_len = sizeof *peer;
+                        fd = accept4(sp->listen_fds[i], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                        if (fd >= 0) {
+                                a->next = i;
+                                return fd;
+                        }
+                        if (IN_SET(errno, EMFILE, ENFILE))
+                                return acceptor_out_of_fds(a, sp->listen_fds[i], errno, peer, peer_len);
+                        if (!IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENOBUFS, ENOMEM))
+                                return negative_errno();
+                }
+
+                n = epoll_pwait(a->epfd, &ev, 1, -1, &mask_open);
+                atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
+                if (n < 0 && errno != EINTR)
+                        return negative_errno();
+                if (n > 0)
+                        a->next = ev.data.u32;
+        }
 }
 
 void worker_main(const WorkerSpawn *sp) {
         const HandlerVTable *h = sp->svc->handler;
         WorkerScore *score = sp->score;
-        ReadyMessage ready = { .pid = getpid(), .generation = sp->generation, .slot = sp->slot };
         uint64_t served = 0;
-        int epfd, r;
+        Acceptor acceptor;
+        int r;
 
+        /* The generation's own level: a reload's log_level reaches the
+         * workers it starts even before the master applies it. */
+        log_set_max_level(sp->config->log_level);
         worker_set_signals(sp);
-        for (size_t i = 0; i < sp->n_close_fds; i++)
-                safe_close(sp->close_fds[i]);
-
-        /* Die with the master. The parent may already be gone by the time
-         * the request is made, hence the check right after it. */
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != sp->master_pid)
-                _exit(0);
 
         worker_drop_privileges(sp);
+        /* Die with the master. After the privilege drop: changing
+         * credentials clears PR_SET_PDEATHSIG. The parent may already be
+         * gone by the time the request is made, hence the check after it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != sp->master_pid)
+                _exit(0);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 fatal(EX_OSERR, "%s[slot %u]: cannot set no_new_privs: %s", sp->svc->name, sp->slot, STRERROR(errno));
 
-        epfd = worker_setup_epoll(sp);
+        acceptor_init(&acceptor, sp);
         if (h->init) {
                 r = h->init(sp->svc);
                 if (r < 0)
                         _exit(EX_CONFIG);
         }
 
+        atomic_store(&score->pid, (int) getpid());
         atomic_store(&score->state, WORKER_IDLE);
-        if (write(sp->ready_fd, &ready, sizeof ready) != (ssize_t) sizeof ready)
-                log_debug_errno(errno, "%s[slot %u]: cannot report readiness: %s", sp->svc->name, sp->slot, STRERROR(errno));
+        r = readiness_send(sp->ready_fd, sp->generation, sp->slot);
+        if (r < 0)
+                log_warning_errno(r, "%s[slot %u]: cannot report readiness: %s", sp->svc->name, sp->slot, STRERROR(r));
 
         while (!stop_requested) {
                 struct sockaddr_storage peer;
                 socklen_t peer_len = sizeof peer;
-                int fd = worker_accept(sp, epfd, score, &peer, &peer_len);
+                int fd = acceptor_next(&acceptor, score, &peer, &peer_len);
 
                 if (fd < 0) {
-                        if (IN_SET(fd, -EINTR, -EAGAIN, -EWOULDBLOCK, -ECANCELED, -ECONNABORTED, -ENOTSOCK))
+                        if (IN_SET(fd, -EAGAIN, -ECANCELED))
                                 continue;
-                        if (IN_SET(fd, -EMFILE, -ENFILE, -ENOBUFS, -ENOMEM)) {
-                                /* Out of resources: pause instead of spinning. */
-                                log_warning_errno(fd, "%s[slot %u]: accept failed, pausing 10ms: %s", sp->svc->name,
-                                                  sp->slot, STRERROR(fd));
-                                (void) worker_wait(-1, 0, 10 * USEC_PER_MSEC, true);
-                                continue;
-                        }
-                        fatal(EX_OSERR, "%s[slot %u]: accept failed: %s", sp->svc->name, sp->slot, strerror(-fd));
+                        fatal(EX_OSERR, "%s[slot %u]: accept failed: %s", sp->svc->name, sp->slot, STRERROR(fd));
                 }
                 atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
                 atomic_fetch_add_explicit(&score->connections, 1, memory_order_relaxed);
@@ -283,8 +322,7 @@ void worker_main(const WorkerSpawn *sp) {
         }
 
         atomic_store(&score->state, WORKER_EXITING);
-        log_debug("%s[slot %u]: worker leaving after %" PRIu64 " connections, %" PRIu64 " wakeups, %" PRIu64
-                  " spurious",
-                  sp->svc->name, sp->slot, served, atomic_load(&score->wakeups), atomic_load(&score->spurious_wakeups));
+        log_debug("%s[slot %u]: worker leaving after %" PRIu64 " connections, %" PRIu64 " wakeups", sp->svc->name,
+                  sp->slot, served, atomic_load(&score->wakeups));
         _exit(0);
 }

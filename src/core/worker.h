@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "generation.h"
+#include "spawn.h"
+#include "time-util.h"
 
 /* Runs in a freshly forked child: drops privileges, runs the handler's
  * init(), then accepts and serves until told to stop, max_requests is
@@ -27,6 +28,3 @@ int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupt
  * client stops taking data. A response in flight is finished even when a
  * graceful stop is requested. Returns 0, -ETIMEDOUT, or a negative errno. */
 int worker_send_all(int fd, const void *buf, size_t len, int flags, uint64_t timeout_usec);
-
-/* Monotonic clock in microseconds. */
-uint64_t now_usec(void);

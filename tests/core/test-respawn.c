@@ -64,6 +64,26 @@ START_TEST(test_counter_resets_after_stable_run) {
 }
 END_TEST
 
+/* Defect 5: with min_uptime = 0 a worker that dies before it ever reported
+ * ready must still count as a crash and back off, or a failing init
+ * respawns in a tight loop. */
+START_TEST(test_never_ready_is_always_a_crash) {
+        RespawnConfig zero = { .min_uptime_usec = 0, .backoff_initial_usec = 100000, .backoff_max_usec = 30000000 };
+        WorkerExit init_failed = { .uptime_usec = 0, .clean = false, .never_ready = true };
+        WorkerExit clean_but_never_ready = { .uptime_usec = 5000000, .clean = true, .connections = 0, .never_ready = true };
+        WorkerExit ready_then_died = { .uptime_usec = 0, .clean = false };
+        unsigned crashes = 0;
+
+        ck_assert(respawn_is_crash(&zero, &init_failed));
+        ck_assert(respawn_is_crash(&rc, &clean_but_never_ready));
+        ck_assert(!respawn_is_planned(&clean_but_never_ready));
+        ck_assert(!respawn_is_crash(&zero, &ready_then_died));
+        ck_assert_uint_eq(respawn_after_exit(&zero, &init_failed, &crashes), 100000);
+        ck_assert_uint_eq(respawn_after_exit(&zero, &init_failed, &crashes), 200000);
+        ck_assert_uint_eq(crashes, 2);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("respawn");
         TCase *tc = tcase_create("policy");
@@ -72,6 +92,7 @@ int main(void) {
         tcase_add_test(tc, test_delay_huge_values_do_not_overflow);
         tcase_add_test(tc, test_crash_classification);
         tcase_add_test(tc, test_counter_resets_after_stable_run);
+        tcase_add_test(tc, test_never_ready_is_always_a_crash);
         suite_add_tcase(s, tc);
         return td_run_suite(s);
 }

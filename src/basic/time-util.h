@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+
+#define USEC_INFINITY UINT64_MAX
+
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t now_usec(void);

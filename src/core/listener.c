@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "listener.h"
+#include "log.h"
+
+int listener_key(const ServiceConfig *svc, size_t k, char *buf, size_t size) {
+        int r = listen_format(&svc->listen[k], buf, size);
+        size_t n;
+
+        if (r < 0 || !listen_is_port_zero(&svc->listen[k]))
+                return r;
+        n = strlen(buf);
+        if (snprintf(buf + n, size - n, "#%s/%zu", svc->name, k) >= (int) (size - n))
+                return -ENOBUFS;
+        return 0;
+}
+
+static int listener_set_find(const ListenerSet *set, const ServiceConfig *svc, size_t k) {
+        char key[256];
+
+        if (listener_key(svc, k, key, sizeof key) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < set->n_listeners; i++)
+                if (set->listeners[i].fd >= 0 && strcmp(set->listeners[i].key, key) == 0)
+                        return (int) i;
+        return -ENOENT;
+}
+
+static void listener_close(Listener *l) {
+        if (l->from_systemd)
+                return;
+        l->fd = safe_close(l->fd);
+        listen_unlink(&l->addr);
+}
+
+int listener_set_adopt_systemd(ListenerSet *set) {
+        return listen_adopt_systemd(&set->systemd);
+}
+
+int listener_set_check_systemd_names(const ListenerSet *set, const Config *c) {
+        int r = 0;
+
+        for (size_t i = 0; i < c->n_services; i++)
+                for (size_t k = 0; k < c->services[i].n_listen; k++) {
+                        const ListenAddress *a = &c->services[i].listen[k];
+                        if (a->type != LISTEN_SYSTEMD || systemd_sockets_find(&set->systemd, a->name) >= 0)
+                                continue;
+                        log_error("%s:%u: services.[%zu].listen: systemd socket \"%s\" was not passed by systemd "
+                                  "(FileDescriptorName=%s in the .socket unit)",
+                                  c->path, c->services[i].listen_line[k], i, a->name, a->name);
+                        r = -ENOENT;
+                }
+        return r;
+}
+
+/* A passed socket becomes non-blocking when a listener first takes it. No
+ * worker holds it yet (workers keep only their own service's listeners),
+ * so no running accept loop sees its flags change. */
+static int listener_take_passed(ListenerSet *set, int i, Listener *l) {
+        int fl = fcntl(set->systemd.fds[i], F_GETFL);
+
+        if (fl < 0 || fcntl(set->systemd.fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
+                return negative_errno();
+        l->fd = set->systemd.fds[i];
+        l->from_systemd = true;
+        set->systemd.used[i] = true;
+        return 0;
+}
+
+static int listener_set_add(ListenerSet *set, const ServiceConfig *svc, const ListenAddress *a, const char *key) {
+        Listener l = { .addr = *a, .fd = -EBADF };
+        char shown[256];
+        Listener *n;
+        int r;
+
+        (void) snprintf(l.key, sizeof l.key, "%s", key);
+        if (a->type == LISTEN_SYSTEMD) {
+                int i = systemd_sockets_find(&set->systemd, a->name);
+                if (i < 0)
+                        return log_error_errno(ENOENT, "Socket systemd:%s was not passed by systemd", a->name);
+                r = listener_take_passed(set, i, &l);
+        } else if ((r = systemd_sockets_match(&set->systemd, a)) >= 0)
+                /* systemd already holds a socket on this very address: use
+                 * it rather than fail to bind, so one config file serves in
+                 * the foreground and under preforkd.socket alike. */
+                r = listener_take_passed(set, r, &l);
+        else {
+                r = listen_open(a, svc->backlog, svc->defer_accept, &l.fd);
+                if (r == -EEXIST)
+                        return log_error_errno(r, "Failed to listen on %s (service %s): a file that is not a socket "
+                                                  "is in the way",
+                                               key, svc->name);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s (service %s): %s", key, svc->name, STRERROR(r));
+
+        n = realloc(set->listeners, (set->n_listeners + 1) * sizeof(Listener));
+        if (!n) {
+                listener_close(&l);
+                return log_error_errno(ENOMEM, "Failed to listen on %s: %s", key, STRERROR(ENOMEM));
+        }
+        set->listeners = n;
+        set->listeners[set->n_listeners++] = l;
+
+        if (listen_format_fd(l.fd, shown, sizeof shown) < 0)
+                (void) snprintf(shown, sizeof shown, "%s", key);
+        if (l.from_systemd)
+                log_info("Listening on %s (service %s, socket passed by systemd as %s)", shown, svc->name, key);
+        else
+                log_info("Listening on %s (service %s)", shown, svc->name);
+        return 0;
+}
+
+int listener_set_open(ListenerSet *set, const Config *c) {
+        int r;
+
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceConfig *svc = &c->services[i];
+                for (size_t k = 0; k < svc->n_listen; k++) {
+                        char key[256];
+
+                        r = listener_key(svc, k, key, sizeof key);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot format listen address: %s", STRERROR(r));
+                        if (listener_set_find(set, svc, k) >= 0)
+                                continue;
+                        r = listener_set_add(set, svc, &svc->listen[k], key);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+void listen_fds_free(int **fds, size_t n) {
+        for (size_t i = 0; fds && i < n; i++)
+                free(fds[i]);
+        free(fds);
+}
+
+int listener_set_fds(const ListenerSet *set, const Config *c, int ***ret) {
+        int **fds;
+
+        assert(ret);
+
+        fds = calloc(c->n_services, sizeof(int *));
+        if (!fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_services; i++) {
+                fds[i] = calloc(c->services[i].n_listen, sizeof(int));
+                if (!fds[i]) {
+                        listen_fds_free(fds, c->n_services);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; k < c->services[i].n_listen; k++) {
+                        int l = listener_set_find(set, &c->services[i], k);
+                        if (l < 0) {
+                                listen_fds_free(fds, c->n_services);
+                                return l;
+                        }
+                        fds[i][k] = set->listeners[l].fd;
+                }
+        }
+        *ret = fds;
+        return 0;
+}
+
+static bool config_uses(const Config *c, const Listener *l) {
+        char key[256];
+
+        for (size_t i = 0; c && i < c->n_services; i++)
+                for (size_t k = 0; k < c->services[i].n_listen; k++)
+                        if (listener_key(&c->services[i], k, key, sizeof key) >= 0 && strcmp(key, l->key) == 0)
+                                return true;
+        return false;
+}
+
+/* Retiring workers keep their own copies of a closed listener until they
+ * exit; the master's copy goes now, so that a removed address stops taking
+ * connections as soon as the last worker holding it leaves. */
+void listener_set_prune(ListenerSet *set, const Config *const *configs, size_t n, bool quiet) {
+        size_t j = 0;
+
+        for (size_t i = 0; i < set->n_listeners; i++) {
+                Listener *l = &set->listeners[i];
+                bool used = l->from_systemd;
+
+                for (size_t c = 0; c < n && !used; c++)
+                        used = config_uses(configs[c], l);
+                if (used) {
+                        set->listeners[j++] = *l;
+                        continue;
+                }
+                if (!quiet)
+                        log_info("Closing listener %s", l->key);
+                listener_close(l);
+        }
+        set->n_listeners = j;
+}
+
+void listener_set_warn_unused_systemd(const ListenerSet *set) {
+        for (size_t i = 0; i < set->systemd.n; i++)
+                if (!set->systemd.used[i])
+                        log_warning("Socket \"%s\" passed by systemd (fd %d) is not used by any service",
+                                    set->systemd.names && set->systemd.names[i] ? set->systemd.names[i] : "?",
+                                    set->systemd.fds[i]);
+}
+
+void listener_set_done(ListenerSet *set) {
+        for (size_t i = 0; i < set->n_listeners; i++)
+                listener_close(&set->listeners[i]);
+        free(set->listeners);
+        set->listeners = NULL;
+        set->n_listeners = 0;
+        for (size_t i = 0; i < set->systemd.n; i++)
+                safe_close(set->systemd.fds[i]);
+        systemd_sockets_done(&set->systemd);
+}

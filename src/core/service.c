@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <string.h>
+
+#include "config.h"
+#include "service.h"
+
+/* Every worker of the service has its own entry, and during a reload two
+ * generations (and any still retiring) are alive at once. Entries are
+ * 64 bytes and untouched pages cost nothing, so room for the largest pool
+ * twice over plus stragglers is cheap. */
+#define SCOREBOARD_CAPACITY (3 * 4096)
+
+int service_new(const char *name, Service **ret) {
+        Service *s;
+        int r;
+
+        assert(name);
+        assert(ret);
+
+        s = calloc(1, sizeof(Service));
+        if (!s)
+                return -ENOMEM;
+        s->n_refs = 1;
+        s->name = strdup(name);
+        if (!s->name) {
+                free(s);
+                return -ENOMEM;
+        }
+        r = scoreboard_new(SCOREBOARD_CAPACITY, &s->scoreboard);
+        if (r < 0) {
+                free(s->name);
+                free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+Service *service_ref(Service *s) {
+        assert(s);
+        s->n_refs++;
+        return s;
+}
+
+Service *service_unref(Service *s) {
+        if (!s)
+                return NULL;
+        assert(s->n_refs > 0);
+        if (--s->n_refs > 0)
+                return NULL;
+        scoreboard_free(s->scoreboard);
+        free(s->name);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "respawn.h"
+#include "supervisor.h"
+#include "time-util.h"
+
+/* How long a reload waits for every new worker to reach its accept loop. */
+#define RELOAD_TIMEOUT_USEC (30 * USEC_PER_SEC)
+/* How long a fast stop waits for workers to act on SIGQUIT. */
+#define FAST_STOP_USEC (1 * USEC_PER_SEC)
+/* After a stop's SIGKILL, how long before the master gives up on them. */
+#define STOP_SLACK_USEC (5 * USEC_PER_SEC)
+
+static const char *const supervisor_state_names[_SUPERVISOR_STATE_MAX] = {
+        [SUPERVISOR_IDLE] = "idle",
+        [SUPERVISOR_STARTING] = "starting",
+        [SUPERVISOR_RUNNING] = "running",
+        [SUPERVISOR_RELOADING] = "reloading",
+        [SUPERVISOR_STOPPING] = "stopping",
+        [SUPERVISOR_STOPPED] = "stopped",
+};
+
+const char *supervisor_state_to_string(SupervisorState st) {
+        return (unsigned) st < _SUPERVISOR_STATE_MAX ? supervisor_state_names[st] : NULL;
+}
+
+static LogFields slot_fields(const Slot *s) {
+        return (LogFields) {
+                .service = s->pool->svc->name,
+                .slot = (int) s->index,
+                .worker_pid = s->pid,
+                .generation = s->pool->gen->number,
+                .exit_status = -1,
+                .uptime_usec = -1,
+        };
+}
+
+int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
+        Supervisor *s;
+
+        assert(ops);
+        assert(ret);
+
+        s = calloc(1, sizeof(Supervisor));
+        if (!s)
+                return -ENOMEM;
+        *s = (Supervisor) {
+                .state = SUPERVISOR_IDLE,
+                .ops = ops,
+                .userdata = userdata,
+                .pending_deadline = USEC_INFINITY,
+                .stop_deadline = USEC_INFINITY,
+                .reload_timeout_usec = RELOAD_TIMEOUT_USEC,
+        };
+        *ret = s;
+        return 0;
+}
+
+Supervisor *supervisor_free(Supervisor *s) {
+        if (!s)
+                return NULL;
+        generation_free(s->current);
+        generation_free(s->pending);
+        while (s->retiring) {
+                Generation *g = s->retiring;
+                s->retiring = g->next;
+                generation_free(g);
+        }
+        for (size_t i = 0; i < s->n_services; i++)
+                service_unref(s->services[i]);
+        free(s->services);
+        free(s);
+        return NULL;
+}
+
+/* The Service called name: the one earlier generations used, so that its
+ * counters and scoreboard carry over, or a new one. */
+static int supervisor_get_service(Supervisor *s, const char *name, Service **ret) {
+        Service **n;
+        int r;
+
+        for (size_t i = 0; i < s->n_services; i++)
+                if (strcmp(s->services[i]->name, name) == 0) {
+                        *ret = s->services[i];
+                        return 0;
+                }
+        n = realloc(s->services, (s->n_services + 1) * sizeof(Service *));
+        if (!n)
+                return -ENOMEM;
+        s->services = n;
+        r = service_new(name, &s->services[s->n_services]);
+        if (r < 0)
+                return r;
+        *ret = s->services[s->n_services++];
+        return 0;
+}
+
+/* Drops the services that no generation uses any more (their only
+ * reference is the supervisor's list). */
+static void supervisor_prune_services(Supervisor *s) {
+        size_t j = 0;
+
+        for (size_t i = 0; i < s->n_services; i++) {
+                if (s->services[i]->n_refs > 1) {
+                        s->services[j++] = s->services[i];
+                        continue;
+                }
+                log_debug("Service %s is gone", s->services[i]->name);
+                service_unref(s->services[i]);
+        }
+        s->n_services = j;
+}
+
+static int supervisor_new_generation(Supervisor *s, Config *config, int *const *listen_fds, Generation **ret) {
+        _cleanup_free_ Service **services = NULL;
+        int r;
+
+        services = calloc(config->n_services, sizeof(Service *));
+        if (!services)
+                return -ENOMEM;
+        for (size_t i = 0; i < config->n_services; i++) {
+                r = supervisor_get_service(s, config->services[i].name, &services[i]);
+                if (r < 0) {
+                        supervisor_prune_services(s);
+                        return r;
+                }
+        }
+        r = generation_new(s->last_generation + 1, config, services, listen_fds, ret);
+        if (r < 0) {
+                supervisor_prune_services(s);
+                return r;
+        }
+        s->last_generation++;
+        return 0;
+}
+
+static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
+        slot->state = SLOT_BACKOFF;
+        slot->pid = 0;
+        slot->backoff_usec = delay;
+        slot->backoff_until_usec = delay > USEC_INFINITY - now ? USEC_INFINITY : now + delay;
+}
+
+/* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
+ * counts as a quick crash, so that a system out of processes is retried
+ * with backoff instead of in a loop. */
+static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
+        Service *service = slot->pool->service;
+        int r;
+
+        assert(!slot_has_process(slot));
+
+        r = scoreboard_acquire(service->scoreboard, slot->pool->gen->number, slot->index, &slot->score);
+        if (r >= 0) {
+                slot->started_usec = now;
+                r = s->ops->spawn(s->userdata, slot);
+                if (r < 0) {
+                        scoreboard_release(service->scoreboard, slot->score);
+                        slot->score = NULL;
+                }
+        } else {
+                LogFields f = slot_fields(slot);
+                log_internal(LOG_ERR, r, &f, "%s[slot %u]: no free scoreboard entry for a new worker",
+                             service->name, slot->index);
+        }
+        if (r < 0) {
+                uint64_t delay;
+
+                if (slot->crashes < UINT32_MAX)
+                        slot->crashes++;
+                delay = respawn_delay_usec(&slot->pool->svc->respawn, slot->crashes);
+                LogFields f = slot_fields(slot);
+                log_internal(LOG_ERR, r, &f, "%s[slot %u]: cannot start a worker, retrying in %.3fs: %s",
+                             service->name, slot->index, (double) delay / 1e6, STRERROR(r));
+                slot_enter_backoff(slot, delay, now);
+                return;
+        }
+        assert(slot->pid > 0);
+        slot->state = SLOT_STARTING;
+        slot->ever_ready = false;
+        LogFields f = slot_fields(slot);
+        log_internal(LOG_DEBUG, 0, &f, "%s[slot %u]: started worker %d (generation %u)", service->name,
+                     slot->index, (int) slot->pid, slot->pool->gen->number);
+}
+
+static void supervisor_spawn_generation(Supervisor *s, Generation *g, uint64_t now) {
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                supervisor_spawn(s, slot, now);
+}
+
+/* Tells every worker of g to finish its connection and leave; their exits
+ * are not respawned. kill_usec is when the stragglers get SIGKILL. */
+static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) {
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                switch (slot->state) {
+                case SLOT_STARTING:
+                case SLOT_RUNNING:
+                        slot->ever_ready = slot->state == SLOT_RUNNING;
+                        slot->state = SLOT_RETIRING;
+                        s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                        break;
+                case SLOT_BACKOFF:
+                        slot->state = SLOT_DEAD;
+                        break;
+                case SLOT_RETIRING:
+                case SLOT_DEAD:
+                        break;
+                case _SLOT_STATE_MAX:
+                        abort();
+                }
+        g->kill_usec = kill_usec;
+        g->next = s->retiring;
+        s->retiring = g;
+}
+
+static uint64_t deadline_after(uint64_t now, uint64_t usec) {
+        return usec > USEC_INFINITY - now ? USEC_INFINITY : now + usec;
+}
+
+int supervisor_start(Supervisor *s, Config *config, int *const *listen_fds, uint64_t now) {
+        int r;
+
+        assert(s);
+        assert(config);
+
+        if (s->state != SUPERVISOR_IDLE)
+                return -EBUSY;
+        r = supervisor_new_generation(s, config, listen_fds, &s->current);
+        if (r < 0)
+                return r;
+        s->state = SUPERVISOR_STARTING;
+        supervisor_spawn_generation(s, s->current, now);
+        supervisor_run_timers(s, now);
+        return 0;
+}
+
+int supervisor_reload(Supervisor *s, Config *config, int *const *listen_fds, uint64_t now) {
+        int r;
+
+        assert(s);
+        assert(config);
+
+        if (s->state != SUPERVISOR_RUNNING)
+                return -EBUSY;
+        r = supervisor_new_generation(s, config, listen_fds, &s->pending);
+        if (r < 0)
+                return r;
+        s->state = SUPERVISOR_RELOADING;
+        s->pending_deadline = deadline_after(now, s->reload_timeout_usec);
+        supervisor_spawn_generation(s, s->pending, now);
+        supervisor_run_timers(s, now);
+        return 0;
+}
+
+/* The reload cannot succeed: the new workers leave, the old ones never
+ * stopped serving. */
+static void supervisor_refuse_pending(Supervisor *s, const char *why, uint64_t now) {
+        Generation *g = TAKE_PTR(s->pending);
+
+        assert(g);
+        log_error("Reload failed: %s; still serving generation %u with the old configuration", why,
+                  s->current->number);
+        s->pending_deadline = USEC_INFINITY;
+        supervisor_retire(s, g, deadline_after(now, s->current->config->shutdown_timeout_usec));
+        s->state = SUPERVISOR_RUNNING;
+        s->ops->event(s->userdata, SUPERVISOR_EVENT_RELOAD_REFUSED, why);
+}
+
+/* Every new worker is in its accept loop, on the same sockets as the old
+ * ones: switch first, retire after, so that no connection is refused. */
+static void supervisor_apply_pending(Supervisor *s, uint64_t now) {
+        Generation *old = s->current;
+        char summary[128];
+
+        s->current = TAKE_PTR(s->pending);
+        s->pending_deadline = USEC_INFINITY;
+        supervisor_retire(s, old, deadline_after(now, s->current->config->shutdown_timeout_usec));
+        s->state = SUPERVISOR_RUNNING;
+        (void) config_summary(s->current->config, summary, sizeof summary);
+        log_info("Reloaded: generation %u, %s; generation %u is retiring", s->current->number, summary,
+                 old->number);
+        s->ops->event(s->userdata, SUPERVISOR_EVENT_RELOAD_APPLIED, NULL);
+}
+
+/* Whether every slot of g has settled: in its accept loop, or (when
+ * allow_backoff) waiting out a crash backoff. */
+static bool generation_settled(const Generation *g, bool allow_backoff) {
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                switch (slot->state) {
+                case SLOT_RUNNING:
+                        break;
+                case SLOT_BACKOFF:
+                        if (!allow_backoff)
+                                return false;
+                        break;
+                case SLOT_STARTING:
+                case SLOT_RETIRING:
+                case SLOT_DEAD:
+                        return false;
+                case _SLOT_STATE_MAX:
+                        abort();
+                }
+        return true;
+}
+
+static void supervisor_free_retired(Supervisor *s) {
+        for (Generation **g = &s->retiring; *g;) {
+                if (generation_live_workers(*g) > 0) {
+                        g = &(*g)->next;
+                        continue;
+                }
+                Generation *done = *g;
+                *g = done->next;
+                log_debug("Generation %u has finished", done->number);
+                generation_free(done);
+        }
+        supervisor_prune_services(s);
+}
+
+/* The one place that moves the supervisor between states as workers come
+ * and go: every entry point ends here. */
+static void supervisor_progress(Supervisor *s) {
+        char summary[128];
+
+        switch (s->state) {
+        case SUPERVISOR_STARTING:
+                if (generation_settled(s->current, true)) {
+                        s->state = SUPERVISOR_RUNNING;
+                        (void) config_summary(s->current->config, summary, sizeof summary);
+                        log_info("Ready: generation %u, %s", s->current->number, summary);
+                        s->ops->event(s->userdata, SUPERVISOR_EVENT_STARTED, NULL);
+                }
+                break;
+        case SUPERVISOR_RELOADING:
+                /* Backoff does not count here: a new generation whose worker
+                 * keeps crashing must not replace one that works. */
+                break;
+        case SUPERVISOR_STOPPING:
+                if (supervisor_live_workers(s) == 0) {
+                        log_info("All workers have exited");
+                        s->state = SUPERVISOR_STOPPED;
+                        s->stop_deadline = USEC_INFINITY;
+                        s->ops->event(s->userdata, SUPERVISOR_EVENT_STOPPED, NULL);
+                }
+                break;
+        case SUPERVISOR_IDLE:
+        case SUPERVISOR_RUNNING:
+        case SUPERVISOR_STOPPED:
+                break;
+        case _SUPERVISOR_STATE_MAX:
+                abort();
+        }
+        supervisor_free_retired(s);
+}
+
+void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
+        const Generation *newest;
+        uint64_t grace;
+
+        assert(s);
+
+        switch (s->state) {
+        case SUPERVISOR_IDLE:
+                s->state = SUPERVISOR_STOPPED;
+                s->ops->event(s->userdata, SUPERVISOR_EVENT_STOPPED, NULL);
+                return;
+        case SUPERVISOR_STOPPED:
+                return;
+        case SUPERVISOR_STOPPING:
+                if (!fast || s->fast_stop) {
+                        log_info("Already stopping");
+                        return;
+                }
+                break;
+        case SUPERVISOR_STARTING:
+        case SUPERVISOR_RUNNING:
+        case SUPERVISOR_RELOADING:
+                break;
+        case _SUPERVISOR_STATE_MAX:
+                abort();
+        }
+
+        newest = s->pending ? s->pending : s->current ? s->current : s->retiring;
+        grace = fast ? FAST_STOP_USEC : newest ? newest->config->shutdown_timeout_usec : 0;
+        if (s->state != SUPERVISOR_STOPPING) {
+                s->state = SUPERVISOR_STOPPING;
+                s->pending_deadline = USEC_INFINITY;
+                if (s->current)
+                        supervisor_retire(s, TAKE_PTR(s->current), USEC_INFINITY);
+                if (s->pending)
+                        supervisor_retire(s, TAKE_PTR(s->pending), USEC_INFINITY);
+        }
+        if (fast) {
+                s->fast_stop = true;
+                log_info("Fast stop: telling workers to exit now");
+                for (Generation *g = s->retiring; g; g = g->next)
+                        GENERATION_FOREACH_SLOT(g, p, slot)
+                                if (slot_has_process(slot))
+                                        s->ops->kill(s->userdata, slot->pid, SIGQUIT);
+        } else
+                log_info("Stopping gracefully: waiting up to %.1fs for workers to finish their connections",
+                         (double) grace / 1e6);
+
+        /* Every generation, also one still retiring from a reload, now
+         * SIGKILLs its stragglers after grace; the stop deadline is the
+         * last resort should even that not end them. */
+        for (Generation *g = s->retiring; g; g = g->next)
+                g->kill_usec = deadline_after(now, grace);
+        s->stop_deadline = deadline_after(now, grace + STOP_SLACK_USEC);
+        supervisor_run_timers(s, now);
+}
+
+Slot *supervisor_find_slot(const Supervisor *s, pid_t pid) {
+        const Generation *gens[] = { s->current, s->pending };
+
+        if (pid <= 0)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(gens); i++)
+                if (gens[i])
+                        GENERATION_FOREACH_SLOT(gens[i], p, slot)
+                                if (slot->pid == pid)
+                                        return slot;
+        for (const Generation *g = s->retiring; g; g = g->next)
+                GENERATION_FOREACH_SLOT(g, p, slot)
+                        if (slot->pid == pid)
+                                return slot;
+        return NULL;
+}
+
+void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsigned index, uint64_t now) {
+        Slot *slot = supervisor_find_slot(s, pid);
+
+        if (!slot || slot->pool->gen->number != generation || slot->index != index) {
+                log_debug("Ignoring a readiness report of pid %d for generation %u slot %u: no such worker",
+                          (int) pid, generation, index);
+                return;
+        }
+        switch (slot->state) {
+        case SLOT_STARTING:
+                slot->state = SLOT_RUNNING;
+                break;
+        case SLOT_RETIRING:
+                /* A worker told to stop before it got ready: too late. */
+                break;
+        case SLOT_RUNNING:
+        case SLOT_BACKOFF:
+        case SLOT_DEAD:
+                log_debug("Ignoring a readiness report of worker %d in state %s", (int) pid,
+                          slot_state_to_string(slot->state));
+                break;
+        case _SLOT_STATE_MAX:
+                abort();
+        }
+        supervisor_run_timers(s, now);
+}
+
+static void format_exit(const ExitStatus *st, char *buf, size_t size, LogFields *f) {
+        if (st->code == CLD_EXITED) {
+                f->exit_status = st->status;
+                (void) snprintf(buf, size, "exited with status %d", st->status);
+        } else {
+                const char *name = sigabbrev_np(st->status);
+                f->exit_signal = st->status;
+                (void) snprintf(buf, size, "killed by signal %s%s", name ? name : "?",
+                                st->code == CLD_DUMPED ? " (core dumped)" : "");
+        }
+}
+
+void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now) {
+        Slot *slot = supervisor_find_slot(s, pid);
+        Service *service;
+        WorkerExit e;
+        LogFields f;
+        char how[64];
+
+        assert(st);
+
+        if (!slot) {
+                log_warning("Reaped unknown child %d", (int) pid);
+                return;
+        }
+        service = slot->pool->service;
+        f = slot_fields(slot);
+        e = (WorkerExit) {
+                .uptime_usec = now >= slot->started_usec ? now - slot->started_usec : 0,
+                .clean = st->code == CLD_EXITED && st->status == 0,
+                .connections = slot->score ? atomic_load(&slot->score->connections) : 0,
+                .never_ready = slot->state == SLOT_STARTING || (slot->state == SLOT_RETIRING && !slot->ever_ready),
+        };
+        f.uptime_usec = (int64_t) e.uptime_usec;
+        format_exit(st, how, sizeof how, &f);
+
+        service->connections_done += e.connections;
+        scoreboard_release(service->scoreboard, slot->score);
+        slot->score = NULL;
+        s->ops->forget(s->userdata, slot);
+
+        switch (slot->state) {
+        case SLOT_RETIRING:
+                log_internal(LOG_INFO, 0, &f, "%s[slot %u]: worker %d of generation %u %s after %.3fs, %" PRIu64
+                             " connections", service->name, slot->index, (int) pid, slot->pool->gen->number, how,
+                             (double) e.uptime_usec / 1e6, e.connections);
+                slot->pid = 0;
+                slot->state = SLOT_DEAD;
+                break;
+        case SLOT_STARTING:
+        case SLOT_RUNNING: {
+                bool was_starting = slot->state == SLOT_STARTING;
+                uint64_t delay;
+
+                log_internal(e.clean ? LOG_INFO : LOG_WARNING, 0, &f,
+                             "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s", service->name,
+                             slot->index, (int) pid, how, (double) e.uptime_usec / 1e6, e.connections,
+                             was_starting ? ", before it was ready" : "");
+                if (!respawn_is_planned(&e))
+                        service->restarts++;
+                slot->pid = 0;
+
+                if (slot->pool->gen == s->pending && was_starting) {
+                        char why[256];
+
+                        slot->state = SLOT_DEAD;
+                        (void) snprintf(why, sizeof why, "a new worker of service %s (slot %u) %s before accepting",
+                                        service->name, slot->index, how);
+                        supervisor_refuse_pending(s, why, now);
+                        break;
+                }
+                delay = respawn_after_exit(&slot->pool->svc->respawn, &e, &slot->crashes);
+                if (delay == 0) {
+                        slot->state = SLOT_DEAD;
+                        supervisor_spawn(s, slot, now);
+                        break;
+                }
+                log_internal(LOG_WARNING, 0, &f,
+                             "%s[slot %u]: %u quick crash%s in a row (uptime under %.3fs or not ready), respawning in %.3fs",
+                             service->name, slot->index, slot->crashes, slot->crashes == 1 ? "" : "es",
+                             (double) slot->pool->svc->respawn.min_uptime_usec / 1e6, (double) delay / 1e6);
+                slot_enter_backoff(slot, delay, now);
+                break;
+        }
+        case SLOT_BACKOFF:
+        case SLOT_DEAD:
+                /* A slot in these states has no pid, so it cannot be found. */
+                assert_not_reached();
+        case _SLOT_STATE_MAX:
+                abort();
+        }
+        supervisor_run_timers(s, now);
+}
+
+static void supervisor_kill_stragglers(Supervisor *s, Generation *g) {
+        unsigned n = generation_live_workers(g);
+
+        g->kill_usec = USEC_INFINITY;
+        if (n == 0)
+                return;
+        log_warning("Generation %u: %u worker%s still busy after the shutdown timeout, killing them", g->number, n,
+                    n == 1 ? "" : "s");
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                if (slot_has_process(slot))
+                        s->ops->kill(s->userdata, slot->pid, SIGKILL);
+}
+
+static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
+        if (!g)
+                return;
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                if (slot->state == SLOT_BACKOFF && slot->backoff_until_usec <= now)
+                        supervisor_spawn(s, slot, now);
+}
+
+void supervisor_run_timers(Supervisor *s, uint64_t now) {
+        char why[128];
+
+        assert(s);
+
+        supervisor_respawn_due(s, s->current, now);
+        supervisor_respawn_due(s, s->pending, now);
+        for (Generation *g = s->retiring; g; g = g->next)
+                if (g->kill_usec <= now)
+                        supervisor_kill_stragglers(s, g);
+        if (s->pending && s->pending_deadline <= now) {
+                (void) snprintf(why, sizeof why, "the new workers did not start within %.0fs",
+                                (double) s->reload_timeout_usec / 1e6);
+                supervisor_refuse_pending(s, why, now);
+        } else if (s->pending && generation_settled(s->pending, false))
+                supervisor_apply_pending(s, now);
+        if (s->state == SUPERVISOR_STOPPING && s->stop_deadline <= now) {
+                s->stop_deadline = USEC_INFINITY;
+                log_error("%u worker%s did not exit after SIGKILL; exiting anyway", supervisor_live_workers(s),
+                          supervisor_live_workers(s) == 1 ? "" : "s");
+                s->ops->event(s->userdata, SUPERVISOR_EVENT_STOP_TIMEOUT, NULL);
+        }
+        supervisor_progress(s);
+}
+
+static uint64_t generation_next_deadline(const Generation *g) {
+        uint64_t d = USEC_INFINITY;
+
+        if (!g)
+                return d;
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                if (slot->state == SLOT_BACKOFF)
+                        d = MIN(d, slot->backoff_until_usec);
+        return d;
+}
+
+uint64_t supervisor_next_deadline(const Supervisor *s) {
+        uint64_t d = MIN(s->pending_deadline, s->stop_deadline);
+
+        d = MIN(d, generation_next_deadline(s->current));
+        d = MIN(d, generation_next_deadline(s->pending));
+        for (const Generation *g = s->retiring; g; g = g->next)
+                d = MIN(d, g->kill_usec);
+        return d;
+}
+
+unsigned supervisor_live_workers(const Supervisor *s) {
+        unsigned n = 0;
+
+        if (s->current)
+                n += generation_live_workers(s->current);
+        if (s->pending)
+                n += generation_live_workers(s->pending);
+        for (const Generation *g = s->retiring; g; g = g->next)
+                n += generation_live_workers(g);
+        return n;
+}
+
+static uint64_t generation_connections(const Generation *g, const Service *service) {
+        uint64_t n = 0;
+
+        if (!g)
+                return 0;
+        GENERATION_FOREACH_SLOT(g, p, slot)
+                if (p->service == service && slot->score)
+                        n += atomic_load(&slot->score->connections);
+        return n;
+}
+
+/* Connections of one service: those of exited workers plus what every
+ * live worker, of any generation, has counted so far. */
+static uint64_t service_connections(const Supervisor *s, const Service *service) {
+        uint64_t n = service->connections_done;
+
+        n += generation_connections(s->current, service);
+        n += generation_connections(s->pending, service);
+        for (const Generation *g = s->retiring; g; g = g->next)
+                n += generation_connections(g, service);
+        return n;
+}
+
+static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, size_t size) {
+        const Service *service = p->service;
+        unsigned up = 0;
+        size_t n;
+        int l;
+
+        for (unsigned i = 0; i < p->n_slots; i++)
+                if (p->slots[i].state == SLOT_RUNNING)
+                        up++;
+        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s", service->name, up,
+                     p->n_slots, service_connections(s, service), service->restarts,
+                     service->restarts == 1 ? "" : "s");
+        if (l < 0 || (size_t) l >= size)
+                return -ENOBUFS;
+        n = (size_t) l;
+        for (unsigned i = 0; i < p->n_slots; i++) {
+                const Slot *slot = &p->slots[i];
+                if (slot->state != SLOT_BACKOFF)
+                        continue;
+                l = snprintf(buf + n, size - n, ", slot %u backing off %.1fs after %u quick crash%s", i,
+                             (double) slot->backoff_usec / 1e6, slot->crashes, slot->crashes == 1 ? "" : "es");
+                if (l < 0 || (size_t) l >= size - n)
+                        return -ENOBUFS;
+                n += (size_t) l;
+        }
+        return 0;
+}
+
+int supervisor_format_status(const Supervisor *s, char *buf, size_t size) {
+        size_t n = 0;
+        int r;
+
+        assert(size > 0);
+        buf[0] = 0;
+        if (!s->current)
+                return 0;
+        for (size_t i = 0; i < s->current->n_pools; i++) {
+                if (i > 0) {
+                        if (n + 2 >= size)
+                                return -ENOBUFS;
+                        memcpy(buf + n, "; ", 3);
+                        n += 2;
+                }
+                r = pool_format_status(s, &s->current->pools[i], buf + n, size - n);
+                if (r < 0)
+                        return r;
+                n += strlen(buf + n);
+        }
+        return 0;
+}
