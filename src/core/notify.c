@@ -197,8 +197,8 @@ static bool notifier_flush(Notifier *n, bool *ret_progress) {
         /* The rest strictly in the order it was queued: the manager acts on
          * READY=1, RELOADING=1 and STOPPING=1 as transitions of its state
          * machine, so sending them out of order would leave it in the wrong
-         * state (a READY=1 overtaking an older RELOADING=1 would end in
-         * "reloading" for good). */
+         * state (a READY=1 that overtook an older RELOADING=1 would leave it
+         * waiting for the end of a reload that has ended already). */
         while (!blocked && n->n_queue > 0) {
                 NotifyEntry *e = &n->queue[0];
 
