@@ -5,13 +5,13 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <sysexits.h>
-#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "fd-util.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "readiness.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -24,6 +24,7 @@ typedef struct Master {
         sd_event *event;
         const char *config_path;
         Supervisor *supervisor;
+        Notifier *notifier;
         ListenerSet listeners;
         int ready_fd;                 /* the master's end of the readiness socket */
         int ready_worker_fd;          /* the workers' end */
@@ -45,7 +46,9 @@ static const Config *master_current_config(const Master *m) {
 /* STATUS=: one summary per service of the current generation, the reload
  * in progress, and "reload #N applied|refused" once a reload has been
  * handled, which preforkd-reload (ExecReload=) waits for. With ready,
- * READY=1 goes in the same datagram, so both are seen together. */
+ * READY=1 goes in the same datagram, so both are seen together. Nothing
+ * here blocks: the notifier queues what the manager cannot take yet
+ * (defect 10), and plain STATUS= updates are coalesced. */
 static void master_send_status(Master *m, bool ready) {
         const Supervisor *s = m->supervisor;
         char buf[2048];
@@ -53,7 +56,7 @@ static void master_send_status(Master *m, bool ready) {
 
         if (!s->current || IN_SET(s->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED)) {
                 if (ready)
-                        (void) sd_notify(0, "READY=1");
+                        (void) notifier_send(m->notifier, "READY=1", NULL);
                 return;
         }
         (void) supervisor_format_status(s, buf, sizeof buf);
@@ -63,7 +66,10 @@ static void master_send_status(Master *m, bool ready) {
         if (m->n_reloads > 0 && n < sizeof buf)
                 (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
                                 m->last_reload_refused ? "refused" : "applied");
-        (void) sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", buf);
+        if (ready)
+                (void) notifier_send(m->notifier, "READY=1", buf);
+        else
+                (void) notifier_status(m->notifier, buf);
 }
 
 /* Closes the master's copy of every listener that neither the current nor
@@ -258,7 +264,9 @@ static void master_reload(Master *m) {
                 abort();
         }
 
-        (void) sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", now_usec());
+        char reloading[64];
+        (void) snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec());
+        (void) notifier_send(m->notifier, reloading, "Reloading configuration");
         log_info("Reloading configuration from %s", m->config_path);
 
         r = config_load(m->config_path, &c, &errors);
@@ -288,7 +296,7 @@ static void master_stop(Master *m, bool fast) {
 
         m->reload_queued = false;
         if (!was_stopping)
-                (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+                (void) notifier_send(m->notifier, "STOPPING=1", "Stopping");
         supervisor_stop(m->supervisor, fast, now_usec());
         /* Listeners close at the start of a stop: the kernel refuses new
          * connections while the workers finish theirs. */
@@ -400,9 +408,12 @@ static int master_setup_event(Master *m) {
                 return log_error_errno(r, "Failed to arm the status timer: %s", STRERROR(r));
         (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ON);
 
-        r = sd_event_set_watchdog(m->event, true);
+        /* Also sends WATCHDOG=1 from a timer of this loop, so that pings
+         * stop when the loop does (not sd_event_set_watchdog(): its pings
+         * use the blocking sd_notify()). */
+        r = notifier_new(m->event, &m->notifier);
         if (r < 0)
-                return log_error_errno(r, "Failed to enable the watchdog: %s", STRERROR(r));
+                return log_error_errno(r, "Failed to set up notifications to the service manager: %s", STRERROR(r));
         return 0;
 }
 
@@ -412,6 +423,7 @@ static void master_done(Master *m) {
         sd_event_source_disable_unref(m->ready_source);
         sd_event_source_disable_unref(m->timer_source);
         sd_event_source_disable_unref(m->status_timer);
+        notifier_free(m->notifier);
         safe_close(m->ready_fd);
         safe_close(m->ready_worker_fd);
         sd_event_unref(m->event);
