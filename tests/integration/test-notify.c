@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "itest.h"
 
@@ -211,6 +213,67 @@ START_TEST(test_watchdog_other_pid) {
 }
 END_TEST
 
+/* Defect 10: a service manager that does not read its notify socket. A
+ * unix datagram socket queues only net.unix.max_dgram_qlen (10) messages;
+ * a master that sends with a blocking sd_notify() then stops supervising.
+ * Here the test binds the socket and reads nothing while it kills the
+ * worker again and again: every kill must still be answered by a new
+ * worker, and once the test reads, READY=1 is there. */
+START_TEST(test_slow_notify_reader) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = NULL, *path = NULL, *env0 = NULL;
+        _cleanup_close_ int sock = -EBADF;
+        struct sockaddr_un un = { .sun_family = AF_UNIX };
+        const char *env[2] = { NULL, NULL };
+        TdStartOptions opts = { .env = env, .no_notify = true };
+        bool ready = false;
+        uint16_t port;
+        char buf[4096];
+
+        TD_OK(NULL, td_new(&d));
+        ck_assert_int_ge(asprintf(&path, "%s/slow-notify", td_dir(d)), 0);
+        ck_assert_int_ge(asprintf(&env0, "NOTIFY_SOCKET=%s", path), 0);
+        env[0] = env0;
+        sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(sock, 0);
+        ck_assert_uint_lt(strlen(path), sizeof un.sun_path);
+        strcpy(un.sun_path, path);
+        ck_assert_int_eq(bind(sock, (struct sockaddr *) &un, sizeof un), 0);
+
+        conf = echo_config(1, "respawn = { min_uptime = 0.001; };", NULL);
+        ck_assert_ptr_nonnull(conf);
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, &opts));
+        TD_OK(d, td_wait_log(d, "Ready: generation 1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_find_port(d, "echo", 0, &port));
+
+        /* Three times the default queue length of STATUS= updates and
+         * more: each exit and each readiness sends one. */
+        for (unsigned i = 0; i < 30; i++) {
+                _cleanup_free_ pid_t *w = NULL;
+                pid_t old;
+
+                TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w));
+                old = w[0];
+                TD_ASSERT(d, kill(old, SIGKILL) == 0);
+                TD_OK(d, td_wait_pid_gone(old, TD_TIMEOUT));
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 64, i, TD_TIMEOUT));
+        }
+
+        /* Now the manager reads: READY=1 was queued, not lost. */
+        for (;;) {
+                ssize_t n = recv(sock, buf, sizeof buf - 1, MSG_DONTWAIT);
+                if (n < 0)
+                        break;
+                buf[n] = 0;
+                if (strstr(buf, "READY=1"))
+                        ready = true;
+        }
+        TD_ASSERT_MSG(d, ready, "READY=1 was not among the queued notifications");
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 static Suite *notify_suite(void) {
         Suite *s = suite_create("notify");
 
@@ -221,6 +284,7 @@ static Suite *notify_suite(void) {
         TD_ADD_TEST(s, test_watchdog_enabled);
         TD_ADD_TEST(s, test_watchdog_disabled);
         TD_ADD_TEST(s, test_watchdog_other_pid);
+        TD_ADD_TEST(s, test_slow_notify_reader);
         return s;
 }
 
