@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <sysexits.h>
 #include <systemd/sd-daemon.h>
 
+#include "config-loader.h"
 #include "log.h"
 #include "master.h"
 #include "worker.h"
@@ -293,7 +295,8 @@ void master_workers_changed(Master *m) {
         master_free_retired(m);
         master_send_status(m, false);
 
-        if (m->state == MASTER_RUNNING && m->reload_queued) {
+        /* While a load runs, its callback starts the queued reload. */
+        if (m->state == MASTER_RUNNING && m->reload_queued && !m->loader) {
                 m->reload_queued = false;
                 (void) master_reload(m);
         }
@@ -328,31 +331,13 @@ static int master_on_pending_timeout(sd_event_source *es, uint64_t usec, void *u
         return 0;
 }
 
-static int master_reload(Master *m) {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_strv_free_ char **errors = NULL;
+/* The part of a reload that runs once the config is loaded: refuse it, or
+ * open its listeners and start its generation. */
+static int master_apply_config(Master *m, int r, Config *loaded, char **loaded_errors) {
+        _cleanup_(config_freep) Config *c = loaded;
+        _cleanup_strv_free_ char **errors = loaded_errors;
         Generation *g = NULL;
-        int r;
 
-        switch (m->state) {
-        case MASTER_STOPPING:
-                log_info("Ignoring reload request: stopping");
-                return 0;
-        case MASTER_STARTING:
-        case MASTER_RELOADING:
-                log_info("Reload requested while workers are starting; it will follow");
-                m->reload_queued = true;
-                return 0;
-        case MASTER_RUNNING:
-                break;
-        case _MASTER_STATE_MAX:
-                abort();
-        }
-
-        (void) sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", now_usec());
-        log_info("Reloading configuration from %s", m->config_path);
-
-        r = config_load(m->config_path, &c, &errors);
         if (r < 0) {
                 for (char **e = errors; e && *e; e++)
                         log_error("%s", *e);
@@ -389,6 +374,62 @@ static int master_reload(Master *m) {
         return 0;
 }
 
+static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char **errors, void *userdata) {
+        Master *m = userdata;
+
+        /* A load only runs in MASTER_RUNNING, and a stop cancels it. */
+        assert(m->state == MASTER_RUNNING);
+        m->loader = config_loader_free(m->loader);
+        (void) master_apply_config(m, r, config, errors);
+        /* A refused reload stays in MASTER_RUNNING, where no worker change
+         * would pick up a reload queued meanwhile. */
+        if (m->state == MASTER_RUNNING && m->reload_queued) {
+                m->reload_queued = false;
+                (void) master_reload(m);
+        }
+}
+
+/* Starts a reload. The config is loaded in a thread (config-loader.c): host
+ * names and users are looked up through DNS and NSS, which can block far
+ * longer than WatchdogSec, and the loop must go on supervising meanwhile.
+ * master_on_config_loaded() continues once the load is done. */
+static int master_reload(Master *m) {
+        int r;
+
+        switch (m->state) {
+        case MASTER_STOPPING:
+                log_info("Ignoring reload request: stopping");
+                return 0;
+        case MASTER_STARTING:
+        case MASTER_RELOADING:
+                log_info("Reload requested while workers are starting; it will follow");
+                m->reload_queued = true;
+                return 0;
+        case MASTER_RUNNING:
+                break;
+        case _MASTER_STATE_MAX:
+                abort();
+        }
+        if (m->loader) {
+                log_info("Reload requested while the configuration is being loaded; it will follow");
+                m->reload_queued = true;
+                return 0;
+        }
+
+        (void) sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", now_usec());
+        log_info("Reloading configuration from %s", m->config_path);
+
+        r = config_loader_start(m->event, m->config_path, master_on_config_loaded, m, &m->loader);
+        if (r < 0) {
+                log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
+                                   "generation %u with the old configuration",
+                                STRERROR(r), m->current->number);
+                master_reload_done(m, false);
+                return r;
+        }
+        return 0;
+}
+
 static int master_on_stop_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         Master *m = userdata;
 
@@ -410,6 +451,8 @@ static void master_stop(Master *m, bool fast) {
                 (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
                 m->state = MASTER_STOPPING;
                 m->reload_queued = false;
+                /* The load's result would only be thrown away. */
+                m->loader = config_loader_free(m->loader);
                 m->pending_timer = sd_event_source_disable_unref(m->pending_timer);
                 if (m->current)
                         master_retire(m, TAKE_PTR(m->current), grace);
@@ -514,6 +557,7 @@ static void master_send_status(Master *m, bool ready) {
 }
 
 static void master_done(Master *m) {
+        config_loader_free(m->loader);
         generation_free(m->current);
         generation_free(m->pending);
         while (m->retiring) {

@@ -4,6 +4,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "config-loader.h"
 #include "listen.h"
 #include "generation.h"
 
@@ -39,6 +40,7 @@ struct Master {
         sd_event_source *stop_timer;
         sd_event_source *pending_timer;
         sd_event_source *status_timer;
+        ConfigLoader *loader;         /* the reload's config, loading in a thread */
         bool reload_queued;
         unsigned n_reloads;           /* reloads handled: applied or refused */
         bool last_reload_refused;
