@@ -51,6 +51,7 @@ Config *config_free(Config *c) {
         free(c->path);
         free(c->user);
         free(c->group);
+        free(c->supplementary_gids);
         free(c);
         return NULL;
 }
@@ -322,8 +323,76 @@ static void check_unique(ConfigParser *p, const config_setting_t *list, Config *
         }
 }
 
+/* The lookups below use the reentrant NSS calls: the master runs
+ * config_load() in a thread (config-loader.c). Each returns 1 and the
+ * result when found, 0 when there is no such entry, or a negative errno. */
+static int lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+        for (size_t size = 1024;; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                struct passwd pw, *found = NULL;
+                int e;
+
+                if (!buf)
+                        return -ENOMEM;
+                e = getpwnam_r(name, &pw, buf, size, &found);
+                if (e == ERANGE && size < 1024 * 1024)
+                        continue;
+                if (e != 0)
+                        return -e;
+                if (!found)
+                        return 0;
+                *ret_uid = pw.pw_uid;
+                *ret_gid = pw.pw_gid;
+                return 1;
+        }
+}
+
+static int lookup_group(const char *name, gid_t *ret_gid) {
+        for (size_t size = 1024;; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                struct group gr, *found = NULL;
+                int e;
+
+                if (!buf)
+                        return -ENOMEM;
+                e = getgrnam_r(name, &gr, buf, size, &found);
+                if (e == ERANGE && size < 1024 * 1024)
+                        continue;
+                if (e != 0)
+                        return -e;
+                if (!found)
+                        return 0;
+                *ret_gid = gr.gr_gid;
+                return 1;
+        }
+}
+
+/* The groups initgroups(user, gid) would set. A worker is forked by a
+ * master that may have a thread inside NSS, so it must not call into NSS
+ * itself: it gets this list for setgroups() instead. */
+static int lookup_supplementary_groups(const char *user, gid_t gid, gid_t **ret, size_t *ret_n) {
+        int n = 32;
+
+        for (;;) {
+                _cleanup_free_ gid_t *l = calloc((size_t) n, sizeof(gid_t));
+                int k = n;
+
+                if (!l)
+                        return -ENOMEM;
+                if (getgrouplist(user, gid, l, &k) >= 0) {
+                        *ret = TAKE_PTR(l);
+                        *ret_n = (size_t) k;
+                        return 0;
+                }
+                /* Too small: k is now the number needed. */
+                n = MAX(k, n * 2);
+                if (n > 65536) /* NGROUPS_MAX */
+                        return -E2BIG;
+        }
+}
+
 static int parse_user(ConfigParser *p, const config_setting_t *root, Config *c) {
-        int r = 0;
+        int r = 0, k;
 
         if (config_get_string(p, root, "user", false, NULL, &c->user) < 0)
                 r = -EINVAL;
@@ -331,30 +400,28 @@ static int parse_user(ConfigParser *p, const config_setting_t *root, Config *c) 
                 r = -EINVAL;
 
         if (c->user) {
-                struct passwd *pw;
-
-                errno = 0;
-                pw = getpwnam(c->user);
-                if (!pw) {
+                k = lookup_user(c->user, &c->uid, &c->gid);
+                if (k <= 0) {
                         config_error(p, config_setting_get_member(root, "user"), NULL, "unknown user \"%s\"%s%s",
-                                     c->user, errno ? ": " : "", errno ? strerror(errno) : "");
+                                     c->user, k < 0 ? ": " : "", k < 0 ? strerror(-k) : "");
                         r = -EINVAL;
-                } else {
-                        c->uid = pw->pw_uid;
-                        c->gid = pw->pw_gid;
                 }
         }
         if (c->group) {
-                struct group *gr;
-
-                errno = 0;
-                gr = getgrnam(c->group);
-                if (!gr) {
+                k = lookup_group(c->group, &c->gid);
+                if (k <= 0) {
                         config_error(p, config_setting_get_member(root, "group"), NULL, "unknown group \"%s\"%s%s",
-                                     c->group, errno ? ": " : "", errno ? strerror(errno) : "");
+                                     c->group, k < 0 ? ": " : "", k < 0 ? strerror(-k) : "");
                         r = -EINVAL;
-                } else
-                        c->gid = gr->gr_gid;
+                }
+        }
+        if (c->user && r == 0) {
+                k = lookup_supplementary_groups(c->user, c->gid, &c->supplementary_gids, &c->n_supplementary_gids);
+                if (k < 0) {
+                        config_error(p, config_setting_get_member(root, "user"), NULL,
+                                     "cannot look up the groups of user \"%s\": %s", c->user, strerror(-k));
+                        r = -EINVAL;
+                }
         }
         return r;
 }

@@ -38,6 +38,10 @@ typedef struct Config {
         char *user, *group;
         uid_t uid;               /* valid iff user */
         gid_t gid;               /* valid iff user or group */
+        /* The groups initgroups() would give user (gid among them), looked
+         * up at parse time: a worker only calls setgroups() with them. */
+        gid_t *supplementary_gids;
+        size_t n_supplementary_gids;
         int log_level;
         uint64_t shutdown_timeout_usec;
         ServiceConfig *services;

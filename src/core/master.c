@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <sysexits.h>
 #include <systemd/sd-event.h>
 
+#include "config-loader.h"
 #include "fd-util.h"
 #include "listener.h"
 #include "log.h"
@@ -25,6 +27,7 @@ typedef struct Master {
         const char *config_path;
         Supervisor *supervisor;
         Notifier *notifier;
+        ConfigLoader *loader;         /* a reload's config being loaded off the loop */
         ListenerSet listeners;
         int ready_fd;                 /* the master's end of the readiness socket */
         int ready_worker_fd;          /* the workers' end */
@@ -102,7 +105,7 @@ static void master_sync(Master *m) {
                 (void) sd_event_source_set_time(m->timer_source, next);
                 (void) sd_event_source_set_enabled(m->timer_source, SD_EVENT_ONESHOT);
         }
-        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued) {
+        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued && !m->loader) {
                 m->reload_queued = false;
                 master_reload(m);
         }
@@ -242,9 +245,41 @@ static int master_apply(Master *m, Config *c, bool first, int *ret_exit) {
         return r;
 }
 
+/* The part of a reload that runs once its config is loaded: refuse it, or
+ * open its listeners and start its generation. */
+static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char **errors, void *userdata) {
+        _cleanup_(config_freep) Config *c = config;
+        _cleanup_strv_free_ char **e = errors;
+        Master *m = userdata;
+        int ignored;
+
+        /* A load only starts while RUNNING, and a stop cancels it. */
+        assert(m->supervisor->state == SUPERVISOR_RUNNING);
+        m->loader = config_loader_free(m->loader);
+        if (r < 0) {
+                for (char **i = e; i && *i; i++)
+                        log_error("%s", *i);
+                log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
+                          "configuration",
+                          e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
+                master_reload_done(m, false);
+        } else if (master_apply(m, c, false, &ignored) < 0) {
+                log_error("Reload failed; still serving generation %u with the old configuration",
+                          m->supervisor->current->number);
+                master_reload_done(m, false);
+        } else {
+                TAKE_PTR(c);
+                master_send_status(m, false);
+        }
+        master_sync(m);
+}
+
+/* Starts a reload. The config is loaded in a thread (config-loader.c): host
+ * names and users are looked up through DNS and NSS, which can block far
+ * longer than WatchdogSec, and the loop must go on supervising (and
+ * pinging the watchdog) meanwhile (defect 6). */
 static void master_reload(Master *m) {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_strv_free_ char **errors = NULL;
+        char reloading[64];
         int r;
 
         switch (m->supervisor->state) {
@@ -263,38 +298,31 @@ static void master_reload(Master *m) {
         case _SUPERVISOR_STATE_MAX:
                 abort();
         }
+        if (m->loader) {
+                log_info("Reload requested while the configuration is being loaded; it will follow");
+                m->reload_queued = true;
+                return;
+        }
 
-        char reloading[64];
         (void) snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec());
         (void) notifier_send(m->notifier, reloading, "Reloading configuration");
         log_info("Reloading configuration from %s", m->config_path);
 
-        r = config_load(m->config_path, &c, &errors);
+        r = config_loader_start(m->event, m->config_path, master_on_config_loaded, m, &m->loader);
         if (r < 0) {
-                for (char **e = errors; e && *e; e++)
-                        log_error("%s", *e);
-                log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
-                          "configuration",
-                          errors && errors[0] && errors[1] ? "errors" : "an error", m->supervisor->current->number);
+                log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
+                                   "generation %u with the old configuration",
+                                STRERROR(r), m->supervisor->current->number);
                 master_reload_done(m, false);
-                return;
         }
-        int ignored;
-        r = master_apply(m, c, false, &ignored);
-        if (r < 0) {
-                log_error("Reload failed; still serving generation %u with the old configuration",
-                          m->supervisor->current->number);
-                master_reload_done(m, false);
-                return;
-        }
-        TAKE_PTR(c);
-        master_send_status(m, false);
 }
 
 static void master_stop(Master *m, bool fast) {
         bool was_stopping = IN_SET(m->supervisor->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED);
 
         m->reload_queued = false;
+        /* A load's result would only be thrown away. */
+        m->loader = config_loader_free(m->loader);
         if (!was_stopping)
                 (void) notifier_send(m->notifier, "STOPPING=1", "Stopping");
         supervisor_stop(m->supervisor, fast, now_usec());
@@ -418,6 +446,7 @@ static int master_setup_event(Master *m) {
 }
 
 static void master_done(Master *m) {
+        config_loader_free(m->loader);
         supervisor_free(m->supervisor);
         listener_set_done(&m->listeners);
         sd_event_source_disable_unref(m->ready_source);

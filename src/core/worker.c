@@ -157,7 +157,8 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
         if (geteuid() != 0 && (!c->user || geteuid() == c->uid) && getegid() == c->gid)
                 return;
         if (c->user) {
-                if (initgroups(c->user, c->gid) < 0)
+                /* Not initgroups(): no NSS call after fork() (config-loader.c). */
+                if (setgroups(c->n_supplementary_gids, c->supplementary_gids) < 0)
                         fatal(EX_NOPERM, "%s[slot %u]: cannot set supplementary groups of user %s: %s",
                               sp->svc->name, sp->slot, c->user, STRERROR(errno));
         } else if (setgroups(0, NULL) < 0)

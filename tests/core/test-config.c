@@ -2,6 +2,7 @@
 #include <check.h>
 
 #include "testlib.h"
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,51 @@ START_TEST(test_full_settings) {
         ck_assert_int_eq(listen_format(&s->listen[1], got, sizeof got), 0);
         ck_assert_str_eq(got, expect);
         ck_assert_ptr_null(config_find_service(c, "nope"));
+}
+END_TEST
+
+static int cmp_gid(const void *a, const void *b) {
+        gid_t x = *(const gid_t *) a, y = *(const gid_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* The supplementary groups are looked up at parse time (a worker must not
+ * call into NSS) and are exactly what initgroups() would set. Comparing
+ * with initgroups() needs root; this runs in a forked test process, so
+ * changing its groups harms nothing. */
+static void assert_groups_like_initgroups(const char *text, const char *user) {
+        _cleanup_(config_freep) Config *c = NULL;
+        gid_t got[256], want[256];
+        int n;
+
+        ck_assert_int_eq(load(text, &c, NULL), 0);
+        ck_assert_uint_ge(c->n_supplementary_gids, 1);
+        ck_assert_uint_le(c->n_supplementary_gids, ELEMENTSOF(got));
+        memcpy(got, c->supplementary_gids, c->n_supplementary_gids * sizeof(gid_t));
+        qsort(got, c->n_supplementary_gids, sizeof(gid_t), cmp_gid);
+        ck_assert_ptr_nonnull(bsearch(&c->gid, got, c->n_supplementary_gids, sizeof(gid_t), cmp_gid));
+        if (geteuid() != 0) {
+                fprintf(stderr, "not root, not comparing with initgroups()\n");
+                return;
+        }
+        ck_assert_int_eq(initgroups(user, c->gid), 0);
+        n = getgroups(ELEMENTSOF(want), want);
+        ck_assert_int_ge(n, 0);
+        qsort(want, (size_t) n, sizeof(gid_t), cmp_gid);
+        ck_assert_uint_eq(c->n_supplementary_gids, (size_t) n);
+        ck_assert_mem_eq(got, want, (size_t) n * sizeof(gid_t));
+}
+
+START_TEST(test_supplementary_groups) {
+        _cleanup_(config_freep) Config *c = NULL;
+
+        assert_groups_like_initgroups("user = \"root\";\n" SVC(""), "root");
+        assert_groups_like_initgroups("user = \"root\";\ngroup = \"nogroup\";\n" SVC(""), "root");
+        /* Without user, nothing to look up: workers drop all groups. */
+        ck_assert_int_eq(load("group = \"nogroup\";\n" SVC(""), &c, NULL), 0);
+        ck_assert_ptr_null(c->supplementary_gids);
+        ck_assert_uint_eq(c->n_supplementary_gids, 0);
 }
 END_TEST
 
@@ -244,6 +290,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_valid_and_defaults);
         tcase_add_test(tc, test_full_settings);
+        tcase_add_test(tc, test_supplementary_groups);
         tcase_add_test(tc, test_syntax_error);
         tcase_add_test(tc, test_missing_file);
         tcase_add_test(tc, test_unknown_keys);
