@@ -7,10 +7,10 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include "log.h"
 #include "notify.h"
+#include "time-util.h"
 
 /* How many datagrams wait at most besides a WATCHDOG=1. Each one stands for
  * a state change of the daemon (start, reload, stop), so 64 means the
@@ -50,20 +50,14 @@ struct Notifier {
         uint64_t retry_usec;             /* the next retry's delay */
         uint64_t retry_max_usec;
         bool status_sent;
-        uint64_t status_last_usec;       /* CLOCK_MONOTONIC of the last datagram with STATUS= */
+        /* now_usec() when the last datagram with STATUS= went out. Not
+         * sd_event_now(): outside a dispatch that returns the time of the
+         * last iteration, and the retry timer is armed with absolute times. */
+        uint64_t status_last_usec;
 
         sd_event_source *watchdog_timer;
         uint64_t watchdog_interval_usec;
 };
-
-/* Not sd_event_now(): outside a dispatch it returns the time of the last
- * iteration, and the retry timer is armed with absolute times. */
-static uint64_t notifier_now(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static int notifier_parse_address(const char *name, struct sockaddr_un *ret, socklen_t *ret_len) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -178,7 +172,7 @@ static bool notifier_status_due(const Notifier *n, uint64_t now) {
  * queue (sent or dropped). */
 static bool notifier_flush(Notifier *n, bool *ret_progress) {
         bool progress = false, blocked = false;
-        uint64_t now = notifier_now();
+        uint64_t now = now_usec();
         int r;
 
         /* WATCHDOG=1 goes ahead of the queue. It changes no state that the
@@ -235,7 +229,7 @@ static void notifier_arm(Notifier *n, bool blocked) {
                 return;
         }
         if (blocked)
-                when = notifier_now() + n->retry_usec;
+                when = now_usec() + n->retry_usec;
         else
                 when = n->status_last_usec + STATUS_INTERVAL_USEC;
         if (sd_event_source_get_enabled(n->retry_timer, NULL) > 0 &&
