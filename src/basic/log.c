@@ -28,12 +28,13 @@ static LogTarget log_target = LOG_TARGET_STDERR;
  * log_forget_fds(). It is accessed atomically because opening it lazily must
  * not leak a socket should a second thread ever log. */
 static int journal_fd = -EBADF;
+#define JOURNAL_SOCKET_DEFAULT "/run/systemd/journal/socket"
 static struct sockaddr_un journal_addr = {
         .sun_family = AF_UNIX,
-        .sun_path = "/run/systemd/journal/socket",
+        .sun_path = JOURNAL_SOCKET_DEFAULT,
 };
 /* 0 when PREFORKD_JOURNAL_SOCKET was unusable: every record goes to stderr. */
-static socklen_t journal_addr_len = offsetof(struct sockaddr_un, sun_path) + sizeof "/run/systemd/journal/socket";
+static socklen_t journal_addr_len = offsetof(struct sockaddr_un, sun_path) + sizeof JOURNAL_SOCKET_DEFAULT;
 
 static const char *const level_names[] = {
         [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert", [LOG_CRIT] = "crit", [LOG_ERR] = "err",
@@ -134,7 +135,8 @@ void log_setup(void) {
         else
                 log_target = stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
 
-        if (j && journal_address_from(j) < 0) {
+        /* Empty counts as unset, as systemd's Environment=NAME= reads. */
+        if (journal_address_from(j && *j ? j : JOURNAL_SOCKET_DEFAULT) < 0) {
                 /* Say so once rather than dropping to stderr record by
                  * record without a word. */
                 journal_addr_len = 0;
@@ -271,10 +273,11 @@ static int journal_send_memfd(int fd, const JournalRecord *r) {
         return 0;
 }
 
-/* MSG_DONTWAIT: when journald's receive queue is full (net.unix.max_dgram_qlen,
- * 10 by default, is reached quickly while journald is busy) sendmsg() would
- * otherwise sleep, and the master must keep supervising instead; the record
- * then goes to stderr (see write_journal()). MSG_NOSIGNAL for symmetry with
+/* MSG_DONTWAIT: when journald's receive queue is full (net.unix.max_dgram_qlen
+ * datagrams: 10 in the kernel, 512 where systemd raised it at boot; either is
+ * reached while journald is stalled or busy) sendmsg() would otherwise sleep,
+ * and the master must keep supervising instead; the record then goes to
+ * stderr (see write_journal()). MSG_NOSIGNAL for symmetry with
  * every other send in this code: a datagram socket raises no SIGPIPE today. */
 static int journal_send(const JournalRecord *r) {
         struct msghdr mh = {

@@ -39,8 +39,8 @@ typedef enum LogTarget {
  * /run/systemd/journal/socket, or to the socket that the environment
  * variable PREFORKD_JOURNAL_SOCKET names (an absolute path, or @NAME in the
  * abstract namespace): the tests bind one of their own, and a daemon can log
- * to a journald listening elsewhere. A value that is neither is reported on
- * stderr and logging stays on stderr. */
+ * to a journald listening elsewhere. Empty counts as unset; a value that is
+ * neither is reported on stderr and logging stays on stderr. */
 void log_setup(void);
 LogTarget log_get_target(void);
 void log_set_target(LogTarget t);

@@ -42,17 +42,23 @@ static void reset_log(void) {
         log_set_max_level(LOG_INFO);
 }
 
+/* The daemon's environment for journal records to socket, read by
+ * log_setup(). */
+static void setup_env(const char *socket) {
+        reset_log();
+        ck_assert_int_eq(setenv("PREFORKD_JOURNAL_SOCKET", socket, 1), 0);
+        ck_assert_int_eq(setenv("PREFORKD_LOG_TARGET", "journal", 1), 0);
+        log_setup();
+}
+
 static int setup_journal(const char *name) {
         char path[PATH_MAX];
         int fd;
 
-        reset_log();
         test_path(path, name);
         fd = jr_bind(path);
         ck_assert_msg(fd >= 0, "binding %s: %s", path, strerror(-fd));
-        ck_assert_int_eq(setenv("PREFORKD_JOURNAL_SOCKET", path, 1), 0);
-        ck_assert_int_eq(setenv("PREFORKD_LOG_TARGET", "journal", 1), 0);
-        log_setup();
+        setup_env(path);
         ck_assert_int_eq(log_get_target(), LOG_TARGET_JOURNAL);
         return fd;
 }
@@ -135,6 +141,17 @@ static void assert_fields(const JrRecord *r, const char *const *expected) {
                 dump_record(r);
                 ck_abort_msg("%zu fields, expected %zu", r->n, n);
         }
+}
+
+/* The value of r's field key, which must be there. */
+static const char *value_of(const JrRecord *r, const char *key) {
+        const JrField *f = jr_get(r, key);
+
+        if (!f) {
+                dump_record(r);
+                ck_abort_msg("no field %s", key);
+        }
+        return f->value;
 }
 
 static void recv_record(int fd, JrRecord *r) {
@@ -348,7 +365,7 @@ START_TEST(test_forget_fds_never_uses_the_old_number) {
 
         log_info("in the worker");
         recv_record(j, &r);
-        ck_assert_str_eq(jr_get(&r, "MESSAGE")->value, "in the worker");
+        ck_assert_str_eq(value_of(&r, "MESSAGE"), "in the worker");
         jr_record_done(&r);
         ck_assert_int_ge(log_journal_fd(), 0);
         ck_assert_int_ne(log_journal_fd(), old);
@@ -385,7 +402,7 @@ START_TEST(test_full_queue_falls_back_to_stderr) {
         for (i = 0; i < first_fallback; i++) {
                 recv_record(j, &r);
                 snprintf(line, sizeof line, "record %d", i);
-                ck_assert_str_eq(jr_get(&r, "MESSAGE")->value, line);
+                ck_assert_str_eq(value_of(&r, "MESSAGE"), line);
                 jr_record_done(&r);
         }
         assert_nothing_queued(j);
@@ -397,7 +414,7 @@ START_TEST(test_full_queue_falls_back_to_stderr) {
 
         log_info("room again");
         recv_record(j, &r);
-        ck_assert_str_eq(jr_get(&r, "MESSAGE")->value, "room again");
+        ck_assert_str_eq(value_of(&r, "MESSAGE"), "room again");
         jr_record_done(&r);
 }
 END_TEST
@@ -453,8 +470,8 @@ START_TEST(test_records_above_max_level_are_dropped) {
         err = capture_end(&c);
 
         recv_record(j, &r);
-        ck_assert_str_eq(jr_get(&r, "MESSAGE")->value, "kept notice");
-        ck_assert_str_eq(jr_get(&r, "PRIORITY")->value, "5");
+        ck_assert_str_eq(value_of(&r, "MESSAGE"), "kept notice");
+        ck_assert_str_eq(value_of(&r, "PRIORITY"), "5");
         jr_record_done(&r);
         assert_nothing_queued(j);
         ck_assert_str_eq(err, "");
@@ -468,16 +485,13 @@ START_TEST(test_abstract_socket_name) {
         char name[64];
         JrRecord r;
 
-        reset_log();
         snprintf(name, sizeof name, "@preforkd-test-log-%d", (int) getpid());
         j = jr_bind(name);
         ck_assert_int_ge(j, 0);
-        ck_assert_int_eq(setenv("PREFORKD_JOURNAL_SOCKET", name, 1), 0);
-        ck_assert_int_eq(setenv("PREFORKD_LOG_TARGET", "journal", 1), 0);
-        log_setup();
+        setup_env(name);
         log_info("abstract");
         recv_record(j, &r);
-        ck_assert_str_eq(jr_get(&r, "MESSAGE")->value, "abstract");
+        ck_assert_str_eq(value_of(&r, "MESSAGE"), "abstract");
         jr_record_done(&r);
 }
 END_TEST
@@ -488,10 +502,7 @@ START_TEST(test_bad_socket_variable_is_reported) {
         _cleanup_free_ char *err = NULL;
         Capture c = capture_stderr("bad.stderr");
 
-        reset_log();
-        ck_assert_int_eq(setenv("PREFORKD_JOURNAL_SOCKET", "relative/socket", 1), 0);
-        ck_assert_int_eq(setenv("PREFORKD_LOG_TARGET", "journal", 1), 0);
-        log_setup();
+        setup_env("relative/socket");
         ck_assert_int_eq(log_get_target(), LOG_TARGET_STDERR);
         log_info("still logged");
         err = capture_end(&c);

@@ -39,8 +39,8 @@ START_TEST(test_worker_exit_record_in_journal) {
         TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
 
         /* The startup records went to the journal, not to stderr; reading
-         * them makes room in the socket's queue (10 datagrams by default)
-         * for what follows. */
+         * them makes room in the socket's queue (net.unix.max_dgram_qlen
+         * datagrams, as few as 10) for what follows. */
         TD_ASSERT_MSG(d, TD_OK(d, jr_drain(j)) > 0, "no startup record reached the journal socket");
 
         victim = w[0];
