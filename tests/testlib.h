@@ -45,25 +45,10 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "lib/util.h"
 #include "macros.h"
 
-#define TD_SEC(s) ((uint64_t) ((s) * 1000000.0))
-#define TD_MSEC(ms) ((uint64_t) (ms) * UINT64_C(1000))
-
-/* Default timeout the suites use for "should happen soon" waits. Generous:
- * sanitizer builds on a loaded machine are slow. */
-#define TD_TIMEOUT TD_SEC(15)
-
 typedef struct TestDaemon TestDaemon;
-
-/* One captured line (log or notify) with the monotonic time (usec) at which
- * the harness received it. */
-typedef struct TdLine {
-        char *text;          /* without the trailing newline */
-        uint64_t usec;
-        pid_t pid;           /* notify: the sender (SCM_CREDENTIALS), 0 if unknown; log: 0 */
-        size_t msg;          /* notify: index of the datagram it came in; log: 0 */
-} TdLine;
 
 /* ---- lifecycle ---- */
 
@@ -179,7 +164,6 @@ size_t td_log_count(TestDaemon *d, const char *substring);
  * arrival times. *ret is an array of *ret_n TdLine; free with
  * td_lines_free(). */
 int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret_n);
-void td_lines_free(TdLine *l, size_t n);
 /* Prints the captured log and the notify lines to stderr. */
 void td_dump(TestDaemon *d);
 
@@ -297,12 +281,6 @@ void td_load_stop(TdLoad *l, TdLoadStats *ret);
  * or 128+signal. Kills it and returns -ETIMEDOUT after timeout. */
 int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_code, char **ret_output,
            char **ret_stdout);
-
-/* ---- misc ---- */
-
-uint64_t td_now(void);            /* CLOCK_MONOTONIC, usec */
-void td_sleep(uint64_t usec);
-const char *td_binary(void);      /* $PREFORKD_BINARY */
 
 /* ---- assertions ----
  * TD_OK(d, expr): expr must return >= 0; otherwise prints the daemon's log

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "testlib.h"
+#include "util-internal.h"
 
 #define TD_IO_TIMEOUT_SEC 10
-#define TD_MAX_LIVE 32
 
 typedef struct LineInfo {
         size_t start, len;
@@ -67,6 +67,11 @@ struct TestDaemon {
         size_t notify_cursor;
 };
 
+static void daemons_atexit(void);
+static void loads_atexit(void);
+static TdiRegistry live_daemons = TDI_REGISTRY_INIT(daemons_atexit);
+static TdiRegistry live_loads = TDI_REGISTRY_INIT(loads_atexit);
+
 struct TdLoad {
         pthread_t thread;
         pthread_mutex_t lock;
@@ -80,123 +85,26 @@ struct TdLoad {
         TdLoadStats stats;
 };
 
-/* ---- registry for atexit() cleanup ---- */
+/* ---- lifecycle ---- */
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static TestDaemon *live_daemons[TD_MAX_LIVE];
-static TdLoad *live_loads[TD_MAX_LIVE];
-static bool atexit_done;
-
-static void td_atexit(void) {
-        for (size_t i = 0; i < TD_MAX_LIVE; i++) {
-                TdLoad *l;
-
-                pthread_mutex_lock(&registry_lock);
-                l = live_loads[i];
-                pthread_mutex_unlock(&registry_lock);
-                if (l)
-                        td_load_stop(l, NULL);
-        }
-        for (size_t i = 0; i < TD_MAX_LIVE; i++) {
-                TestDaemon *d;
-
-                pthread_mutex_lock(&registry_lock);
-                d = live_daemons[i];
-                pthread_mutex_unlock(&registry_lock);
-                if (d)
-                        td_free(d);
-        }
+static void daemon_free_void(void *d) {
+        td_free(d);
 }
 
-static void registry_init(void) {
-        pthread_mutex_lock(&registry_lock);
-        if (!atexit_done) {
-                atexit(td_atexit);
-                atexit_done = true;
-        }
-        pthread_mutex_unlock(&registry_lock);
-        (void) signal(SIGPIPE, SIG_IGN);
+static void daemons_atexit(void) {
+        tdi_registry_free_all(&live_daemons, daemon_free_void);
 }
 
-static void registry_set(void **table, void *old, void *new) {
-        pthread_mutex_lock(&registry_lock);
-        for (size_t i = 0; i < TD_MAX_LIVE; i++)
-                if (table[i] == old) {
-                        table[i] = new;
-                        break;
-                }
-        pthread_mutex_unlock(&registry_lock);
+static void load_stop_void(void *l) {
+        td_load_stop(l, NULL);
 }
 
-/* ---- misc ---- */
-
-uint64_t td_now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-void td_sleep(uint64_t usec) {
-        struct timespec ts = {
-                .tv_sec = (time_t) (usec / USEC_PER_SEC),
-                .tv_nsec = (long) ((usec % USEC_PER_SEC) * NSEC_PER_USEC),
-        };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-const char *td_binary(void) {
-        const char *b = getenv("PREFORKD_BINARY");
-
-        return b && *b ? b : "preforkd";
-}
-
-static int remaining_ms(uint64_t deadline) {
-        uint64_t n = td_now();
-
-        if (n >= deadline)
-                return 0;
-        return (int) MIN((deadline - n + 999) / 1000, (uint64_t) 60000);
-}
-
-static uint64_t deadline_of(uint64_t timeout) {
-        uint64_t n = td_now();
-
-        return timeout > UINT64_MAX - n ? UINT64_MAX : n + timeout;
-}
-
-static char *str_replace_all(const char *s, const char *what, const char *with) {
-        size_t wl = strlen(what), nl = strlen(with), n = 0, len;
-        const char *p;
-        char *out, *o;
-
-        for (p = s; (p = strstr(p, what)); p += wl)
-                n++;
-        len = strlen(s) + n * nl + 1;
-        out = malloc(len);
-        if (!out)
-                return NULL;
-        o = out;
-        for (p = s;;) {
-                const char *q = strstr(p, what);
-
-                if (!q) {
-                        strcpy(o, p);
-                        break;
-                }
-                memcpy(o, p, (size_t) (q - p));
-                o += q - p;
-                memcpy(o, with, nl);
-                o += nl;
-                p = q + wl;
-        }
-        return out;
+static void loads_atexit(void) {
+        tdi_registry_free_all(&live_loads, load_stop_void);
 }
 
 char *td_subst(const TestDaemon *d, const char *s) {
-        return str_replace_all(s, "@DIR@", d ? d->dir : "");
+        return tdi_str_replace(s, "@DIR@", d ? d->dir : "");
 }
 
 static int write_file_at(const char *path, const char *contents) {
@@ -218,8 +126,6 @@ static int write_file_at(const char *path, const char *contents) {
         }
         return 0;
 }
-
-/* ---- lifecycle ---- */
 
 /* The janitor: a child that outlives a test process killed before it could
  * clean up (check's fork mode _exit()s on a failed assertion and SIGKILLs on
@@ -304,7 +210,7 @@ int td_new(TestDaemon **ret) {
         TestDaemon *d;
         int r;
 
-        registry_init();
+        tdi_ignore_sigpipe();
 
         if (!tmp || !*tmp)
                 tmp = "/tmp";
@@ -327,7 +233,7 @@ int td_new(TestDaemon **ret) {
         pthread_cond_init(&d->cond, &ca);
         pthread_condattr_destroy(&ca);
 
-        registry_set((void **) live_daemons, NULL, d);
+        tdi_registry_add(&live_daemons, d);
 
         r = janitor_start(d);
         if (r < 0) {
@@ -448,7 +354,7 @@ TestDaemon *td_free(TestDaemon *d) {
         if (!d)
                 return NULL;
 
-        registry_set((void **) live_daemons, d, NULL);
+        tdi_registry_remove(&live_daemons, d);
 
         kill_daemon(d);
 
@@ -492,27 +398,11 @@ TestDaemon *td_free(TestDaemon *d) {
 
 /* ---- reader thread ---- */
 
-static int grow(void **p, size_t *alloc, size_t need, size_t elem) {
-        size_t n;
-        void *q;
-
-        if (need <= *alloc)
-                return 0;
-        n = MAX(need, *alloc * 2);
-        n = MAX(n, (size_t) 64);
-        q = realloc(*p, n * elem);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *alloc = n;
-        return 0;
-}
-
 /* Called with the lock held. */
 static void log_append(TestDaemon *d, const char *buf, size_t len, uint64_t now) {
         size_t old = d->log_len;
 
-        if (grow((void **) &d->log, &d->log_alloc, d->log_len + len + 1, 1) < 0)
+        if (tdi_grow((void **) &d->log, &d->log_alloc, d->log_len + len + 1, 1) < 0)
                 return;
         memcpy(d->log + d->log_len, buf, len);
         d->log_len += len;
@@ -521,7 +411,7 @@ static void log_append(TestDaemon *d, const char *buf, size_t len, uint64_t now)
         for (size_t i = old; i < d->log_len; i++) {
                 if (d->log[i] != '\n')
                         continue;
-                if (grow((void **) &d->lines, &d->lines_alloc, d->n_lines + 1, sizeof(LineInfo)) < 0)
+                if (tdi_grow((void **) &d->lines, &d->lines_alloc, d->n_lines + 1, sizeof(LineInfo)) < 0)
                         return;
                 d->lines[d->n_lines++] = (LineInfo) {
                         .start = d->line_begin,
@@ -541,7 +431,7 @@ static void notify_append(TestDaemon *d, const char *buf, size_t len, uint64_t n
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 const char *e = nl ? nl : end;
 
-                if (e > p && grow((void **) &d->notify, &d->notify_alloc, d->n_notify + 1, sizeof(TdLine)) >= 0) {
+                if (e > p && tdi_grow((void **) &d->notify, &d->notify_alloc, d->n_notify + 1, sizeof(TdLine)) >= 0) {
                         char *t = strndup(p, (size_t) (e - p));
 
                         if (t)
@@ -662,21 +552,6 @@ static void *reader_thread(void *userdata) {
 
         free(buf);
         return NULL;
-}
-
-/* Waits on the condition variable until deadline. Lock held. Returns false
- * when the deadline passed. */
-static bool cond_wait_until(TestDaemon *d, uint64_t deadline) {
-        struct timespec ts;
-
-        if (td_now() >= deadline)
-                return false;
-        /* Wake up at least every 100 ms to re-check the clock. */
-        deadline = MIN(deadline, td_now() + TD_MSEC(100));
-        ts.tv_sec = (time_t) (deadline / USEC_PER_SEC);
-        ts.tv_nsec = (long) ((deadline % USEC_PER_SEC) * NSEC_PER_USEC);
-        (void) pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        return true;
 }
 
 /* ---- starting ---- */
@@ -967,7 +842,7 @@ bool td_running(TestDaemon *d) {
 }
 
 int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         int r;
 
         if (!d->started)
@@ -988,14 +863,14 @@ int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code) {
 }
 
 int td_wait_output_closed(TestDaemon *d, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         int r = 0;
 
         if (!d->started)
                 return -ESRCH;
         pthread_mutex_lock(&d->lock);
         while (!d->out_eof)
-                if (!cond_wait_until(d, deadline)) {
+                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
                         r = -ETIMEDOUT;
                         break;
                 }
@@ -1006,7 +881,7 @@ int td_wait_output_closed(TestDaemon *d, uint64_t timeout) {
 /* ---- notify ---- */
 
 int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         size_t l = strlen(prefix);
         int r;
 
@@ -1027,7 +902,7 @@ int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **r
                         r = -ESRCH;
                         goto out;
                 }
-                if (!cond_wait_until(d, deadline)) {
+                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
                         r = -ETIMEDOUT;
                         goto out;
                 }
@@ -1171,7 +1046,7 @@ void td_notify_set_cursor(TestDaemon *d, size_t pos) {
 /* ---- log ---- */
 
 int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         int r;
 
         pthread_mutex_lock(&d->lock);
@@ -1207,7 +1082,7 @@ int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **r
                         r = -ESRCH;
                         goto out;
                 }
-                if (!cond_wait_until(d, deadline)) {
+                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
                         r = -ETIMEDOUT;
                         goto out;
                 }
@@ -1263,14 +1138,6 @@ size_t td_log_count(TestDaemon *d, const char *substring) {
         return n;
 }
 
-void td_lines_free(TdLine *l, size_t n) {
-        if (!l)
-                return;
-        for (size_t i = 0; i < n; i++)
-                free(l[i].text);
-        free(l);
-}
-
 int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret_n) {
         TdLine *l = NULL;
         size_t n = 0, alloc = 0;
@@ -1283,7 +1150,7 @@ int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret
 
                 if (!line_has(d, li, substring))
                         continue;
-                if (grow((void **) &l, &alloc, n + 1, sizeof(TdLine)) < 0) {
+                if (tdi_grow((void **) &l, &alloc, n + 1, sizeof(TdLine)) < 0) {
                         r = -ENOMEM;
                         break;
                 }
@@ -1392,7 +1259,7 @@ int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret
 }
 
 int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
 
         for (;;) {
                 int r = td_find_port(d, service, nth, ret_port);
@@ -1448,7 +1315,7 @@ bool td_pid_alive(pid_t pid) {
 }
 
 int td_wait_pid_gone(pid_t pid, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
 
         while (td_pid_alive(pid)) {
                 if (td_now() >= deadline)
@@ -1486,7 +1353,7 @@ int td_children(pid_t pid, pid_t **ret) {
                         continue;
                 if (ppid != pid || state == 'Z' || state == 'X' || state == 'x')
                         continue;
-                if (grow((void **) &l, &alloc, n + 1, sizeof(pid_t)) < 0) {
+                if (tdi_grow((void **) &l, &alloc, n + 1, sizeof(pid_t)) < 0) {
                         closedir(dir);
                         return -ENOMEM;
                 }
@@ -1510,7 +1377,7 @@ int td_workers(TestDaemon *d, pid_t **ret) {
 }
 
 int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
 
         for (;;) {
                 pid_t *l = NULL;
@@ -1708,7 +1575,7 @@ static int listening_inodes(const char *file, uint16_t port, unsigned long **l, 
                 colon = strrchr(local, ':');
                 if (st != 0x0A || !colon || strtoul(colon + 1, NULL, 16) != port || inode == 0)
                         continue;
-                if (grow((void **) l, alloc, *n + 1, sizeof(unsigned long)) < 0) {
+                if (tdi_grow((void **) l, alloc, *n + 1, sizeof(unsigned long)) < 0) {
                         fclose(f);
                         return -ENOMEM;
                 }
@@ -1895,7 +1762,7 @@ int td_connect_service(TestDaemon *d, const char *service, unsigned nth) {
 static int wait_fd(int fd, short events, uint64_t deadline) {
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = events };
-                int ms = remaining_ms(deadline);
+                int ms = tdi_remaining_ms(deadline);
                 int k;
 
                 if (ms == 0 && td_now() >= deadline)
@@ -1912,7 +1779,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 }
 
 int td_write_all(int fd, const void *buf, size_t len, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         const char *p = buf;
 
         while (len > 0) {
@@ -1963,14 +1830,14 @@ static ssize_t read_some(int fd, void *buf, size_t len, uint64_t deadline) {
 }
 
 int td_read_all(int fd, size_t max, uint64_t timeout, char **ret, size_t *ret_len) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, alloc = 0;
 
         for (;;) {
                 ssize_t k;
 
-                if (grow((void **) &buf, &alloc, len + 65536 + 1, 1) < 0)
+                if (tdi_grow((void **) &buf, &alloc, len + 65536 + 1, 1) < 0)
                         return -ENOMEM;
                 k = read_some(fd, buf + len, MIN((size_t) 65536, max - len), deadline);
                 if (k < 0)
@@ -1990,7 +1857,7 @@ int td_read_all(int fd, size_t max, uint64_t timeout, char **ret, size_t *ret_le
 }
 
 int td_read_exact(int fd, void *buf, size_t len, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         char *p = buf;
 
         while (len > 0) {
@@ -2008,7 +1875,7 @@ int td_read_exact(int fd, void *buf, size_t len, uint64_t timeout) {
 
 int td_wait_eof(int fd, uint64_t timeout) {
         char c[256];
-        ssize_t k = read_some(fd, c, sizeof(c), deadline_of(timeout));
+        ssize_t k = read_some(fd, c, sizeof(c), tdi_deadline(timeout));
 
         if (k < 0)
                 return (int) k;
@@ -2029,7 +1896,7 @@ void td_random_fill(void *buf, size_t len, unsigned seed) {
 }
 
 int td_echo_exchange(int fd, const void *data, size_t len, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         const unsigned char *src = data;
         size_t sent = 0, got = 0;
         unsigned char *buf;
@@ -2041,7 +1908,7 @@ int td_echo_exchange(int fd, const void *data, size_t len, uint64_t timeout) {
 
         while (got < len) {
                 struct pollfd p = { .fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0) };
-                int ms = remaining_ms(deadline), k;
+                int ms = tdi_remaining_ms(deadline), k;
 
                 if (ms == 0) {
                         r = -ETIMEDOUT;
@@ -2093,7 +1960,7 @@ int td_echo_exchange(int fd, const void *data, size_t len, uint64_t timeout) {
 }
 
 static int echo_roundtrip_fd(int fd, size_t len, unsigned seed, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         _cleanup_free_ unsigned char *data = NULL;
         int r;
 
@@ -2190,7 +2057,7 @@ static int load_start(const char *host, const char *path, uint16_t port, size_t 
         TdLoad *l;
         int r;
 
-        registry_init();
+        tdi_ignore_sigpipe();
 
         l = calloc(1, sizeof(*l));
         if (!l)
@@ -2207,7 +2074,7 @@ static int load_start(const char *host, const char *path, uint16_t port, size_t 
         l->port = port;
         l->payload = payload;
         l->max_rounds = max_rounds;
-        l->deadline = deadline_of(max_time);
+        l->deadline = tdi_deadline(max_time);
         atomic_init(&l->stop, false);
 
         r = pthread_create(&l->thread, NULL, load_thread, l);
@@ -2217,7 +2084,7 @@ static int load_start(const char *host, const char *path, uint16_t port, size_t 
                 free(l);
                 return -r;
         }
-        registry_set((void **) live_loads, NULL, l);
+        tdi_registry_add(&live_loads, l);
         *ret = l;
         return 0;
 }
@@ -2239,7 +2106,7 @@ void td_load_peek(TdLoad *l, TdLoadStats *ret) {
 }
 
 int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout) {
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
 
         for (;;) {
                 TdLoadStats s;
@@ -2256,7 +2123,7 @@ int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout) {
 void td_load_stop(TdLoad *l, TdLoadStats *ret) {
         if (!l)
                 return;
-        registry_set((void **) live_loads, l, NULL);
+        tdi_registry_remove(&live_loads, l);
         atomic_store(&l->stop, true);
         pthread_join(l->thread, NULL);
         if (ret)
@@ -2270,7 +2137,7 @@ void td_load_stop(TdLoad *l, TdLoadStats *ret) {
 /* ---- running to completion ---- */
 
 static int buf_append(char **buf, size_t *len, size_t *alloc, const char *data, size_t n) {
-        if (grow((void **) buf, alloc, *len + n + 1, 1) < 0)
+        if (tdi_grow((void **) buf, alloc, *len + n + 1, 1) < 0)
                 return -ENOMEM;
         memcpy(*buf + *len, data, n);
         *len += n;
@@ -2281,7 +2148,7 @@ static int buf_append(char **buf, size_t *len, size_t *alloc, const char *data, 
 int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_code, char **ret_output,
            char **ret_stdout) {
         static const char *const empty[] = { NULL };
-        uint64_t deadline = deadline_of(timeout);
+        uint64_t deadline = tdi_deadline(timeout);
         _cleanup_free_ char *all = NULL, *out = NULL;
         size_t all_len = 0, all_alloc = 0, out_len = 0, out_alloc = 0;
         int opipe[2] = { -EBADF, -EBADF }, epipe[2] = { -EBADF, -EBADF };
@@ -2291,7 +2158,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
         int status, r;
         char buf[4096];
 
-        registry_init();
+        tdi_ignore_sigpipe();
 
         r = exec_plan_build(&plan, d, argv ? argv : empty, false, NULL, NULL);
         if (r < 0)
@@ -2320,7 +2187,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
                         { .fd = open_o ? opipe[0] : -1, .events = POLLIN },
                         { .fd = open_e ? epipe[0] : -1, .events = POLLIN },
                 };
-                int ms = remaining_ms(deadline), k;
+                int ms = tdi_remaining_ms(deadline), k;
 
                 if (ms == 0) {
                         timed_out = true;
