@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "lib/logs.h"
 #include "lib/util.h"
 #include "macros.h"
 
@@ -142,42 +143,10 @@ int td_notify_datagram(TestDaemon *d, size_t index, char **ret);
 size_t td_notify_cursor(TestDaemon *d);
 void td_notify_set_cursor(TestDaemon *d, size_t pos);
 
-/* ---- captured log (stdout + stderr, interleaved as written) ----
- * Also has a cursor: td_wait_log() searches from it and moves it past the
- * match; td_log_mark() moves it to the current end. */
-
-/* Waits until substring appears in the log at or after the cursor; moves the
- * cursor past the end of the line holding the match (so the next wait finds
- * a later line). If ret_line is not NULL, stores a copy of that whole line.
- * Returns -ESRCH if the daemon exited (and all its output was read) without
- * writing it. */
-int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line);
-/* Moves the log cursor to the end of what was captured so far. */
-void td_log_mark(TestDaemon *d);
-/* A copy of the whole captured log (NUL-terminated; free()). */
-char *td_log(TestDaemon *d);
-/* True if substring occurs anywhere in the log captured so far. */
-bool td_log_contains(TestDaemon *d, const char *substring);
-/* Number of complete log lines containing substring. */
-size_t td_log_count(TestDaemon *d, const char *substring);
-/* Copies of the complete log lines containing substring, in order, with
- * arrival times. *ret is an array of *ret_n TdLine; free with
- * td_lines_free(). */
-int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret_n);
 /* Prints the captured log and the notify lines to stderr. */
 void td_dump(TestDaemon *d);
 
 /* ---- listeners and workers ---- */
-
-/* Parses "Listening on ADDR (service NAME)" lines and returns the port of
- * the nth (0-based, in log order) one for service. If addr is not NULL, the
- * address part is copied there (e.g. "127.0.0.1:41235"). -ENOENT if there
- * is no such line (yet). */
-int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
-                   uint16_t *ret_port);
-int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port);
-/* Like td_find_port(), but waits for the line. */
-int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port);
 
 /* Live (non-zombie) child processes of pid, found by scanning /proc, sorted
  * ascending. Returns their number (>= 0); *ret (may be NULL) is a malloc'ed

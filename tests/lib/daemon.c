@@ -22,50 +22,9 @@
 #include <unistd.h>
 
 #include "testlib.h"
-#include "util-internal.h"
+#include "daemon-internal.h"
 
 #define TD_IO_TIMEOUT_SEC 10
-
-typedef struct LineInfo {
-        size_t start, len;
-        uint64_t usec;
-} LineInfo;
-
-struct TestDaemon {
-        char *dir;
-        char *config_path;
-        char *notify_path;
-        int notify_fd;
-
-        pid_t pid;
-        bool started, reaped;
-        int exit_code;
-
-        int out_fd;
-        int wake_pipe[2];
-        int janitor_fd;         /* write end; the janitor cleans up when it closes */
-        pid_t janitor_pid;
-        pthread_t thread;
-        bool thread_started;
-
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-
-        /* all below under lock */
-        char *log;
-        size_t log_len, log_alloc;
-        LineInfo *lines;
-        size_t n_lines, lines_alloc;
-        size_t line_begin; /* offset where the current incomplete line starts */
-        bool out_eof;
-
-        TdLine *notify;
-        size_t n_notify, notify_alloc;
-        size_t n_datagrams;
-
-        size_t log_cursor;
-        size_t notify_cursor;
-};
 
 static void daemons_atexit(void);
 static void loads_atexit(void);
@@ -385,8 +344,7 @@ TestDaemon *td_free(TestDaemon *d) {
         for (size_t i = 0; i < d->n_notify; i++)
                 free(d->notify[i].text);
         free(d->notify);
-        free(d->lines);
-        free(d->log);
+        tdi_log_free(d);
         free(d->config_path);
         free(d->notify_path);
         free(d->dir);
@@ -397,30 +355,6 @@ TestDaemon *td_free(TestDaemon *d) {
 }
 
 /* ---- reader thread ---- */
-
-/* Called with the lock held. */
-static void log_append(TestDaemon *d, const char *buf, size_t len, uint64_t now) {
-        size_t old = d->log_len;
-
-        if (tdi_grow((void **) &d->log, &d->log_alloc, d->log_len + len + 1, 1) < 0)
-                return;
-        memcpy(d->log + d->log_len, buf, len);
-        d->log_len += len;
-        d->log[d->log_len] = 0;
-
-        for (size_t i = old; i < d->log_len; i++) {
-                if (d->log[i] != '\n')
-                        continue;
-                if (tdi_grow((void **) &d->lines, &d->lines_alloc, d->n_lines + 1, sizeof(LineInfo)) < 0)
-                        return;
-                d->lines[d->n_lines++] = (LineInfo) {
-                        .start = d->line_begin,
-                        .len = i - d->line_begin,
-                        .usec = now,
-                };
-                d->line_begin = i + 1;
-        }
-}
 
 /* Called with the lock held. */
 static void notify_append(TestDaemon *d, const char *buf, size_t len, uint64_t now, pid_t pid) {
@@ -485,25 +419,6 @@ static void drain_notify(TestDaemon *d) {
         }
 }
 
-/* Reads what the output pipe holds right now (it is non-blocking). Returns
- * false once it reached EOF. */
-static bool drain_out(TestDaemon *d, char *buf, size_t size) {
-        for (;;) {
-                ssize_t k = read(d->out_fd, buf, size);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 && errno == EAGAIN)
-                        return true;
-                if (k <= 0)
-                        return false;
-                pthread_mutex_lock(&d->lock);
-                log_append(d, buf, (size_t) k, td_now());
-                pthread_cond_broadcast(&d->cond);
-                pthread_mutex_unlock(&d->lock);
-        }
-}
-
 static void *reader_thread(void *userdata) {
         TestDaemon *d = userdata;
         const size_t size = 65536;
@@ -533,21 +448,13 @@ static void *reader_thread(void *userdata) {
                  * written before a notify message is always captured before
                  * that message becomes visible to td_wait_notify(). */
                 if (out_open && (p[1].revents || p[2].revents))
-                        out_open = drain_out(d, buf, size);
+                        out_open = tdi_log_drain(d, buf, size);
                 if (p[1].revents || !out_open)
                         drain_notify(d);
-                if (!out_open) {
-                        pthread_mutex_lock(&d->lock);
-                        if (!d->out_eof) {
-                                /* Every writer is gone: the notify messages
-                                 * they sent before were just picked up. */
-                                if (d->line_begin < d->log_len)
-                                        log_append(d, "\n", 1, td_now());
-                                d->out_eof = true;
-                                pthread_cond_broadcast(&d->cond);
-                        }
-                        pthread_mutex_unlock(&d->lock);
-                }
+                /* Every writer is gone: the notify messages they sent
+                 * before were just picked up, so waits may give up now. */
+                if (!out_open)
+                        tdi_log_close(d);
         }
 
         free(buf);
@@ -1043,134 +950,6 @@ void td_notify_set_cursor(TestDaemon *d, size_t pos) {
         pthread_mutex_unlock(&d->lock);
 }
 
-/* ---- log ---- */
-
-int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line) {
-        uint64_t deadline = tdi_deadline(timeout);
-        int r;
-
-        pthread_mutex_lock(&d->lock);
-        for (;;) {
-                /* Only complete lines count, so that the match cannot be cut. */
-                for (size_t i = 0; i < d->n_lines; i++) {
-                        LineInfo *li = d->lines + i;
-                        char *m;
-
-                        if (li->start + li->len < d->log_cursor)
-                                continue;
-                        /* Search the part of the line at or after the cursor. */
-                        {
-                                size_t from = MAX(li->start, d->log_cursor);
-                                char save = d->log[li->start + li->len];
-
-                                d->log[li->start + li->len] = 0;
-                                m = strstr(d->log + from, substring);
-                                d->log[li->start + li->len] = save;
-                        }
-                        if (!m)
-                                continue;
-                        d->log_cursor = li->start + li->len + 1;
-                        r = 0;
-                        if (ret_line) {
-                                *ret_line = strndup(d->log + li->start, li->len);
-                                if (!*ret_line)
-                                        r = -ENOMEM;
-                        }
-                        goto out;
-                }
-                if (d->out_eof || !d->thread_started) {
-                        r = -ESRCH;
-                        goto out;
-                }
-                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
-                        r = -ETIMEDOUT;
-                        goto out;
-                }
-        }
-out:
-        pthread_mutex_unlock(&d->lock);
-        return r;
-}
-
-void td_log_mark(TestDaemon *d) {
-        pthread_mutex_lock(&d->lock);
-        d->log_cursor = d->log_len;
-        pthread_mutex_unlock(&d->lock);
-}
-
-char *td_log(TestDaemon *d) {
-        char *s;
-
-        pthread_mutex_lock(&d->lock);
-        s = d->log ? strndup(d->log, d->log_len) : strdup("");
-        pthread_mutex_unlock(&d->lock);
-        return s;
-}
-
-bool td_log_contains(TestDaemon *d, const char *substring) {
-        bool b;
-
-        pthread_mutex_lock(&d->lock);
-        b = d->log && strstr(d->log, substring);
-        pthread_mutex_unlock(&d->lock);
-        return b;
-}
-
-static bool line_has(const TestDaemon *d, const LineInfo *li, const char *substring) {
-        size_t l = strlen(substring);
-
-        if (l > li->len)
-                return false;
-        for (size_t i = 0; i + l <= li->len; i++)
-                if (memcmp(d->log + li->start + i, substring, l) == 0)
-                        return true;
-        return false;
-}
-
-size_t td_log_count(TestDaemon *d, const char *substring) {
-        size_t n = 0;
-
-        pthread_mutex_lock(&d->lock);
-        for (size_t i = 0; i < d->n_lines; i++)
-                if (line_has(d, d->lines + i, substring))
-                        n++;
-        pthread_mutex_unlock(&d->lock);
-        return n;
-}
-
-int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret_n) {
-        TdLine *l = NULL;
-        size_t n = 0, alloc = 0;
-        int r = 0;
-
-        pthread_mutex_lock(&d->lock);
-        for (size_t i = 0; i < d->n_lines; i++) {
-                const LineInfo *li = d->lines + i;
-                char *t;
-
-                if (!line_has(d, li, substring))
-                        continue;
-                if (tdi_grow((void **) &l, &alloc, n + 1, sizeof(TdLine)) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                t = strndup(d->log + li->start, li->len);
-                if (!t) {
-                        r = -ENOMEM;
-                        break;
-                }
-                l[n++] = (TdLine) { .text = t, .usec = li->usec };
-        }
-        pthread_mutex_unlock(&d->lock);
-        if (r < 0) {
-                td_lines_free(l, n);
-                return r;
-        }
-        *ret = l;
-        *ret_n = n;
-        return 0;
-}
-
 void td_dump(TestDaemon *d) {
         if (!d)
                 return;
@@ -1191,86 +970,6 @@ void td_fail_dump(TestDaemon *d) {
 }
 
 /* ---- listeners and workers ---- */
-
-int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
-                   uint16_t *ret_port) {
-        _cleanup_free_ char *tail = NULL;
-        unsigned seen = 0;
-        int r = -ENOENT;
-
-        if (asprintf(&tail, " (service %s)", service) < 0)
-                return -ENOMEM;
-
-        pthread_mutex_lock(&d->lock);
-        for (size_t i = 0; i < d->n_lines; i++) {
-                const LineInfo *li = d->lines + i;
-                const char *line = d->log + li->start, *end = line + li->len, *a, *t, *colon;
-                char buf[256];
-                size_t al;
-
-                a = memmem(line, li->len, "Listening on ", strlen("Listening on "));
-                if (!a)
-                        continue;
-                a += strlen("Listening on ");
-                t = memmem(a, (size_t) (end - a), tail, strlen(tail));
-                if (!t)
-                        continue;
-                if (seen++ < nth)
-                        continue;
-                al = (size_t) (t - a);
-                if (al >= sizeof(buf)) {
-                        r = -ENAMETOOLONG;
-                        break;
-                }
-                memcpy(buf, a, al);
-                buf[al] = 0;
-                if (addr) {
-                        if (al >= addr_size) {
-                                r = -ENOBUFS;
-                                break;
-                        }
-                        strcpy(addr, buf);
-                }
-                if (ret_port) {
-                        *ret_port = 0;
-                        colon = strrchr(buf, ':');
-                        if (strncmp(buf, "unix:", 5) != 0 && colon) {
-                                char *e;
-                                unsigned long v;
-
-                                errno = 0;
-                                v = strtoul(colon + 1, &e, 10);
-                                if (errno != 0 || *e || v == 0 || v > 65535) {
-                                        r = -EBADMSG;
-                                        break;
-                                }
-                                *ret_port = (uint16_t) v;
-                        }
-                }
-                r = 0;
-                break;
-        }
-        pthread_mutex_unlock(&d->lock);
-        return r;
-}
-
-int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port) {
-        return td_find_listen(d, service, nth, NULL, 0, ret_port);
-}
-
-int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port) {
-        uint64_t deadline = tdi_deadline(timeout);
-
-        for (;;) {
-                int r = td_find_port(d, service, nth, ret_port);
-
-                if (r != -ENOENT)
-                        return r;
-                if (td_now() >= deadline)
-                        return -ETIMEDOUT;
-                td_sleep(TD_MSEC(5));
-        }
-}
 
 static int cmp_pid(const void *a, const void *b) {
         pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
