@@ -65,3 +65,10 @@ struct TestDaemon {
 bool tdi_log_drain(TestDaemon *d, char *buf, size_t size);
 void tdi_log_close(TestDaemon *d);
 void tdi_log_free(TestDaemon *d);
+
+/* notify.c: tdi_notify_open() binds DIR/notify (d->notify_path) in td_new();
+ * the reader thread calls tdi_notify_drain() to move every queued datagram
+ * into the notify lines. */
+int tdi_notify_open(TestDaemon *d);
+void tdi_notify_drain(TestDaemon *d);
+void tdi_notify_free(TestDaemon *d);

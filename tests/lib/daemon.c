@@ -163,7 +163,6 @@ static void janitor_stop(TestDaemon *d) {
 
 int td_new(TestDaemon **ret) {
         _cleanup_free_ char *tmpl = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *tmp = getenv("TMPDIR");
         pthread_condattr_t ca;
         TestDaemon *d;
@@ -200,34 +199,15 @@ int td_new(TestDaemon **ret) {
                 return r;
         }
 
-        if (asprintf(&d->config_path, "%s/preforkd.conf", d->dir) < 0 ||
-            asprintf(&d->notify_path, "%s/notify", d->dir) < 0) {
-                d->config_path = d->notify_path = NULL;
+        if (asprintf(&d->config_path, "%s/preforkd.conf", d->dir) < 0) {
+                d->config_path = NULL;
                 td_free(d);
                 return -ENOMEM;
         }
-        if (strlen(d->notify_path) >= sizeof(sa.sun_path)) {
-                td_free(d);
-                return -ENAMETOOLONG;
-        }
-        strcpy(sa.sun_path, d->notify_path);
-
-        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (d->notify_fd < 0) {
-                r = -errno;
+        r = tdi_notify_open(d);
+        if (r < 0) {
                 td_free(d);
                 return r;
-        }
-        if (bind(d->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                r = -errno;
-                td_free(d);
-                return r;
-        }
-        {
-                int sz = 1 << 20, one = 1;
-
-                (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-                (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
         }
         if (pipe2(d->wake_pipe, O_CLOEXEC) < 0) {
                 r = -errno;
@@ -332,7 +312,6 @@ TestDaemon *td_free(TestDaemon *d) {
                         td_dump(d);
         }
 
-        safe_close(d->notify_fd);
         safe_close(d->out_fd);
         safe_close(d->wake_pipe[0]);
         safe_close(d->wake_pipe[1]);
@@ -341,12 +320,9 @@ TestDaemon *td_free(TestDaemon *d) {
                 (void) nftw(d->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
         janitor_stop(d);
 
-        for (size_t i = 0; i < d->n_notify; i++)
-                free(d->notify[i].text);
-        free(d->notify);
+        tdi_notify_free(d);
         tdi_log_free(d);
         free(d->config_path);
-        free(d->notify_path);
         free(d->dir);
         pthread_mutex_destroy(&d->lock);
         pthread_cond_destroy(&d->cond);
@@ -355,69 +331,6 @@ TestDaemon *td_free(TestDaemon *d) {
 }
 
 /* ---- reader thread ---- */
-
-/* Called with the lock held. */
-static void notify_append(TestDaemon *d, const char *buf, size_t len, uint64_t now, pid_t pid) {
-        const char *p = buf, *end = buf + len;
-        size_t msg = d->n_datagrams++;
-
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *e = nl ? nl : end;
-
-                if (e > p && tdi_grow((void **) &d->notify, &d->notify_alloc, d->n_notify + 1, sizeof(TdLine)) >= 0) {
-                        char *t = strndup(p, (size_t) (e - p));
-
-                        if (t)
-                                d->notify[d->n_notify++] = (TdLine) {
-                                        .text = t,
-                                        .usec = now,
-                                        .pid = pid,
-                                        .msg = msg,
-                                };
-                }
-                p = e + 1;
-        }
-}
-
-static void drain_notify(TestDaemon *d) {
-        char buf[8192];
-
-        for (;;) {
-                union {
-                        struct cmsghdr h;
-                        char buf[CMSG_SPACE(sizeof(struct ucred))];
-                } control;
-                struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-                struct msghdr mh = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = &control,
-                        .msg_controllen = sizeof(control),
-                };
-                pid_t pid = 0;
-                ssize_t k;
-
-                k = recvmsg(d->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
-                            c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
-                                struct ucred uc;
-
-                                memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-                                pid = uc.pid;
-                        }
-                pthread_mutex_lock(&d->lock);
-                notify_append(d, buf, (size_t) k, td_now(), pid);
-                pthread_cond_broadcast(&d->cond);
-                pthread_mutex_unlock(&d->lock);
-        }
-}
 
 static void *reader_thread(void *userdata) {
         TestDaemon *d = userdata;
@@ -450,7 +363,7 @@ static void *reader_thread(void *userdata) {
                 if (out_open && (p[1].revents || p[2].revents))
                         out_open = tdi_log_drain(d, buf, size);
                 if (p[1].revents || !out_open)
-                        drain_notify(d);
+                        tdi_notify_drain(d);
                 /* Every writer is gone: the notify messages they sent
                  * before were just picked up, so waits may give up now. */
                 if (!out_open)
@@ -783,171 +696,6 @@ int td_wait_output_closed(TestDaemon *d, uint64_t timeout) {
                 }
         pthread_mutex_unlock(&d->lock);
         return r;
-}
-
-/* ---- notify ---- */
-
-int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line) {
-        uint64_t deadline = tdi_deadline(timeout);
-        size_t l = strlen(prefix);
-        int r;
-
-        pthread_mutex_lock(&d->lock);
-        for (;;) {
-                for (size_t i = d->notify_cursor; i < d->n_notify; i++)
-                        if (strncmp(d->notify[i].text, prefix, l) == 0) {
-                                d->notify_cursor = i + 1;
-                                r = (int) i;
-                                if (ret_line) {
-                                        *ret_line = strdup(d->notify[i].text);
-                                        if (!*ret_line)
-                                                r = -ENOMEM;
-                                }
-                                goto out;
-                        }
-                if (d->out_eof || !d->thread_started) {
-                        r = -ESRCH;
-                        goto out;
-                }
-                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
-                        r = -ETIMEDOUT;
-                        goto out;
-                }
-        }
-out:
-        pthread_mutex_unlock(&d->lock);
-        return r;
-}
-
-int td_wait_ready(TestDaemon *d, uint64_t timeout) {
-        int r = td_wait_notify(d, "READY=1", timeout, NULL);
-
-        return r < 0 ? r : 0;
-}
-
-size_t td_notify_count(TestDaemon *d) {
-        size_t n;
-
-        pthread_mutex_lock(&d->lock);
-        n = d->n_notify;
-        pthread_mutex_unlock(&d->lock);
-        return n;
-}
-
-int td_notify_lines(TestDaemon *d, char ***ret, uint64_t **ret_usec) {
-        char **l;
-        uint64_t *u = NULL;
-        int r = 0;
-
-        pthread_mutex_lock(&d->lock);
-        l = calloc(d->n_notify + 1, sizeof(char *));
-        if (ret_usec)
-                u = calloc(d->n_notify + 1, sizeof(uint64_t));
-        if (!l || (ret_usec && !u)) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (size_t i = 0; i < d->n_notify; i++) {
-                l[i] = strdup(d->notify[i].text);
-                if (!l[i]) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                if (u)
-                        u[i] = d->notify[i].usec;
-        }
-out:
-        pthread_mutex_unlock(&d->lock);
-        if (r < 0) {
-                strv_free(l);
-                free(u);
-                return r;
-        }
-        *ret = l;
-        if (ret_usec)
-                *ret_usec = u;
-        return 0;
-}
-
-int td_notify_all(TestDaemon *d, TdLine **ret, size_t *ret_n) {
-        TdLine *l;
-        size_t n;
-        int r = 0;
-
-        pthread_mutex_lock(&d->lock);
-        n = d->n_notify;
-        l = calloc(MAX(n, (size_t) 1), sizeof(TdLine));
-        if (!l)
-                r = -ENOMEM;
-        for (size_t i = 0; l && i < n; i++) {
-                l[i] = d->notify[i];
-                l[i].text = strdup(d->notify[i].text);
-                if (!l[i].text) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        pthread_mutex_unlock(&d->lock);
-        if (r < 0) {
-                td_lines_free(l, n);
-                return r;
-        }
-        *ret = l;
-        *ret_n = n;
-        return 0;
-}
-
-int td_notify_datagram(TestDaemon *d, size_t index, char **ret) {
-        char *s = NULL;
-        size_t len = 0;
-        int r = 0;
-
-        pthread_mutex_lock(&d->lock);
-        if (index >= d->n_notify) {
-                r = -ENOENT;
-                goto out;
-        }
-        for (size_t i = 0; i < d->n_notify; i++) {
-                size_t l;
-                char *q;
-
-                if (d->notify[i].msg != d->notify[index].msg)
-                        continue;
-                l = strlen(d->notify[i].text);
-                q = realloc(s, len + l + 2);
-                if (!q) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                s = q;
-                if (len > 0)
-                        s[len++] = '\n';
-                memcpy(s + len, d->notify[i].text, l + 1);
-                len += l;
-        }
-out:
-        pthread_mutex_unlock(&d->lock);
-        if (r < 0) {
-                free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
-}
-
-size_t td_notify_cursor(TestDaemon *d) {
-        size_t n;
-
-        pthread_mutex_lock(&d->lock);
-        n = d->notify_cursor;
-        pthread_mutex_unlock(&d->lock);
-        return n;
-}
-
-void td_notify_set_cursor(TestDaemon *d, size_t pos) {
-        pthread_mutex_lock(&d->lock);
-        d->notify_cursor = pos;
-        pthread_mutex_unlock(&d->lock);
 }
 
 void td_dump(TestDaemon *d) {
