@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "lib/load.h"
 #include "lib/logs.h"
 #include "lib/net.h"
 #include "lib/notify.h"
@@ -123,30 +124,6 @@ bool td_running(TestDaemon *d);
 void td_dump(TestDaemon *d);
 
 /* ---- listeners and workers ---- */
-
-/* A background client hammering connect/echo/close on a TCP port (or unix
- * path) in a thread, counting successes and failures, until stopped or
- * max_rounds or max_time is reached. For "no connection is refused while
- * ..." tests. */
-typedef struct TdLoadStats {
-        unsigned long ok;
-        unsigned long failed;      /* any failure */
-        unsigned long refused;     /* ECONNREFUSED */
-        unsigned long reset;       /* ECONNRESET / EPIPE / early EOF */
-        int first_error;           /* negative errno of the first failure, 0 if none */
-        char first_error_what[64]; /* which step failed first */
-} TdLoadStats;
-typedef struct TdLoad TdLoad;
-int td_load_start_tcp(const char *host, uint16_t port, size_t payload, unsigned long max_rounds,
-                      uint64_t max_time, TdLoad **ret);
-int td_load_start_unix(const char *path, size_t payload, unsigned long max_rounds, uint64_t max_time,
-                       TdLoad **ret);
-/* Snapshot of the counters while it runs. */
-void td_load_peek(TdLoad *l, TdLoadStats *ret);
-/* Waits until at least n rounds completed successfully (or it ended). */
-int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout);
-/* Stops the thread, joins it, frees l and returns the final counters. */
-void td_load_stop(TdLoad *l, TdLoadStats *ret);
 
 /* ---- running the binary to completion (CLI tests) ---- */
 
