@@ -23,6 +23,7 @@
 
 #include "testlib.h"
 #include "daemon-internal.h"
+#include "spawn-internal.h"
 
 static void daemons_atexit(void);
 static TdiRegistry live_daemons = TDI_REGISTRY_INIT(daemons_atexit);
@@ -351,203 +352,8 @@ static void *reader_thread(void *userdata) {
 
 /* ---- starting ---- */
 
-/* Async-signal-safe: copies tmpl to dst replacing "@PID@" by pid. */
-static void subst_pid(char *dst, const char *tmpl, pid_t pid) {
-        while (*tmpl) {
-                if (tmpl[0] == '@' && tmpl[1] == 'P' && tmpl[2] == 'I' && tmpl[3] == 'D' && tmpl[4] == '@') {
-                        char digits[24];
-                        int n = 0;
-                        unsigned long v = (unsigned long) pid;
-
-                        do {
-                                digits[n++] = (char) ('0' + v % 10);
-                                v /= 10;
-                        } while (v > 0);
-                        while (n > 0)
-                                *dst++ = digits[--n];
-                        tmpl += 5;
-                } else
-                        *dst++ = *tmpl++;
-        }
-        *dst = 0;
-}
-
-static bool env_dropped(const char *e) {
-        static const char *const drop[] = {
-                "NOTIFY_SOCKET=", "JOURNAL_STREAM=", "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=",
-                "WATCHDOG_USEC=", "WATCHDOG_PID=", "PREFORKD_LOG_TARGET=",
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(drop); i++)
-                if (strncmp(e, drop[i], strlen(drop[i])) == 0)
-                        return true;
-        return false;
-}
-
-typedef struct ExecPlan {
-        char **argv;
-        char **envp;
-        char **pid_tmpl; /* parallel to envp: template when the entry has @PID@ */
-        size_t n_env;
-} ExecPlan;
-
-static void exec_plan_done(ExecPlan *p) {
-        strv_free(p->argv);
-        if (p->envp)
-                for (size_t i = 0; i < p->n_env; i++) {
-                        free(p->envp[i]);
-                        free(p->pid_tmpl[i]);
-                }
-        free(p->envp);
-        free(p->pid_tmpl);
-        *p = (ExecPlan) { .argv = NULL };
-}
-
-static int strv_push(char ***l, size_t *n, char *s) {
-        char **q;
-
-        if (!s)
-                return -ENOMEM;
-        q = realloc(*l, (*n + 2) * sizeof(char *));
-        if (!q) {
-                free(s);
-                return -ENOMEM;
-        }
-        q[(*n)++] = s;
-        q[*n] = NULL;
-        *l = q;
-        return 0;
-}
-
-static int exec_plan_build(ExecPlan *p, const TestDaemon *d, const char *const *args, bool default_config,
-                           const char *const *extra_env, const char *notify_path) {
-        extern char **environ;
-        size_t n_argv = 0, n_extra = 0, cap;
-        int r;
-
-        *p = (ExecPlan) { .argv = NULL };
-
-        r = strv_push(&p->argv, &n_argv, strdup(td_binary()));
-        if (r < 0)
-                return r;
-        if (args) {
-                for (const char *const *a = args; *a; a++) {
-                        r = strv_push(&p->argv, &n_argv, d ? td_subst(d, *a) : strdup(*a));
-                        if (r < 0)
-                                return r;
-                }
-        } else if (default_config) {
-                r = strv_push(&p->argv, &n_argv, strdup("-c"));
-                if (r >= 0)
-                        r = strv_push(&p->argv, &n_argv, strdup(d->config_path));
-                if (r < 0)
-                        return r;
-        }
-
-        if (extra_env)
-                for (const char *const *e = extra_env; *e; e++)
-                        n_extra++;
-        cap = n_extra + 3;
-        for (char **e = environ; e && *e; e++)
-                cap++;
-        p->envp = calloc(cap + 1, sizeof(char *));
-        p->pid_tmpl = calloc(cap + 1, sizeof(char *));
-        if (!p->envp || !p->pid_tmpl)
-                return -ENOMEM;
-
-#define PUSH_ENV(expr)                                          \
-        do {                                                    \
-                char *_s_ = (expr);                             \
-                if (!_s_)                                       \
-                        return -ENOMEM;                         \
-                p->envp[p->n_env++] = _s_;                      \
-        } while (0)
-
-        for (char **e = environ; e && *e; e++)
-                if (!env_dropped(*e))
-                        PUSH_ENV(strdup(*e));
-        PUSH_ENV(strdup("PREFORKD_LOG_TARGET=stderr"));
-        if (notify_path) {
-                char *s;
-
-                if (asprintf(&s, "NOTIFY_SOCKET=%s", notify_path) < 0)
-                        return -ENOMEM;
-                PUSH_ENV(s);
-        }
-        if (extra_env)
-                for (const char *const *e = extra_env; *e; e++) {
-                        char *s = d ? td_subst(d, *e) : strdup(*e);
-
-                        if (!s)
-                                return -ENOMEM;
-                        if (strstr(s, "@PID@")) {
-                                /* Room for the pid digits, filled in after fork(). */
-                                p->pid_tmpl[p->n_env] = s;
-                                s = calloc(1, strlen(s) * 4 + 32);
-                                if (!s)
-                                        return -ENOMEM;
-                        }
-                        /* A later entry with the same key replaces an earlier one. */
-                        {
-                                const char *eq = strchr(p->pid_tmpl[p->n_env] ? p->pid_tmpl[p->n_env] : s, '=');
-                                const char *key = p->pid_tmpl[p->n_env] ? p->pid_tmpl[p->n_env] : s;
-                                size_t kl = eq ? (size_t) (eq - key) + 1 : strlen(key);
-
-                                for (size_t i = 0; i < p->n_env; i++)
-                                        if (strncmp(p->envp[i], key, kl) == 0 && !p->pid_tmpl[i]) {
-                                                free(p->envp[i]);
-                                                p->envp[i] = strdup("PREFORKD_TEST_UNSET=1");
-                                                if (!p->envp[i])
-                                                        return -ENOMEM;
-                                        }
-                        }
-                        PUSH_ENV(s);
-                }
-#undef PUSH_ENV
-        p->envp[p->n_env] = NULL;
-        return 0;
-}
-
-/* In the child after fork(): only async-signal-safe calls. */
-_noreturn_ static void exec_child(const ExecPlan *p, const char *cwd, int out_fd, int err_fd, pid_t parent) {
-        struct sigaction sa = { .sa_handler = SIG_DFL };
-        sigset_t ss;
-        int null_fd;
-
-        (void) setpgid(0, 0);
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-                _exit(127);
-
-        sigemptyset(&ss);
-        (void) sigprocmask(SIG_SETMASK, &ss, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                (void) sigaction(sig, &sa, NULL);
-
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-                _exit(127);
-
-        for (size_t i = 0; i < p->n_env; i++)
-                if (p->pid_tmpl[i])
-                        subst_pid(p->envp[i], p->pid_tmpl[i], getpid());
-
-        if (cwd && chdir(cwd) < 0)
-                _exit(127);
-
-        (void) close_range(3, ~0U, 0);
-        execve(p->argv[0], p->argv, p->envp);
-        {
-                static const char msg1[] = "testlib: cannot execute ", msg2[] = " (set PREFORKD_BINARY)\n";
-
-                (void) !write(2, msg1, sizeof(msg1) - 1);
-                (void) !write(2, p->argv[0], strlen(p->argv[0]));
-                (void) !write(2, msg2, sizeof(msg2) - 1);
-        }
-        _exit(127);
-}
-
 int td_start(TestDaemon *d, const TdStartOptions *opts) {
+        const char *const default_args[] = { "-c", d->config_path, NULL };
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         ExecPlan plan;
         int pipefd[2], r;
@@ -556,16 +362,16 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
         if (d->started)
                 return -EALREADY;
 
-        r = exec_plan_build(&plan, d, opts ? opts->args : NULL, true, opts ? opts->env : NULL,
-                            opts && opts->no_notify ? NULL : d->notify_path);
+        r = tdi_exec_plan_build(&plan, d->dir, opts && opts->args ? opts->args : default_args,
+                                opts ? opts->env : NULL, opts && opts->no_notify ? NULL : d->notify_path);
         if (r < 0) {
-                exec_plan_done(&plan);
+                tdi_exec_plan_done(&plan);
                 return r;
         }
 
         if (pipe2(pipefd, O_CLOEXEC) < 0) {
                 r = -errno;
-                exec_plan_done(&plan);
+                tdi_exec_plan_done(&plan);
                 return r;
         }
         rfd = pipefd[0];
@@ -575,15 +381,15 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
         pid = fork();
         if (pid < 0) {
                 r = -errno;
-                exec_plan_done(&plan);
+                tdi_exec_plan_done(&plan);
                 return r;
         }
         if (pid == 0)
-                exec_child(&plan, d->dir, wfd, wfd, parent);
+                tdi_exec_child(&plan, d->dir, wfd, wfd, parent);
 
         /* Same in the parent, so that kill(-pid) works at once. */
         (void) setpgid(pid, pid);
-        exec_plan_done(&plan);
+        tdi_exec_plan_done(&plan);
 
         d->pid = pid;
         d->started = true;
@@ -606,14 +412,6 @@ int td_kill(TestDaemon *d, int sig) {
         return 0;
 }
 
-static int status_to_code(int status) {
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return 255;
-}
-
 static int try_reap(TestDaemon *d) {
         int status;
         pid_t p;
@@ -626,7 +424,7 @@ static int try_reap(TestDaemon *d) {
         if (p == 0)
                 return 0;
         d->reaped = true;
-        d->exit_code = status_to_code(status);
+        d->exit_code = tdi_status_to_code(status);
         return 1;
 }
 
@@ -720,7 +518,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
 
         tdi_ignore_sigpipe();
 
-        r = exec_plan_build(&plan, d, argv ? argv : empty, false, NULL, NULL);
+        r = tdi_exec_plan_build(&plan, d ? d->dir : NULL, argv ? argv : empty, NULL, NULL);
         if (r < 0)
                 goto fail;
         if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {
@@ -733,9 +531,9 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
                 goto fail;
         }
         if (pid == 0)
-                exec_child(&plan, d ? d->dir : NULL, opipe[1], epipe[1], parent);
+                tdi_exec_child(&plan, d ? d->dir : NULL, opipe[1], epipe[1], parent);
         (void) setpgid(pid, pid);
-        exec_plan_done(&plan);
+        tdi_exec_plan_done(&plan);
         opipe[1] = safe_close(opipe[1]);
         epipe[1] = safe_close(epipe[1]);
 
@@ -806,7 +604,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
         if (timed_out)
                 return -ETIMEDOUT;
         if (ret_code)
-                *ret_code = status_to_code(status);
+                *ret_code = tdi_status_to_code(status);
         if (ret_output)
                 *ret_output = TAKE_PTR(all);
         if (ret_stdout)
@@ -814,7 +612,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
         return 0;
 
 fail:
-        exec_plan_done(&plan);
+        tdi_exec_plan_done(&plan);
         safe_close(opipe[0]);
         safe_close(opipe[1]);
         safe_close(epipe[0]);
