@@ -38,7 +38,9 @@ int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret
 /* Parses "Listening on ADDR (service NAME)" lines and returns the port of
  * the nth (0-based, in log order) one for service. If addr is not NULL, the
  * address part is copied there (e.g. "127.0.0.1:41235"). -ENOENT if there
- * is no such line (yet). */
+ * is no such line (yet). A listener that a reload keeps is not logged
+ * again, so one that a reload adds comes after all earlier lines of its
+ * service. */
 int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
                    uint16_t *ret_port);
 int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port);

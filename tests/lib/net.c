@@ -32,15 +32,6 @@ int td_listen_tcp(uint16_t *ret_port) {
         return TAKE_FD(fd);
 }
 
-int td_free_port(uint16_t *ret) {
-        int fd = td_listen_tcp(ret);
-
-        if (fd < 0)
-                return fd;
-        safe_close(fd);
-        return 0;
-}
-
 /* ---- clients ---- */
 
 static void set_io_timeouts(int fd) {

@@ -9,11 +9,12 @@
 
 typedef struct TestDaemon TestDaemon;
 
-/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0,
- * then closed), for configs that need a fixed port. */
-int td_free_port(uint16_t *ret);
 /* A listening TCP socket on 127.0.0.1 port 0 (for "address in use"); its
- * port in *ret_port. */
+ * port in *ret_port. The port is only the test's while the socket is open:
+ * there is on purpose no helper that picks a free port and closes it,
+ * since a parallel test could take the number before the daemon binds it.
+ * A daemon's own listeners use port 0 and the test learns the port from
+ * the daemon (td_find_port()). */
 int td_listen_tcp(uint16_t *ret_port);
 
 /* Client sockets returned are blocking, CLOEXEC, with SO_RCVTIMEO/SO_SNDTIMEO of
