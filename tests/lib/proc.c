@@ -20,13 +20,13 @@ static int cmp_pid(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* Reads state and ppid from /proc/PID/stat. */
-static int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid) {
+/* Reads state, ppid and process group from /proc/PID/stat. */
+static int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, pid_t *ret_pgrp) {
         char path[64], buf[1024], *p;
         _cleanup_close_ int fd = -EBADF;
         ssize_t k;
         char state;
-        int ppid;
+        int ppid, pgrp;
 
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -36,13 +36,59 @@ static int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid) {
         if (k < 0)
                 return -errno;
         buf[k] = 0;
+        /* The command name in parentheses may hold anything, spaces and
+         * parentheses too: the fields that follow start after the last ')'. */
         p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+        if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
                 return -EBADMSG;
         if (ret_state)
                 *ret_state = state;
         if (ret_ppid)
                 *ret_ppid = (pid_t) ppid;
+        if (ret_pgrp)
+                *ret_pgrp = (pid_t) pgrp;
+        return 0;
+}
+
+static bool state_alive(char state) {
+        return state != 'Z' && state != 'X' && state != 'x';
+}
+
+/* The live (not zombie) processes whose parent is ppid or, when ppid is 0,
+ * whose process group is pgrp; sorted ascending. */
+static int proc_find(pid_t ppid, pid_t pgrp, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ pid_t *l = NULL;
+        size_t n = 0, alloc = 0;
+        DIR *dir;
+        struct dirent *de;
+
+        dir = opendir("/proc");
+        if (!dir)
+                return -errno;
+        while ((de = readdir(dir))) {
+                char *e, state;
+                long v;
+                pid_t pp, pg;
+
+                errno = 0;
+                v = strtol(de->d_name, &e, 10);
+                if (errno != 0 || *e || v <= 0)
+                        continue;
+                if (proc_stat((pid_t) v, &state, &pp, &pg) < 0 || !state_alive(state))
+                        continue;
+                if (ppid > 0 ? pp != ppid : pg != pgrp)
+                        continue;
+                if (tdi_grow((void **) &l, &alloc, n + 1, sizeof(pid_t)) < 0) {
+                        closedir(dir);
+                        return -ENOMEM;
+                }
+                l[n++] = (pid_t) v;
+        }
+        closedir(dir);
+        if (n > 0)
+                qsort(l, n, sizeof(pid_t), cmp_pid);
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
         return 0;
 }
 
@@ -51,9 +97,9 @@ bool td_pid_alive(pid_t pid) {
 
         if (pid <= 0)
                 return false;
-        if (proc_stat(pid, &state, NULL) < 0)
+        if (proc_stat(pid, &state, NULL, NULL) < 0)
                 return false;
-        return state != 'Z' && state != 'X' && state != 'x';
+        return state_alive(state);
 }
 
 int td_wait_pid_gone(pid_t pid, uint64_t timeout) {
@@ -69,41 +115,14 @@ int td_wait_pid_gone(pid_t pid, uint64_t timeout) {
 
 int td_children(pid_t pid, pid_t **ret) {
         _cleanup_free_ pid_t *l = NULL;
-        size_t n = 0, alloc = 0;
-        DIR *dir;
-        struct dirent *de;
+        size_t n = 0;
+        int r;
 
-        if (pid <= 0) {
-                if (ret)
-                        *ret = NULL;
-                return 0;
+        if (pid > 0) {
+                r = proc_find(pid, 0, &l, &n);
+                if (r < 0)
+                        return r;
         }
-
-        dir = opendir("/proc");
-        if (!dir)
-                return -errno;
-        while ((de = readdir(dir))) {
-                char *e, state;
-                long v;
-                pid_t ppid;
-
-                errno = 0;
-                v = strtol(de->d_name, &e, 10);
-                if (errno != 0 || *e || v <= 0)
-                        continue;
-                if (proc_stat((pid_t) v, &state, &ppid) < 0)
-                        continue;
-                if (ppid != pid || state == 'Z' || state == 'X' || state == 'x')
-                        continue;
-                if (tdi_grow((void **) &l, &alloc, n + 1, sizeof(pid_t)) < 0) {
-                        closedir(dir);
-                        return -ENOMEM;
-                }
-                l[n++] = (pid_t) v;
-        }
-        closedir(dir);
-        if (n > 0)
-                qsort(l, n, sizeof(pid_t), cmp_pid);
         if (ret)
                 *ret = TAKE_PTR(l);
         return (int) n;
@@ -144,50 +163,7 @@ int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
 /* The pids of the live (not zombie) processes in the daemon's process
  * group: the master, its workers, and any worker that outlived it. */
 static int group_pids(TestDaemon *d, pid_t **ret, size_t *ret_n) {
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0, alloc = 0;
-        DIR *dir;
-        struct dirent *de;
-
-        dir = opendir("/proc");
-        if (!dir)
-                return -errno;
-        while ((de = readdir(dir))) {
-                char path[300], buf[1024], *p, state;
-                int ppid, pgrp;
-                ssize_t k;
-                int fd;
-
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                k = read(fd, buf, sizeof(buf) - 1);
-                safe_close(fd);
-                if (k <= 0)
-                        continue;
-                buf[k] = 0;
-                p = strrchr(buf, ')');
-                if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
-                        continue;
-                if (pgrp != d->pid || state == 'Z' || state == 'X' || state == 'x')
-                        continue;
-                if (n == alloc) {
-                        pid_t *np = realloc(pids, (alloc = alloc * 2 + 16) * sizeof(pid_t));
-                        if (!np) {
-                                closedir(dir);
-                                return -ENOMEM;
-                        }
-                        pids = np;
-                }
-                pids[n++] = (pid_t) atoi(de->d_name);
-        }
-        closedir(dir);
-        *ret = TAKE_PTR(pids);
-        *ret_n = n;
-        return 0;
+        return proc_find(0, d->pid, ret, ret_n);
 }
 
 int td_group_count(TestDaemon *d) {
@@ -244,10 +220,41 @@ static void format_proc_addr(const struct sockaddr_storage *ss, char *buf, size_
         }
 }
 
+/* True if pid has an fd of a socket with one of the n inodes. */
+static bool proc_holds_inode(pid_t pid, const unsigned long *inodes, size_t n) {
+        char path[64];
+        DIR *dir;
+        struct dirent *de;
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        dir = opendir(path);
+        if (!dir)
+                return false;
+        while (!found && (de = readdir(dir))) {
+                char link[128];
+                unsigned long inode;
+                ssize_t k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                k = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+                if (k <= 0)
+                        continue;
+                link[k] = 0;
+                if (sscanf(link, "socket:[%lu]", &inode) != 1)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        found = found || inodes[i] == inode;
+        }
+        closedir(dir);
+        return found;
+}
+
 int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
         struct sockaddr_storage me, peer;
         socklen_t ml = sizeof(me), pl = sizeof(peer);
-        char local[64], remote[64], want[64];
+        char local[64], remote[64];
         _cleanup_free_ pid_t *pids = NULL;
         unsigned long inode = 0;
         int n, r;
@@ -263,39 +270,15 @@ int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
         r = find_tcp_inode(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote, &inode);
         if (r < 0)
                 return r;
-        snprintf(want, sizeof(want), "socket:[%lu]", inode);
 
         n = td_workers(d, &pids);
         if (n < 0)
                 return n;
-        for (int i = 0; i < n; i++) {
-                char path[64];
-                DIR *dir;
-                struct dirent *de;
-                bool found = false;
-
-                snprintf(path, sizeof(path), "/proc/%d/fd", (int) pids[i]);
-                dir = opendir(path);
-                if (!dir)
-                        continue;
-                while (!found && (de = readdir(dir))) {
-                        char link[128];
-                        ssize_t k;
-
-                        if (de->d_name[0] == '.')
-                                continue;
-                        k = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
-                        if (k <= 0)
-                                continue;
-                        link[k] = 0;
-                        found = strcmp(link, want) == 0;
-                }
-                closedir(dir);
-                if (found) {
+        for (int i = 0; i < n; i++)
+                if (proc_holds_inode(pids[i], &inode, 1)) {
                         *ret = pids[i];
                         return 0;
                 }
-        }
         return -ENOENT;
 }
 
@@ -325,36 +308,6 @@ static int listening_inodes(const char *file, uint16_t port, unsigned long **l, 
         }
         fclose(f);
         return 0;
-}
-
-static bool proc_holds_inode(pid_t pid, const unsigned long *inodes, size_t n) {
-        char path[64];
-        DIR *dir;
-        struct dirent *de;
-        bool found = false;
-
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
-        dir = opendir(path);
-        if (!dir)
-                return false;
-        while (!found && (de = readdir(dir))) {
-                char link[128];
-                unsigned long inode;
-                ssize_t k;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                k = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
-                if (k <= 0)
-                        continue;
-                link[k] = 0;
-                if (sscanf(link, "socket:[%lu]", &inode) != 1)
-                        continue;
-                for (size_t i = 0; i < n; i++)
-                        found = found || inodes[i] == inode;
-        }
-        closedir(dir);
-        return found;
 }
 
 int td_tcp_listener_holders(TestDaemon *d, uint16_t port) {
