@@ -6,6 +6,7 @@
  * logs.c and notify.c what the thread captures, proc.c reads the pid. Not
  * for tests. */
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,6 +57,35 @@ struct TestDaemon {
         size_t log_cursor;
         size_t notify_cursor;
 };
+
+/* Waits until what the reader thread captures has what find() looks for.
+ * find() runs with d->lock held, first at once and then whenever something
+ * arrived (or a moment passed), and returns -EAGAIN while it finds nothing;
+ * any other value ends the wait and is returned. -ESRCH when nothing more
+ * will come (every writer closed the output, or nothing was started),
+ * -ETIMEDOUT after timeout. */
+static inline int tdi_capture_wait_for(TestDaemon *d, uint64_t timeout, int (*find)(TestDaemon *d, void *userdata),
+                                       void *userdata) {
+        uint64_t deadline = tdi_deadline(timeout);
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        for (;;) {
+                r = find(d, userdata);
+                if (r != -EAGAIN)
+                        break;
+                if (d->out_eof || !d->thread_started) {
+                        r = -ESRCH;
+                        break;
+                }
+                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
 
 /* logs.c: the capture side of the daemon's stdout+stderr pipe, run by the
  * reader thread. tdi_log_drain() reads what the (non-blocking) pipe holds

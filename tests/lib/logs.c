@@ -70,51 +70,42 @@ void tdi_log_free(TestDaemon *d) {
 
 /* ---- search ---- */
 
-int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line) {
-        uint64_t deadline = tdi_deadline(timeout);
-        int r;
+typedef struct LogFind {
+        const char *substring;
+        char **ret_line;
+} LogFind;
 
-        pthread_mutex_lock(&d->lock);
-        for (;;) {
-                /* Only complete lines count, so that the match cannot be cut. */
-                for (size_t i = 0; i < d->n_lines; i++) {
-                        LineInfo *li = d->lines + i;
-                        char *m;
+static int log_find(TestDaemon *d, void *userdata) {
+        const LogFind *f = userdata;
 
-                        if (li->start + li->len < d->log_cursor)
-                                continue;
-                        /* Search the part of the line at or after the cursor. */
-                        {
-                                size_t from = MAX(li->start, d->log_cursor);
-                                char save = d->log[li->start + li->len];
+        /* Only complete lines count, so that the match cannot be cut. */
+        for (size_t i = 0; i < d->n_lines; i++) {
+                LineInfo *li = d->lines + i;
+                char *m;
 
-                                d->log[li->start + li->len] = 0;
-                                m = strstr(d->log + from, substring);
-                                d->log[li->start + li->len] = save;
-                        }
-                        if (!m)
-                                continue;
-                        d->log_cursor = li->start + li->len + 1;
-                        r = 0;
-                        if (ret_line) {
-                                *ret_line = strndup(d->log + li->start, li->len);
-                                if (!*ret_line)
-                                        r = -ENOMEM;
-                        }
-                        goto out;
+                if (li->start + li->len < d->log_cursor)
+                        continue;
+                /* Search the part of the line at or after the cursor. */
+                {
+                        size_t from = MAX(li->start, d->log_cursor);
+                        char save = d->log[li->start + li->len];
+
+                        d->log[li->start + li->len] = 0;
+                        m = strstr(d->log + from, f->substring);
+                        d->log[li->start + li->len] = save;
                 }
-                if (d->out_eof || !d->thread_started) {
-                        r = -ESRCH;
-                        goto out;
-                }
-                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
-                        r = -ETIMEDOUT;
-                        goto out;
-                }
+                if (!m)
+                        continue;
+                d->log_cursor = li->start + li->len + 1;
+                return tdi_strndup_ret(f->ret_line, d->log + li->start, li->len);
         }
-out:
-        pthread_mutex_unlock(&d->lock);
-        return r;
+        return -EAGAIN;
+}
+
+int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line) {
+        LogFind f = { .substring = substring, .ret_line = ret_line };
+
+        return tdi_capture_wait_for(d, timeout, log_find, &f);
 }
 
 void td_log_mark(TestDaemon *d) {

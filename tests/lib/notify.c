@@ -110,36 +110,29 @@ void tdi_notify_drain(TestDaemon *d) {
 
 /* ---- waiting and reading ---- */
 
-int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line) {
-        uint64_t deadline = tdi_deadline(timeout);
-        size_t l = strlen(prefix);
-        int r;
+typedef struct NotifyFind {
+        const char *prefix;
+        char **ret_line;
+} NotifyFind;
 
-        pthread_mutex_lock(&d->lock);
-        for (;;) {
-                for (size_t i = d->notify_cursor; i < d->n_notify; i++)
-                        if (strncmp(d->notify[i].text, prefix, l) == 0) {
-                                d->notify_cursor = i + 1;
-                                r = (int) i;
-                                if (ret_line) {
-                                        *ret_line = strdup(d->notify[i].text);
-                                        if (!*ret_line)
-                                                r = -ENOMEM;
-                                }
-                                goto out;
-                        }
-                if (d->out_eof || !d->thread_started) {
-                        r = -ESRCH;
-                        goto out;
+static int notify_find(TestDaemon *d, void *userdata) {
+        const NotifyFind *f = userdata;
+        size_t l = strlen(f->prefix);
+
+        for (size_t i = d->notify_cursor; i < d->n_notify; i++)
+                if (strncmp(d->notify[i].text, f->prefix, l) == 0) {
+                        int r = tdi_strndup_ret(f->ret_line, d->notify[i].text, SIZE_MAX);
+
+                        d->notify_cursor = i + 1;
+                        return r < 0 ? r : (int) i;
                 }
-                if (!tdi_cond_wait_until(&d->cond, &d->lock, deadline)) {
-                        r = -ETIMEDOUT;
-                        goto out;
-                }
-        }
-out:
-        pthread_mutex_unlock(&d->lock);
-        return r;
+        return -EAGAIN;
+}
+
+int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line) {
+        NotifyFind f = { .prefix = prefix, .ret_line = ret_line };
+
+        return tdi_capture_wait_for(d, timeout, notify_find, &f);
 }
 
 int td_wait_ready(TestDaemon *d, uint64_t timeout) {

@@ -17,6 +17,9 @@ int tdi_remaining_ms(uint64_t deadline);
 /* Makes room for need elements of size elem in *p (capacity *alloc),
  * growing geometrically. */
 int tdi_grow(void **p, size_t *alloc, size_t need, size_t elem);
+/* Stores a copy of at most n bytes of s (NUL-terminated) in *ret, unless
+ * ret is NULL. 0 or -ENOMEM. */
+int tdi_strndup_ret(char **ret, const char *s, size_t n);
 /* A new copy of s with every what replaced by with, or NULL on OOM. */
 char *tdi_str_replace(const char *s, const char *what, const char *with);
 /* Waits on cond (whose clock is CLOCK_MONOTONIC) with lock held, until

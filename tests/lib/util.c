@@ -68,6 +68,13 @@ int tdi_grow(void **p, size_t *alloc, size_t need, size_t elem) {
         return 0;
 }
 
+int tdi_strndup_ret(char **ret, const char *s, size_t n) {
+        if (!ret)
+                return 0;
+        *ret = strndup(s, n);
+        return *ret ? 0 : -ENOMEM;
+}
+
 char *tdi_str_replace(const char *s, const char *what, const char *with) {
         size_t wl = strlen(what), nl = strlen(with), n = 0, len;
         const char *p;
