@@ -189,16 +189,19 @@ int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret
 
 /* ---- "Listening on" lines ---- */
 
-int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
-                   uint16_t *ret_port) {
-        _cleanup_free_ char *tail = NULL;
+typedef struct ListenFind {
+        char *tail; /* " (service NAME)" */
+        unsigned nth;
+        char *addr;
+        size_t addr_size;
+        uint16_t *ret_port;
+} ListenFind;
+
+/* With d->lock held. -EAGAIN while there is no such line (yet). */
+static int listen_find(TestDaemon *d, void *userdata) {
+        const ListenFind *f = userdata;
         unsigned seen = 0;
-        int r = -ENOENT;
 
-        if (asprintf(&tail, " (service %s)", service) < 0)
-                return -ENOMEM;
-
-        pthread_mutex_lock(&d->lock);
         for (size_t i = 0; i < d->n_lines; i++) {
                 const LineInfo *li = d->lines + i;
                 const char *line = d->log + li->start, *end = line + li->len, *a, *t, *colon;
@@ -209,27 +212,23 @@ int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr,
                 if (!a)
                         continue;
                 a += strlen("Listening on ");
-                t = memmem(a, (size_t) (end - a), tail, strlen(tail));
+                t = memmem(a, (size_t) (end - a), f->tail, strlen(f->tail));
                 if (!t)
                         continue;
-                if (seen++ < nth)
+                if (seen++ < f->nth)
                         continue;
                 al = (size_t) (t - a);
-                if (al >= sizeof(buf)) {
-                        r = -ENAMETOOLONG;
-                        break;
-                }
+                if (al >= sizeof(buf))
+                        return -ENAMETOOLONG;
                 memcpy(buf, a, al);
                 buf[al] = 0;
-                if (addr) {
-                        if (al >= addr_size) {
-                                r = -ENOBUFS;
-                                break;
-                        }
-                        strcpy(addr, buf);
+                if (f->addr) {
+                        if (al >= f->addr_size)
+                                return -ENOBUFS;
+                        strcpy(f->addr, buf);
                 }
-                if (ret_port) {
-                        *ret_port = 0;
+                if (f->ret_port) {
+                        *f->ret_port = 0;
                         colon = strrchr(buf, ':');
                         if (strncmp(buf, "unix:", 5) != 0 && colon) {
                                 char *e;
@@ -237,18 +236,28 @@ int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr,
 
                                 errno = 0;
                                 v = strtoul(colon + 1, &e, 10);
-                                if (errno != 0 || *e || v == 0 || v > 65535) {
-                                        r = -EBADMSG;
-                                        break;
-                                }
-                                *ret_port = (uint16_t) v;
+                                if (errno != 0 || *e || v == 0 || v > 65535)
+                                        return -EBADMSG;
+                                *f->ret_port = (uint16_t) v;
                         }
                 }
-                r = 0;
-                break;
+                return 0;
         }
+        return -EAGAIN;
+}
+
+int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
+                   uint16_t *ret_port) {
+        ListenFind f = { .nth = nth, .addr = addr, .addr_size = addr_size, .ret_port = ret_port };
+        int r;
+
+        if (asprintf(&f.tail, " (service %s)", service) < 0)
+                return -ENOMEM;
+        pthread_mutex_lock(&d->lock);
+        r = listen_find(d, &f);
         pthread_mutex_unlock(&d->lock);
-        return r;
+        free(f.tail);
+        return r == -EAGAIN ? -ENOENT : r;
 }
 
 int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port) {
@@ -256,15 +265,12 @@ int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret
 }
 
 int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port) {
-        uint64_t deadline = tdi_deadline(timeout);
+        ListenFind f = { .nth = nth, .ret_port = ret_port };
+        int r;
 
-        for (;;) {
-                int r = td_find_port(d, service, nth, ret_port);
-
-                if (r != -ENOENT)
-                        return r;
-                if (td_now() >= deadline)
-                        return -ETIMEDOUT;
-                td_sleep(TD_MSEC(5));
-        }
+        if (asprintf(&f.tail, " (service %s)", service) < 0)
+                return -ENOMEM;
+        r = tdi_capture_wait_for(d, timeout, listen_find, &f);
+        free(f.tail);
+        return r;
 }

@@ -44,5 +44,6 @@ int td_log_lines(TestDaemon *d, const char *substring, TdLine **ret, size_t *ret
 int td_find_listen(TestDaemon *d, const char *service, unsigned nth, char *addr, size_t addr_size,
                    uint16_t *ret_port);
 int td_find_port(TestDaemon *d, const char *service, unsigned nth, uint16_t *ret_port);
-/* Like td_find_port(), but waits for the line. */
+/* Like td_find_port(), but waits for the line; -ESRCH if the daemon's
+ * output ended without it. */
 int td_wait_port(TestDaemon *d, const char *service, unsigned nth, uint64_t timeout, uint16_t *ret_port);
