@@ -17,6 +17,8 @@
 
 typedef struct TestDaemon TestDaemon;
 
+/* A complete line of the captured log: where it is in d->log (without its
+ * newline) and when it arrived. */
 typedef struct LineInfo {
         size_t start, len;
         uint64_t usec;
@@ -48,7 +50,7 @@ struct TestDaemon {
         LineInfo *lines;
         size_t n_lines, lines_alloc;
         size_t line_begin; /* offset where the current incomplete line starts */
-        bool out_eof;
+        bool out_eof;      /* every writer closed the output pipe, and all of it was read */
 
         TdLine *notify;
         size_t n_notify, notify_alloc;

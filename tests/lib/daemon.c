@@ -18,6 +18,8 @@
 #include "proc.h"
 #include "spawn-internal.h"
 
+/* Daemons that a test did not free (check's no-fork mode goes on after a
+ * failed assertion): killed at exit, so that none outlives the test. */
 static void daemons_atexit(void);
 static TdiRegistry live_daemons = TDI_REGISTRY_INIT(daemons_atexit);
 
