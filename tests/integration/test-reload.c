@@ -155,8 +155,8 @@ END_TEST
 /* Listeners added and removed by a reload; a service added and one removed. */
 START_TEST(test_hup_listeners) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ char *conf = NULL, *a_sock = NULL, *b_sock = NULL;
-        uint16_t port, fixed;
+        _cleanup_free_ char *a_sock = NULL, *b_sock = NULL;
+        uint16_t port, added;
         int fd;
 
         TD_OK(NULL, td_new(&d));
@@ -173,27 +173,30 @@ START_TEST(test_hup_listeners) {
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
         TD_OK(d, td_echo_roundtrip_unix(a_sock, 1000, 2, TD_TIMEOUT));
 
-        /* Remove a.sock, add a fixed TCP port, add a service "other" on b.sock. */
-        TD_OK(NULL, td_free_port(&fixed));
-        ck_assert_int_ge(asprintf(&conf,
-                                  "services = (\n"
-                                  "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"127.0.0.1:%u\" ];\n"
-                                  "    workers = 2; handler = \"echo\"; },\n"
-                                  "  { name = \"other\"; listen = [ \"unix:@DIR@/b.sock\" ];\n"
-                                  "    workers = 1; handler = \"echo\"; }\n"
-                                  ");\n",
-                                  fixed),
-                         0);
-        TD_OK(d, td_write_config(d, conf));
+        /* Remove a.sock, add a second TCP listener, add a service "other"
+         * on b.sock. The added listener is on port 0 as well, and the test
+         * learns its port from the daemon: a port picked beforehand could
+         * be taken by a parallel test before the daemon binds it. */
+        TD_OK(d, td_write_config(d,
+                                 "services = (\n"
+                                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"127.0.0.1:0\" ];\n"
+                                 "    workers = 2; handler = \"echo\"; },\n"
+                                 "  { name = \"other\"; listen = [ \"unix:@DIR@/b.sock\" ];\n"
+                                 "    workers = 1; handler = \"echo\"; }\n"
+                                 ");\n"));
         hup_and_wait(d);
         TD_OK(d, td_wait_log(d, "Reloaded", TD_TIMEOUT, NULL));
         TD_OK(d, td_wait_workers(d, 3, TD_TIMEOUT, NULL));
+        /* echo's third "Listening on" line: the TCP listener and a.sock
+         * were the first two, and the kept one is not logged again. */
+        TD_OK(d, td_find_port(d, "echo", 2, &added));
+        TD_ASSERT(d, added != port);
 
         /* The kept listener is the same socket: same port. */
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 3, TD_TIMEOUT));
         /* The new ones serve. */
-        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", fixed, 100000, 4, TD_TIMEOUT));
-        TD_ASSERT(d, td_tcp_listener_holders(d, fixed) > 0);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", added, 100000, 4, TD_TIMEOUT));
+        TD_ASSERT(d, td_tcp_listener_holders(d, added) > 0);
         TD_OK(d, td_echo_roundtrip_unix(b_sock, 100000, 5, TD_TIMEOUT));
         /* The removed one refuses, and its file is gone. */
         fd = td_connect_unix(a_sock);
@@ -201,7 +204,7 @@ START_TEST(test_hup_listeners) {
                       fd >= 0 ? "still accepts" : strerror(-fd));
         TD_ASSERT(d, access(a_sock, F_OK) < 0);
 
-        /* Back: drop the fixed port and the other service. */
+        /* Back: drop the added listener and the other service. */
         TD_OK(d, td_write_config(d,
                                  "services = (\n"
                                  "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ];\n"
@@ -210,7 +213,7 @@ START_TEST(test_hup_listeners) {
         hup_and_wait(d);
         TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, NULL));
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 6, TD_TIMEOUT));
-        expect_tcp_port_closed(d, fixed);
+        expect_tcp_port_closed(d, added);
         fd = td_connect_unix(b_sock);
         TD_ASSERT_MSG(d, fd == -ENOENT || fd == -ECONNREFUSED, "removed service's %s: %s", b_sock,
                       fd >= 0 ? "still accepts" : strerror(-fd));

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "load.h"
+#include "net.h"
+#include "util-internal.h"
+
+/* Registered when the first load starts, which is after the daemon it
+ * talks to was created: so the atexit() handler stops the load threads
+ * before the daemons' handler kills their target. */
+static void loads_atexit(void);
+static TdiRegistry live_loads = TDI_REGISTRY_INIT(loads_atexit);
+
+struct TdLoad {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        char *host;
+        char *path;
+        uint16_t port;
+        size_t payload;
+        unsigned long max_rounds;
+        uint64_t deadline;
+        atomic_bool stop;
+        TdLoadStats stats;
+};
+
+static void load_stop_void(void *l) {
+        td_load_stop(l, NULL);
+}
+
+static void loads_atexit(void) {
+        tdi_registry_free_all(&live_loads, load_stop_void);
+}
+
+static void load_fail(TdLoad *l, int r, const char *what) {
+        pthread_mutex_lock(&l->lock);
+        l->stats.failed++;
+        if (r == -ECONNREFUSED)
+                l->stats.refused++;
+        else if (r == -ECONNRESET || r == -EPIPE)
+                l->stats.reset++;
+        if (l->stats.first_error == 0) {
+                l->stats.first_error = r;
+                snprintf(l->stats.first_error_what, sizeof(l->stats.first_error_what), "%s", what);
+        }
+        pthread_mutex_unlock(&l->lock);
+}
+
+static void *load_thread(void *userdata) {
+        TdLoad *l = userdata;
+        _cleanup_free_ unsigned char *data = NULL;
+        unsigned long round = 0;
+
+        data = malloc(MAX(l->payload, (size_t) 1));
+        if (!data) {
+                load_fail(l, -ENOMEM, "malloc");
+                return NULL;
+        }
+
+        while (!atomic_load(&l->stop) && round < l->max_rounds && td_now() < l->deadline) {
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                round++;
+                fd = l->path ? td_connect_unix(l->path) : td_connect_tcp(l->host, l->port);
+                if (fd < 0) {
+                        load_fail(l, fd, "connect");
+                        td_sleep(TD_MSEC(1));
+                        continue;
+                }
+                td_random_fill(data, l->payload, (unsigned) round);
+                r = td_echo_exchange(fd, data, l->payload, TD_SEC(10));
+                if (r < 0) {
+                        load_fail(l, r, "echo");
+                        continue;
+                }
+                if (shutdown(fd, SHUT_WR) < 0) {
+                        load_fail(l, -errno, "shutdown");
+                        continue;
+                }
+                r = td_wait_eof(fd, TD_SEC(10));
+                if (r < 0) {
+                        load_fail(l, r, "eof");
+                        continue;
+                }
+                pthread_mutex_lock(&l->lock);
+                l->stats.ok++;
+                pthread_mutex_unlock(&l->lock);
+        }
+        return NULL;
+}
+
+static int load_start(const char *host, const char *path, uint16_t port, size_t payload, unsigned long max_rounds,
+                      uint64_t max_time, TdLoad **ret) {
+        TdLoad *l;
+        int r;
+
+        tdi_ignore_sigpipe();
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        pthread_mutex_init(&l->lock, NULL);
+        l->host = host ? strdup(host) : NULL;
+        l->path = path ? strdup(path) : NULL;
+        if ((host && !l->host) || (path && !l->path)) {
+                free(l->host);
+                free(l->path);
+                free(l);
+                return -ENOMEM;
+        }
+        l->port = port;
+        l->payload = payload;
+        l->max_rounds = max_rounds;
+        l->deadline = tdi_deadline(max_time);
+        atomic_init(&l->stop, false);
+
+        r = pthread_create(&l->thread, NULL, load_thread, l);
+        if (r != 0) {
+                free(l->host);
+                free(l->path);
+                free(l);
+                return -r;
+        }
+        tdi_registry_add(&live_loads, l);
+        *ret = l;
+        return 0;
+}
+
+int td_load_start_tcp(const char *host, uint16_t port, size_t payload, unsigned long max_rounds,
+                      uint64_t max_time, TdLoad **ret) {
+        return load_start(host, NULL, port, payload, max_rounds, max_time, ret);
+}
+
+int td_load_start_unix(const char *path, size_t payload, unsigned long max_rounds, uint64_t max_time,
+                       TdLoad **ret) {
+        return load_start(NULL, path, 0, payload, max_rounds, max_time, ret);
+}
+
+void td_load_peek(TdLoad *l, TdLoadStats *ret) {
+        pthread_mutex_lock(&l->lock);
+        *ret = l->stats;
+        pthread_mutex_unlock(&l->lock);
+}
+
+int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        for (;;) {
+                TdLoadStats s;
+
+                td_load_peek(l, &s);
+                if (s.ok >= n)
+                        return 0;
+                if (td_now() >= deadline || td_now() >= l->deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(2));
+        }
+}
+
+void td_load_stop(TdLoad *l, TdLoadStats *ret) {
+        if (!l)
+                return;
+        tdi_registry_remove(&live_loads, l);
+        atomic_store(&l->stop, true);
+        pthread_join(l->thread, NULL);
+        if (ret)
+                *ret = l->stats;
+        pthread_mutex_destroy(&l->lock);
+        free(l->host);
+        free(l->path);
+        free(l);
+}

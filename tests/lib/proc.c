@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon-internal.h"
+#include "proc.h"
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+
+        return (x > y) - (x < y);
+}
+
+/* Reads state, ppid and process group from /proc/PID/stat. */
+static int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, pid_t *ret_pgrp) {
+        char path[64], buf[1024], *p;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t k;
+        char state;
+        int ppid, pgrp;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        k = read(fd, buf, sizeof(buf) - 1);
+        if (k < 0)
+                return -errno;
+        buf[k] = 0;
+        /* The command name in parentheses may hold anything, spaces and
+         * parentheses too: the fields that follow start after the last ')'. */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+                return -EBADMSG;
+        if (ret_state)
+                *ret_state = state;
+        if (ret_ppid)
+                *ret_ppid = (pid_t) ppid;
+        if (ret_pgrp)
+                *ret_pgrp = (pid_t) pgrp;
+        return 0;
+}
+
+static bool state_alive(char state) {
+        return state != 'Z' && state != 'X' && state != 'x';
+}
+
+/* The live (not zombie) processes whose parent is ppid or, when ppid is 0,
+ * whose process group is pgrp; sorted ascending. */
+static int proc_find(pid_t ppid, pid_t pgrp, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ pid_t *l = NULL;
+        size_t n = 0, alloc = 0;
+        DIR *dir;
+        struct dirent *de;
+
+        dir = opendir("/proc");
+        if (!dir)
+                return -errno;
+        while ((de = readdir(dir))) {
+                char *e, state;
+                long v;
+                pid_t pp, pg;
+
+                errno = 0;
+                v = strtol(de->d_name, &e, 10);
+                if (errno != 0 || *e || v <= 0)
+                        continue;
+                if (proc_stat((pid_t) v, &state, &pp, &pg) < 0 || !state_alive(state))
+                        continue;
+                if (ppid > 0 ? pp != ppid : pg != pgrp)
+                        continue;
+                if (tdi_grow((void **) &l, &alloc, n + 1, sizeof(pid_t)) < 0) {
+                        closedir(dir);
+                        return -ENOMEM;
+                }
+                l[n++] = (pid_t) v;
+        }
+        closedir(dir);
+        if (n > 0)
+                qsort(l, n, sizeof(pid_t), cmp_pid);
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+bool td_pid_alive(pid_t pid) {
+        char state;
+
+        if (pid <= 0)
+                return false;
+        if (proc_stat(pid, &state, NULL, NULL) < 0)
+                return false;
+        return state_alive(state);
+}
+
+int td_wait_pid_gone(pid_t pid, uint64_t timeout) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        while (td_pid_alive(pid)) {
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(2));
+        }
+        return 0;
+}
+
+int td_children(pid_t pid, pid_t **ret) {
+        _cleanup_free_ pid_t *l = NULL;
+        size_t n = 0;
+        int r;
+
+        if (pid > 0) {
+                r = proc_find(pid, 0, &l, &n);
+                if (r < 0)
+                        return r;
+        }
+        if (ret)
+                *ret = TAKE_PTR(l);
+        return (int) n;
+}
+
+int td_workers(TestDaemon *d, pid_t **ret) {
+        if (!d->started || d->reaped) {
+                if (ret)
+                        *ret = NULL;
+                return 0;
+        }
+        return td_children(d->pid, ret);
+}
+
+int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        for (;;) {
+                pid_t *l = NULL;
+                int r = td_workers(d, &l);
+
+                if (r < 0)
+                        return r;
+                if ((size_t) r == n) {
+                        if (ret)
+                                *ret = l;
+                        else
+                                free(l);
+                        return r;
+                }
+                free(l);
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_sleep(TD_MSEC(5));
+        }
+}
+
+/* The pids of the live (not zombie) processes in the daemon's process
+ * group: the master, its workers, and any worker that outlived it. */
+static int group_pids(TestDaemon *d, pid_t **ret, size_t *ret_n) {
+        return proc_find(0, d->pid, ret, ret_n);
+}
+
+int td_group_count(TestDaemon *d) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!d->started)
+                return 0;
+        r = group_pids(d, &pids, &n);
+        return r < 0 ? r : (int) n;
+}
+
+/* Finds the inode of the socket whose local address is (laddr, lport) and
+ * remote (raddr, rport) in /proc/net/tcp or tcp6. Addresses as the kernel
+ * prints them (hex). */
+static int find_tcp_inode(const char *file, const char *local, const char *remote, unsigned long *ret) {
+        FILE *f;
+        char line[512];
+        int r = -ENOENT;
+
+        f = fopen(file, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char l[64], rem[64];
+                unsigned long inode = 0;
+
+                /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+                if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %*s %*s %lu", l, rem, &inode) != 3)
+                        continue;
+                if (strcasecmp(l, local) == 0 && strcasecmp(rem, remote) == 0 && inode != 0) {
+                        *ret = inode;
+                        r = 0;
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
+}
+
+static void format_proc_addr(const struct sockaddr_storage *ss, char *buf, size_t size) {
+        if (ss->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
+
+                /* The kernel prints the raw 32-bit word in host order. */
+                snprintf(buf, size, "%08X:%04X", in->sin_addr.s_addr, ntohs(in->sin_port));
+        } else {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
+                uint32_t w[4];
+
+                memcpy(w, &in6->sin6_addr, sizeof(w));
+                snprintf(buf, size, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3], ntohs(in6->sin6_port));
+        }
+}
+
+/* True if pid has an fd of a socket with one of the n inodes. */
+static bool proc_holds_inode(pid_t pid, const unsigned long *inodes, size_t n) {
+        char path[64];
+        DIR *dir;
+        struct dirent *de;
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        dir = opendir(path);
+        if (!dir)
+                return false;
+        while (!found && (de = readdir(dir))) {
+                char link[128];
+                unsigned long inode;
+                ssize_t k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                k = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+                if (k <= 0)
+                        continue;
+                link[k] = 0;
+                if (sscanf(link, "socket:[%lu]", &inode) != 1)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        found = found || inodes[i] == inode;
+        }
+        closedir(dir);
+        return found;
+}
+
+int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
+        struct sockaddr_storage me, peer;
+        socklen_t ml = sizeof(me), pl = sizeof(peer);
+        char local[64], remote[64];
+        _cleanup_free_ pid_t *pids = NULL;
+        unsigned long inode = 0;
+        int n, r;
+
+        if (getsockname(client_fd, (struct sockaddr *) &me, &ml) < 0 ||
+            getpeername(client_fd, (struct sockaddr *) &peer, &pl) < 0)
+                return -errno;
+        if (me.ss_family != AF_INET && me.ss_family != AF_INET6)
+                return -EAFNOSUPPORT;
+        /* The server side: local = our peer, remote = us. */
+        format_proc_addr(&peer, local, sizeof(local));
+        format_proc_addr(&me, remote, sizeof(remote));
+        r = find_tcp_inode(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote, &inode);
+        if (r < 0)
+                return r;
+
+        n = td_workers(d, &pids);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++)
+                if (proc_holds_inode(pids[i], &inode, 1)) {
+                        *ret = pids[i];
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+/* Adds the inodes of listening sockets on port found in file to *l. */
+static int listening_inodes(const char *file, uint16_t port, unsigned long **l, size_t *n, size_t *alloc) {
+        FILE *f;
+        char line[512];
+
+        f = fopen(file, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char local[64], *colon;
+                unsigned st;
+                unsigned long inode;
+
+                if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3)
+                        continue;
+                colon = strrchr(local, ':');
+                if (st != 0x0A || !colon || strtoul(colon + 1, NULL, 16) != port || inode == 0)
+                        continue;
+                if (tdi_grow((void **) l, alloc, *n + 1, sizeof(unsigned long)) < 0) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                (*l)[(*n)++] = inode;
+        }
+        fclose(f);
+        return 0;
+}
+
+int td_tcp_listener_holders(TestDaemon *d, uint16_t port) {
+        _cleanup_free_ unsigned long *inodes = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, alloc = 0, n_pids = 0;
+        int r, holders = 0;
+
+        if (!d->started)
+                return 0;
+        r = listening_inodes("/proc/net/tcp", port, &inodes, &n, &alloc);
+        if (r >= 0)
+                r = listening_inodes("/proc/net/tcp6", port, &inodes, &n, &alloc);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return 0;
+
+        r = group_pids(d, &pids, &n_pids);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_pids; i++)
+                if (proc_holds_inode(pids[i], inodes, n))
+                        holders++;
+        return holders;
+}

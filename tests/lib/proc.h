@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The daemon's processes, sockets and connections as /proc shows them:
+ * workers, the process group, who holds a listener or a connection. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct TestDaemon TestDaemon;
+
+/* Live (non-zombie) child processes of pid, found by scanning /proc, sorted
+ * ascending. Returns their number (>= 0); *ret (may be NULL) is a malloc'ed
+ * array (NULL when there are none). */
+int td_children(pid_t pid, pid_t **ret);
+/* td_children() of the master. */
+int td_workers(TestDaemon *d, pid_t **ret);
+/* Waits until the master has exactly n live children; stores them like
+ * td_workers() if ret is not NULL. */
+int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret);
+/* True while pid exists and is not a zombie. */
+bool td_pid_alive(pid_t pid);
+/* Waits until pid is gone or a zombie. */
+int td_wait_pid_gone(pid_t pid, uint64_t timeout);
+
+/* Number of live processes in the daemon's process group (the master and
+ * every process it forked that did not leave the group). Still works after
+ * the master was reaped: "no worker left behind". */
+int td_group_count(TestDaemon *d);
+
+/* The pid of the daemon process holding the server side of the connected
+ * TCP socket client_fd (found through /proc/net/tcp{,6} and /proc/PID/fd of
+ * the master's children). -ENOENT if no worker holds it (yet). */
+int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret);
+
+/* Number of live processes in the daemon's process group that hold an fd
+ * of a listening TCP socket (IPv4 or IPv6, any address) on port. 0 once the
+ * daemon has really closed a listener everywhere; unlike a connect() probe,
+ * not fooled by another program that binds the same port afterwards. */
+int td_tcp_listener_holders(TestDaemon *d, uint16_t port);
