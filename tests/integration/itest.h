@@ -63,14 +63,13 @@ static inline void assert_no_sanitizer_report(TestDaemon *d) {
 /* Sends sig, waits for the exit and asserts the exit code and that nothing
  * of the daemon's process group is left. */
 static inline void stop_and_expect(TestDaemon *d, int sig, int expected_code) {
-        int code = -1;
+        int code = -1, r;
 
         TD_OK(d, td_kill(d, sig));
         TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
         TD_ASSERT_MSG(d, code == expected_code, "exit code %d, expected %d", code, expected_code);
-        for (uint64_t deadline = td_now() + TD_TIMEOUT; td_group_count(d) > 0 && td_now() < deadline;)
-                td_sleep(TD_MSEC(5));
-        TD_ASSERT_MSG(d, td_group_count(d) == 0, "%d processes left in the daemon's group", td_group_count(d));
+        r = td_wait_group_gone(d, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0, "%d processes left in the daemon's group: %s", td_group_count(d), strerror(-r));
         TD_OK(d, td_wait_output_closed(d, TD_TIMEOUT));
         assert_no_sanitizer_report(d);
 }
@@ -79,18 +78,11 @@ static inline void stop_and_expect(TestDaemon *d, int sig, int expected_code) {
  * holds it, and connecting is refused (unless another program has bound the
  * port since, which the holder count tells apart). */
 static inline void expect_tcp_port_closed(TestDaemon *d, uint16_t port) {
-        uint64_t deadline = td_now() + TD_TIMEOUT;
-        int h, c;
+        int r, c;
 
-        for (;;) {
-                h = td_tcp_listener_holders(d, port);
-                TD_ASSERT_MSG(d, h >= 0, "td_tcp_listener_holders: %s", strerror(-h));
-                if (h == 0)
-                        break;
-                TD_ASSERT_MSG(d, td_now() < deadline,
-                              "%d process(es) of the daemon still hold the listening socket on port %u", h, port);
-                td_sleep(TD_MSEC(5));
-        }
+        r = td_wait_tcp_listener_closed(d, port, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0, "%d process(es) of the daemon still hold the listening socket on port %u: %s",
+                      td_tcp_listener_holders(d, port), port, strerror(-r));
         c = td_connect_tcp("127.0.0.1", port);
         if (c >= 0) {
                 safe_close(c);

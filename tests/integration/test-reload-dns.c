@@ -31,7 +31,6 @@
 
 #include "itest.h"
 
-#define EXIT_SKIP 77
 #define HANG_ADDRESS "preforkd-never-resolves.example:7000"
 /* Long enough for the ~9 s the resolver waits, and then some. */
 #define RESOLVER_TIMEOUT TD_SEC(60)
@@ -48,18 +47,6 @@ static int write_text(const char *path, const char *text) {
         size_t len = strlen(text);
 
         if (fd < 0 || write(fd, text, len) != (ssize_t) len)
-                return negative_errno();
-        return 0;
-}
-
-static int bring_up_loopback(void) {
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct ifreq ifr = { .ifr_name = "lo" };
-
-        if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-                return negative_errno();
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
                 return negative_errno();
         return 0;
 }
@@ -101,18 +88,18 @@ static int mount_resolver_files(void) {
         return r;
 }
 
-/* Returns 0 once isolated, EXIT_SKIP when this machine cannot isolate the
+/* Returns 0 once isolated, TD_EXIT_SKIP when this machine cannot isolate the
  * test, or EXIT_FAILURE when it should have and did not. */
 static int isolate_dns(void) {
         int r;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "SKIP: needs root for unshare() and mount()\n");
-                return EXIT_SKIP;
+                return TD_EXIT_SKIP;
         }
         if (unshare(CLONE_NEWNS | CLONE_NEWNET) < 0) {
                 fprintf(stderr, "SKIP: unshare(CLONE_NEWNS | CLONE_NEWNET): %s\n", strerror(errno));
-                return EXIT_SKIP;
+                return TD_EXIT_SKIP;
         }
         /* Otherwise the bind mounts below would propagate to the host's
          * mount namespace through shared mounts. */
@@ -120,7 +107,7 @@ static int isolate_dns(void) {
                 fprintf(stderr, "making / private: %s\n", strerror(errno));
                 return EXIT_FAILURE;
         }
-        r = bring_up_loopback();
+        r = td_loopback_up();
         if (r < 0) {
                 fprintf(stderr, "bringing up lo: %s\n", strerror(-r));
                 return EXIT_FAILURE;

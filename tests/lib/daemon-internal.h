@@ -31,6 +31,7 @@ struct TestDaemon {
         int notify_fd;
 
         pid_t pid;
+        int pidfd;              /* the master's, opened right after fork(): its exit is what td_wait_exit() waits for */
         bool started, reaped;
         int exit_code;
 

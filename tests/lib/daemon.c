@@ -154,7 +154,7 @@ int td_new(TestDaemon **ret) {
                 return -ENOMEM;
         }
         d->dir = TAKE_PTR(tmpl);
-        d->notify_fd = d->out_fd = d->janitor_fd = -EBADF;
+        d->notify_fd = d->out_fd = d->janitor_fd = d->pidfd = -EBADF;
         d->wake_pipe[0] = d->wake_pipe[1] = -EBADF;
         pthread_mutex_init(&d->lock, NULL);
         pthread_condattr_init(&ca);
@@ -284,6 +284,7 @@ TestDaemon *td_free(TestDaemon *d) {
         }
 
         safe_close(d->out_fd);
+        safe_close(d->pidfd);
         safe_close(d->wake_pipe[0]);
         safe_close(d->wake_pipe[1]);
 
@@ -347,9 +348,66 @@ static void *reader_thread(void *userdata) {
 
 /* ---- starting ---- */
 
+/* opts->env followed by the LISTEN_* variables of opts->listen_fds, as
+ * one NULL-terminated list (the strings of opts->env are borrowed). */
+static int start_env(const TdStartOptions *opts, const char ***ret, char **ret_fds, char **ret_names) {
+        _cleanup_free_ const char **env = NULL;
+        _cleanup_free_ char *fds = NULL, *names = NULL;
+        size_t n = 0, k = 0;
+
+        for (const char *const *e = opts ? opts->env : NULL; e && *e; e++)
+                n++;
+        env = calloc(n + 4, sizeof(char *));
+        if (!env)
+                return -ENOMEM;
+        for (; k < n; k++)
+                env[k] = opts->env[k];
+        if (opts && opts->n_listen_fds > 0) {
+                if (opts->n_listen_fds > TD_MAX_PASSED_FDS)
+                        return -E2BIG;
+                if (asprintf(&fds, "LISTEN_FDS=%zu", opts->n_listen_fds) < 0) {
+                        fds = NULL;
+                        return -ENOMEM;
+                }
+                env[k++] = fds;
+                env[k++] = "LISTEN_PID=@PID@";
+                if (opts->listen_names) {
+                        size_t len = strlen("LISTEN_FDNAMES=") + 1;
+
+                        for (size_t i = 0; i < opts->n_listen_fds; i++)
+                                len += strlen(opts->listen_names[i]) + 1;
+                        names = malloc(len);
+                        if (!names)
+                                return -ENOMEM;
+                        strcpy(names, "LISTEN_FDNAMES=");
+                        for (size_t i = 0; i < opts->n_listen_fds; i++) {
+                                if (i > 0)
+                                        strcat(names, ":");
+                                strcat(names, opts->listen_names[i]);
+                        }
+                        env[k++] = names;
+                }
+        }
+        *ret = TAKE_PTR(env);
+        *ret_fds = TAKE_PTR(fds);
+        *ret_names = TAKE_PTR(names);
+        return 0;
+}
+
+/* A daemon that runs as another user needs to read its config in the temp
+ * dir and to send to the notify socket. */
+static int open_up_for(TestDaemon *d) {
+        if (chmod(d->dir, 0755) < 0 || chmod(d->config_path, 0644) < 0 || chmod(d->notify_path, 0666) < 0)
+                return -errno;
+        return 0;
+}
+
 int td_start(TestDaemon *d, const TdStartOptions *opts) {
         const char *const default_args[] = { "-c", d->config_path, NULL };
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+        _cleanup_free_ const char **env = NULL;
+        _cleanup_free_ char *env_fds = NULL, *env_names = NULL;
+        TdiChildSetup setup = { .n_fds = 0 };
         ExecPlan plan;
         int pipefd[2], r;
         pid_t parent = getpid(), pid;
@@ -357,8 +415,25 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
         if (d->started)
                 return -EALREADY;
 
-        r = tdi_exec_plan_build(&plan, d->dir, opts && opts->args ? opts->args : default_args,
-                                opts ? opts->env : NULL, opts && opts->no_notify ? NULL : d->notify_path);
+        if (opts) {
+                setup = (TdiChildSetup) {
+                        .fds = opts->listen_fds,
+                        .n_fds = opts->n_listen_fds,
+                        .set_user = opts->set_user,
+                        .uid = opts->uid,
+                        .gid = opts->gid,
+                };
+                if (opts->set_user) {
+                        r = open_up_for(d);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = start_env(opts, &env, &env_fds, &env_names);
+        if (r < 0)
+                return r;
+        r = tdi_exec_plan_build(&plan, d->dir, opts && opts->args ? opts->args : default_args, env,
+                                opts && opts->no_notify ? NULL : d->notify_path);
         if (r < 0) {
                 tdi_exec_plan_done(&plan);
                 return r;
@@ -380,7 +455,7 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
                 return r;
         }
         if (pid == 0)
-                tdi_exec_child(&plan, d->dir, wfd, wfd, parent);
+                tdi_exec_child(&plan, d->dir, wfd, wfd, parent, &setup);
 
         /* Same in the parent, so that kill(-pid) works at once. */
         (void) setpgid(pid, pid);
@@ -389,6 +464,11 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
         d->pid = pid;
         d->started = true;
         janitor_tell(d, pid);
+        /* The child is not reaped before td_wait_exit() does it, so pid is
+         * still this process and cannot have been reused. */
+        d->pidfd = tdi_pidfd_open(pid);
+        if (d->pidfd < 0)
+                return d->pidfd;
         d->out_fd = TAKE_FD(rfd);
         (void) fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
 
@@ -435,15 +515,16 @@ int td_wait_exit(TestDaemon *d, uint64_t timeout, int *ret_code) {
 
         if (!d->started)
                 return -ESRCH;
-        for (;;) {
+        if (!d->reaped) {
+                /* The pidfd turns readable when the master exits. */
+                r = tdi_wait_fd(d->pidfd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
                 r = try_reap(d);
                 if (r < 0)
                         return r;
-                if (r > 0)
-                        break;
-                if (td_now() >= deadline)
-                        return -ETIMEDOUT;
-                td_sleep(TD_MSEC(2));
+                if (r == 0)
+                        return -EIO; /* readable, yet not reapable: cannot happen */
         }
         if (ret_code)
                 *ret_code = d->exit_code;

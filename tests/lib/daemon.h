@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "macros.h"
@@ -52,12 +53,32 @@ typedef struct TdStartOptions {
         const char *const *args;
         /* Do not set NOTIFY_SOCKET. */
         bool no_notify;
+        /* Sockets handed over the way systemd's socket activation does: as
+         * fds 3, 4, ... of the daemon, with LISTEN_FDS=n_listen_fds,
+         * LISTEN_PID= the daemon's pid and, unless listen_names is NULL,
+         * LISTEN_FDNAMES= its n_listen_fds names joined by ':'. The test's
+         * own copies stay open. A test that needs a fixed port gets one
+         * without a race this way: it binds port 0 itself, keeps the socket
+         * and configures the address the kernel gave it, which the daemon
+         * matches to the passed socket. */
+        const int *listen_fds;
+        size_t n_listen_fds;             /* at most TD_MAX_PASSED_FDS */
+        const char *const *listen_names;
+        /* Run the daemon as uid/gid (without supplementary groups) instead
+         * of as the test, which needs root. The temp dir is then made
+         * world-readable and the notify socket world-writable, so that the
+         * daemon can read its config and notify. */
+        bool set_user;
+        uid_t uid;
+        gid_t gid;
 } TdStartOptions;
+
+#define TD_MAX_PASSED_FDS 16
 
 /* Starts PREFORKD_BINARY (default args "-c DIR/preforkd.conf") with
  * NOTIFY_SOCKET=DIR/notify, PREFORKD_LOG_TARGET=stderr, and JOURNAL_STREAM,
- * LISTEN_*, WATCHDOG_* and NOTIFY_SOCKET removed from the inherited
- * environment before opts->env is applied. cwd is the temp dir. The daemon
+ * LISTEN_*, WATCHDOG_*, NOTIFY_SOCKET and PREFORKD_JOURNAL_SOCKET removed
+ * from the inherited environment before opts->env is applied. cwd is the temp dir. The daemon
  * runs in its own process group. opts may be NULL. */
 int td_start(TestDaemon *d, const TdStartOptions *opts);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "load.h"
 #include "net.h"
@@ -20,6 +21,8 @@ static TdiRegistry live_loads = TDI_REGISTRY_INIT(loads_atexit);
 struct TdLoad {
         pthread_t thread;
         pthread_mutex_t lock;
+        pthread_cond_t cond;          /* broadcast after every round and at the end, under lock */
+        bool done;
         char *host;
         char *path;
         uint16_t port;
@@ -49,6 +52,14 @@ static void load_fail(TdLoad *l, int r, const char *what) {
                 l->stats.first_error = r;
                 snprintf(l->stats.first_error_what, sizeof(l->stats.first_error_what), "%s", what);
         }
+        pthread_cond_broadcast(&l->cond);
+        pthread_mutex_unlock(&l->lock);
+}
+
+static void load_end(TdLoad *l) {
+        pthread_mutex_lock(&l->lock);
+        l->done = true;
+        pthread_cond_broadcast(&l->cond);
         pthread_mutex_unlock(&l->lock);
 }
 
@@ -60,6 +71,7 @@ static void *load_thread(void *userdata) {
         data = malloc(MAX(l->payload, (size_t) 1));
         if (!data) {
                 load_fail(l, -ENOMEM, "malloc");
+                load_end(l);
                 return NULL;
         }
 
@@ -71,7 +83,6 @@ static void *load_thread(void *userdata) {
                 fd = l->path ? td_connect_unix(l->path) : td_connect_tcp(l->host, l->port);
                 if (fd < 0) {
                         load_fail(l, fd, "connect");
-                        td_sleep(TD_MSEC(1));
                         continue;
                 }
                 td_random_fill(data, l->payload, (unsigned) round);
@@ -91,13 +102,24 @@ static void *load_thread(void *userdata) {
                 }
                 pthread_mutex_lock(&l->lock);
                 l->stats.ok++;
+                pthread_cond_broadcast(&l->cond);
                 pthread_mutex_unlock(&l->lock);
         }
+        load_end(l);
         return NULL;
+}
+
+static void load_free(TdLoad *l) {
+        pthread_mutex_destroy(&l->lock);
+        pthread_cond_destroy(&l->cond);
+        free(l->host);
+        free(l->path);
+        free(l);
 }
 
 static int load_start(const char *host, const char *path, uint16_t port, size_t payload, unsigned long max_rounds,
                       uint64_t max_time, TdLoad **ret) {
+        pthread_condattr_t ca;
         TdLoad *l;
         int r;
 
@@ -107,12 +129,14 @@ static int load_start(const char *host, const char *path, uint16_t port, size_t 
         if (!l)
                 return -ENOMEM;
         pthread_mutex_init(&l->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&l->cond, &ca);
+        pthread_condattr_destroy(&ca);
         l->host = host ? strdup(host) : NULL;
         l->path = path ? strdup(path) : NULL;
         if ((host && !l->host) || (path && !l->path)) {
-                free(l->host);
-                free(l->path);
-                free(l);
+                load_free(l);
                 return -ENOMEM;
         }
         l->port = port;
@@ -123,9 +147,7 @@ static int load_start(const char *host, const char *path, uint16_t port, size_t 
 
         r = pthread_create(&l->thread, NULL, load_thread, l);
         if (r != 0) {
-                free(l->host);
-                free(l->path);
-                free(l);
+                load_free(l);
                 return -r;
         }
         tdi_registry_add(&live_loads, l);
@@ -151,17 +173,17 @@ void td_load_peek(TdLoad *l, TdLoadStats *ret) {
 
 int td_load_wait_ok(TdLoad *l, unsigned long n, uint64_t timeout) {
         uint64_t deadline = tdi_deadline(timeout);
+        int r = 0;
 
-        for (;;) {
-                TdLoadStats s;
-
-                td_load_peek(l, &s);
-                if (s.ok >= n)
-                        return 0;
-                if (td_now() >= deadline || td_now() >= l->deadline)
-                        return -ETIMEDOUT;
-                td_sleep(TD_MSEC(2));
+        pthread_mutex_lock(&l->lock);
+        while (l->stats.ok < n) {
+                if (l->done || !tdi_cond_wait_until(&l->cond, &l->lock, deadline)) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
         }
+        pthread_mutex_unlock(&l->lock);
+        return r;
 }
 
 void td_load_stop(TdLoad *l, TdLoadStats *ret) {
@@ -172,8 +194,5 @@ void td_load_stop(TdLoad *l, TdLoadStats *ret) {
         pthread_join(l->thread, NULL);
         if (ret)
                 *ret = l->stats;
-        pthread_mutex_destroy(&l->lock);
-        free(l->host);
-        free(l->path);
-        free(l);
+        load_free(l);
 }

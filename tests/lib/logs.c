@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon-internal.h"
+#include "daemon.h"
 #include "logs.h"
 
 /* ---- capture (the reader thread) ---- */
@@ -73,21 +75,24 @@ void tdi_log_free(TestDaemon *d) {
 typedef struct LogFind {
         const char *substring;
         char **ret_line;
+        bool own_cursor;        /* search from `from` and leave d->log_cursor alone */
+        size_t from;
 } LogFind;
 
 static int log_find(TestDaemon *d, void *userdata) {
         const LogFind *f = userdata;
+        size_t cursor = f->own_cursor ? f->from : d->log_cursor;
 
         /* Only complete lines count, so that the match cannot be cut. */
         for (size_t i = 0; i < d->n_lines; i++) {
                 LineInfo *li = d->lines + i;
                 char *m;
 
-                if (li->start + li->len < d->log_cursor)
+                if (li->start + li->len < cursor)
                         continue;
                 /* Search the part of the line at or after the cursor. */
                 {
-                        size_t from = MAX(li->start, d->log_cursor);
+                        size_t from = MAX(li->start, cursor);
                         char save = d->log[li->start + li->len];
 
                         d->log[li->start + li->len] = 0;
@@ -96,7 +101,8 @@ static int log_find(TestDaemon *d, void *userdata) {
                 }
                 if (!m)
                         continue;
-                d->log_cursor = li->start + li->len + 1;
+                if (!f->own_cursor)
+                        d->log_cursor = li->start + li->len + 1;
                 return tdi_strndup_ret(f->ret_line, d->log + li->start, li->len);
         }
         return -EAGAIN;
@@ -105,6 +111,19 @@ static int log_find(TestDaemon *d, void *userdata) {
 int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line) {
         LogFind f = { .substring = substring, .ret_line = ret_line };
 
+        return tdi_capture_wait_for(d, timeout, log_find, &f);
+}
+
+int td_barrier(TestDaemon *d, uint64_t timeout) {
+        LogFind f = { .substring = "Ignoring SIGUSR1", .own_cursor = true };
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        f.from = d->log_len;
+        pthread_mutex_unlock(&d->lock);
+        r = td_kill(d, SIGUSR1);
+        if (r < 0)
+                return r;
         return tdi_capture_wait_for(d, timeout, log_find, &f);
 }
 

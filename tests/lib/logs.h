@@ -22,6 +22,14 @@ typedef struct TestDaemon TestDaemon;
  * Returns -ESRCH if the daemon exited (and all its output was read) without
  * writing it. */
 int td_wait_log(TestDaemon *d, const char *substring, uint64_t timeout, char **ret_line);
+/* A barrier in the master's event loop: sends it SIGUSR1, which it logs as
+ * ignored, and waits for that line. The master handles one event at a
+ * time, so by then it has finished whatever it was doing when the signal
+ * came: after a "Reload failed" line, say, anything that reload would still
+ * have done is done. For "nothing follows X": wait for X, the barrier, then
+ * look (what a worker does on its own later is not covered). Leaves the
+ * log cursor alone. */
+int td_barrier(TestDaemon *d, uint64_t timeout);
 /* Moves the log cursor to the end of what was captured so far. */
 void td_log_mark(TestDaemon *d);
 /* A copy of the whole captured log (NUL-terminated; free()). */

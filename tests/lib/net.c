@@ -127,25 +127,6 @@ int td_connect_service(TestDaemon *d, const char *service, unsigned nth) {
         return td_connect_tcp(addr, port);
 }
 
-static int wait_fd(int fd, short events, uint64_t deadline) {
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
-                int ms = tdi_remaining_ms(deadline);
-                int k;
-
-                if (ms == 0 && td_now() >= deadline)
-                        return -ETIMEDOUT;
-                k = poll(&p, 1, ms);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k > 0)
-                        return p.revents;
-        }
-}
-
 int td_write_all(int fd, const void *buf, size_t len, uint64_t timeout) {
         uint64_t deadline = tdi_deadline(timeout);
         const char *p = buf;
@@ -154,7 +135,7 @@ int td_write_all(int fd, const void *buf, size_t len, uint64_t timeout) {
                 ssize_t k;
                 int r;
 
-                r = wait_fd(fd, POLLOUT, deadline);
+                r = tdi_wait_fd(fd, POLLOUT, deadline);
                 if (r < 0)
                         return r;
                 k = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -182,7 +163,7 @@ static ssize_t read_some(int fd, void *buf, size_t len, uint64_t deadline) {
                 ssize_t k;
                 int r;
 
-                r = wait_fd(fd, POLLIN, deadline);
+                r = tdi_wait_fd(fd, POLLIN, deadline);
                 if (r < 0)
                         return r;
                 k = recv(fd, buf, len, MSG_DONTWAIT);

@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,14 +106,17 @@ bool td_pid_alive(pid_t pid) {
 }
 
 int td_wait_pid_gone(pid_t pid, uint64_t timeout) {
-        uint64_t deadline = tdi_deadline(timeout);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
 
-        while (td_pid_alive(pid)) {
-                if (td_now() >= deadline)
-                        return -ETIMEDOUT;
-                td_sleep(TD_MSEC(2));
-        }
-        return 0;
+        /* The pidfd turns readable when the process exits, zombie or not. */
+        fd = tdi_pidfd_open(pid);
+        if (fd == -ESRCH)
+                return 0;
+        if (fd < 0)
+                return fd;
+        r = tdi_wait_fd(fd, POLLIN, tdi_deadline(timeout));
+        return r < 0 ? r : 0;
 }
 
 int td_children(pid_t pid, pid_t **ret) {
@@ -137,33 +143,72 @@ int td_workers(TestDaemon *d, pid_t **ret) {
         return td_children(d->pid, ret);
 }
 
-int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
+/* The kernel tells no one but the parent when a process forks, so the
+ * master's children are counted in /proc, again and again; the exits that
+ * the callers wait for are waited on through pidfds before. */
+int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n_gone, uint64_t timeout,
+                            pid_t **ret) {
         uint64_t deadline = tdi_deadline(timeout);
 
+        for (size_t i = 0; i < n_gone; i++) {
+                int r = td_wait_pid_gone(gone[i], deadline > td_now() ? deadline - td_now() : 0);
+
+                if (r < 0)
+                        return r;
+        }
         for (;;) {
-                pid_t *l = NULL;
+                _cleanup_free_ pid_t *l = NULL;
+                bool stale = false;
                 int r = td_workers(d, &l);
 
                 if (r < 0)
                         return r;
-                if ((size_t) r == n) {
+                for (int i = 0; i < r && !stale; i++)
+                        for (size_t k = 0; k < n_gone && !stale; k++)
+                                stale = l[i] == gone[k];
+                if ((size_t) r == n && !stale) {
                         if (ret)
-                                *ret = l;
-                        else
-                                free(l);
+                                *ret = TAKE_PTR(l);
                         return r;
                 }
-                free(l);
                 if (td_now() >= deadline)
                         return -ETIMEDOUT;
-                td_sleep(TD_MSEC(5));
+                tdi_poll_pause();
         }
+}
+
+int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
+        return td_wait_workers_without(d, n, NULL, 0, timeout, ret);
 }
 
 /* The pids of the live (not zombie) processes in the daemon's process
  * group: the master, its workers, and any worker that outlived it. */
 static int group_pids(TestDaemon *d, pid_t **ret, size_t *ret_n) {
         return proc_find(0, d->pid, ret, ret_n);
+}
+
+int td_wait_group_gone(TestDaemon *d, uint64_t timeout) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        if (!d->started)
+                return 0;
+        /* Each live member's exit is an event (its pidfd); a member forked
+         * meanwhile shows up in the next scan. */
+        for (;;) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                int r = group_pids(d, &pids, &n);
+
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        return 0;
+                for (size_t i = 0; i < n; i++) {
+                        r = td_wait_pid_gone(pids[i], deadline > td_now() ? deadline - td_now() : 0);
+                        if (r < 0)
+                                return r;
+                }
+        }
 }
 
 int td_group_count(TestDaemon *d) {
@@ -177,10 +222,12 @@ int td_group_count(TestDaemon *d) {
         return r < 0 ? r : (int) n;
 }
 
-/* Finds the inode of the socket whose local address is (laddr, lport) and
- * remote (raddr, rport) in /proc/net/tcp or tcp6. Addresses as the kernel
- * prints them (hex). */
-static int find_tcp_inode(const char *file, const char *local, const char *remote, unsigned long *ret) {
+/* Finds the socket whose local address is local and remote address remote
+ * in /proc/net/tcp or tcp6 (addresses as the kernel prints them, hex), and
+ * returns its inode and the bytes in its receive queue that its owner has
+ * not read yet. */
+static int find_tcp_socket(const char *file, const char *local, const char *remote, unsigned long *ret_inode,
+                           unsigned long *ret_unread) {
         FILE *f;
         char line[512];
         int r = -ENOENT;
@@ -190,13 +237,16 @@ static int find_tcp_inode(const char *file, const char *local, const char *remot
                 return -errno;
         while (fgets(line, sizeof(line), f)) {
                 char l[64], rem[64];
-                unsigned long inode = 0;
+                unsigned long inode = 0, rx = 0;
 
-                /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-                if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %*s %*s %lu", l, rem, &inode) != 3)
+                /* sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode */
+                if (sscanf(line, " %*s %63s %63s %*s %*x:%lx %*s %*s %*s %*s %lu", l, rem, &rx, &inode) != 4)
                         continue;
                 if (strcasecmp(l, local) == 0 && strcasecmp(rem, remote) == 0 && inode != 0) {
-                        *ret = inode;
+                        if (ret_inode)
+                                *ret_inode = inode;
+                        if (ret_unread)
+                                *ret_unread = rx;
                         r = 0;
                         break;
                 }
@@ -251,13 +301,12 @@ static bool proc_holds_inode(pid_t pid, const unsigned long *inodes, size_t n) {
         return found;
 }
 
-int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
+/* The server side of the connected TCP socket client_fd, as find_tcp_socket()
+ * finds it. */
+static int find_server_socket(int client_fd, unsigned long *ret_inode, unsigned long *ret_unread) {
         struct sockaddr_storage me, peer;
         socklen_t ml = sizeof(me), pl = sizeof(peer);
         char local[64], remote[64];
-        _cleanup_free_ pid_t *pids = NULL;
-        unsigned long inode = 0;
-        int n, r;
 
         if (getsockname(client_fd, (struct sockaddr *) &me, &ml) < 0 ||
             getpeername(client_fd, (struct sockaddr *) &peer, &pl) < 0)
@@ -267,7 +316,16 @@ int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
         /* The server side: local = our peer, remote = us. */
         format_proc_addr(&peer, local, sizeof(local));
         format_proc_addr(&me, remote, sizeof(remote));
-        r = find_tcp_inode(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote, &inode);
+        return find_tcp_socket(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote,
+                               ret_inode, ret_unread);
+}
+
+int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
+        _cleanup_free_ pid_t *pids = NULL;
+        unsigned long inode = 0;
+        int n, r;
+
+        r = find_server_socket(client_fd, &inode, NULL);
         if (r < 0)
                 return r;
 
@@ -280,6 +338,29 @@ int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
                         return 0;
                 }
         return -ENOENT;
+}
+
+/* Only /proc/net/tcp shows how much of what a peer received its process has
+ * read; there is no event for it. */
+int td_wait_conn_read(int client_fd, uint64_t timeout) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        for (;;) {
+                unsigned long unread = 0;
+                int unacked = 0, r;
+
+                /* Sent but not acknowledged yet: not in the server's queue. */
+                if (ioctl(client_fd, SIOCOUTQ, &unacked) < 0)
+                        return -errno;
+                r = find_server_socket(client_fd, NULL, &unread);
+                if (r < 0)
+                        return r;
+                if (unacked == 0 && unread == 0)
+                        return 0;
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                tdi_poll_pause();
+        }
 }
 
 /* Adds the inodes of listening sockets on port found in file to *l. */
@@ -333,4 +414,21 @@ int td_tcp_listener_holders(TestDaemon *d, uint16_t port) {
                 if (proc_holds_inode(pids[i], inodes, n))
                         holders++;
         return holders;
+}
+
+/* A listener is closed when the last process holding it closes it (the
+ * master at the start of a stop, a worker in its SIGTERM handler); the
+ * kernel tells nobody, so /proc is looked at again and again. */
+int td_wait_tcp_listener_closed(TestDaemon *d, uint16_t port, uint64_t timeout) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        for (;;) {
+                int h = td_tcp_listener_holders(d, port);
+
+                if (h <= 0)
+                        return h;
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                tdi_poll_pause();
+        }
 }

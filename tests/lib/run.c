@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +55,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
                 goto fail;
         }
         if (pid == 0)
-                tdi_exec_child(&plan, d ? td_dir(d) : NULL, opipe[1], epipe[1], parent);
+                tdi_exec_child(&plan, d ? td_dir(d) : NULL, opipe[1], epipe[1], parent, NULL);
         (void) setpgid(pid, pid);
         tdi_exec_plan_done(&plan);
         opipe[1] = safe_close(opipe[1]);
@@ -98,24 +102,21 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
                 }
         }
 
-        for (;;) {
-                pid_t w = waitpid(pid, &status, WNOHANG);
+        /* Both pipes are closed; the exit follows, or the deadline. */
+        if (!timed_out) {
+                _cleanup_close_ int pidfd = tdi_pidfd_open(pid);
 
-                if (w == pid)
-                        break;
-                if (w < 0 && errno != EINTR) {
+                timed_out = pidfd >= 0 && tdi_wait_fd(pidfd, POLLIN, deadline) == -ETIMEDOUT;
+        }
+        if (timed_out) {
+                (void) kill(-pid, SIGKILL);
+                (void) kill(pid, SIGKILL);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR) {
                         status = 255 << 8;
                         break;
                 }
-                if (timed_out || td_now() >= deadline) {
-                        timed_out = true;
-                        (void) kill(-pid, SIGKILL);
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, &status, 0);
-                        break;
-                }
-                td_sleep(TD_MSEC(1));
-        }
         safe_close(opipe[0]);
         safe_close(epipe[0]);
 
@@ -141,6 +142,24 @@ fail:
 }
 
 /* ---- suites ---- */
+
+int td_loopback_up(void) {
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = { .ifr_name = "lo" };
+
+        if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return -errno;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return -errno;
+        return 0;
+}
+
+int td_unshare_network(void) {
+        if (unshare(CLONE_NEWNET) < 0)
+                return -errno;
+        return td_loopback_up();
+}
 
 int td_run_suite(Suite *s) {
         SRunner *sr = srunner_create(s);

@@ -21,6 +21,20 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
 
 /* ---- suites ---- */
 
+/* The exit code meson counts as a skipped test. A test executable whose
+ * tests cannot run on this machine at all (no root, no IPv6, ...) returns
+ * it from main() instead of passing tests that checked nothing; tests with
+ * such a prerequisite live in an executable of their own. */
+#define TD_EXIT_SKIP 77
+
+/* Sets the loopback interface of the current network namespace up. */
+int td_loopback_up(void);
+/* Moves the test process into a new network namespace, where only it and
+ * its children live, with its loopback interface up: a fixed port there
+ * cannot be taken by a parallel test. Call it from main() before the suite
+ * runs. Needs CAP_SYS_ADMIN: -EPERM otherwise. */
+int td_unshare_network(void);
+
 /* True if errors (config_load()'s list) holds one that starts with
  * "PATH:LINE: SETTING: " (no ": " for an empty setting) and contains what.
  * When none does, every error is printed to stderr for the test log. */

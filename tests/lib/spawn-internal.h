@@ -5,9 +5,11 @@
  * (so that the child only makes async-signal-safe calls), and the child's
  * side up to execve(). Shared by td_start() and td_run(); not for tests. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "daemon.h"
 #include "macros.h"
 
 typedef struct ExecPlan {
@@ -29,12 +31,23 @@ int tdi_exec_plan_build(ExecPlan *p, const char *dir, const char *const *args, c
                         const char *notify_path);
 void tdi_exec_plan_done(ExecPlan *p);
 
+/* What the child does beyond the defaults; all of it may be left out. */
+typedef struct TdiChildSetup {
+        const int *fds;         /* passed as fds 3, 4, ... (socket activation) */
+        size_t n_fds;           /* at most TD_MAX_PASSED_FDS */
+        bool set_user;          /* run as uid/gid, without supplementary groups */
+        uid_t uid;
+        gid_t gid;
+} TdiChildSetup;
+
 /* In the child after fork(): only async-signal-safe calls. Puts itself in
- * a process group of its own and dies with the test process (parent),
- * resets signals, connects stdin to /dev/null and stdout/stderr to out_fd
- * and err_fd, changes to cwd (unless NULL), closes every other fd and
- * executes the plan. */
-_noreturn_ void tdi_exec_child(const ExecPlan *p, const char *cwd, int out_fd, int err_fd, pid_t parent);
+ * a process group of its own, switches to setup's user if asked, dies
+ * with the test process (parent), resets signals, connects stdin to
+ * /dev/null and stdout/stderr to out_fd and err_fd, changes to cwd (unless
+ * NULL), moves setup's fds to 3, 4, ..., closes every other fd and
+ * executes the plan. setup may be NULL. */
+_noreturn_ void tdi_exec_child(const ExecPlan *p, const char *cwd, int out_fd, int err_fd, pid_t parent,
+                               const TdiChildSetup *setup);
 
 /* A wait() status as an exit code: the exit status, or 128+signal. */
 int tdi_status_to_code(int status);

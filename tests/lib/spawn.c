@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +34,13 @@ static void subst_pid(char *dst, const char *tmpl, pid_t pid) {
         *dst = 0;
 }
 
+/* What the test's own environment must not hand on to the daemon: it
+ * would talk to the test's service manager or journal instead of the ones
+ * the test gives it (a test that means to set one passes it in opts->env). */
 static bool env_dropped(const char *e) {
         static const char *const drop[] = {
                 "NOTIFY_SOCKET=", "JOURNAL_STREAM=", "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=",
-                "WATCHDOG_USEC=", "WATCHDOG_PID=", "PREFORKD_LOG_TARGET=",
+                "WATCHDOG_USEC=", "WATCHDOG_PID=", "PREFORKD_LOG_TARGET=", "PREFORKD_JOURNAL_SOCKET=",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(drop); i++)
@@ -159,12 +163,39 @@ int tdi_exec_plan_build(ExecPlan *p, const char *dir, const char *const *args, c
         return 0;
 }
 
-_noreturn_ void tdi_exec_child(const ExecPlan *p, const char *cwd, int out_fd, int err_fd, pid_t parent) {
+/* Async-signal-safe: moves the n fds to 3, 4, ... (without O_CLOEXEC). */
+static bool move_passed_fds(const int *fds, size_t n) {
+        int tmp[TD_MAX_PASSED_FDS];
+
+        if (n > TD_MAX_PASSED_FDS)
+                return false;
+        /* First above every target, so that no dup2() below overwrites a
+         * passed fd that is still to be moved; the copies are closed with
+         * the rest of the fds. */
+        for (size_t i = 0; i < n; i++) {
+                tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + (int) n);
+                if (tmp[i] < 0)
+                        return false;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (dup2(tmp[i], 3 + (int) i) < 0)
+                        return false;
+        return true;
+}
+
+_noreturn_ void tdi_exec_child(const ExecPlan *p, const char *cwd, int out_fd, int err_fd, pid_t parent,
+                               const TdiChildSetup *setup) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
+        size_t n_fds = setup ? setup->n_fds : 0;
         sigset_t ss;
         int null_fd;
 
         (void) setpgid(0, 0);
+        /* Before PR_SET_PDEATHSIG: a change of credentials clears it. */
+        if (setup && setup->set_user &&
+            (setgroups(0, NULL) < 0 || setresgid(setup->gid, setup->gid, setup->gid) < 0 ||
+             setresuid(setup->uid, setup->uid, setup->uid) < 0))
+                _exit(127);
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
                 _exit(127);
@@ -185,7 +216,9 @@ _noreturn_ void tdi_exec_child(const ExecPlan *p, const char *cwd, int out_fd, i
         if (cwd && chdir(cwd) < 0)
                 _exit(127);
 
-        (void) close_range(3, ~0U, 0);
+        if (n_fds > 0 && !move_passed_fds(setup->fds, n_fds))
+                _exit(127);
+        (void) close_range(3 + (unsigned) n_fds, ~0U, 0);
         execve(p->argv[0], p->argv, p->envp);
         {
                 static const char msg1[] = "testlib: cannot execute ", msg2[] = " (set PREFORKD_BINARY)\n";

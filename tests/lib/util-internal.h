@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -25,6 +27,18 @@ char *tdi_str_replace(const char *s, const char *what, const char *with);
 /* Waits on cond (whose clock is CLOCK_MONOTONIC) with lock held, until
  * deadline at the latest. Returns false when the deadline has passed. */
 bool tdi_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, uint64_t deadline);
+/* pidfd_open(2) (no libc wrapper in Debian 12): an fd that polls readable
+ * (POLLIN) once pid has exited, whether or not it has been reaped yet; the
+ * event that every "wait until this process is gone" waits on. A negative
+ * errno on failure, -ESRCH when there is no such process (any more). */
+int tdi_pidfd_open(pid_t pid);
+/* Waits until fd has one of events (or an error/hangup) and returns the
+ * revents (> 0), -ETIMEDOUT once deadline has passed, or a negative errno. */
+int tdi_wait_fd(int fd, short events, uint64_t deadline);
+/* The pause between two looks of a bounded poll loop. Only for conditions
+ * that the kernel reports no event for, such as a process's children or
+ * the sockets it holds, which only /proc shows; every caller says why. */
+void tdi_poll_pause(void);
 /* Ignores SIGPIPE in the test process: every write to a socket the daemon
  * may have closed must fail with EPIPE, not kill the test. */
 void tdi_ignore_sigpipe(void);

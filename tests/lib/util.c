@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util-internal.h"
 
@@ -114,6 +117,37 @@ bool tdi_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, uint64_t d
         ts.tv_nsec = (long) ((deadline % USEC_PER_SEC) * NSEC_PER_USEC);
         (void) pthread_cond_timedwait(cond, lock, &ts);
         return true;
+}
+
+int tdi_pidfd_open(pid_t pid) {
+        int fd;
+
+        if (pid <= 0)
+                return -ESRCH;
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        return fd < 0 ? -errno : fd;
+}
+
+int tdi_wait_fd(int fd, short events, uint64_t deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                int k;
+
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                k = poll(&p, 1, tdi_remaining_ms(deadline));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k > 0)
+                        return p.revents;
+        }
+}
+
+void tdi_poll_pause(void) {
+        td_sleep(TD_MSEC(2));
 }
 
 void tdi_ignore_sigpipe(void) {

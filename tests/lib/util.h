@@ -35,5 +35,10 @@ typedef struct TdLine {
 void td_lines_free(TdLine *l, size_t n);
 
 uint64_t td_now(void);            /* CLOCK_MONOTONIC, usec */
+/* Sleeps. Only to pace what a test does on purpose slowly (a client that
+ * trickles its request, say), never to wait for something to happen: wait
+ * for the event itself (td_wait_log(), td_wait_notify(), td_wait_exit(),
+ * td_wait_pid_gone(), td_wait_eof(), ...), with a timeout that only bounds
+ * a hang. */
 void td_sleep(uint64_t usec);
 const char *td_binary(void);      /* $PREFORKD_BINARY */
