@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The echo service: data integrity under concurrency, half-close,
- * idle_timeout, max_requests, unix listeners. */
+ * idle_timeout, max_requests, unix listeners. IPv6 is in test-ipv6.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -73,15 +73,14 @@ START_TEST(test_concurrent_echo) {
 }
 END_TEST
 
-/* The client sends everything, then shuts down its write side while most of
- * the echo is still on its way: the server must send the rest, then close. */
+/* The client sends everything, then shuts down its write side while the
+ * echo is still on its way: the server must send the rest, then close. */
 START_TEST(test_half_close) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ unsigned char *data = NULL, *got = NULL;
         size_t len = 3 * MiB, sent = 0, n = 0;
         bool shut = false;
-        uint64_t deadline;
         uint16_t port;
 
         start_echo(&d, 1, NULL, NULL, &port);
@@ -94,14 +93,12 @@ START_TEST(test_half_close) {
 
         fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
         ck_assert_int_ge(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-        deadline = td_now() + TD_SEC(60);
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0) };
                 ssize_t k;
 
-                TD_ASSERT_MSG(d, td_now() < deadline, "timed out: sent %zu, received %zu", sent, n);
-                if (poll(&p, 1, 1000) <= 0)
-                        continue;
+                /* The timeout only bounds a hang: no progress at all. */
+                TD_ASSERT_MSG(d, poll(&p, 1, (int) (TD_TIMEOUT / 1000)) > 0, "stuck: sent %zu, received %zu", sent, n);
                 if (sent < len && (p.revents & POLLOUT)) {
                         k = send(fd, data + sent, len - sent, MSG_NOSIGNAL);
                         TD_ASSERT_MSG(d, k >= 0 || errno == EAGAIN, "send: %s", strerror(errno));
@@ -109,8 +106,6 @@ START_TEST(test_half_close) {
                                 sent += (size_t) k;
                 }
                 if (sent == len && !shut) {
-                        /* Most of the echo has not been read yet. */
-                        TD_ASSERT_MSG(d, n < len, "everything came back before the shutdown");
                         ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
                         shut = true;
                 }
@@ -134,43 +129,50 @@ START_TEST(test_half_close) {
 END_TEST
 
 /* idle_timeout: a silent connection is closed; one that keeps talking is
- * not. The worker is free again afterwards. */
+ * not, however old it gets. The talking one is opened first and talks
+ * until the daemon closes the silent one: by the daemon's own clock it is
+ * then older than idle_timeout, and must still be served. The worker of
+ * the silent one is free again afterwards. */
 START_TEST(test_idle_timeout) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_close_ int fd = -EBADF, fd2 = -EBADF;
-        char buf[16];
-        uint64_t t0, t1;
+        _cleanup_close_ int talker = -EBADF, silent = -EBADF;
+        pid_t talker_owner = 0, owner = 0;
+        unsigned pings = 0;
+        char buf[32];
         uint16_t port;
         int r;
 
-        start_echo(&d, 2, "idle_timeout = 1.5;", NULL, &port);
+        start_echo(&d, 2, "idle_timeout = 2.0;", NULL, &port);
 
-        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
-        TD_OK(d, td_echo_exchange(fd, "hello", 5, TD_TIMEOUT));
-        t0 = td_now();
+        talker = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(talker, "hello", 5, TD_TIMEOUT));
+        TD_OK(d, td_conn_owner(d, talker, &talker_owner));
+        silent = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(silent, "quiet", 5, TD_TIMEOUT));
 
-        /* Meanwhile, on the other worker, a connection that sends something
-         * every 0.1 s outlives the timeout. */
-        fd2 = TD_OK(d, td_connect_tcp("127.0.0.1", port));
-        for (int i = 0; i < 25; i++) {
-                snprintf(buf, sizeof(buf), "ping %d", i);
-                TD_OK(d, td_echo_exchange(fd2, buf, strlen(buf), TD_TIMEOUT));
-                td_sleep(TD_MSEC(100));
+        /* The talker sends something every 0.1 s, twenty times as often as
+         * idle_timeout, while it waits for the silent one to end. */
+        for (;;) {
+                struct pollfd p = { .fd = silent, .events = POLLIN };
+
+                TD_ASSERT_MSG(d, pings < TD_TIMEOUT / TD_MSEC(100), "the silent connection was not closed (idle_timeout 2.0s)");
+                if (poll(&p, 1, 100) > 0)
+                        break;
+                snprintf(buf, sizeof(buf), "ping %u", pings++);
+                TD_OK(d, td_echo_exchange(talker, buf, strlen(buf), TD_TIMEOUT));
         }
-
-        r = td_wait_eof(fd, TD_TIMEOUT);
-        t1 = td_now();
+        r = td_wait_eof(silent, TD_TIMEOUT);
         TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "silent connection: expected the server to close it, got %s",
                       strerror(-r));
-        /* Never before the timeout (a lower bound only). */
-        TD_ASSERT_MSG(d, t1 - t0 >= TD_MSEC(1400), "closed after %.3fs, idle_timeout is 1.5s",
-                      (double) (t1 - t0) / 1e6);
-        fd = safe_close(fd);
+        silent = safe_close(silent);
 
-        /* The talking connection is still served, until it says goodbye. */
-        TD_OK(d, td_echo_exchange(fd2, "bye", 3, TD_TIMEOUT));
-        TD_ASSERT(d, shutdown(fd2, SHUT_WR) == 0);
-        TD_OK(d, td_wait_eof(fd2, TD_TIMEOUT));
+        /* The talking connection is still served by its worker, until it
+         * says goodbye. */
+        TD_OK(d, td_echo_exchange(talker, "bye", 3, TD_TIMEOUT));
+        TD_OK(d, td_conn_owner(d, talker, &owner));
+        TD_ASSERT(d, owner == talker_owner);
+        TD_ASSERT(d, shutdown(talker, SHUT_WR) == 0);
+        TD_OK(d, td_wait_eof(talker, TD_TIMEOUT));
 
         /* Both workers serve again. */
         for (unsigned i = 0; i < 4; i++)
@@ -204,11 +206,15 @@ START_TEST(test_max_requests) {
                 TD_OK(d, td_echo_exchange(fd, data, sizeof(data), TD_TIMEOUT));
                 TD_OK(d, td_conn_owner(d, fd, &owner));
                 TD_ASSERT_MSG(d, owner == (round == 0 ? w0[0] : w1[0]), "third connection served by %d", (int) owner);
-                /* Still the same worker, still serving, after a pause. */
-                td_sleep(TD_MSEC(200));
-                TD_ASSERT(d, td_pid_alive(owner));
+                /* Still the same worker, still serving. */
                 td_random_fill(data, sizeof(data), 2);
                 TD_OK(d, td_echo_exchange(fd, data, sizeof(data), TD_TIMEOUT));
+                {
+                        pid_t again = 0;
+
+                        TD_OK(d, td_conn_owner(d, fd, &again));
+                        TD_ASSERT(d, again == owner);
+                }
                 TD_ASSERT(d, shutdown(fd, SHUT_WR) == 0);
                 TD_OK(d, td_wait_eof(fd, TD_TIMEOUT));
                 fd = safe_close(fd);
@@ -224,16 +230,7 @@ START_TEST(test_max_requests) {
 
                 free(w1);
                 w1 = NULL;
-                for (uint64_t deadline = td_now() + TD_TIMEOUT;;) {
-                        int n = td_workers(d, &w1);
-
-                        if (n == 1 && w1[0] != owner)
-                                break;
-                        free(w1);
-                        w1 = NULL;
-                        TD_ASSERT_MSG(d, td_now() < deadline, "no new worker after %d exited", (int) owner);
-                        td_sleep(TD_MSEC(5));
-                }
+                TD_OK(d, td_wait_workers_without(d, 1, &owner, 1, TD_TIMEOUT, &w1));
         }
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 5000, 99, TD_TIMEOUT));
         TD_ASSERT_MSG(d, !td_log_contains(d, "quick crash"), "a planned recycle was counted as a crash");
@@ -365,46 +362,6 @@ START_TEST(test_unix_live_socket_kept) {
 }
 END_TEST
 
-static bool have_ipv6_loopback(void) {
-        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool ok = fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-
-        safe_close(fd);
-        return ok;
-}
-
-/* "[::1]:0" and "*:0" (one dual-stack socket: reachable over IPv4 and IPv6). */
-START_TEST(test_ipv6_and_any) {
-        _cleanup_(td_freep) TestDaemon *d = NULL;
-        char addr[256];
-        uint16_t p6, pany;
-
-        if (!have_ipv6_loopback()) {
-                fprintf(stderr, "no IPv6 loopback, skipping %s\n", __func__);
-                return;
-        }
-        TD_OK(NULL, td_new(&d));
-        TD_OK(d, td_write_config(d,
-                                 "services = (\n"
-                                 "  { name = \"six\"; listen = [ \"[::1]:0\" ]; workers = 1; handler = \"echo\"; },\n"
-                                 "  { name = \"any\"; listen = [ \"*:0\" ]; workers = 2; handler = \"echo\"; }\n"
-                                 ");\n"));
-        TD_OK(d, td_start(d, NULL));
-        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
-        TD_OK(d, td_find_listen(d, "six", 0, addr, sizeof(addr), &p6));
-        TD_ASSERT_MSG(d, strncmp(addr, "[::1]:", 6) == 0, "six listens on %s", addr);
-        TD_OK(d, td_find_port(d, "any", 0, &pany));
-        TD_ASSERT(d, td_find_port(d, "any", 1, NULL) == -ENOENT); /* one socket, not two */
-
-        TD_OK(d, td_echo_roundtrip_tcp("::1", p6, 100000, 1, TD_TIMEOUT));
-        TD_ASSERT(d, td_connect_tcp("127.0.0.1", p6) == -ECONNREFUSED);
-        TD_OK(d, td_echo_roundtrip_tcp("::1", pany, 100000, 2, TD_TIMEOUT));
-        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", pany, 100000, 3, TD_TIMEOUT));
-        stop_and_expect(d, SIGTERM, 0);
-}
-END_TEST
-
 static Suite *echo_suite(void) {
         Suite *s = suite_create("echo");
 
@@ -412,7 +369,6 @@ static Suite *echo_suite(void) {
         TD_ADD_TEST(s, test_half_close);
         TD_ADD_TEST(s, test_idle_timeout);
         TD_ADD_TEST(s, test_max_requests);
-        TD_ADD_TEST(s, test_ipv6_and_any);
         TD_ADD_TEST(s, test_unix_listener);
         TD_ADD_TEST(s, test_unix_stale_socket_replaced);
         TD_ADD_TEST(s, test_unix_not_a_socket);
