@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "testlib.h"
 
@@ -96,4 +97,95 @@ static inline bool pid_in(pid_t p, const pid_t *l, int n) {
                 if (l[i] == p)
                         return true;
         return false;
+}
+
+/* Waits for the RELOADING=1 ... READY=1 pair that follows a SIGHUP. */
+static inline void hup_and_wait(TestDaemon *d) {
+        TD_OK(d, td_kill(d, SIGHUP));
+        TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+}
+
+/* Connects to listen_addr: "unix:PATH" or "HOST:PORT" as td_find_listen()
+ * returns it. */
+static inline int connect_addr(const char *listen_addr) {
+        char host[256];
+        const char *colon;
+
+        if (strncmp(listen_addr, "unix:", 5) == 0)
+                return td_connect_unix(listen_addr + 5);
+        colon = strrchr(listen_addr, ':');
+        if (!colon || (size_t) (colon - listen_addr) >= sizeof(host))
+                return -EINVAL;
+        memcpy(host, listen_addr, (size_t) (colon - listen_addr));
+        host[colon - listen_addr] = 0;
+        return td_connect_tcp(host, (uint16_t) atoi(colon + 1));
+}
+
+/* A reload keeps the listening socket of an unchanged listen address, and
+ * with it the connections the kernel has queued on it: with the only
+ * worker busy, clients connect and send; then a reload; the new
+ * generation's workers accept the queued connections and echo. A reload
+ * that closed and bound the address again would reset them. listen is the
+ * configured address ("@DIR@" allowed); the daemon is started here and
+ * stopped at the end. */
+#define N_QUEUED 5
+static inline void queued_connections_survive_reload(TestDaemon *d, const char *listen, const TdStartOptions *opts) {
+        _cleanup_free_ char *conf = NULL, *conf2 = NULL;
+        _cleanup_close_ int hold = -EBADF;
+        int queued[N_QUEUED];
+        char addr[256];
+
+        TD_ASSERT(d, asprintf(&conf,
+                              "shutdown_timeout = 60.0;\n"
+                              "services = ( { name = \"echo\"; listen = [ \"%s\" ]; workers = 1; handler = \"echo\";\n"
+                              "               idle_timeout = 600.0; } );\n",
+                              listen) >= 0);
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, opts));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_listen(d, "echo", 0, addr, sizeof(addr), NULL));
+
+        hold = TD_OK(d, connect_addr(addr));
+        TD_OK(d, td_echo_exchange(hold, "hold", 4, TD_TIMEOUT));
+        for (size_t i = 0; i < N_QUEUED; i++) {
+                char buf[32];
+                pid_t owner;
+
+                queued[i] = TD_OK(d, connect_addr(addr));
+                snprintf(buf, sizeof(buf), "queued %zu", i);
+                TD_OK(d, td_write_all(queued[i], buf, strlen(buf), TD_TIMEOUT));
+                /* Queued indeed: no worker has accepted it. */
+                if (strncmp(addr, "unix:", 5) != 0)
+                        TD_ASSERT(d, td_conn_owner(d, queued[i], &owner) == -ENOENT);
+        }
+
+        /* A new generation, on the same address: two workers now. */
+        TD_ASSERT(d, asprintf(&conf2,
+                              "shutdown_timeout = 60.0;\n"
+                              "services = ( { name = \"echo\"; listen = [ \"%s\" ]; workers = 2; handler = \"echo\";\n"
+                              "               idle_timeout = 600.0; } );\n",
+                              listen) >= 0);
+        TD_OK(d, td_write_config(d, conf2));
+        hup_and_wait(d);
+        TD_OK(d, td_wait_log(d, "Reloaded: generation 2", TD_TIMEOUT, NULL));
+
+        for (size_t i = 0; i < N_QUEUED; i++) {
+                char buf[32], got[32] = "";
+                int r;
+
+                snprintf(buf, sizeof(buf), "queued %zu", i);
+                r = td_read_exact(queued[i], got, strlen(buf), TD_TIMEOUT);
+                TD_ASSERT_MSG(d, r == 0 && memcmp(got, buf, strlen(buf)) == 0,
+                              "queued connection %zu after the reload: %s", i, r < 0 ? strerror(-r) : "wrong echo");
+                TD_ASSERT(d, shutdown(queued[i], SHUT_WR) == 0);
+                TD_OK(d, td_wait_eof(queued[i], TD_TIMEOUT));
+                safe_close(queued[i]);
+        }
+        /* The old worker still serves its connection, then leaves. */
+        TD_OK(d, td_echo_exchange(hold, "still", 5, TD_TIMEOUT));
+        TD_ASSERT(d, shutdown(hold, SHUT_WR) == 0);
+        TD_OK(d, td_wait_eof(hold, TD_TIMEOUT));
+        TD_OK(d, td_wait_log(d, "of generation 1 exited with status 0", TD_TIMEOUT, NULL));
+        stop_and_expect(d, SIGTERM, 0);
 }
