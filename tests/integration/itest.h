@@ -61,12 +61,13 @@ static inline void assert_no_sanitizer_report(TestDaemon *d) {
         TD_ASSERT_MSG(d, !td_log_contains(d, "runtime error:"), "UBSan report in the daemon's output");
 }
 
-/* Sends sig, waits for the exit and asserts the exit code and that nothing
- * of the daemon's process group is left. */
+/* Sends sig (none when 0), waits for the exit and asserts the exit code and
+ * that nothing of the daemon's process group is left. */
 static inline void stop_and_expect(TestDaemon *d, int sig, int expected_code) {
         int code = -1, r;
 
-        TD_OK(d, td_kill(d, sig));
+        if (sig != 0)
+                TD_OK(d, td_kill(d, sig));
         TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
         TD_ASSERT_MSG(d, code == expected_code, "exit code %d, expected %d", code, expected_code);
         r = td_wait_group_gone(d, TD_TIMEOUT);

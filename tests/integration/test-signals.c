@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Stopping: TERM/INT (graceful), QUIT (fast), the shutdown timeout, and
- * startup failures (bind → 71, leaving nothing behind). */
+/* Stopping: TERM/INT (graceful), QUIT (fast), the shutdown timeout, signals
+ * during a stop and during the start, and startup failures (bind → 71,
+ * leaving nothing behind). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -160,6 +161,142 @@ START_TEST(test_quit_fast_stop) {
 }
 END_TEST
 
+/* Starts an echo daemon with one worker busy on the returned connection
+ * and sends it SIGTERM: a graceful stop is under way, waiting for that
+ * connection (shutdown_timeout is a minute). */
+static int start_stopping(TestDaemon **ret, uint16_t *ret_port) {
+        _cleanup_close_ int fd = -EBADF;
+
+        start_echo(ret, 2, "idle_timeout = 600.0;", "shutdown_timeout = 60.0;", ret_port);
+        fd = TD_OK(*ret, td_connect_tcp("127.0.0.1", *ret_port));
+        TD_OK(*ret, td_echo_exchange(fd, "busy", 4, TD_TIMEOUT));
+        TD_OK(*ret, td_kill(*ret, SIGTERM));
+        TD_OK(*ret, td_wait_log(*ret, "Stopping gracefully", TD_TIMEOUT, NULL));
+        return TAKE_FD(fd);
+}
+
+/* The client ends its connection; the stop completes with exit 0. */
+static void finish_stopping(TestDaemon *d, int fd) {
+        TD_OK(d, td_echo_exchange(fd, "last", 4, TD_TIMEOUT));
+        TD_ASSERT(d, shutdown(fd, SHUT_WR) == 0);
+        TD_OK(d, td_wait_eof(fd, TD_TIMEOUT));
+        stop_and_expect(d, 0, 0);
+}
+
+/* A second TERM during a graceful stop changes nothing: the connection is
+ * still served to its end, nobody is killed, one STOPPING=1. */
+START_TEST(test_second_term) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint16_t port;
+
+        fd = start_stopping(&d, &port);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_log(d, "Already stopping", TD_TIMEOUT, NULL));
+        TD_ASSERT(d, td_running(d));
+        TD_OK(d, td_echo_exchange(fd, "still", 5, TD_TIMEOUT));
+        finish_stopping(d, TAKE_FD(fd));
+        TD_ASSERT(d, td_log_count(d, "Stopping gracefully") == 1);
+        TD_ASSERT(d, !td_log_contains(d, "killed by signal") && !td_log_contains(d, "killing them"));
+        TD_ASSERT(d, td_log_count(d, "Received SIGTERM") == 2);
+        {
+                _cleanup_strv_free_ char **l = NULL;
+                unsigned n = 0;
+
+                TD_OK(d, td_notify_lines(d, &l, NULL));
+                for (char **i = l; *i; i++)
+                        n += strcmp(*i, "STOPPING=1") == 0;
+                TD_ASSERT_MSG(d, n == 1, "%u STOPPING=1", n);
+        }
+}
+END_TEST
+
+/* QUIT during a graceful stop turns it into a fast one: the busy worker
+ * leaves at once and the master exits 0 while the client still holds its
+ * connection open (a graceful stop would wait for it for a minute). */
+START_TEST(test_quit_during_graceful_stop) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint16_t port;
+        int r;
+
+        fd = start_stopping(&d, &port);
+        TD_OK(d, td_echo_exchange(fd, "still", 5, TD_TIMEOUT));
+        stop_and_expect(d, SIGQUIT, 0);
+        TD_ASSERT(d, td_log_contains(d, "Fast stop"));
+        r = td_wait_eof(fd, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "held connection: %s", strerror(-r));
+        TD_ASSERT(d, !td_log_contains(d, "killing them"));
+}
+END_TEST
+
+/* HUP during a stop is ignored: no reload starts, no RELOADING=1, the
+ * stop goes on as before. */
+START_TEST(test_hup_during_stop) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint16_t port;
+
+        fd = start_stopping(&d, &port);
+        TD_OK(d, td_kill(d, SIGHUP));
+        TD_OK(d, td_wait_log(d, "Ignoring reload request: stopping", TD_TIMEOUT, NULL));
+        TD_OK(d, td_echo_exchange(fd, "still", 5, TD_TIMEOUT));
+        finish_stopping(d, TAKE_FD(fd));
+        TD_ASSERT(d, !td_log_contains(d, "Reloading configuration"));
+        td_notify_set_cursor(d, 0);
+        TD_ASSERT(d, td_wait_notify(d, "RELOADING=1", 0, NULL) < 0);
+}
+END_TEST
+
+/* HUP while the first generation is still starting is queued and follows
+ * once every worker is up: READY=1, then RELOADING=1 and READY=1 again, a
+ * generation 2. The window is from the master's first fork to its handling
+ * of the last worker's readiness report; the signal is sent when the first
+ * listener is logged, just before the forks, and the master logs which way
+ * it took it. About two tries in three hit the window here; when the log
+ * shows the HUP came after the start (an ordinary reload), the test starts
+ * a new daemon and tries again, up to ten times. */
+START_TEST(test_hup_queued_during_startup) {
+        static const char conf[] = "log_level = \"debug\";\n"
+                                   "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 16;\n"
+                                   "               handler = \"echo\"; } );\n";
+        unsigned attempt;
+
+        for (attempt = 0; attempt < 10; attempt++) {
+                _cleanup_(td_freep) TestDaemon *d = NULL;
+                _cleanup_free_ char *seq = NULL;
+                uint16_t port;
+
+                TD_OK(NULL, td_new(&d));
+                TD_OK(d, td_write_config(d, conf));
+                TD_OK(d, td_start(d, NULL));
+                /* Signals are handled from before the listeners are opened. */
+                TD_OK(d, td_wait_log(d, "Listening on", TD_TIMEOUT, NULL));
+                TD_OK(d, td_kill(d, SIGHUP));
+                TD_OK(d, td_wait_log(d, "Received SIGHUP", TD_TIMEOUT, NULL));
+                TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+                if (!td_log_contains(d, "Reload requested while workers are starting; it will follow")) {
+                        /* Too late: every worker was up already. */
+                        fprintf(stderr, "attempt %u: the HUP came after the start; again\n", attempt + 1);
+                        TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+                        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+                        stop_and_expect(d, SIGTERM, 0);
+                        continue;
+                }
+                /* The first READY=1 is the start's; the reload follows. */
+                TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+                TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+                TD_ASSERT(d, td_log_contains(d, "Reloaded: generation 2,"));
+                TD_OK(d, td_find_port(d, "echo", 0, &port));
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 1, TD_TIMEOUT));
+                stop_and_expect(d, SIGTERM, 0);
+                TD_ASSERT(d, td_log_count(d, "Reloading configuration") == 1);
+                return;
+        }
+        ck_abort_msg("the HUP never came while the workers were starting (%u attempts)", attempt);
+}
+END_TEST
+
 /* Signals with no meaning here (USR1/USR2, which other daemons take for
  * "reopen logs") are logged and ignored by the master and ignored by the
  * workers: nothing stops, nothing is respawned. */
@@ -233,6 +370,10 @@ static Suite *signals_suite(void) {
         TD_ADD_TEST(s, test_term_other_service_refuses);
         TD_ADD_TEST(s, test_term_shutdown_timeout);
         TD_ADD_TEST(s, test_quit_fast_stop);
+        TD_ADD_TEST(s, test_second_term);
+        TD_ADD_TEST(s, test_quit_during_graceful_stop);
+        TD_ADD_TEST(s, test_hup_during_stop);
+        TD_ADD_TEST(s, test_hup_queued_during_startup);
         TD_ADD_TEST(s, test_usr_signals_ignored);
         TD_ADD_TEST(s, test_bind_failure);
         return s;
