@@ -31,22 +31,37 @@ static char *state_sequence(TestDaemon *d, pid_t master) {
         return s;
 }
 
-/* Waits for a STATUS= line containing every one of the given strings. */
+/* Waits for a STATUS= line containing a and (unless NULL) b. */
 static void wait_status(TestDaemon *d, const char *a, const char *b) {
-        uint64_t deadline = td_now() + TD_TIMEOUT;
-        char *line = NULL;
+        const char *const needles[] = { a, b, NULL };
+        int r = td_wait_status(d, needles, TD_TIMEOUT, NULL);
 
-        for (;;) {
-                int r = td_wait_notify(d, "STATUS=", deadline > td_now() ? deadline - td_now() : 0, &line);
+        TD_ASSERT_MSG(d, r >= 0, "no STATUS= with '%s' and '%s': %s", a, b ? b : "", strerror(-r));
+}
 
-                TD_ASSERT_MSG(d, r >= 0, "no STATUS= with '%s' and '%s': %s", a, b ? b : "", strerror(-r));
-                if (strstr(line, a) && (!b || strstr(line, b))) {
-                        free(line);
-                        return;
-                }
-                free(line);
-                line = NULL;
-        }
+#define STRV(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+static bool streq(const char *a, const char *b) {
+        return a && b && strcmp(a, b) == 0;
+}
+
+/* The whole datagram that notify line idx came in must be want. */
+static void expect_datagram(TestDaemon *d, int idx, const char *want) {
+        _cleanup_free_ char *dg = NULL;
+
+        TD_OK(d, td_notify_datagram(d, (size_t) idx, &dg));
+        TD_ASSERT_MSG(d, streq(dg, want), "notification '%s', expected '%s'", dg, want);
+}
+
+/* ... must start with head and end with tail. */
+static void expect_datagram_prefix(TestDaemon *d, int idx, const char *head, const char *tail) {
+        _cleanup_free_ char *dg = NULL;
+        size_t l, t = strlen(tail);
+
+        TD_OK(d, td_notify_datagram(d, (size_t) idx, &dg));
+        l = strlen(dg);
+        TD_ASSERT_MSG(d, strncmp(dg, head, strlen(head)) == 0 && l >= t && strcmp(dg + l - t, tail) == 0,
+                      "notification '%s', expected '%s...%s'", dg, head, tail);
 }
 
 START_TEST(test_notify_sequence) {
@@ -157,6 +172,70 @@ START_TEST(test_status_counts_across_reload) {
 }
 END_TEST
 
+/* The STATUS= texts, word for word, where systemctl status shows them: in
+ * the datagram of READY=1 after the start and after each reload (which
+ * names the reload and how it ended), with RELOADING=1 and STOPPING=1, and
+ * on their own when a worker dies (a slot backing off says so). */
+START_TEST(test_status_texts) {
+        static const char conf[] =
+                "services = (\n"
+                "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\";\n"
+                "    respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; }; },\n"
+                "  { name = \"other\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\"; }\n"
+                ");\n";
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        _cleanup_free_ char *line = NULL;
+        uint16_t port;
+        int idx;
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, NULL));
+        idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 0 conns, 0 restarts; other 1/1 up, 0 conns, 0 restarts");
+        TD_OK(d, td_find_port(d, "echo", 0, &port));
+        for (unsigned i = 0; i < 3; i++)
+                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
+
+        /* A dead worker, its slot waiting out a minute of backoff. */
+        TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
+        {
+                pid_t echo_worker = 0;
+                _cleanup_close_ int fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+
+                TD_OK(d, td_echo_exchange(fd, "x", 1, TD_TIMEOUT));
+                TD_OK(d, td_conn_owner(d, fd, &echo_worker));
+                TD_ASSERT(d, kill(echo_worker, SIGKILL) == 0);
+        }
+        TD_OK(d, td_wait_status(d, STRV("backing off"), TD_TIMEOUT, &line));
+        TD_ASSERT_MSG(d, streq(line, "STATUS=echo 0/1 up, 4 conns, 1 restart, slot 0 backing off 60.0s after 1 "
+                                     "quick crash; other 1/1 up, 0 conns, 0 restarts"),
+                      "%s", line);
+
+        /* A reload: announced, then applied with the new generation up. */
+        TD_OK(d, td_kill(d, SIGHUP));
+        idx = TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+        expect_datagram_prefix(d, idx, "RELOADING=1\nMONOTONIC_USEC=", "\nSTATUS=Reloading configuration");
+        idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 1 restart; other 1/1 up, 0 conns, "
+                                "0 restarts; reload #1 applied");
+
+        /* A refused one. */
+        TD_OK(d, td_write_config(d, "services = 5;\n"));
+        TD_OK(d, td_kill(d, SIGHUP));
+        TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
+        idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
+        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 1 restart; other 1/1 up, 0 conns, "
+                                "0 restarts; reload #2 refused");
+
+        TD_OK(d, td_kill(d, SIGTERM));
+        idx = TD_OK(d, td_wait_notify(d, "STOPPING=1", TD_TIMEOUT, NULL));
+        expect_datagram(d, idx, "STOPPING=1\nSTATUS=Stopping");
+        stop_and_expect(d, 0, 0);
+}
+END_TEST
+
 START_TEST(test_watchdog_enabled) {
         static const char *const env[] = { "WATCHDOG_USEC=200000", "WATCHDOG_PID=@PID@", NULL };
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -180,22 +259,27 @@ START_TEST(test_watchdog_enabled) {
 }
 END_TEST
 
-/* No WATCHDOG_USEC, or one meant for another process: no pings. */
+/* No WATCHDOG_USEC, or one meant for another process: no pings. The
+ * daemon's own clock says when a 200 ms watchdog would have pinged a few
+ * times: its idle_timeout of 1 s closes the test's connection; the barrier
+ * then makes sure that whatever the master sent before has been read. */
 static void no_watchdog(const char *const *env) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ char *conf = echo_config(1, NULL, NULL);
+        _cleanup_free_ char *conf = echo_config(1, "idle_timeout = 1.0;", NULL);
+        _cleanup_close_ int fd = -EBADF;
         uint16_t port;
+        int r;
 
         TD_OK(NULL, td_new(&d));
         TD_OK(d, td_write_config(d, conf));
         TD_OK(d, td_start(d, &(TdStartOptions) { .env = env }));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
         TD_OK(d, td_find_port(d, "echo", 0, &port));
-        /* Ten times the interval a 200 ms watchdog would ping at. */
-        for (unsigned i = 0; i < 10; i++) {
-                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
-                td_sleep(TD_MSEC(100));
-        }
+        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(fd, "tick", 4, TD_TIMEOUT));
+        r = td_wait_eof(fd, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "idle connection: %s", strerror(-r));
+        TD_OK(d, td_barrier(d, TD_TIMEOUT));
         td_notify_set_cursor(d, 0);
         TD_ASSERT_MSG(d, td_wait_notify(d, "WATCHDOG=1", 0, NULL) < 0, "WATCHDOG=1 sent without a watchdog");
         stop_and_expect(d, SIGTERM, 0);
@@ -281,6 +365,7 @@ static Suite *notify_suite(void) {
         TD_ADD_TEST(s, test_notify_refused_reload);
         TD_ADD_TEST(s, test_status_restarts);
         TD_ADD_TEST(s, test_status_counts_across_reload);
+        TD_ADD_TEST(s, test_status_texts);
         TD_ADD_TEST(s, test_watchdog_enabled);
         TD_ADD_TEST(s, test_watchdog_disabled);
         TD_ADD_TEST(s, test_watchdog_other_pid);

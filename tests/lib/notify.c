@@ -135,6 +135,36 @@ int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **r
         return tdi_capture_wait_for(d, timeout, notify_find, &f);
 }
 
+typedef struct StatusFind {
+        const char *const *needles;
+        char **ret_line;
+} StatusFind;
+
+static int status_find(TestDaemon *d, void *userdata) {
+        const StatusFind *f = userdata;
+
+        for (size_t i = d->notify_cursor; i < d->n_notify; i++) {
+                const char *t = d->notify[i].text;
+                bool all = strncmp(t, "STATUS=", 7) == 0;
+                int r;
+
+                for (const char *const *n = f->needles; all && n && *n; n++)
+                        all = strstr(t, *n);
+                if (!all)
+                        continue;
+                r = tdi_strndup_ret(f->ret_line, t, SIZE_MAX);
+                d->notify_cursor = i + 1;
+                return r < 0 ? r : (int) i;
+        }
+        return -EAGAIN;
+}
+
+int td_wait_status(TestDaemon *d, const char *const *needles, uint64_t timeout, char **ret_line) {
+        StatusFind f = { .needles = needles, .ret_line = ret_line };
+
+        return tdi_capture_wait_for(d, timeout, status_find, &f);
+}
+
 int td_wait_ready(TestDaemon *d, uint64_t timeout) {
         int r = td_wait_notify(d, "READY=1", timeout, NULL);
 

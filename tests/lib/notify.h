@@ -20,6 +20,9 @@ typedef struct TestDaemon TestDaemon;
  * returns its index (>= 0). If ret_line is not NULL, stores a copy of the
  * line there (free() it). Returns -ESRCH if the daemon exited before. */
 int td_wait_notify(TestDaemon *d, const char *prefix, uint64_t timeout, char **ret_line);
+/* Like td_wait_notify(d, "STATUS=", ...), for the first STATUS= line that
+ * contains every string of needles (NULL-terminated; NULL or empty: any). */
+int td_wait_status(TestDaemon *d, const char *const *needles, uint64_t timeout, char **ret_line);
 /* td_wait_notify(d, "READY=1", ...) */
 int td_wait_ready(TestDaemon *d, uint64_t timeout);
 /* Number of notify lines received so far. */
