@@ -1,121 +1,152 @@
 /* SPDX-License-Identifier: MIT */
-/* user/group: workers switch after the sockets are open, the master keeps
- * its privileges (so that a reload can still bind), an unknown user is a
- * config error. The switching tests need root and are skipped otherwise. */
+/* user/group without root: preforkd started as a user other than root can
+ * run with user/group naming that very user (nothing to switch), and
+ * refuses, at the start and on a reload, a config that asks for another
+ * user or group (it could not switch its workers). As root the test runs
+ * the daemon as nobody/nogroup; otherwise as the test's own user. An
+ * unknown user is a config error either way. What needs root is in
+ * test-privileges-root.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "itest.h"
 
-/* The value of a "Key:\t..." line of /proc/PID/status, or NULL. */
-static char *proc_status(pid_t pid, const char *key) {
-        _cleanup_free_ char *all = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        char path[64], *p, *e;
-        size_t kl = strlen(key);
+/* Who the daemon runs as, and a group it is not in. */
+static struct {
+        uid_t uid;
+        gid_t gid;
+        char user[64], group[64], other_group[64];
+} as;
 
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || td_read_all(fd, 1 << 20, TD_TIMEOUT, &all, NULL) < 0)
-                return NULL;
-        for (p = all; p && *p; p = e ? e + 1 : NULL) {
-                e = strchr(p, '\n');
-                if (e)
-                        *e = 0;
-                if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
-                        p += kl + 1;
-                        p += strspn(p, " \t");
-                        return strdup(p);
-                }
+static int pick_user(void) {
+        const struct passwd *pw;
+        const struct group *gr, *other;
+
+        if (geteuid() == 0) {
+                pw = getpwnam("nobody");
+                gr = getgrnam("nogroup");
+        } else {
+                pw = getpwuid(geteuid());
+                gr = getgrgid(getegid());
         }
-        return NULL;
+        if (!pw || !gr)
+                return -ENOENT;
+        as.uid = pw->pw_uid;
+        as.gid = gr->gr_gid;
+        snprintf(as.user, sizeof(as.user), "%s", pw->pw_name);
+        snprintf(as.group, sizeof(as.group), "%s", gr->gr_name);
+        other = getgrgid(as.gid == 0 ? 65534 : 0);
+        if (!other)
+                return -ENOENT;
+        snprintf(as.other_group, sizeof(as.other_group), "%s", other->gr_name);
+        return 0;
 }
 
-START_TEST(test_workers_drop_privileges) {
+static const TdStartOptions *as_user(void) {
+        static TdStartOptions o;
+
+        o = (TdStartOptions) { .set_user = geteuid() == 0, .uid = as.uid, .gid = as.gid };
+        return &o;
+}
+
+static char *config_with(const char *user, const char *group) {
+        char *s;
+
+        if (asprintf(&s,
+                     "%s%s%s%s%s%s"
+                     "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\"; } );\n",
+                     user ? "user = \"" : "", user ? user : "", user ? "\";\n" : "", group ? "group = \"" : "",
+                     group ? group : "", group ? "\";\n" : "") < 0)
+                return NULL;
+        return s;
+}
+
+/* user and group naming the user it runs as: it starts, master and workers
+ * stay that user, and it serves. */
+START_TEST(test_user_group_of_its_own) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = config_with(as.user, as.group), *uid = NULL;
         _cleanup_free_ pid_t *w = NULL;
-        _cleanup_free_ char *sock = NULL;
-        struct passwd *pw;
-        struct group *gr;
-        char want_uid[64], want_gid[64];
-        uint16_t port, added;
+        char want[64];
+        uint16_t port;
         int n;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "not root, skipping %s\n", __func__);
-                return;
-        }
-        pw = getpwnam("nobody");
-        gr = getgrnam("nogroup");
-        if (!pw || !gr) {
-                fprintf(stderr, "no nobody/nogroup, skipping %s\n", __func__);
-                return;
-        }
-        snprintf(want_uid, sizeof(want_uid), "%u\t%u\t%u\t%u", (unsigned) pw->pw_uid, (unsigned) pw->pw_uid,
-                 (unsigned) pw->pw_uid, (unsigned) pw->pw_uid);
-        snprintf(want_gid, sizeof(want_gid), "%u\t%u\t%u\t%u", (unsigned) gr->gr_gid, (unsigned) gr->gr_gid,
-                 (unsigned) gr->gr_gid, (unsigned) gr->gr_gid);
-
         TD_OK(NULL, td_new(&d));
-        TD_OK(d, td_write_config(d,
-                                 "user = \"nobody\";\n"
-                                 "group = \"nogroup\";\n"
-                                 "services = (\n"
-                                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"unix:@DIR@/echo.sock\" ];\n"
-                                 "    workers = 2; handler = \"echo\"; }\n"
-                                 ");\n"));
-        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, as_user()));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
         TD_OK(d, td_find_port(d, "echo", 0, &port));
+        snprintf(want, sizeof(want), "%u\t%u\t%u\t%u", (unsigned) as.uid, (unsigned) as.uid, (unsigned) as.uid,
+                 (unsigned) as.uid);
         n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
         for (int i = 0; i < n; i++) {
-                _cleanup_free_ char *uid = proc_status(w[i], "Uid"), *gid = proc_status(w[i], "Gid"),
-                                    *groups = proc_status(w[i], "Groups"), *nnp = proc_status(w[i], "NoNewPrivs");
+                _cleanup_free_ char *u = td_proc_status(w[i], "Uid");
 
-                TD_ASSERT_MSG(d, uid && strcmp(uid, want_uid) == 0, "worker %d Uid: %s, expected %s", (int) w[i],
-                              uid, want_uid);
-                TD_ASSERT_MSG(d, gid && strcmp(gid, want_gid) == 0, "worker %d Gid: %s, expected %s", (int) w[i],
-                              gid, want_gid);
-                TD_ASSERT_MSG(d, groups && strspn(groups, "0123456789 ") == strlen(groups) && !strstr(groups, "0 ") &&
-                                         strcmp(groups, "0") != 0,
-                              "worker %d still has root's groups: '%s'", (int) w[i], groups);
-                TD_ASSERT_MSG(d, nnp && strcmp(nnp, "1") == 0, "worker %d NoNewPrivs: %s", (int) w[i], nnp);
+                TD_ASSERT_MSG(d, u && strcmp(u, want) == 0, "worker %d Uid: %s, expected %s", (int) w[i], u, want);
         }
-        {
-                _cleanup_free_ char *uid = proc_status(td_pid(d), "Uid");
+        uid = td_proc_status(td_pid(d), "Uid");
+        TD_ASSERT_MSG(d, uid && strcmp(uid, want) == 0, "master Uid: %s, expected %s", uid, want);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
 
-                TD_ASSERT_MSG(d, uid && strncmp(uid, "0\t", 2) == 0, "the master dropped its privileges: Uid %s", uid);
-        }
-        sock = td_subst(d, "@DIR@/echo.sock");
-        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100000, 1, TD_TIMEOUT));
-        TD_OK(d, td_echo_roundtrip_unix(sock, 100000, 2, TD_TIMEOUT));
+/* Another user, or another group, at the start: a config error (78) that
+ * says why, and no worker is ever started. */
+static void refused_at_start(const char *user, const char *group) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = config_with(user, group), *msg = NULL;
+        int code = -1;
 
-        /* A reload can still bind (a port only root could bind would prove
-         * more, but any new listener needs the master to bind it). The new
-         * one is on port 0 too, and the daemon tells its port: a port
-         * picked beforehand could be taken by a parallel test. */
-        TD_OK(d, td_write_config(d,
-                                 "user = \"nobody\";\n"
-                                 "group = \"nogroup\";\n"
-                                 "services = (\n"
-                                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"127.0.0.1:0\" ];\n"
-                                 "    workers = 2; handler = \"echo\"; }\n"
-                                 ");\n"));
-        TD_OK(d, td_kill(d, SIGHUP));
-        TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
-        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
-        TD_OK(d, td_wait_log(d, "Reloaded", TD_TIMEOUT, NULL));
-        /* echo's third "Listening on" line: the TCP listener and echo.sock
-         * were the first two, and the kept one is not logged again. */
-        TD_OK(d, td_find_port(d, "echo", 2, &added));
-        TD_ASSERT(d, added != port);
-        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", added, 1000, 3, TD_TIMEOUT));
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, as_user()));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
+        TD_ASSERT_MSG(d, code == EX_CONFIG, "exit code %d, expected %d", code, EX_CONFIG);
+        TD_OK(d, td_wait_output_closed(d, TD_TIMEOUT));
+        TD_ASSERT(d, asprintf(&msg, "needs preforkd to be started as root (running as uid %u)", (unsigned) as.uid) >= 0);
+        TD_ASSERT_MSG(d, td_log_contains(d, msg), "no '%s' in the log", msg);
+        TD_ASSERT(d, td_wait_notify(d, "READY=1", 0, NULL) < 0);
+        TD_ASSERT(d, td_group_count(d) == 0);
+}
+
+START_TEST(test_other_user_refused_at_start) {
+        refused_at_start("root", NULL);
+}
+END_TEST
+
+START_TEST(test_other_group_refused_at_start) {
+        refused_at_start(NULL, as.other_group);
+}
+END_TEST
+
+/* The same on a reload: refused, the workers it has keep serving. */
+START_TEST(test_other_user_refused_at_reload) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = config_with(NULL, NULL), *other = config_with("root", NULL);
+        _cleanup_free_ pid_t *before = NULL, *after = NULL;
+        uint16_t port;
+        int n, m;
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, as_user()));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "echo", 0, &port));
+        n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &before));
+
+        TD_OK(d, td_write_config(d, other));
+        hup_and_wait(d);
+        TD_ASSERT(d, td_log_contains(d, "needs preforkd to be started as root"));
+        TD_ASSERT(d, td_log_contains(d, "Reload failed"));
+        TD_OK(d, td_barrier(d, TD_TIMEOUT));
+        m = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &after));
+        TD_ASSERT(d, n == m && memcmp(before, after, (size_t) n * sizeof(pid_t)) == 0);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
         stop_and_expect(d, SIGTERM, 0);
 }
 END_TEST
@@ -147,78 +178,18 @@ START_TEST(test_unknown_user) {
 }
 END_TEST
 
-/* A reload whose new workers cannot start (here: the document root is
- * readable by the master, which validates the config as root, but not by
- * the user the workers switch to) must be refused once those workers die
- * before accepting, and the old generation must keep serving. */
-START_TEST(test_reload_refused_when_new_workers_fail) {
-        _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ pid_t *before = NULL, *after = NULL;
-        _cleanup_free_ char *priv = NULL, *site = NULL;
-        uint16_t port;
-        int n, m;
-
-        if (geteuid() != 0 || !getpwnam("nobody")) {
-                fprintf(stderr, "not root or no nobody, skipping %s\n", __func__);
-                return;
-        }
-        TD_OK(NULL, td_new(&d));
-        /* Only private/ may stand in the way, not the test's own dir. */
-        TD_ASSERT(d, chmod(td_dir(d), 0755) == 0);
-        priv = td_subst(d, "@DIR@/private");
-        site = td_subst(d, "@DIR@/private/site");
-        TD_ASSERT(d, priv && site && mkdir(priv, 0700) == 0 && mkdir(site, 0755) == 0);
-        TD_OK(d, td_write_file(d, "private/site/index.html", "hello\n"));
-        TD_OK(d, td_write_config(d, "user = \"nobody\";\n"
-                                    "services = (\n"
-                                    "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\"; }\n"
-                                    ");\n"));
-        TD_OK(d, td_start(d, NULL));
-        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
-        TD_OK(d, td_find_port(d, "echo", 0, &port));
-        n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &before));
-
-        TD_OK(d, td_write_config(d, "user = \"nobody\";\n"
-                                    "services = (\n"
-                                    "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\"; },\n"
-                                    "  { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"http\";\n"
-                                    "    http = { root = \"private/site\"; }; }\n"
-                                    ");\n"));
-        TD_ASSERT(d, kill(td_pid(d), SIGHUP) == 0);
-        TD_OK(d, td_wait_log(d, "before accepting; still serving generation 1", TD_TIMEOUT, NULL));
-        TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
-
-        /* The old workers were never told to stop and still answer. */
-        m = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &after));
-        TD_ASSERT(d, n == 2 && m == 2);
-        for (int i = 0; i < n; i++)
-                TD_ASSERT_MSG(d, before[i] == after[0] || before[i] == after[1], "worker %d was replaced",
-                              (int) before[i]);
-        for (unsigned i = 0; i < 5; i++)
-                TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, i, TD_TIMEOUT));
-        TD_ASSERT(d, td_log_contains(d, "cannot open document root"));
-
-        /* And a later good reload still works. */
-        TD_ASSERT(d, chmod(priv, 0755) == 0);
-        TD_ASSERT(d, kill(td_pid(d), SIGHUP) == 0);
-        TD_OK(d, td_wait_log(d, "Reloaded: generation 3", TD_TIMEOUT, NULL));
-        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 7, TD_TIMEOUT));
-        TD_ASSERT(d, kill(td_pid(d), SIGTERM) == 0);
-        int code = -1;
-        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
-        TD_ASSERT(d, code == 0);
-}
-END_TEST
-
-static Suite *privileges_suite(void) {
-        Suite *s = suite_create("privileges");
-
-        TD_ADD_TEST(s, test_workers_drop_privileges);
-        TD_ADD_TEST(s, test_unknown_user);
-        TD_ADD_TEST(s, test_reload_refused_when_new_workers_fail);
-        return s;
-}
-
 int main(void) {
-        return td_run_suite(privileges_suite());
+        Suite *s;
+
+        if (pick_user() < 0) {
+                fprintf(stderr, "SKIP: no user to run the daemon as (nobody/nogroup as root, else our own)\n");
+                return TD_EXIT_SKIP;
+        }
+        s = suite_create("privileges");
+        TD_ADD_TEST(s, test_user_group_of_its_own);
+        TD_ADD_TEST(s, test_other_user_refused_at_start);
+        TD_ADD_TEST(s, test_other_group_refused_at_start);
+        TD_ADD_TEST(s, test_other_user_refused_at_reload);
+        TD_ADD_TEST(s, test_unknown_user);
+        return td_run_suite(s);
 }

@@ -432,3 +432,25 @@ int td_wait_tcp_listener_closed(TestDaemon *d, uint16_t port, uint64_t timeout) 
                 tdi_poll_pause();
         }
 }
+
+char *td_proc_status(pid_t pid, const char *key) {
+        char path[64], line[1024];
+        size_t kl = strlen(key);
+        char *r = NULL;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        while (!r && fgets(line, sizeof(line), f))
+                if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+                        char *v = line + kl + 1;
+
+                        v += strspn(v, " \t");
+                        v[strcspn(v, "\n")] = 0;
+                        r = strdup(v);
+                }
+        fclose(f);
+        return r;
+}

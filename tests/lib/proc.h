@@ -32,6 +32,10 @@ bool td_pid_alive(pid_t pid);
 /* Waits until pid is gone or a zombie (through a pidfd: no polling). */
 int td_wait_pid_gone(pid_t pid, uint64_t timeout);
 
+/* The value of the "key:" line of /proc/PID/status ("Uid", "Groups", ...)
+ * without the leading blanks (free()), or NULL. */
+char *td_proc_status(pid_t pid, const char *key);
+
 /* Number of live processes in the daemon's process group (the master and
  * every process it forked that did not leave the group). Still works after
  * the master was reaped: "no worker left behind". */
@@ -49,6 +53,10 @@ int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret);
  * worker has this request in its buffer" and "these pieces reached the
  * worker one read at a time". */
 int td_wait_conn_read(int client_fd, uint64_t timeout);
+
+/* The value of the "key:" line of /proc/PID/status ("Uid", "Groups", ...)
+ * without the leading blanks (free()), or NULL. */
+char *td_proc_status(pid_t pid, const char *key);
 
 /* Number of live processes in the daemon's process group that hold an fd
  * of a listening TCP socket (IPv4 or IPv6, any address) on port. 0 once the
