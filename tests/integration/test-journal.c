@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's journal records outside the end-to-end run: preforkd logs
  * with PREFORKD_LOG_TARGET=journal to a journald stand-in the test binds
- * (PREFORKD_JOURNAL_SOCKET), and a worker killed with SIGKILL is reported
- * with the fields DESIGN.md promises, so that
- * `journalctl PREFORKD_SERVICE=echo` finds it. */
+ * (PREFORKD_JOURNAL_SOCKET), and its records carry the fields DESIGN.md and
+ * the README promise, so that `journalctl PREFORKD_SERVICE=echo`,
+ * `PREFORKD_EXIT_SIGNAL=SIGKILL` or `PREFORKD_HTTP_STATUS=404` find them: a
+ * worker killed by a signal, a worker that exited with a status, and an
+ * HTTP request. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,54 +14,97 @@
 #include "basic/journal-reader.h"
 #include "itest.h"
 
+static const char *const journal_env[] = {
+        "PREFORKD_LOG_TARGET=journal",
+        "PREFORKD_JOURNAL_SOCKET=@DIR@/journal",
+        NULL,
+};
+
+/* Binds the journal stand-in, writes conf and starts the daemon logging to
+ * it; returns the socket once READY=1 came. The startup records are read
+ * up to "Ready: ...", which makes room in the socket's queue
+ * (net.unix.max_dgram_qlen datagrams, as few as 10) for what follows; the
+ * port of the first listener (from its "Listening on" record: nothing goes
+ * to stderr) is stored in *ret_port. */
+static int start_journal(TestDaemon **ret, const char *conf, uint16_t *ret_port) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int j = -EBADF;
+        bool ready = false;
+        TestDaemon *d;
+
+        TD_OK(NULL, td_new(ret));
+        d = *ret;
+        path = td_subst(d, "@DIR@/journal");
+        TD_ASSERT(d, path);
+        j = TD_OK(d, jr_bind(path));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, &(TdStartOptions) { .env = journal_env }));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        *ret_port = 0;
+        for (unsigned i = 0; i < 1000 && !ready; i++) {
+                JrRecord r = { .n = 0 };
+                const JrField *m;
+                unsigned p;
+
+                TD_OK(d, jr_recv(j, TD_TIMEOUT, &r));
+                m = jr_get(&r, "MESSAGE");
+                TD_ASSERT(d, m);
+                if (*ret_port == 0 && sscanf(m->value, "Listening on 127.0.0.1:%u ", &p) == 1)
+                        *ret_port = (uint16_t) p;
+                ready = strncmp(m->value, "Ready: generation 1", 19) == 0;
+                jr_record_done(&r);
+        }
+        TD_ASSERT_MSG(d, ready && *ret_port > 0, "no 'Listening on' and 'Ready' records");
+        TD_ASSERT_MSG(d, !td_log_contains(d, "Listening on"), "records went to stderr instead");
+        return TAKE_FD(j);
+}
+
+/* Reads records until one has key=value (and, unless NULL, a field named
+ * also); the others are dropped. Each wait for the next record is bounded,
+ * and so is their number: the daemon only logs what the test makes it. */
+static void wait_record(TestDaemon *d, int j, const char *key, const char *value, const char *also, JrRecord *ret) {
+        for (unsigned i = 0; i < 1000; i++) {
+                const JrField *f;
+                int k = jr_recv(j, TD_TIMEOUT, ret);
+
+                TD_ASSERT_MSG(d, k != -EAGAIN, "no journal record with %s=%s", key, value);
+                TD_OK(d, k);
+                f = jr_get(ret, key);
+                if (f && strcmp(f->value, value) == 0 && (!also || jr_get(ret, also)))
+                        return;
+                jr_record_done(ret);
+        }
+        ck_abort_msg("no journal record with %s=%s among a thousand", key, value);
+}
+
+static void expect_fields(TestDaemon *d, const JrRecord *r, const char *const *keys, const char *const *values) {
+        for (size_t i = 0; keys[i]; i++) {
+                const JrField *f = jr_get(r, keys[i]);
+
+                TD_ASSERT_MSG(d, f && strcmp(f->value, values[i]) == 0, "%s=%s, expected %s", keys[i],
+                              f ? f->value : "(missing)", values[i]);
+        }
+}
+
 START_TEST(test_worker_exit_record_in_journal) {
-        static const char *const env[] = {
-                "PREFORKD_LOG_TARGET=journal",
-                "PREFORKD_JOURNAL_SOCKET=@DIR@/journal",
-                NULL,
-        };
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ char *conf = echo_config(2, NULL, NULL), *path = NULL, *text = NULL;
+        _cleanup_free_ char *conf = echo_config(2, NULL, NULL), *text = NULL;
         _cleanup_free_ pid_t *w = NULL;
         _cleanup_close_ int j = -EBADF;
         char pid[16], slot_in_message[16];
         JrRecord r = { .n = 0 };
         const JrField *f;
-        pid_t victim;
         unsigned slot;
 
+        uint16_t port;
+
         ck_assert_ptr_nonnull(conf);
-        TD_OK(NULL, td_new(&d));
-        path = td_subst(d, "@DIR@/journal");
-        TD_ASSERT(d, path);
-        j = TD_OK(d, jr_bind(path));
-        TD_OK(d, td_write_config(d, conf));
-        TD_OK(d, td_start(d, &(TdStartOptions) { .env = env }));
-        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        j = start_journal(&d, conf, &port);
         TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
 
-        /* The startup records went to the journal, not to stderr; reading
-         * them makes room in the socket's queue (net.unix.max_dgram_qlen
-         * datagrams, as few as 10) for what follows. */
-        TD_ASSERT_MSG(d, TD_OK(d, jr_drain(j)) > 0, "no startup record reached the journal socket");
-
-        victim = w[0];
-        snprintf(pid, sizeof pid, "%d", (int) victim);
-        TD_ASSERT(d, kill(victim, SIGKILL) == 0);
-        for (uint64_t deadline = td_now() + TD_TIMEOUT;;) {
-                uint64_t now = td_now();
-                int k;
-
-                TD_ASSERT_MSG(d, now < deadline, "no journal record of worker %s's exit", pid);
-                k = jr_recv(j, deadline - now, &r);
-                if (k == -EAGAIN)
-                        continue;
-                TD_OK(d, k);
-                f = jr_get(&r, "PREFORKD_WORKER_PID");
-                if (f && strcmp(f->value, pid) == 0 && jr_get(&r, "PREFORKD_EXIT_SIGNAL"))
-                        break;
-                jr_record_done(&r);
-        }
+        snprintf(pid, sizeof pid, "%d", (int) w[0]);
+        TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
+        wait_record(d, j, "PREFORKD_WORKER_PID", pid, "PREFORKD_EXIT_SIGNAL", &r);
 
         f = jr_get(&r, "MESSAGE");
         TD_ASSERT(d, f);
@@ -67,17 +112,10 @@ START_TEST(test_worker_exit_record_in_journal) {
         TD_ASSERT_MSG(d, strstr(f->value, text), "MESSAGE=%s", f->value);
         TD_ASSERT_MSG(d, sscanf(f->value, "echo[slot %u]", &slot) == 1, "MESSAGE=%s", f->value);
         snprintf(slot_in_message, sizeof slot_in_message, "%u", slot);
-
-        static const char *const keys[] = {
-                "PREFORKD_SERVICE", "PREFORKD_SLOT", "PREFORKD_GENERATION", "PREFORKD_EXIT_SIGNAL",
-                "PRIORITY", "SYSLOG_IDENTIFIER",
-        };
-        const char *const expected[] = { "echo", slot_in_message, "1", "SIGKILL", "4", "preforkd" };
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                f = jr_get(&r, keys[i]);
-                TD_ASSERT_MSG(d, f && strcmp(f->value, expected[i]) == 0, "%s=%s, expected %s", keys[i],
-                              f ? f->value : "(missing)", expected[i]);
-        }
+        expect_fields(d, &r,
+                      (const char *const[]) { "PREFORKD_SERVICE", "PREFORKD_SLOT", "PREFORKD_GENERATION",
+                                              "PREFORKD_EXIT_SIGNAL", "PRIORITY", "SYSLOG_IDENTIFIER", NULL },
+                      (const char *const[]) { "echo", slot_in_message, "1", "SIGKILL", "4", "preforkd" });
         TD_ASSERT_MSG(d, slot < 2, "PREFORKD_SLOT=%u of 2 workers", slot);
         TD_ASSERT(d, jr_get(&r, "PREFORKD_UPTIME_USEC"));
         TD_ASSERT(d, !jr_get(&r, "PREFORKD_EXIT_STATUS"));
@@ -87,9 +125,78 @@ START_TEST(test_worker_exit_record_in_journal) {
 }
 END_TEST
 
+/* A worker recycled by max_requests exits with status 0: PREFORKD_EXIT_STATUS=0,
+ * no signal, at info priority (a planned exit is no warning). */
+START_TEST(test_worker_exit_status_in_journal) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = echo_config(1, "max_requests = 1;", NULL);
+        _cleanup_free_ pid_t *w = NULL;
+        _cleanup_close_ int j = -EBADF;
+        JrRecord r = { .n = 0 };
+        uint16_t port;
+        char pid[16];
+
+        ck_assert_ptr_nonnull(conf);
+        j = start_journal(&d, conf, &port);
+        TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w));
+        snprintf(pid, sizeof pid, "%d", (int) w[0]);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 1, TD_TIMEOUT));
+        wait_record(d, j, "PREFORKD_WORKER_PID", pid, "PREFORKD_EXIT_STATUS", &r);
+        expect_fields(d, &r,
+                      (const char *const[]) { "PREFORKD_SERVICE", "PREFORKD_SLOT", "PREFORKD_GENERATION",
+                                              "PREFORKD_EXIT_STATUS", "PRIORITY", NULL },
+                      (const char *const[]) { "echo", "0", "1", "0", "6" });
+        TD_ASSERT(d, !jr_get(&r, "PREFORKD_EXIT_SIGNAL"));
+        TD_ASSERT(d, jr_get(&r, "PREFORKD_UPTIME_USEC"));
+        TD_ASSERT_MSG(d, strstr(jr_get(&r, "MESSAGE")->value, "exited with status 0"), "MESSAGE=%s",
+                      jr_get(&r, "MESSAGE")->value);
+        jr_record_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+/* An HTTP request's access record: the combined log line as MESSAGE and
+ * each part as a field (journalctl PREFORKD_HTTP_STATUS=404 ...). */
+START_TEST(test_http_access_record_in_journal) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int j = -EBADF, c = -EBADF;
+        _cleanup_free_ char *resp = NULL;
+        JrRecord r = { .n = 0 };
+        const JrField *f;
+        uint16_t port;
+        static const char req[] = "GET /missing?x=1 HTTP/1.0\r\nUser-Agent: tester/1\r\nReferer: http://r/\r\n\r\n";
+
+        /* The document root is the temp dir, where /missing is missing. */
+        j = start_journal(&d, "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1;\n"
+                              "  handler = \"http\"; http = { root = \".\"; access_log = true; }; } );\n", &port);
+        c = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_write_all(c, req, strlen(req), TD_TIMEOUT));
+        TD_OK(d, td_read_all(c, 65536, TD_TIMEOUT, &resp, NULL));
+        TD_ASSERT_MSG(d, strncmp(resp, "HTTP/1.1 404 ", 13) == 0, "%s", resp);
+
+        wait_record(d, j, "PREFORKD_HTTP_STATUS", "404", NULL, &r);
+        expect_fields(d, &r,
+                      (const char *const[]) { "PREFORKD_SERVICE", "PREFORKD_HTTP_METHOD", "PREFORKD_HTTP_TARGET",
+                                              "PREFORKD_HTTP_VERSION", "PREFORKD_HTTP_REFERER",
+                                              "PREFORKD_HTTP_USER_AGENT", "PRIORITY", NULL },
+                      (const char *const[]) { "web", "GET", "/missing?x=1", "HTTP/1.0", "http://r/", "tester/1", "6" });
+        f = jr_get(&r, "PREFORKD_REMOTE");
+        TD_ASSERT_MSG(d, f && strncmp(f->value, "127.0.0.1:", 10) == 0, "PREFORKD_REMOTE=%s", f ? f->value : "-");
+        TD_ASSERT(d, jr_get(&r, "PREFORKD_HTTP_BYTES") && jr_get(&r, "PREFORKD_HTTP_DURATION_US"));
+        f = jr_get(&r, "MESSAGE");
+        TD_ASSERT_MSG(d, f && strstr(f->value, "\"GET /missing?x=1 HTTP/1.0\" 404 ") &&
+                                 strstr(f->value, "\"http://r/\" \"tester/1\""),
+                      "MESSAGE=%s", f ? f->value : "-");
+        jr_record_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("journal");
 
         TD_ADD_TEST(s, test_worker_exit_record_in_journal);
+        TD_ADD_TEST(s, test_worker_exit_status_in_journal);
+        TD_ADD_TEST(s, test_http_access_record_in_journal);
         return td_run_suite(s);
 }
