@@ -18,13 +18,11 @@
  * exits 77, which meson counts as a skipped test. */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,22 +178,14 @@ static int wait_reload_status(TestDaemon *d, size_t from, unsigned n, const char
         }
 }
 
-/* Waits until the master's children are `keep` and one more pid that is
- * not in old[]; returns that new pid. */
-static pid_t wait_replacement(TestDaemon *d, const pid_t *old, int n_old, pid_t keep) {
-        uint64_t deadline = td_now() + TD_TIMEOUT;
+/* Waits until the killed worker old[0] is replaced: two workers, keep
+ * (old[1]) and a new one, which is returned. */
+static pid_t wait_replacement(TestDaemon *d, const pid_t *old, pid_t keep) {
+        _cleanup_free_ pid_t *now = NULL;
 
-        for (;;) {
-                _cleanup_free_ pid_t *now = NULL;
-                int n = TD_OK(d, td_workers(d, &now));
-
-                if (n == 2 && pid_in(keep, now, n))
-                        for (int i = 0; i < n; i++)
-                                if (!pid_in(now[i], old, n_old))
-                                        return now[i];
-                TD_ASSERT_MSG(d, td_now() < deadline, "the killed worker was not replaced");
-                td_sleep(TD_MSEC(10));
-        }
+        TD_OK(d, td_wait_workers_without(d, 2, old, 1, TD_TIMEOUT, &now));
+        TD_ASSERT_MSG(d, pid_in(keep, now, 2), "worker %d was replaced too", (int) keep);
+        return now[0] == keep ? now[1] : now[0];
 }
 
 /* Position of the first occurrence of what in the captured log, for
@@ -229,7 +219,7 @@ START_TEST(test_hup_while_dns_hangs) {
         /* While the loader waits for the resolver: a killed worker is
          * replaced, the service answers, the watchdog is fed. */
         TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
-        replacement = wait_replacement(d, w, n, w[1]);
+        replacement = wait_replacement(d, w, w[1]);
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 2, TD_TIMEOUT));
         for (unsigned i = 0; i < N_PINGS; i++)
                 pings[i] = TD_OK(d, td_wait_notify(d, "WATCHDOG=1", TD_TIMEOUT, NULL));
