@@ -235,6 +235,11 @@ static int find_tcp_socket(const char *file, const char *local, const char *remo
         f = fopen(file, "re");
         if (!f)
                 return -errno;
+        /* As few read()s as possible: the kernel walks its socket table
+         * again for each one, and entries that go meanwhile (TIME_WAIT
+         * ones expire all the time) shift the rest, so that one may be
+         * skipped (see find_server_socket()). */
+        (void) setvbuf(f, NULL, _IOFBF, 1 << 20);
         while (fgets(line, sizeof(line), f)) {
                 char l[64], rem[64];
                 unsigned long inode = 0, rx = 0;
@@ -316,8 +321,15 @@ static int find_server_socket(int client_fd, unsigned long *ret_inode, unsigned 
         /* The server side: local = our peer, remote = us. */
         format_proc_addr(&peer, local, sizeof(local));
         format_proc_addr(&me, remote, sizeof(remote));
-        return find_tcp_socket(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote,
-                               ret_inode, ret_unread);
+        /* It exists while our side is connected, but a read of the table
+         * can miss an entry that moved while it was read: look again. */
+        for (unsigned i = 0;; i++) {
+                int r = find_tcp_socket(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", local, remote,
+                                        ret_inode, ret_unread);
+
+                if (r != -ENOENT || i == 9)
+                        return r;
+        }
 }
 
 int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
