@@ -291,12 +291,30 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 
 /* Between requests: returns 1 once the next request has begun to arrive
  * (or is already buffered, pipelined), 0 when the connection stays idle
- * for keepalive_timeout or the worker is asked to stop. */
+ * for keepalive_timeout or the worker is asked to stop.
+ *
+ * A stop does not drop a request that has already arrived (the client may
+ * have sent it while the last answer was on its way, when the stop was
+ * requested already): it is read and answered, with Connection: close. A
+ * connection closed for the stop is closed gently (linger_close()): a
+ * request that crosses the close would otherwise meet unread data or a
+ * closed socket, and the kernel would answer with a reset that destroys the
+ * end of the last answer before the client has read it. */
 static int wait_next_request(HttpConn *c) {
+        HttpWorker *w = c->w;
+
         if (c->in_len > 0)
                 return 1;
-        int r = worker_wait(c->fd, POLLIN, c->w->cfg->keepalive_timeout_usec, true);
-        return r > 0;
+        int r = worker_wait(c->fd, POLLIN, w->cfg->keepalive_timeout_usec, true);
+        if (r != -ECANCELED)
+                return r > 0;
+        ssize_t n = recv(c->fd, w->in, w->in_size, MSG_DONTWAIT);
+        if (n > 0) {
+                c->in_len = (size_t) n;
+                return 1;
+        }
+        c->linger = n < 0;
+        return 0;
 }
 
 static void linger_close(HttpConn *c) {
