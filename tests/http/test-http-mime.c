@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Media types from a mime.types file, with the built-in fallback. */
+/* Media types from a mime.types file, with the built-in fallback. The
+ * system's /etc/mime.types is read in test-http-mime-system.c. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -81,22 +82,11 @@ START_TEST(test_errors) {
 }
 END_TEST
 
-START_TEST(test_system_table) {
-        _cleanup_(http_mime_freep) HttpMimeTable *t = NULL;
-        if (access("/etc/mime.types", R_OK) < 0)
-                return;
-        ck_assert_int_eq(http_mime_load("/etc/mime.types", &t, NULL), 0);
-        ck_assert_uint_gt(http_mime_size(t), 100);
-        ck_assert_str_eq(lookup(t, "index.html"), "text/html");
-}
-END_TEST
-
 int main(void) {
         Suite *s = suite_create("http-mime");
 
         TD_ADD_TEST(s, test_load);
         TD_ADD_TEST(s, test_builtin_only);
         TD_ADD_TEST(s, test_errors);
-        TD_ADD_TEST(s, test_system_table);
         return td_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -287,7 +288,13 @@ typedef struct Swapper {
         const char *dir;
         atomic_bool stop;
         atomic_ulong swaps;
+        int started_fd;         /* written to after the first swap */
 } Swapper;
+
+static void swapped(Swapper *s) {
+        if (atomic_fetch_add(&s->swaps, 1) == 0)
+                ck_assert_int_eq(write(s->started_fd, "x", 1), 1);
+}
 
 /* Flips DIR/root/race between a symlink to a file inside and one to a file
  * outside, by atomic rename, as fast as it can. */
@@ -305,7 +312,7 @@ static void *swap_symlink(void *arg) {
          * with RENAME_EXCHANGE so race always exists. */
         while (!atomic_load(&s->stop)) {
                 ck_assert_int_eq(renameat2(AT_FDCWD, out, AT_FDCWD, race, RENAME_EXCHANGE), 0);
-                atomic_fetch_add(&s->swaps, 1);
+                swapped(s);
         }
         return NULL;
 }
@@ -324,7 +331,7 @@ static void *swap_directory(void *arg) {
         ck_assert_int_eq(symlink("../outdir", link), 0);
         while (!atomic_load(&s->stop)) {
                 ck_assert_int_eq(renameat2(AT_FDCWD, link, AT_FDCWD, dir, RENAME_EXCHANGE), 0);
-                atomic_fetch_add(&s->swaps, 1);
+                swapped(s);
         }
         return NULL;
 }
@@ -332,18 +339,22 @@ static void *swap_directory(void *arg) {
 static void race(void *(*swapper)(void *), const char *path, bool walk) {
         Tree t;
         Swapper s = { .stop = false };
+        int started[2];
         pthread_t th;
         unsigned long inside = 0, refused = 0;
 
         tree_setup(&t);
         s.dir = t.dir;
+        ck_assert_int_eq(pipe2(started, O_CLOEXEC), 0);
+        s.started_fd = started[1];
         ck_assert_int_eq(pthread_create(&th, NULL, swapper, &s), 0);
         /* On a loaded machine the thread may start late: wait for its
          * first swap (bounded), then look up at least RACE_ROUNDS times
          * and on until both outcomes were seen. */
-        for (unsigned long spin = 0; atomic_load(&s.swaps) == 0; spin++) {
-                ck_assert_msg(spin < 100000, "the swapping thread did not start");
-                td_sleep(TD_MSEC(1));
+        {
+                struct pollfd p = { .fd = started[0], .events = POLLIN };
+
+                ck_assert_msg(poll(&p, 1, (int) (TD_TIMEOUT / 1000)) == 1, "the swapping thread did not start");
         }
         for (unsigned i = 0; i < RACE_ROUNDS || ((inside == 0 && !walk) || refused == 0); i++) {
                 ck_assert_msg(i < 50 * RACE_ROUNDS, "only one outcome in %u lookups", i);
@@ -357,6 +368,8 @@ static void race(void *(*swapper)(void *), const char *path, bool walk) {
         atomic_store(&s.stop, true);
         ck_assert_int_eq(pthread_join(th, NULL), 0);
         ck_assert_uint_gt(atomic_load(&s.swaps), 0);
+        safe_close(started[0]);
+        safe_close(started[1]);
         tree_teardown(&t);
 }
 

@@ -173,7 +173,7 @@ int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n
                 }
                 if (td_now() >= deadline)
                         return -ETIMEDOUT;
-                tdi_poll_pause();
+                td_poll_pause();
         }
 }
 
@@ -371,7 +371,7 @@ int td_wait_conn_read(int client_fd, uint64_t timeout) {
                         return 0;
                 if (td_now() >= deadline)
                         return -ETIMEDOUT;
-                tdi_poll_pause();
+                td_poll_pause();
         }
 }
 
@@ -441,7 +441,7 @@ int td_wait_tcp_listener_closed(TestDaemon *d, uint16_t port, uint64_t timeout) 
                         return h;
                 if (td_now() >= deadline)
                         return -ETIMEDOUT;
-                tdi_poll_pause();
+                td_poll_pause();
         }
 }
 

@@ -35,10 +35,6 @@ int tdi_pidfd_open(pid_t pid);
 /* Waits until fd has one of events (or an error/hangup) and returns the
  * revents (> 0), -ETIMEDOUT once deadline has passed, or a negative errno. */
 int tdi_wait_fd(int fd, short events, uint64_t deadline);
-/* The pause between two looks of a bounded poll loop. Only for conditions
- * that the kernel reports no event for, such as a process's children or
- * the sockets it holds, which only /proc shows; every caller says why. */
-void tdi_poll_pause(void);
 /* Ignores SIGPIPE in the test process: every write to a socket the daemon
  * may have closed must fail with EPIPE, not kill the test. */
 void tdi_ignore_sigpipe(void);

@@ -146,7 +146,7 @@ int tdi_wait_fd(int fd, short events, uint64_t deadline) {
         }
 }
 
-void tdi_poll_pause(void) {
+void td_poll_pause(void) {
         td_sleep(TD_MSEC(2));
 }
 

@@ -41,4 +41,10 @@ uint64_t td_now(void);            /* CLOCK_MONOTONIC, usec */
  * td_wait_pid_gone(), td_wait_eof(), ...), with a timeout that only bounds
  * a hang. */
 void td_sleep(uint64_t usec);
+/* The pause between two looks of a bounded poll loop (a few ms). Only for
+ * conditions that the kernel reports no event for, such as a process's
+ * children, the sockets it holds or what it has read, which only /proc
+ * shows; every caller says in a comment why there is no event to wait
+ * for. */
+void td_poll_pause(void);
 const char *td_binary(void);      /* $PREFORKD_BINARY */
