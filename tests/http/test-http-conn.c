@@ -568,7 +568,8 @@ static void *ka_client(void *userdata) {
                         continue;
                 }
                 reused++;
-                if (memmem(buf, (size_t) (end - buf), "\r\nConnection: close\r\n", 21)) {
+                /* (the head with its last line's CRLF) */
+                if (memmem(buf, (size_t) (end - buf) + 2, "\r\nConnection: close\r\n", 21)) {
                         if (td_wait_eof(fd, TD_TIMEOUT) < 0) {
                                 ka_count(l, &l->failed, "no EOF after Connection: close");
                                 fd = safe_close(fd);

