@@ -10,16 +10,23 @@
  *   util.h    the clock, TD_SEC(), the binary under test, TdLine
  *   logs.h    the captured stdout+stderr, its search, "Listening on" ports
  *   notify.h  the NOTIFY_SOCKET messages
- *   proc.h    /proc: workers, process group, listener holders, conn owner
- *   daemon.h  TestDaemon: temp dir, config, start, signal, exit, teardown,
- *             and the TD_OK()/TD_ASSERT*() assertions
+ *   proc.h    /proc and pidfds: workers, process group, listener holders,
+ *             conn owner, what the daemon has read of a connection
+ *   daemon.h  TestDaemon: temp dir, config, start (with passed sockets or
+ *             as another user), signal, exit, teardown, and the
+ *             TD_OK()/TD_ASSERT*() assertions
  *   net.h     client sockets, echo checks, a port held busy
  *   load.h    background load threads
  *   run.h     td_run() for CLI tests, suite helpers
  *
  * Conventions: functions return 0 (or a positive count/fd) on success and a
  * negative errno on failure; -ETIMEDOUT when a bounded wait ran out. All
- * timeouts are in microseconds (use TD_SEC()). A background thread drains the
+ * timeouts are in microseconds (use TD_SEC()); they only bound a hang:
+ * every wait is for the event itself (a log line, a notify message, a
+ * process's exit through its pidfd, an EOF), and no test asserts on how
+ * long something took. td_sleep() only paces a deliberately slow client;
+ * td_poll_pause() spaces the looks of the few waits for what only /proc
+ * shows (a fork, the sockets a process holds, what it has read). A background thread drains the
  * daemon's output pipe and the notify socket into buffers, so the daemon
  * never blocks on logging while the test does something else.
  *

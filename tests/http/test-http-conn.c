@@ -365,16 +365,21 @@ static uint64_t read_zeros(Client *c, uint64_t size) {
         }
 }
 
+/* Reads the head of the huge answer and a little of its body, so that it
+ * is in flight, and leaves the rest. */
+static void read_into_huge(Client *c) {
+        while (!strstr(c->buf ? c->buf : "", "\r\n\r\n") || c->len < 65536)
+                ck_assert_int_gt(client_fill(c), 0);
+}
+
 /* GET /huge.bin with GET /a.txt pipelined behind it, in one write, and
  * waits until the worker has read both: the second one is then in its
- * buffer, received. Reads the head and a little of the body, so that the
- * response is in flight, and leaves the rest. */
+ * buffer, received. Then read_into_huge(). */
 static void start_huge_and_pipelined(Client *c, uint16_t port) {
         client_open(c, port);
         client_send(c, "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         ck_assert_int_eq(td_wait_conn_read(c->fd, TD_TIMEOUT), 0);
-        while (!strstr(c->buf ? c->buf : "", "\r\n\r\n") || c->len < 65536)
-                ck_assert_int_gt(client_fill(c), 0);
+        read_into_huge(c);
 }
 
 /* The rest: all of the huge response, then the pipelined request answered
@@ -447,8 +452,7 @@ START_TEST(test_graceful_stop_request_arrived_during_response) {
         site_huge(d);
         client_open(&c, port);
         client_send(&c, "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
-        while (!strstr(c.buf ? c.buf : "", "\r\n\r\n") || c.len < 65536)
-                ck_assert_int_gt(client_fill(&c), 0);
+        read_into_huge(&c);
         client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
 
         TD_OK(d, td_kill(d, SIGTERM));

@@ -142,17 +142,26 @@ static inline int connect_addr(const char *listen_addr) {
  * configured address ("@DIR@" allowed); the daemon is started here and
  * stopped at the end. */
 #define N_QUEUED 5
+static inline char *queued_config(const char *listen, unsigned workers) {
+        char *s;
+
+        if (asprintf(&s,
+                     "shutdown_timeout = 60.0;\n"
+                     "services = ( { name = \"echo\"; listen = [ \"%s\" ]; workers = %u; handler = \"echo\";\n"
+                     "               idle_timeout = 600.0; } );\n",
+                     listen, workers) < 0)
+                return NULL;
+        return s;
+}
+
 static inline void queued_connections_survive_reload(TestDaemon *d, const char *listen, const TdStartOptions *opts) {
         _cleanup_free_ char *conf = NULL, *conf2 = NULL;
         _cleanup_close_ int hold = -EBADF;
         int queued[N_QUEUED];
         char addr[256];
 
-        TD_ASSERT(d, asprintf(&conf,
-                              "shutdown_timeout = 60.0;\n"
-                              "services = ( { name = \"echo\"; listen = [ \"%s\" ]; workers = 1; handler = \"echo\";\n"
-                              "               idle_timeout = 600.0; } );\n",
-                              listen) >= 0);
+        conf = queued_config(listen, 1);
+        TD_ASSERT(d, conf);
         TD_OK(d, td_write_config(d, conf));
         TD_OK(d, td_start(d, opts));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
@@ -173,11 +182,8 @@ static inline void queued_connections_survive_reload(TestDaemon *d, const char *
         }
 
         /* A new generation, on the same address: two workers now. */
-        TD_ASSERT(d, asprintf(&conf2,
-                              "shutdown_timeout = 60.0;\n"
-                              "services = ( { name = \"echo\"; listen = [ \"%s\" ]; workers = 2; handler = \"echo\";\n"
-                              "               idle_timeout = 600.0; } );\n",
-                              listen) >= 0);
+        conf2 = queued_config(listen, 2);
+        TD_ASSERT(d, conf2);
         TD_OK(d, td_write_config(d, conf2));
         hup_expect_applied(d, 2);
 
