@@ -958,6 +958,50 @@ START_TEST(test_stop_graceful_then_fast) {
 }
 END_TEST
 
+/* A stop never postpones a SIGKILL already due earlier: a fast stop during
+ * a graceful one with a short shutdown_timeout, and a stop while a reload's
+ * old generation is still retiring. */
+START_TEST(test_stop_never_postpones_sigkill) {
+        uint64_t t;
+
+        start(CONF("0.5", SVC("echo", 2)));
+        ready(101);
+        ready(102);
+        t = fake.now;
+        stop(false);
+        advance(MS(100));
+        stop(true);
+        EXPECT("spawn g1 echo[0] = 101", "spawn g1 echo[1] = 102", "event STARTED", "kill 101 TERM",
+               "kill 102 TERM", "kill 101 QUIT", "kill 102 QUIT");
+        ck_assert_uint_eq(supervisor_next_deadline(fake.sup), t + MS(500));
+        ck_assert_uint_eq(fake.sup->stop_deadline, t + MS(5500));
+        advance_to(t + MS(500));
+        EXPECT("kill 101 KILL", "kill 102 KILL");
+}
+END_TEST
+
+START_TEST(test_stop_keeps_the_retiring_generation_deadline) {
+        uint64_t t;
+
+        start_two_ready(SEC(1));
+        ck_assert_int_eq(reload(CONF("2", SVC("echo", 2))), 0);
+        ready(103);
+        ready(104);
+        EXPECT("spawn g2 echo[0] = 103", "spawn g2 echo[1] = 104", "kill 101 TERM", "kill 102 TERM",
+               "event RELOAD_APPLIED");
+        t = fake.now;
+
+        advance(SEC(1));
+        stop(false);
+        EXPECT("kill 103 TERM", "kill 104 TERM");
+        ck_assert_uint_eq(supervisor_next_deadline(fake.sup), t + SEC(2));
+        advance_to(t + SEC(2));
+        EXPECT("kill 101 KILL", "kill 102 KILL");
+        advance_to(t + SEC(3));
+        EXPECT("kill 103 KILL", "kill 104 KILL");
+}
+END_TEST
+
 /* (c) A stop during a reload: both generations are told to leave, the
  * reload is neither applied nor refused, STOPPED only after every exit. */
 START_TEST(test_stop_during_reload) {
@@ -1208,6 +1252,8 @@ int main(void) {
         tcase_add_test(tc, test_stop_timeout);
         tcase_add_test(tc, test_stop_fast);
         tcase_add_test(tc, test_stop_graceful_then_fast);
+        tcase_add_test(tc, test_stop_never_postpones_sigkill);
+        tcase_add_test(tc, test_stop_keeps_the_retiring_generation_deadline);
         tcase_add_test(tc, test_stop_during_reload);
         tcase_add_test(tc, test_stop_during_backoff);
         tcase_add_test(tc, test_stop_with_every_slot_backing_off);
