@@ -313,13 +313,15 @@ static Service *service(const char *name) {
         return NULL;
 }
 
-/* echo with two workers, both ready; the clock then reads T0 + up. */
-static void start_two_ready(uint64_t up) {
+/* echo with two workers, both ready; then the clock reads T0 + up, which
+ * is returned. */
+static uint64_t start_two_ready(uint64_t up) {
         start(CONF("2", SVC("echo", 2)));
         ready(101);
         ready(102);
         EXPECT("spawn g1 echo[0] = 101", "spawn g1 echo[1] = 102", "event STARTED");
         advance(up);
+        return fake.now;
 }
 
 /* IDLE -> STARTING -> RUNNING; DEAD -> STARTING -> RUNNING; the fds and
@@ -858,10 +860,7 @@ END_TEST
 /* STOPPING -> STOPPED: SIGTERM to every worker, no respawn, STOPPED with
  * the last exit; SIGKILL exactly at shutdown_timeout. */
 START_TEST(test_stop_graceful) {
-        uint64_t t;
-
-        start_two_ready(SEC(1));
-        t = fake.now;
+        uint64_t t = start_two_ready(SEC(1));
 
         stop(false);
         EXPECT("kill 101 TERM", "kill 102 TERM");
@@ -901,10 +900,7 @@ END_TEST
 
 /* Workers that outlive their SIGKILL by 5s: STOP_TIMEOUT, exactly then. */
 START_TEST(test_stop_timeout) {
-        uint64_t t;
-
-        start_two_ready(SEC(1));
-        t = fake.now;
+        uint64_t t = start_two_ready(SEC(1));
         stop(false);
         advance_to(t + SEC(7) - 1);
         EXPECT("kill 101 TERM", "kill 102 TERM", "kill 101 KILL", "kill 102 KILL");
@@ -922,10 +918,7 @@ END_TEST
 /* A fast stop sends SIGQUIT and SIGKILLs after 1s; a graceful stop turns
  * into a fast one, but not the other way round. */
 START_TEST(test_stop_fast) {
-        uint64_t t;
-
-        start_two_ready(SEC(1));
-        t = fake.now;
+        uint64_t t = start_two_ready(SEC(1));
         stop(true);
         EXPECT("kill 101 TERM", "kill 102 TERM", "kill 101 QUIT", "kill 102 QUIT");
         ck_assert_uint_eq(supervisor_next_deadline(fake.sup), t + SEC(1));
@@ -942,10 +935,7 @@ START_TEST(test_stop_fast) {
 END_TEST
 
 START_TEST(test_stop_graceful_then_fast) {
-        uint64_t t;
-
-        start_two_ready(SEC(1));
-        t = fake.now;
+        uint64_t t = start_two_ready(SEC(1));
         stop(false);
         advance(MS(100));
         stop(true);
@@ -1082,6 +1072,26 @@ START_TEST(test_stop_with_every_slot_backing_off) {
         ck_assert_uint_eq(supervisor_next_deadline(fake.sup), USEC_INFINITY);
         advance(SEC(1));
         EXPECT_NONE();
+}
+END_TEST
+
+/* A stop before the start is complete: STARTING and RUNNING slots both
+ * retire, STARTED is never reported, not even on a late ready. */
+START_TEST(test_stop_while_starting) {
+        start(CONF("2", SVC("echo", 2)));
+        ready(101);
+        stop(false);
+        EXPECT("spawn g1 echo[0] = 101", "spawn g1 echo[1] = 102", "kill 101 TERM", "kill 102 TERM");
+        ASSERT_STATE(SUPERVISOR_STOPPING);
+        ASSERT_SLOT(1, "echo", 0, SLOT_RETIRING, 101);
+        ASSERT_SLOT(1, "echo", 1, SLOT_RETIRING, 102);
+        ck_assert(slot(1, "echo", 0)->ever_ready);
+        ck_assert(!slot(1, "echo", 1)->ever_ready);
+        ready(102);
+        quit(101, 0);
+        EXPECT_NONE();
+        quit(102, 0);
+        EXPECT("event STOPPED");
 }
 END_TEST
 
@@ -1257,6 +1267,7 @@ int main(void) {
         tcase_add_test(tc, test_stop_during_reload);
         tcase_add_test(tc, test_stop_during_backoff);
         tcase_add_test(tc, test_stop_with_every_slot_backing_off);
+        tcase_add_test(tc, test_stop_while_starting);
         tcase_add_test(tc, test_stop_idle);
         tcase_add_test(tc, test_reload_retires_a_slot_backing_off);
         tcase_add_test(tc, test_stale_readiness_ignored);
