@@ -408,11 +408,13 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                          (double) grace / 1e6);
 
         /* Every generation, also one still retiring from a reload, now
-         * SIGKILLs its stragglers after grace; the stop deadline is the
-         * last resort should even that not end them. */
+         * SIGKILLs its stragglers after grace at the latest (a deadline
+         * already set, by the reload or a graceful stop before this fast
+         * one, may be earlier and stays); the stop deadline is the last
+         * resort should even that not end them. */
         for (Generation *g = s->retiring; g; g = g->next)
-                g->kill_usec = deadline_after(now, grace);
-        s->stop_deadline = deadline_after(now, grace + STOP_SLACK_USEC);
+                g->kill_usec = MIN(g->kill_usec, deadline_after(now, grace));
+        s->stop_deadline = MIN(s->stop_deadline, deadline_after(now, grace + STOP_SLACK_USEC));
         supervisor_run_timers(s, now);
 }
 
