@@ -386,7 +386,8 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 abort();
         }
 
-        newest = s->pending ? s->pending : s->current ? s->current : s->retiring;
+        /* The configuration that serves decides, as before a reload. */
+        newest = s->current ? s->current : s->pending ? s->pending : s->retiring;
         grace = fast ? FAST_STOP_USEC : newest ? newest->config->shutdown_timeout_usec : 0;
         if (s->state != SUPERVISOR_STOPPING) {
                 s->state = SUPERVISOR_STOPPING;
