@@ -50,8 +50,11 @@ static int listing_read(int dir_fd, bool show_dotfiles, Listing *l) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
 
-        /* fdopendir() takes the fd over; the caller keeps its own. */
-        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        /* dir_fd may be O_PATH, which cannot be read: open the directory
+         * itself through it (".", so no name is looked up again), which
+         * also gives the listing a file position of its own. fdopendir()
+         * takes the new fd over. */
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         d = fdopendir(fd);
@@ -59,8 +62,6 @@ static int listing_read(int dir_fd, bool show_dotfiles, Listing *l) {
                 safe_close(fd);
                 return -errno;
         }
-        /* The duplicate shares the file position with dir_fd. */
-        rewinddir(d);
 
         while ((errno = 0, de = readdir(d))) {
                 struct stat st;

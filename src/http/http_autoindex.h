@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Renders the listing of the directory open at dir_fd, whose normalized
+/* Renders the listing of the directory open at dir_fd (O_PATH is enough), whose normalized
  * request path (with its trailing '/') is path, as an HTML page: names
  * HTML-escaped, links percent-encoded, directories first marked with '/',
  * sorted by name, with size and modification time. Entries whose name

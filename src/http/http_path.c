@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +14,17 @@
 /* How many times a lookup is retried when openat2() reports that a rename
  * or mount raced with it (EAGAIN); the kernel only says "try again". */
 #define OPENAT2_RETRIES 8
+
+/* How a lookup opens: O_PATH runs no driver's open, does not wait for a
+ * FIFO's writer and needs no read permission. openat2() refuses any other
+ * flag next to O_PATH but these. */
+#define PATH_FLAGS (O_PATH | O_CLOEXEC)
+
+/* How a regular file is opened for reading. O_NONBLOCK: an open for reading
+ * waits for the holder of a write lease to give it up (up to
+ * lease-break-time, 45 s), which a worker must not; it fails with
+ * EWOULDBLOCK instead. */
+#define READ_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
 /* Whether openat2() is usable; cleared once by http_path_probe_openat2(). */
 static bool openat2_works = true;
@@ -121,12 +133,18 @@ int http_path_probe_openat2(int root_fd) {
         return -errno;
 }
 
-int http_path_open_walk(int root_fd, const char *path, int *ret_fd) {
-        const int final_flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW;
+/* The lookup without openat2(): one component at a time, each opened
+ * O_NOFOLLOW below the previous one, so that no symlink is followed at all
+ * and, as no component is "..", nothing above root_fd is reached.
+ * Intermediate components are opened O_PATH: they need search permission
+ * only, as in a normal lookup. With O_PATH, a final symlink is opened as
+ * itself rather than refused: the caller's fstat() sees it. */
+static int walk(int root_fd, const char *path, int final_flags, int *ret_fd) {
         _cleanup_close_ int dir_fd = -EBADF;
         char name[NAME_MAX + 1];
         const char *p = path;
 
+        final_flags |= O_NOFOLLOW;
         while (*p == '/')
                 p++;
         if (*p == '\0') {
@@ -147,8 +165,6 @@ int http_path_open_walk(int root_fd, const char *path, int *ret_fd) {
                 memcpy(name, p, n);
                 name[n] = '\0';
 
-                /* Intermediate components are opened O_PATH: no read
-                 * permission needed, only search, as for a normal lookup. */
                 int flags = last ? final_flags | (slash ? O_DIRECTORY : 0)
                                  : O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW;
                 int fd = openat(dir_fd >= 0 ? dir_fd : root_fd, name, flags);
@@ -166,17 +182,20 @@ int http_path_open_walk(int root_fd, const char *path, int *ret_fd) {
         return 0;
 }
 
-int http_path_open(int root_fd, const char *path, bool follow_symlinks, int *ret_fd) {
-        if (!openat2_works)
-                return http_path_open_walk(root_fd, path, ret_fd);
+/* Looks path up below root_fd and opens it with open_flags (PATH_FLAGS, or
+ * READ_FLAGS for the reopen by name), by openat2() or by the walk. */
+static int lookup(int root_fd, const char *path, HttpPathFlags flags, int open_flags, int *ret_fd) {
+        if (!openat2_works || (flags & HTTP_PATH_NO_OPENAT2))
+                return walk(root_fd, path, open_flags, ret_fd);
 
         const char *rel = path[0] == '/' ? path + 1 : path;
         if (*rel == '\0')
                 rel = ".";
 
         struct open_how how = {
-                .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow_symlinks ? 0 : RESOLVE_NO_SYMLINKS),
+                .flags = (uint64_t) open_flags,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                           (flags & HTTP_PATH_FOLLOW_SYMLINKS ? 0 : RESOLVE_NO_SYMLINKS),
         };
 
         for (unsigned attempt = 0;; attempt++) {
@@ -189,6 +208,71 @@ int http_path_open(int root_fd, const char *path, bool follow_symlinks, int *ret
                         continue;
                 return -errno;
         }
+}
+
+/* Opens the regular file that the O_PATH fd refers to (st its stat) for
+ * reading. */
+static int reopen_regular(int root_fd, const char *path, HttpPathFlags flags, int fd, const struct stat *st,
+                          int *ret_fd) {
+        char proc[sizeof("/proc/self/fd/") + 3 * sizeof(int)];
+        _cleanup_close_ int rfd = -EBADF;
+        struct stat rst;
+        int r;
+
+        if (!(flags & HTTP_PATH_NO_PROC)) {
+                /* The magic link opens the very inode fd refers to, whatever
+                 * happened to its name since the lookup. */
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                rfd = open(proc, READ_FLAGS);
+                if (rfd >= 0) {
+                        *ret_fd = TAKE_FD(rfd);
+                        return 0;
+                }
+                if (errno != ENOENT)
+                        return -errno;
+                /* No /proc in this mount namespace. */
+        }
+
+        /* Looked up by name once more: the name may lead elsewhere by now,
+         * so the result must be the same inode. O_NONBLOCK also keeps a
+         * FIFO swapped in meanwhile from blocking the open. */
+        r = lookup(root_fd, path, flags, READ_FLAGS, &rfd);
+        if (r < 0)
+                return r;
+        if (fstat(rfd, &rst) < 0)
+                return -errno;
+        if (rst.st_dev != st->st_dev || rst.st_ino != st->st_ino)
+                return -EAGAIN;
+        *ret_fd = TAKE_FD(rfd);
+        return 0;
+}
+
+int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        r = lookup(root_fd, path, flags, PATH_FLAGS, &fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+
+        if (S_ISDIR(st.st_mode)) {
+                *ret_fd = TAKE_FD(fd);
+                *ret_st = st;
+                return 0;
+        }
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP; /* the walk's final component, opened as itself */
+        if (!S_ISREG(st.st_mode))
+                return -ENXIO;
+
+        r = reopen_regular(root_fd, path, flags, fd, &st, ret_fd);
+        if (r < 0)
+                return r;
+        *ret_st = st;
+        return 0;
 }
 
 int http_path_encode(const char *path, size_t len, char *out, size_t size) {

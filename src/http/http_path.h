@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 /* Turns the raw (percent-encoded) path of a request-target into the path
  * that is looked up: percent-decoded, then dot-segments removed (RFC 3986
@@ -21,22 +22,38 @@ int http_path_normalize(const char *raw, size_t raw_len, char *out, size_t out_s
  * and friends even when dotfiles are denied. */
 bool http_path_has_dotfile(const char *path, size_t len);
 
+typedef enum HttpPathFlags {
+        /* Follow symlinks while they stay below the root. */
+        HTTP_PATH_FOLLOW_SYMLINKS = 1 << 0,
+        /* For tests: look up as where openat2() is missing (the component
+         * walk) and reopen as where /proc is not mounted (by name). */
+        HTTP_PATH_NO_OPENAT2 = 1 << 1,
+        HTTP_PATH_NO_PROC = 1 << 2,
+} HttpPathFlags;
+
 /* Opens a normalized path below root_fd so that nothing outside the root is
  * ever opened: openat2() with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, plus
- * RESOLVE_NO_SYMLINKS when follow_symlinks is false. Symlinks are followed
- * only while they stay below the root, at the moment of the lookup, so a
- * symlink swapped during the request cannot lead outside either. The file
- * is opened O_RDONLY | O_NONBLOCK (a FIFO must not block the worker).
+ * RESOLVE_NO_SYMLINKS without HTTP_PATH_FOLLOW_SYMLINKS. Symlinks are
+ * followed only while they stay below the root, at the moment of the
+ * lookup, so that a symlink swapped during the request cannot lead outside
+ * either. Where openat2() does not work (http_path_probe_openat2()), the
+ * path is walked one component at a time with O_NOFOLLOW, and no symlink is
+ * followed at all.
  *
- * Returns 0 and the fd, or a negative errno: -ENOENT, -ENOTDIR (404),
- * -EACCES (403), -EXDEV (the path would leave the root), -ELOOP (a symlink
- * where none may be followed), others. */
-int http_path_open(int root_fd, const char *path, bool follow_symlinks, int *ret_fd);
-
-/* The same guarantee without openat2(), for kernels before 5.6 or seccomp
- * filters that refuse it: walks the path one component at a time with
- * O_NOFOLLOW, so that no symlink is followed at all. Exposed for tests. */
-int http_path_open_walk(int root_fd, const char *path, int *ret_fd);
+ * The lookup opens O_PATH, which runs no driver's open and does not wait
+ * for a FIFO's writer; only after fstat() shows a regular file is the file
+ * opened for reading, through /proc/self/fd (the same inode, no second
+ * lookup by name; where /proc is not mounted, the name is looked up once
+ * more, non-blocking, and must lead to the same inode). A directory is
+ * returned as its O_PATH fd: enough to look up names below it, and
+ * http_autoindex_render() opens it for reading itself. Anything else (FIFO,
+ * socket, device) is never opened for reading.
+ *
+ * Returns 0 with the fd and its stat in *ret_st, or a negative errno:
+ * -ENOENT, -ENOTDIR (404), -EACCES (403), -EXDEV (the path would leave the
+ * root), -ELOOP (a symlink where none may be followed), -ENXIO (neither a
+ * regular file nor a directory), -EAGAIN (renames kept racing), others. */
+int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st);
 
 /* Probes whether openat2() works here. Returns 1 if it does, 0 if
  * http_path_open() must use the component walk (and does from now on), or

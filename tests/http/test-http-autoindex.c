@@ -116,6 +116,17 @@ START_TEST(test_render) {
         ck_assert_int_eq(http_autoindex_render(fd, "/", true, &body, &len), 0);
         ck_assert_ptr_nonnull(strstr(body, "<a href=\"./.hidden\">.hidden</a>"));
         ck_assert_ptr_null(strstr(body, "href=\"../\""));
+        free(TAKE_PTR(body));
+
+        /* The directory comes as O_PATH from the lookup, and is listed
+         * again and again from its start. */
+        _cleanup_close_ int path_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(path_fd, 0);
+        for (int i = 0; i < 2; i++) {
+                ck_assert_int_eq(http_autoindex_render(path_fd, "/", false, &body, &len), 0);
+                ck_assert_ptr_nonnull(strstr(body, "<a href=\"./b.txt\">b.txt</a>"));
+                free(TAKE_PTR(body));
+        }
         remove_dir(dir);
 }
 END_TEST

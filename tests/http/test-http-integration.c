@@ -3,11 +3,15 @@
  * the fields that go with it, files, directories, symlinks, preconditions
  * and ranges. Connection handling is in test-http-conn.c. */
 #include <check.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "build-config.h"
 #include "http-client.h"
 #include "http_date.h"
+#include "open-watch.h"
 
 /* A daemon with default settings, started for each test of the "default"
  * case (a checked fixture: it runs in the forked test process, which owns
@@ -544,6 +548,70 @@ START_TEST(test_dotfiles_allow) {
 }
 END_TEST
 
+/* What is neither a regular file nor a directory is refused (403) without
+ * the worker ever opening it for reading: a FIFO (whose open for reading
+ * would wake a waiting writer, and without O_NONBLOCK wait for one), a unix
+ * socket, a device node (created only where the test may: its open runs
+ * the driver), also as an index file and as a precompressed variant. The
+ * one worker then answers a request on another connection. Before the fix
+ * every one of them was opened O_RDONLY before its type was checked. */
+START_TEST(test_special_files) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int watch = open_watch_new();
+        char path[4096];
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "precompressed = true; autoindex = false;", NULL, &port);
+        site_mkdir(d, "site/fifodir");
+        static const char *const fifos[] = { "site/fifo", "site/fifodir/index.html", "site/a.txt.gz" };
+        for (size_t i = 0; i < ELEMENTSOF(fifos); i++) {
+                snprintf(path, sizeof(path), "%s/%s", td_dir(d), fifos[i]);
+                ck_assert_int_eq(mkfifo(path, 0644), 0);
+                open_watch_add(watch, path);
+        }
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ck_assert_int_lt(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/site/sock", td_dir(d)), sizeof(sa.sun_path));
+        _cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(sock, 0);
+        ck_assert_int_eq(bind(sock, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        snprintf(path, sizeof(path), "%s/site/null", td_dir(d));
+        bool have_device = mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0;
+        if (have_device)
+                open_watch_add(watch, path);
+
+        static const char *const refused[] = { "/fifo", "/sock", "/null" };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                if (strcmp(refused[i], "/null") == 0 && !have_device)
+                        continue;
+                char req[128];
+                snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", refused[i]);
+                http_get(port, req, false, &r);
+                ck_assert_msg(r.status == 403, "%s: %u", refused[i], r.status);
+                response_done(&r);
+        }
+        /* An index that is a FIFO is passed over like a missing one. */
+        http_get(port, "GET /fifodir/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        response_done(&r);
+        /* So is a precompressed variant: the file itself is sent. */
+        http_get(port, "GET /a.txt HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        ck_assert(!response_field(&r, "Content-Encoding"));
+        response_done(&r);
+
+        /* Every response is in, so every open would be queued by now. */
+        unsigned opens = open_watch_count(watch);
+        TD_ASSERT_MSG(d, opens == 0, "the worker opened a FIFO or device %u times", opens);
+
+        http_get(port, "GET /a.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("http-integration");
         TCase *tc = tcase_create("default");
@@ -568,5 +636,6 @@ int main(void) {
         TD_ADD_TEST(s, test_settings);
         TD_ADD_TEST(s, test_dotfiles_allow);
         TD_ADD_TEST(s, test_precompressed_and_headers);
+        TD_ADD_TEST(s, test_special_files);
         return td_run_suite(s);
 }

@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "http_path.h"
+#include "open-watch.h"
 #include "testlib.h"
 
 /* Lookups per race test: enough for the swapping thread to interleave
@@ -159,6 +162,7 @@ END_TEST
  *   DIR/root/link_abs    -> /etc/passwd
  *   DIR/root/link_abs_in -> DIR/root/file.txt (absolute, so refused)
  *   DIR/root/fifo             a FIFO
+ *   DIR/root/sock             a unix socket
  */
 typedef struct Tree {
         char dir[PATH_MAX];
@@ -194,6 +198,12 @@ static void tree_setup(Tree *t) {
         snprintf(q, sizeof(q), "%s/root/file.txt", t->dir);
         ck_assert_int_eq(symlink(q, P("%s/root/link_abs_in", t->dir)), 0);
         ck_assert_int_eq(mkfifo(P("%s/root/fifo", t->dir), 0644), 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ck_assert_int_lt(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/root/sock", t->dir), sizeof(sa.sun_path));
+        int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(sock, 0);
+        ck_assert_int_eq(bind(sock, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        safe_close(sock);
         t->root_fd = open(P("%s/root", t->dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
         ck_assert_int_ge(t->root_fd, 0);
 #undef P
@@ -207,56 +217,71 @@ static void tree_teardown(Tree *t) {
 }
 
 /* Opens path and returns what the file says ("" for a directory), or the
- * negative errno as text. */
-static const char *open_read(int root_fd, const char *path, bool follow, bool walk) {
+ * negative errno as text. A file comes opened for reading, a directory as
+ * O_PATH, each with its own stat. */
+static const char *open_read(int root_fd, const char *path, HttpPathFlags flags) {
         static char buf[64];
-        struct stat st;
+        struct stat st, fst;
         int fd, r;
 
-        r = walk ? http_path_open_walk(root_fd, path, &fd) : http_path_open(root_fd, path, follow, &fd);
+        r = http_path_open(root_fd, path, flags, &fd, &st);
         if (r < 0) {
                 snprintf(buf, sizeof(buf), "%s", strerrorname_np(-r));
                 return buf;
         }
-        ck_assert_int_eq(fstat(fd, &st), 0);
-        ssize_t n = S_ISREG(st.st_mode) ? read(fd, buf, sizeof(buf) - 1) : 0;
+        ck_assert_int_eq(fstat(fd, &fst), 0);
+        ck_assert(fst.st_dev == st.st_dev && fst.st_ino == st.st_ino);
+        int fl = fcntl(fd, F_GETFL);
+        ck_assert_int_ge(fl, 0);
+        ssize_t n = 0;
+        if (S_ISREG(st.st_mode)) {
+                ck_assert_int_eq(fl & (O_PATH | O_ACCMODE), O_RDONLY);
+                n = read(fd, buf, sizeof(buf) - 1);
+        } else {
+                ck_assert(S_ISDIR(st.st_mode));
+                ck_assert(fl & O_PATH);
+        }
         ck_assert_int_ge(n, 0);
         buf[n] = '\0';
         safe_close(fd);
         return buf;
 }
 
+#define FOLLOW HTTP_PATH_FOLLOW_SYMLINKS
+#define WALK (HTTP_PATH_NO_OPENAT2 | HTTP_PATH_FOLLOW_SYMLINKS)
+
 START_TEST(test_open_openat2) {
         Tree t;
         tree_setup(&t);
         ck_assert_int_eq(http_path_probe_openat2(t.root_fd), 1);
 
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", true, false), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", true, false), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/", true, false), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/", true, false), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/nope", true, false), "ENOENT");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", true, false), "ENOTDIR");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/x", true, false), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", FOLLOW), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", FOLLOW), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/", FOLLOW), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/", FOLLOW), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/nope", FOLLOW), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", FOLLOW), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/x", FOLLOW), "ENOTDIR");
 
         /* Symlinks that stay below the root are followed when allowed. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", true, false), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", true, false), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", false, false), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", false, false), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", FOLLOW), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", FOLLOW), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", 0), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", 0), "ELOOP");
 
         /* Nothing outside, however it is reached. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_up/outside.txt", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs_in", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/../outside.txt", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", false, false), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", false, false), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/proc/self/root/etc/passwd", true, false), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", FOLLOW), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_up/outside.txt", FOLLOW), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", FOLLOW), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs_in", FOLLOW), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/../outside.txt", FOLLOW), "EXDEV");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", 0), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", 0), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/proc/self/root/etc/passwd", FOLLOW), "ENOENT");
 
-        /* A FIFO opens without blocking; the caller refuses it by type. */
-        ck_assert_str_eq(open_read(t.root_fd, "/fifo", true, false), "");
+        /* Neither a FIFO nor a socket is opened for reading. */
+        ck_assert_str_eq(open_read(t.root_fd, "/fifo", FOLLOW), "ENXIO");
+        ck_assert_str_eq(open_read(t.root_fd, "/sock", FOLLOW), "ENXIO");
         tree_teardown(&t);
 }
 END_TEST
@@ -265,20 +290,70 @@ START_TEST(test_open_walk) {
         Tree t;
         tree_setup(&t);
 
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", false, true), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", false, true), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/", false, true), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/", false, true), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/nope", false, true), "ENOENT");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", false, true), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", WALK), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", WALK), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/", WALK), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/", WALK), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/nope", WALK), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", WALK), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/fifo", WALK), "ENXIO");
+        ck_assert_str_eq(open_read(t.root_fd, "/sock", WALK), "ENXIO");
         /* The walk follows no symlink at all. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", false, true), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", false, true), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", false, true), "ELOOP");
-        const char *r = open_read(t.root_fd, "/link_sub/inner.txt", false, true);
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", WALK), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", WALK), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", WALK), "ELOOP");
+        const char *r = open_read(t.root_fd, "/link_sub/inner.txt", WALK);
         ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_sub/inner.txt: %s", r);
-        r = open_read(t.root_fd, "/link_up/outside.txt", false, true);
+        r = open_read(t.root_fd, "/link_up/outside.txt", WALK);
         ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_up/outside.txt: %s", r);
+        tree_teardown(&t);
+}
+END_TEST
+
+/* Without /proc the regular file is looked up a second time by name and
+ * must be the same inode; nothing else changes. */
+START_TEST(test_open_no_proc) {
+        Tree t;
+        tree_setup(&t);
+
+        for (unsigned walk = 0; walk < 2; walk++) {
+                HttpPathFlags f = HTTP_PATH_NO_PROC | FOLLOW | (walk ? HTTP_PATH_NO_OPENAT2 : 0);
+                ck_assert_str_eq(open_read(t.root_fd, "/file.txt", f), "inside");
+                ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", f), "inner");
+                ck_assert_str_eq(open_read(t.root_fd, "/sub/", f), "");
+                ck_assert_str_eq(open_read(t.root_fd, "/fifo", f), "ENXIO");
+                ck_assert_str_eq(open_read(t.root_fd, "/link_in", f), walk ? "ELOOP" : "inside");
+        }
+        tree_teardown(&t);
+}
+END_TEST
+
+/* A FIFO is refused without ever being opened: an open for reading wakes a
+ * writer waiting in open() and, without O_NONBLOCK, waits for one; the same
+ * open of a device node runs its driver. Before the fix the FIFO was opened
+ * O_RDONLY and then refused by type. */
+START_TEST(test_special_not_opened) {
+        char p[PATH_MAX + 32];
+        Tree t;
+        tree_setup(&t);
+
+        _cleanup_close_ int ifd = open_watch_new();
+        snprintf(p, sizeof(p), "%s/root/fifo", t.dir);
+        open_watch_add(ifd, p);
+        snprintf(p, sizeof(p), "%s/root/file.txt", t.dir);
+        open_watch_add(ifd, p);
+
+        static const HttpPathFlags modes[] = {
+                FOLLOW, 0, WALK, FOLLOW | HTTP_PATH_NO_PROC, WALK | HTTP_PATH_NO_PROC,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                ck_assert_str_eq(open_read(t.root_fd, "/fifo", modes[i]), "ENXIO");
+                ck_assert_msg(open_watch_count(ifd) == 0, "the FIFO was opened (flags %#x)", (unsigned) modes[i]);
+                /* The watch does see an open: the regular file's, for
+                 * reading, exactly once. */
+                ck_assert_str_eq(open_read(t.root_fd, "/file.txt", modes[i]), "inside");
+                ck_assert_uint_eq(open_watch_count(ifd), 1);
+        }
         tree_teardown(&t);
 }
 END_TEST
@@ -329,7 +404,8 @@ static void *swap_directory(void *arg) {
         return NULL;
 }
 
-static void race(void *(*swapper)(void *), const char *path, bool walk) {
+static void race(void *(*swapper)(void *), const char *path, HttpPathFlags flags) {
+        bool walk = flags & HTTP_PATH_NO_OPENAT2;
         Tree t;
         Swapper s = { .stop = false };
         pthread_t th;
@@ -347,7 +423,7 @@ static void race(void *(*swapper)(void *), const char *path, bool walk) {
         }
         for (unsigned i = 0; i < RACE_ROUNDS || ((inside == 0 && !walk) || refused == 0); i++) {
                 ck_assert_msg(i < 50 * RACE_ROUNDS, "only one outcome in %u lookups", i);
-                const char *r = open_read(t.root_fd, path, true, walk);
+                const char *r = open_read(t.root_fd, path, flags);
                 ck_assert_msg(strcmp(r, "outside") != 0, "%s opened a file outside the root (round %u)", path, i);
                 if (strcmp(r, "inside") == 0)
                         inside++;
@@ -361,22 +437,22 @@ static void race(void *(*swapper)(void *), const char *path, bool walk) {
 }
 
 START_TEST(test_race_symlink) {
-        race(swap_symlink, "/race", false);
+        race(swap_symlink, "/race", FOLLOW);
 }
 END_TEST
 
 START_TEST(test_race_symlink_walk) {
-        race(swap_symlink, "/race", true);
+        race(swap_symlink, "/race", WALK);
 }
 END_TEST
 
 START_TEST(test_race_directory) {
-        race(swap_directory, "/swap/secret.txt", false);
+        race(swap_directory, "/swap/secret.txt", FOLLOW);
 }
 END_TEST
 
 START_TEST(test_race_directory_walk) {
-        race(swap_directory, "/swap/secret.txt", true);
+        race(swap_directory, "/swap/secret.txt", WALK);
 }
 END_TEST
 
@@ -390,6 +466,8 @@ int main(void) {
         TD_ADD_TEST(s, test_encode);
         TD_ADD_TEST(s, test_open_openat2);
         TD_ADD_TEST(s, test_open_walk);
+        TD_ADD_TEST(s, test_open_no_proc);
+        TD_ADD_TEST(s, test_special_not_opened);
         TD_ADD_TEST(s, test_race_symlink);
         TD_ADD_TEST(s, test_race_symlink_walk);
         TD_ADD_TEST(s, test_race_directory);
