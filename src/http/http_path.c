@@ -26,6 +26,9 @@
  * EWOULDBLOCK instead. */
 #define READ_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
+/* The most symlinks one lookup follows, as the kernel's MAXSYMLINKS. */
+#define MAX_SYMLINKS 40
+
 /* Whether openat2() is usable; cleared once by http_path_probe_openat2(). */
 static bool openat2_works = true;
 
@@ -182,10 +185,14 @@ static int walk(int root_fd, const char *path, int final_flags, int *ret_fd) {
         return 0;
 }
 
+static bool use_walk(HttpPathFlags flags) {
+        return !openat2_works || (flags & HTTP_PATH_NO_OPENAT2);
+}
+
 /* Looks path up below root_fd and opens it with open_flags (PATH_FLAGS, or
  * READ_FLAGS for the reopen by name), by openat2() or by the walk. */
 static int lookup(int root_fd, const char *path, HttpPathFlags flags, int open_flags, int *ret_fd) {
-        if (!openat2_works || (flags & HTTP_PATH_NO_OPENAT2))
+        if (use_walk(flags))
                 return walk(root_fd, path, open_flags, ret_fd);
 
         const char *rel = path[0] == '/' ? path + 1 : path;
@@ -208,6 +215,115 @@ static int lookup(int root_fd, const char *path, HttpPathFlags flags, int open_f
                         continue;
                 return -errno;
         }
+}
+
+/* A lookup that follows symlinks itself, for when the path they lead to
+ * must be known (the dotfiles rule): one component at a time, each opened
+ * O_PATH | O_NOFOLLOW below the previous one. A symlink's target takes its
+ * place in the components still to go. A ".." drops the last component of
+ * the resolved path (which holds no symlink, so this is where the kernel's
+ * ".." would lead too) and the walk goes down that path again from the
+ * root: no ".." is ever looked up, and nothing above root_fd is reached.
+ * Fails as openat2() with RESOLVE_BENEATH does: -EXDEV for an absolute
+ * target or a ".." above the root, -ELOOP after MAX_SYMLINKS symlinks.
+ *
+ * Returns the O_PATH fd and, in resolved, the path it was found at: what is
+ * actually opened, with no symlink and no dot-segment in it. */
+static int chase(int root_fd, const char *path, char resolved[static PATH_MAX], int *ret_fd) {
+        _cleanup_close_ int dir_fd = -EBADF; /* the directory at resolved; -EBADF: the root */
+        char todo[PATH_MAX], target[PATH_MAX], name[NAME_MAX + 1];
+        size_t len = 0, todo_len = strlen(path);
+        unsigned links = 0;
+        int r;
+
+        if (todo_len >= sizeof(todo))
+                return -ENAMETOOLONG;
+        memcpy(todo, path, todo_len + 1);
+        resolved[0] = '\0';
+
+        for (const char *p = todo;;) {
+                while (*p == '/')
+                        p++;
+                if (*p == '\0')
+                        break;
+                const char *end = strchrnul(p, '/');
+                size_t n = (size_t) (end - p);
+
+                if (n == 1 && p[0] == '.') {
+                        p = end;
+                        continue;
+                }
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        if (len == 0)
+                                return -EXDEV;
+                        while (resolved[--len] != '/')
+                                ;
+                        resolved[len] = '\0';
+                        dir_fd = safe_close(dir_fd);
+                        if (len > 0) {
+                                /* O_NOFOLLOW: a component swapped for a
+                                 * symlink meanwhile fails the lookup. */
+                                r = walk(root_fd, resolved, PATH_FLAGS | O_DIRECTORY, &dir_fd);
+                                if (r < 0)
+                                        return r;
+                        }
+                        p = end;
+                        continue;
+                }
+                if (n > NAME_MAX)
+                        return -ENAMETOOLONG;
+                memcpy(name, p, n);
+                name[n] = '\0';
+
+                _cleanup_close_ int fd = openat(dir_fd >= 0 ? dir_fd : root_fd, name, PATH_FLAGS | O_NOFOLLOW);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return -errno;
+
+                if (S_ISLNK(st.st_mode)) {
+                        if (++links > MAX_SYMLINKS)
+                                return -ELOOP;
+                        ssize_t k = readlinkat(fd, "", target, sizeof(target));
+                        if (k < 0)
+                                return -errno;
+                        if (k == 0)
+                                return -ENOENT;
+                        if ((size_t) k >= sizeof(target))
+                                return -ENAMETOOLONG;
+                        if (target[0] == '/')
+                                return -EXDEV;
+                        size_t rest = strlen(end);
+                        if ((size_t) k + rest >= sizeof(todo))
+                                return -ENAMETOOLONG;
+                        memmove(todo + k, end, rest + 1);
+                        memcpy(todo, target, (size_t) k);
+                        p = todo;
+                        continue;
+                }
+                /* A name followed by '/' (more to go, or a trailing slash)
+                 * must be a directory, as for the kernel. */
+                if (*end == '/' && !S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                if (len + 1 + n >= PATH_MAX)
+                        return -ENAMETOOLONG;
+                resolved[len++] = '/';
+                memcpy(resolved + len, name, n + 1);
+                len += n;
+                safe_close(dir_fd);
+                dir_fd = TAKE_FD(fd);
+                p = end;
+        }
+
+        if (len == 0) {
+                memcpy(resolved, "/", 2);
+                int fd = openat(root_fd, ".", PATH_FLAGS | O_DIRECTORY);
+                if (fd < 0)
+                        return -errno;
+                *ret_fd = fd;
+                return 0;
+        }
+        *ret_fd = TAKE_FD(dir_fd);
+        return 0;
 }
 
 /* Opens the regular file that the O_PATH fd refers to (st its stat) for
@@ -247,12 +363,42 @@ static int reopen_regular(int root_fd, const char *path, HttpPathFlags flags, in
         return 0;
 }
 
+static int dotfile_error(HttpPathFlags flags) {
+        return flags & HTTP_PATH_HIDE_DOTFILES ? -ENOENT : -EACCES;
+}
+
 int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st) {
+        const bool dotfiles_refused = flags & (HTTP_PATH_DENY_DOTFILES | HTTP_PATH_HIDE_DOTFILES);
         _cleanup_close_ int fd = -EBADF;
+        char resolved[PATH_MAX];
         struct stat st;
         int r;
 
-        r = lookup(root_fd, path, flags, PATH_FLAGS, &fd);
+        if (dotfiles_refused && http_path_has_dotfile(path, strlen(path)))
+                return dotfile_error(flags);
+
+        if (dotfiles_refused && (flags & HTTP_PATH_FOLLOW_SYMLINKS) && !use_walk(flags)) {
+                /* Symlinks may lead to a dotfile under another name, so the
+                 * rule must hold for the path they lead to, which only a
+                 * lookup that follows them itself knows. Most paths hold
+                 * none: try without following first. */
+                r = lookup(root_fd, path, flags & ~HTTP_PATH_FOLLOW_SYMLINKS, PATH_FLAGS, &fd);
+                if (r == -ELOOP) {
+                        r = chase(root_fd, path, resolved, &fd);
+                        if (r < 0)
+                                return r;
+                        if (http_path_has_dotfile(resolved, strlen(resolved)))
+                                return dotfile_error(flags);
+                        /* For a reopen by name: the path that was opened,
+                         * which holds no symlink. */
+                        path = resolved;
+                        flags &= ~HTTP_PATH_FOLLOW_SYMLINKS;
+                }
+        } else {
+                /* The walk follows no symlink, and without the rule it
+                 * does not matter where one leads. */
+                r = lookup(root_fd, path, flags, PATH_FLAGS, &fd);
+        }
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)

@@ -25,10 +25,14 @@ bool http_path_has_dotfile(const char *path, size_t len);
 typedef enum HttpPathFlags {
         /* Follow symlinks while they stay below the root. */
         HTTP_PATH_FOLLOW_SYMLINKS = 1 << 0,
+        /* Refuse a path with a dotfile (http_path_has_dotfile()), as asked
+         * and as resolved: -EACCES (403), or -ENOENT (404) as if missing. */
+        HTTP_PATH_DENY_DOTFILES = 1 << 1,
+        HTTP_PATH_HIDE_DOTFILES = 1 << 2,
         /* For tests: look up as where openat2() is missing (the component
          * walk) and reopen as where /proc is not mounted (by name). */
-        HTTP_PATH_NO_OPENAT2 = 1 << 1,
-        HTTP_PATH_NO_PROC = 1 << 2,
+        HTTP_PATH_NO_OPENAT2 = 1 << 3,
+        HTTP_PATH_NO_PROC = 1 << 4,
 } HttpPathFlags;
 
 /* Opens a normalized path below root_fd so that nothing outside the root is
@@ -39,6 +43,15 @@ typedef enum HttpPathFlags {
  * either. Where openat2() does not work (http_path_probe_openat2()), the
  * path is walked one component at a time with O_NOFOLLOW, and no symlink is
  * followed at all.
+ *
+ * With HTTP_PATH_DENY_DOTFILES or _HIDE_DOTFILES the dotfiles rule holds
+ * for the path asked for and for the path it resolves to, the one actually
+ * opened: a symlink "link -> .env", or an index or .gz variant that is one,
+ * is refused like ".env" itself, and a symlink to "/.well-known/..." is
+ * not. When a path holds a symlink to follow, it is then resolved one
+ * component at a time below the root (no ".." is ever looked up), as
+ * openat2() would resolve it. The walk follows no symlink, so the path
+ * asked for is the one opened.
  *
  * The lookup opens O_PATH, which runs no driver's open and does not wait
  * for a FIFO's writer; only after fstat() shows a regular file is the file
@@ -52,7 +65,8 @@ typedef enum HttpPathFlags {
  * Returns 0 with the fd and its stat in *ret_st, or a negative errno:
  * -ENOENT, -ENOTDIR (404), -EACCES (403), -EXDEV (the path would leave the
  * root), -ELOOP (a symlink where none may be followed), -ENXIO (neither a
- * regular file nor a directory), -EAGAIN (renames kept racing), others. */
+ * regular file nor a directory), -EAGAIN (renames kept racing), others. A
+ * refused dotfile is -EACCES, or -ENOENT when hidden. */
 int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st);
 
 /* Probes whether openat2() works here. Returns 1 if it does, 0 if

@@ -19,8 +19,12 @@ static int send_status(HttpConn *c, const HttpRequest *req, unsigned status) {
         return http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
 }
 
+/* How every path of a request is opened: the file, its index names and
+ * its precompressed variants alike. */
 static HttpPathFlags path_flags(const HttpConfig *cfg) {
-        return cfg->follow_symlinks ? HTTP_PATH_FOLLOW_SYMLINKS : 0;
+        return (cfg->follow_symlinks ? HTTP_PATH_FOLLOW_SYMLINKS : 0) |
+               (cfg->dotfiles == HTTP_DOTFILES_DENY ? HTTP_PATH_DENY_DOTFILES : 0) |
+               (cfg->dotfiles == HTTP_DOTFILES_HIDE ? HTTP_PATH_HIDE_DOTFILES : 0);
 }
 
 /* Maps a failed lookup to a status. Only what points at the server itself
@@ -282,8 +286,9 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
                         return r;
                 }
                 w->path[len] = '\0';
-                /* A missing index, and one that is a directory or no file
-                 * at all (a FIFO, a socket), gives way to the next one. */
+                /* A missing (or hidden) index, and one that is a directory
+                 * or no file at all (a FIFO, a socket), gives way to the
+                 * next one; a denied dotfile is 403. */
                 if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -ENXIO)
                         return send_status(c, req, status_for_open_error(c, r));
         }
@@ -311,11 +316,10 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
         r = http_path_normalize(req->path.p, req->path.n, w->path, w->path_size - w->index_max - 4, &len);
         if (r < 0)
                 return send_status(c, req, 400);
-        if (cfg->dotfiles != HTTP_DOTFILES_ALLOW && http_path_has_dotfile(w->path, len))
-                return send_status(c, req, cfg->dotfiles == HTTP_DOTFILES_DENY ? 403 : 404);
-
-        /* What is not a regular file or a directory was refused without
-         * being opened for reading (-ENXIO, 403). */
+        /* A dotfile, as asked or as resolved, comes back as -EACCES (403)
+         * or, hidden, -ENOENT (404); what is not a regular file or a
+         * directory was refused without being opened for reading (-ENXIO,
+         * 403). */
         r = http_path_open(w->root_fd, w->path, path_flags(cfg), &fd, &st);
         if (r < 0)
                 return send_status(c, req, status_for_open_error(c, r));

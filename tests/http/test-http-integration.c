@@ -535,6 +535,99 @@ START_TEST(test_precompressed_and_headers) {
 }
 END_TEST
 
+/* The dotfiles rule holds for what a path resolves to, not only for what
+ * was asked: symlinks inside the root that lead to a dotfile, into a dot
+ * directory, from an index name or from a precompressed variant are refused
+ * like the dotfile itself (403 with "deny", the default; as if missing with
+ * "hide"), while a symlink to /.well-known/ or through a dot directory back
+ * out of it still works. Before the fix each of these dotfiles was served. */
+static void site_dot_links(TestDaemon *d) {
+        site_file(d, "site/.env", "ENV\n");
+        site_symlink(d, ".env", "site/link_env");
+        site_symlink(d, "../.secret", "site/dir/link_secret");
+        site_mkdir(d, "site/.git");
+        site_file(d, "site/.git/config", "GIT\n");
+        site_symlink(d, ".git", "site/link_git");
+        site_symlink(d, "./sub/../../.git/config", "site/noindex/link_git_config");
+        site_mkdir(d, "site/idx");
+        site_symlink(d, "../.env", "site/idx/index.html");
+        site_file(d, "site/.style.css.gz", "GZSECRET");
+        site_symlink(d, ".style.css.gz", "site/style.css.gz");
+        site_symlink(d, ".well-known/acme.txt", "site/link_acme");
+        site_symlink(d, ".git/../a.txt", "site/link_through");
+}
+
+static unsigned get_status(uint16_t port, const char *path, const char *not_in_body) {
+        char req[256];
+        Response r;
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+        http_get(port, req, false, &r);
+        unsigned status = r.status;
+        ck_assert_msg(!strstr(r.body, not_in_body), "%s: %u %s", path, status, r.body);
+        response_done(&r);
+        return status;
+}
+
+START_TEST(test_dotfiles_resolved) {
+        static const char *const refused[] = {
+                "/link_env", "/dir/link_secret", "/link_git/config", "/noindex/link_git_config",
+        };
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "precompressed = true;", NULL, &port);
+        site_dot_links(d);
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                unsigned status = get_status(port, refused[i], "ENV");
+                ck_assert_msg(status == 403, "%s: %u", refused[i], status);
+                ck_assert_uint_eq(get_status(port, refused[i], "GIT"), 403);
+        }
+        /* An index name that leads to a dotfile is refused like it. */
+        ck_assert_uint_eq(get_status(port, "/idx/", "ENV"), 403);
+        /* A precompressed variant that is a dotfile is not used. */
+        http_get(port, "GET /style.css HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "body{}\n");
+        ck_assert(!response_field(&r, "Content-Encoding"));
+        response_done(&r);
+        /* Not dotfiles where they end up. */
+        http_get(port, "GET /link_acme HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "token\n");
+        response_done(&r);
+        http_get(port, "GET /link_through HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        http_get(port, "GET /link_in HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
+START_TEST(test_dotfiles_resolved_hide) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "dotfiles = \"hide\"; autoindex = true;", NULL, &port);
+        site_dot_links(d);
+        ck_assert_uint_eq(get_status(port, "/link_env", "ENV"), 404);
+        ck_assert_uint_eq(get_status(port, "/dir/link_secret", "secret"), 404);
+        ck_assert_uint_eq(get_status(port, "/link_git/config", "GIT"), 404);
+        /* A hidden index is as good as none: the listing is shown. */
+        http_get(port, "GET /idx/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_ptr_nonnull(strstr(r.body, "Index of /idx/"));
+        ck_assert(!strstr(r.body, "ENV"));
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
 START_TEST(test_dotfiles_allow) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint16_t port;
@@ -544,6 +637,15 @@ START_TEST(test_dotfiles_allow) {
         http_get(port, "GET /.secret HTTP/1.0\r\n\r\n", false, &r);
         ck_assert_uint_eq(r.status, 200);
         ck_assert_str_eq(r.body, "secret\n");
+        response_done(&r);
+        site_dot_links(d);
+        http_get(port, "GET /link_env HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "ENV\n");
+        response_done(&r);
+        http_get(port, "GET /noindex/link_git_config HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "GIT\n");
         response_done(&r);
 }
 END_TEST
@@ -634,6 +736,8 @@ int main(void) {
 
         TD_ADD_TEST(s, test_autoindex);
         TD_ADD_TEST(s, test_settings);
+        TD_ADD_TEST(s, test_dotfiles_resolved);
+        TD_ADD_TEST(s, test_dotfiles_resolved_hide);
         TD_ADD_TEST(s, test_dotfiles_allow);
         TD_ADD_TEST(s, test_precompressed_and_headers);
         TD_ADD_TEST(s, test_special_files);

@@ -163,6 +163,21 @@ END_TEST
  *   DIR/root/link_abs_in -> DIR/root/file.txt (absolute, so refused)
  *   DIR/root/fifo             a FIFO
  *   DIR/root/sock             a unix socket
+ * and for the dotfiles rule:
+ *   DIR/root/.env             "env"
+ *   DIR/root/.dotdir/f.txt    "dotdir"
+ *   DIR/root/.well-known/x.txt "wk"
+ *   DIR/root/sub/deep/        a directory
+ *   DIR/root/link_env    -> .env
+ *   DIR/root/sub/link_secret -> ../.env
+ *   DIR/root/link_dotdir -> .dotdir
+ *   DIR/root/link_wk     -> .well-known/x.txt
+ *   DIR/root/link_via    -> .dotdir/../file.txt
+ *   DIR/root/link_chain  -> link_in
+ *   DIR/root/link_loop   -> link_loop
+ *   DIR/root/jump        -> sub/deep
+ *   DIR/root/link_dotdot -> jump/../inner.txt (sub/inner.txt, not inner.txt)
+ *   DIR/root/link_dotdot_env -> jump/../../.env
  */
 typedef struct Tree {
         char dir[PATH_MAX];
@@ -204,6 +219,27 @@ static void tree_setup(Tree *t) {
         ck_assert_int_ge(sock, 0);
         ck_assert_int_eq(bind(sock, (struct sockaddr *) &sa, sizeof(sa)), 0);
         safe_close(sock);
+
+        write_file(P("%s/root/.env", t->dir), "env");
+        ck_assert_int_eq(mkdir(P("%s/root/.dotdir", t->dir), 0755), 0);
+        write_file(P("%s/root/.dotdir/f.txt", t->dir), "dotdir");
+        ck_assert_int_eq(mkdir(P("%s/root/.well-known", t->dir), 0755), 0);
+        write_file(P("%s/root/.well-known/x.txt", t->dir), "wk");
+        ck_assert_int_eq(mkdir(P("%s/root/sub/deep", t->dir), 0755), 0);
+        static const char *const links[][2] = {
+                { ".env", "link_env" },
+                { "../.env", "sub/link_secret" },
+                { ".dotdir", "link_dotdir" },
+                { ".well-known/x.txt", "link_wk" },
+                { ".dotdir/../file.txt", "link_via" },
+                { "link_in", "link_chain" },
+                { "link_loop", "link_loop" },
+                { "sub/deep", "jump" },
+                { "jump/../inner.txt", "link_dotdot" },
+                { "jump/../../.env", "link_dotdot_env" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                ck_assert_int_eq(symlink(links[i][0], P("%s/root/%s", t->dir, links[i][1])), 0);
         t->root_fd = open(P("%s/root", t->dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
         ck_assert_int_ge(t->root_fd, 0);
 #undef P
@@ -250,38 +286,58 @@ static const char *open_read(int root_fd, const char *path, HttpPathFlags flags)
 #define FOLLOW HTTP_PATH_FOLLOW_SYMLINKS
 #define WALK (HTTP_PATH_NO_OPENAT2 | HTTP_PATH_FOLLOW_SYMLINKS)
 
+/* The lookups of test_open_openat2, with the extra flags D. */
+static void check_openat2(const Tree *t, HttpPathFlags D) {
+        bool rule = D & HTTP_PATH_DENY_DOTFILES;
+
+        ck_assert_str_eq(open_read(t->root_fd, "/file.txt", FOLLOW | D), "inside");
+        ck_assert_str_eq(open_read(t->root_fd, "/sub/inner.txt", FOLLOW | D), "inner");
+        ck_assert_str_eq(open_read(t->root_fd, "/", FOLLOW | D), "");
+        ck_assert_str_eq(open_read(t->root_fd, "/sub/", FOLLOW | D), "");
+        ck_assert_str_eq(open_read(t->root_fd, "/nope", FOLLOW | D), "ENOENT");
+        ck_assert_str_eq(open_read(t->root_fd, "/file.txt/", FOLLOW | D), "ENOTDIR");
+        ck_assert_str_eq(open_read(t->root_fd, "/file.txt/x", FOLLOW | D), "ENOTDIR");
+
+        /* Symlinks that stay below the root are followed when allowed. */
+        ck_assert_str_eq(open_read(t->root_fd, "/link_in", FOLLOW | D), "inside");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_sub/inner.txt", FOLLOW | D), "inner");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_in", D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_sub/inner.txt", D), "ELOOP");
+
+        /* Nothing outside, however it is reached. */
+        ck_assert_str_eq(open_read(t->root_fd, "/link_out", FOLLOW | D), "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_up/outside.txt", FOLLOW | D), "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_abs", FOLLOW | D), "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_abs_in", FOLLOW | D), "EXDEV");
+        /* Not a normalized path: under the rule its ".." reads as a dotfile. */
+        ck_assert_str_eq(open_read(t->root_fd, "/../outside.txt", FOLLOW | D), rule ? "EACCES" : "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_out", D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_abs", D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/proc/self/root/etc/passwd", FOLLOW | D), "ENOENT");
+
+        /* Neither a FIFO nor a socket is opened for reading. */
+        ck_assert_str_eq(open_read(t->root_fd, "/fifo", FOLLOW | D), "ENXIO");
+        ck_assert_str_eq(open_read(t->root_fd, "/sock", FOLLOW | D), "ENXIO");
+
+        /* Chains, loops, ".." after a symlink (relative to where it
+         * leads, as for the kernel), trailing slashes. */
+        ck_assert_str_eq(open_read(t->root_fd, "/link_chain", FOLLOW | D), "inside");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_loop", FOLLOW | D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_dotdot", FOLLOW | D), "inner");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_in/", FOLLOW | D), "ENOTDIR");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_sub/", FOLLOW | D), "");
+}
+
 START_TEST(test_open_openat2) {
         Tree t;
         tree_setup(&t);
         ck_assert_int_eq(http_path_probe_openat2(t.root_fd), 1);
 
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", FOLLOW), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", FOLLOW), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/", FOLLOW), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/", FOLLOW), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/nope", FOLLOW), "ENOENT");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", FOLLOW), "ENOTDIR");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/x", FOLLOW), "ENOTDIR");
-
-        /* Symlinks that stay below the root are followed when allowed. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", FOLLOW), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", FOLLOW), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", 0), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", 0), "ELOOP");
-
-        /* Nothing outside, however it is reached. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", FOLLOW), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_up/outside.txt", FOLLOW), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", FOLLOW), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs_in", FOLLOW), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/../outside.txt", FOLLOW), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", 0), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", 0), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/proc/self/root/etc/passwd", FOLLOW), "ENOENT");
-
-        /* Neither a FIFO nor a socket is opened for reading. */
-        ck_assert_str_eq(open_read(t.root_fd, "/fifo", FOLLOW), "ENXIO");
-        ck_assert_str_eq(open_read(t.root_fd, "/sock", FOLLOW), "ENXIO");
+        /* Once as is and once with the dotfiles rule, under which a path
+         * with a symlink is resolved by http_path.c itself: both must
+         * resolve alike. */
+        check_openat2(&t, 0);
+        check_openat2(&t, HTTP_PATH_DENY_DOTFILES);
         tree_teardown(&t);
 }
 END_TEST
@@ -306,6 +362,51 @@ START_TEST(test_open_walk) {
         ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_sub/inner.txt: %s", r);
         r = open_read(t.root_fd, "/link_up/outside.txt", WALK);
         ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_up/outside.txt: %s", r);
+        tree_teardown(&t);
+}
+END_TEST
+
+/* The dotfiles rule holds for the path a symlink leads to: before the fix
+ * only the path asked for was checked, and every link below was served. */
+START_TEST(test_open_dotfiles) {
+        Tree t;
+        tree_setup(&t);
+
+        for (unsigned hide = 0; hide < 2; hide++) {
+                const char *refused = hide ? "ENOENT" : "EACCES";
+                for (unsigned no_proc = 0; no_proc < 2; no_proc++) {
+                        const HttpPathFlags f = FOLLOW | (hide ? HTTP_PATH_HIDE_DOTFILES : HTTP_PATH_DENY_DOTFILES) |
+                                                (no_proc ? HTTP_PATH_NO_PROC : 0);
+
+                        ck_assert_str_eq(open_read(t.root_fd, "/.env", f), refused);
+                        ck_assert_str_eq(open_read(t.root_fd, "/.dotdir/f.txt", f), refused);
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_env", f), refused);
+                        ck_assert_str_eq(open_read(t.root_fd, "/sub/link_secret", f), refused);
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_dotdir/f.txt", f), refused);
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_dotdir/", f), refused);
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_dotdot_env", f), refused);
+                        /* Where a link ends up decides, not what it passes. */
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_wk", f), "wk");
+                        ck_assert_str_eq(open_read(t.root_fd, "/.well-known/x.txt", f), "wk");
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_via", f), "inside");
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_dotdot", f), "inner");
+                        ck_assert_str_eq(open_read(t.root_fd, "/link_chain", f), "inside");
+                        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", f), "inner");
+                }
+        }
+
+        /* Without the rule the same links are served. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_env", FOLLOW), "env");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_dotdir/f.txt", FOLLOW), "dotdir");
+        /* Not following symlinks, or the walk (which follows none): the
+         * path asked for is the one opened, and a link is refused as one. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_env", HTTP_PATH_DENY_DOTFILES), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_env", WALK | HTTP_PATH_DENY_DOTFILES), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/link_secret", WALK | HTTP_PATH_DENY_DOTFILES), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK | HTTP_PATH_DENY_DOTFILES), "EACCES");
+        ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK | HTTP_PATH_HIDE_DOTFILES), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK), "env");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", WALK | HTTP_PATH_DENY_DOTFILES), "inside");
         tree_teardown(&t);
 }
 END_TEST
@@ -446,6 +547,16 @@ START_TEST(test_race_symlink_walk) {
 }
 END_TEST
 
+START_TEST(test_race_symlink_dotfiles) {
+        race(swap_symlink, "/race", FOLLOW | HTTP_PATH_DENY_DOTFILES);
+}
+END_TEST
+
+START_TEST(test_race_directory_dotfiles) {
+        race(swap_directory, "/swap/secret.txt", FOLLOW | HTTP_PATH_DENY_DOTFILES);
+}
+END_TEST
+
 START_TEST(test_race_directory) {
         race(swap_directory, "/swap/secret.txt", FOLLOW);
 }
@@ -467,10 +578,13 @@ int main(void) {
         TD_ADD_TEST(s, test_open_openat2);
         TD_ADD_TEST(s, test_open_walk);
         TD_ADD_TEST(s, test_open_no_proc);
+        TD_ADD_TEST(s, test_open_dotfiles);
         TD_ADD_TEST(s, test_special_not_opened);
         TD_ADD_TEST(s, test_race_symlink);
         TD_ADD_TEST(s, test_race_symlink_walk);
         TD_ADD_TEST(s, test_race_directory);
         TD_ADD_TEST(s, test_race_directory_walk);
+        TD_ADD_TEST(s, test_race_symlink_dotfiles);
+        TD_ADD_TEST(s, test_race_directory_dotfiles);
         return td_run_suite(s);
 }
