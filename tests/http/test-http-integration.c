@@ -557,14 +557,18 @@ static void site_dot_links(TestDaemon *d) {
         site_symlink(d, ".git/../a.txt", "site/link_through");
 }
 
-static unsigned get_status(uint16_t port, const char *path, const char *not_in_body) {
+/* GETs path and returns the status, asserting that no dotfile's content
+ * came with it. */
+static unsigned get_status(uint16_t port, const char *path) {
+        static const char *const secrets[] = { "ENV\n", "GIT\n", "secret\n", "GZSECRET" };
         char req[256];
         Response r;
 
         snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
         http_get(port, req, false, &r);
         unsigned status = r.status;
-        ck_assert_msg(!strstr(r.body, not_in_body), "%s: %u %s", path, status, r.body);
+        for (size_t i = 0; i < ELEMENTSOF(secrets); i++)
+                ck_assert_msg(!strstr(r.body, secrets[i]), "%s: %u %s", path, status, r.body);
         response_done(&r);
         return status;
 }
@@ -580,12 +584,11 @@ START_TEST(test_dotfiles_resolved) {
         start_web(&d, 1, "precompressed = true;", NULL, &port);
         site_dot_links(d);
         for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
-                unsigned status = get_status(port, refused[i], "ENV");
+                unsigned status = get_status(port, refused[i]);
                 ck_assert_msg(status == 403, "%s: %u", refused[i], status);
-                ck_assert_uint_eq(get_status(port, refused[i], "GIT"), 403);
         }
         /* An index name that leads to a dotfile is refused like it. */
-        ck_assert_uint_eq(get_status(port, "/idx/", "ENV"), 403);
+        ck_assert_uint_eq(get_status(port, "/idx/"), 403);
         /* A precompressed variant that is a dotfile is not used. */
         http_get(port, "GET /style.css HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, &r);
         ck_assert_uint_eq(r.status, 200);
@@ -615,9 +618,9 @@ START_TEST(test_dotfiles_resolved_hide) {
 
         start_web(&d, 1, "dotfiles = \"hide\"; autoindex = true;", NULL, &port);
         site_dot_links(d);
-        ck_assert_uint_eq(get_status(port, "/link_env", "ENV"), 404);
-        ck_assert_uint_eq(get_status(port, "/dir/link_secret", "secret"), 404);
-        ck_assert_uint_eq(get_status(port, "/link_git/config", "GIT"), 404);
+        ck_assert_uint_eq(get_status(port, "/link_env"), 404);
+        ck_assert_uint_eq(get_status(port, "/dir/link_secret"), 404);
+        ck_assert_uint_eq(get_status(port, "/link_git/config"), 404);
         /* A hidden index is as good as none: the listing is shown. */
         http_get(port, "GET /idx/ HTTP/1.0\r\n\r\n", false, &r);
         ck_assert_uint_eq(r.status, 200);
