@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,9 +14,9 @@
  * or mount raced with it (EAGAIN); the kernel only says "try again". */
 #define OPENAT2_RETRIES 8
 
-/* How a lookup opens: O_PATH runs no driver's open, does not wait for a
- * FIFO's writer and needs no read permission. openat2() refuses any other
- * flag next to O_PATH but these. */
+/* How a lookup opens what is not known to be a regular file: O_PATH runs
+ * no driver's open, does not wait for a FIFO's writer and needs no read
+ * permission. openat2() refuses any other flag next to O_PATH but these. */
 #define PATH_FLAGS (O_PATH | O_CLOEXEC)
 
 /* How a regular file is opened for reading. O_NONBLOCK: an open for reading
@@ -189,8 +188,8 @@ static bool use_walk(HttpPathFlags flags) {
         return !openat2_works || (flags & HTTP_PATH_NO_OPENAT2);
 }
 
-/* Looks path up below root_fd and opens it with open_flags (PATH_FLAGS, or
- * READ_FLAGS for the reopen by name), by openat2() or by the walk. */
+/* Looks path up below root_fd and opens it with open_flags (PATH_FLAGS or
+ * READ_FLAGS), by openat2() or by the walk. */
 static int lookup(int root_fd, const char *path, HttpPathFlags flags, int open_flags, int *ret_fd) {
         if (use_walk(flags))
                 return walk(root_fd, path, open_flags, ret_fd);
@@ -326,84 +325,53 @@ static int chase(int root_fd, const char *path, char resolved[static PATH_MAX], 
         return 0;
 }
 
-/* Opens the regular file that the O_PATH fd refers to (st its stat) for
- * reading. */
-static int reopen_regular(int root_fd, const char *path, HttpPathFlags flags, int fd, const struct stat *st,
-                          int *ret_fd) {
-        char proc[sizeof("/proc/self/fd/") + 3 * sizeof(int)];
-        _cleanup_close_ int rfd = -EBADF;
-        struct stat rst;
+/* Opens the file at path for reading, by the same lookup as an O_PATH one,
+ * once a look at it found a regular file there. A rename may have put
+ * something else there since: the open is O_NONBLOCK, so a FIFO's does not
+ * wait, and what is not a regular file is closed again and refused. A
+ * different regular file is fine: it is below the root, at a path that
+ * passed every check, as after an atomic rename that deploys a new
+ * version of the file. */
+static int open_regular(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st) {
+        _cleanup_close_ int fd = -EBADF;
         int r;
 
-        if (!(flags & HTTP_PATH_NO_PROC)) {
-                /* The magic link opens the very inode fd refers to, whatever
-                 * happened to its name since the lookup. */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-                rfd = open(proc, READ_FLAGS);
-                if (rfd >= 0) {
-                        *ret_fd = TAKE_FD(rfd);
-                        return 0;
-                }
-                if (errno != ENOENT)
-                        return -errno;
-                /* No /proc in this mount namespace. */
-        }
-
-        /* Looked up by name once more: the name may lead elsewhere by now,
-         * so the result must be the same inode. O_NONBLOCK also keeps a
-         * FIFO swapped in meanwhile from blocking the open. */
-        r = lookup(root_fd, path, flags, READ_FLAGS, &rfd);
+        r = lookup(root_fd, path, flags, READ_FLAGS, &fd);
         if (r < 0)
                 return r;
-        if (fstat(rfd, &rst) < 0)
+        if (fstat(fd, ret_st) < 0)
                 return -errno;
-        if (rst.st_dev != st->st_dev || rst.st_ino != st->st_ino)
+        if (!S_ISREG(ret_st->st_mode))
                 return -EAGAIN;
-        *ret_fd = TAKE_FD(rfd);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
-static int dotfile_error(HttpPathFlags flags) {
-        return flags & HTTP_PATH_HIDE_DOTFILES ? -ENOENT : -EACCES;
+/* Whether path looks like a regular file to fstatat(), which follows
+ * symlinks as the lookup with flags will (the walk follows none). This
+ * look is not held below the root, but it only reads metadata and only
+ * decides how the path is opened next: every open is held below the root,
+ * and whatever it says, the open's own result decides. */
+static bool looks_regular(int root_fd, const char *path, HttpPathFlags flags) {
+        const bool follow = (flags & HTTP_PATH_FOLLOW_SYMLINKS) && !use_walk(flags);
+        const char *rel = path[0] == '/' ? path + 1 : path;
+        struct stat st;
+
+        return *rel != '\0' &&
+               fstatat(root_fd, rel, &st, AT_NO_AUTOMOUNT | (follow ? 0 : AT_SYMLINK_NOFOLLOW)) >= 0 &&
+               S_ISREG(st.st_mode);
 }
 
-int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st) {
-        const bool dotfiles_refused = flags & (HTTP_PATH_DENY_DOTFILES | HTTP_PATH_HIDE_DOTFILES);
-        _cleanup_close_ int fd = -EBADF;
-        char resolved[PATH_MAX];
+/* Takes the O_PATH fd that a lookup of path returned: a directory is kept
+ * as it is, a regular file is opened for reading, anything else refused
+ * without having been opened. */
+static int open_by_type(int root_fd, const char *path, HttpPathFlags flags, int path_fd, int *ret_fd,
+                        struct stat *ret_st) {
+        _cleanup_close_ int fd = path_fd;
         struct stat st;
-        int r;
 
-        if (dotfiles_refused && http_path_has_dotfile(path, strlen(path)))
-                return dotfile_error(flags);
-
-        if (dotfiles_refused && (flags & HTTP_PATH_FOLLOW_SYMLINKS) && !use_walk(flags)) {
-                /* Symlinks may lead to a dotfile under another name, so the
-                 * rule must hold for the path they lead to, which only a
-                 * lookup that follows them itself knows. Most paths hold
-                 * none: try without following first. */
-                r = lookup(root_fd, path, flags & ~HTTP_PATH_FOLLOW_SYMLINKS, PATH_FLAGS, &fd);
-                if (r == -ELOOP) {
-                        r = chase(root_fd, path, resolved, &fd);
-                        if (r < 0)
-                                return r;
-                        if (http_path_has_dotfile(resolved, strlen(resolved)))
-                                return dotfile_error(flags);
-                        /* For a reopen by name: the path that was opened,
-                         * which holds no symlink. */
-                        path = resolved;
-                        flags &= ~HTTP_PATH_FOLLOW_SYMLINKS;
-                }
-        } else {
-                /* The walk follows no symlink, and without the rule it
-                 * does not matter where one leads. */
-                r = lookup(root_fd, path, flags, PATH_FLAGS, &fd);
-        }
-        if (r < 0)
-                return r;
         if (fstat(fd, &st) < 0)
                 return -errno;
-
         if (S_ISDIR(st.st_mode)) {
                 *ret_fd = TAKE_FD(fd);
                 *ret_st = st;
@@ -413,12 +381,52 @@ int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_
                 return -ELOOP; /* the walk's final component, opened as itself */
         if (!S_ISREG(st.st_mode))
                 return -ENXIO;
+        return open_regular(root_fd, path, flags, ret_fd, ret_st);
+}
 
-        r = reopen_regular(root_fd, path, flags, fd, &st, ret_fd);
+static int dotfile_error(HttpPathFlags flags) {
+        return flags & HTTP_PATH_HIDE_DOTFILES ? -ENOENT : -EACCES;
+}
+
+int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st) {
+        const bool dotfiles_refused = flags & (HTTP_PATH_DENY_DOTFILES | HTTP_PATH_HIDE_DOTFILES);
+        char resolved[PATH_MAX];
+        int fd = -EBADF, r;
+
+        if (dotfiles_refused && http_path_has_dotfile(path, strlen(path)))
+                return dotfile_error(flags);
+
+        /* Symlinks may lead to a dotfile under another name, so under the
+         * rule it must hold for the path they lead to, which only a lookup
+         * that follows them itself knows (chase()). Most paths hold none:
+         * they are looked up without following any first, and are then
+         * the path asked for. The walk follows none anyway. */
+        const bool chase_symlinks = dotfiles_refused && (flags & HTTP_PATH_FOLLOW_SYMLINKS) && !use_walk(flags);
+        if (chase_symlinks)
+                flags &= ~HTTP_PATH_FOLLOW_SYMLINKS;
+
+        /* A regular file, the common case, is opened for reading at once:
+         * a look at its type costs less than an O_PATH lookup. */
+        if (looks_regular(root_fd, path, flags)) {
+                r = open_regular(root_fd, path, flags, ret_fd, ret_st);
+        } else {
+                r = lookup(root_fd, path, flags, PATH_FLAGS, &fd);
+                if (r >= 0)
+                        return open_by_type(root_fd, path, flags, fd, ret_fd, ret_st);
+        }
+        if (r != -ELOOP || !chase_symlinks)
+                return r;
+
+        r = chase(root_fd, path, resolved, &fd);
         if (r < 0)
                 return r;
-        *ret_st = st;
-        return 0;
+        if (http_path_has_dotfile(resolved, strlen(resolved))) {
+                safe_close(fd);
+                return dotfile_error(flags);
+        }
+        /* The resolved path holds no symlink: a regular file is opened for
+         * reading along it, without following any. */
+        return open_by_type(root_fd, resolved, flags, fd, ret_fd, ret_st);
 }
 
 int http_path_encode(const char *path, size_t len, char *out, size_t size) {

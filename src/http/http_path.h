@@ -29,10 +29,8 @@ typedef enum HttpPathFlags {
          * and as resolved: -EACCES (403), or -ENOENT (404) as if missing. */
         HTTP_PATH_DENY_DOTFILES = 1 << 1,
         HTTP_PATH_HIDE_DOTFILES = 1 << 2,
-        /* For tests: look up as where openat2() is missing (the component
-         * walk) and reopen as where /proc is not mounted (by name). */
+        /* For tests: look up as where openat2() is missing (the walk). */
         HTTP_PATH_NO_OPENAT2 = 1 << 3,
-        HTTP_PATH_NO_PROC = 1 << 4,
 } HttpPathFlags;
 
 /* Opens a normalized path below root_fd so that nothing outside the root is
@@ -53,20 +51,22 @@ typedef enum HttpPathFlags {
  * openat2() would resolve it. The walk follows no symlink, so the path
  * asked for is the one opened.
  *
- * The lookup opens O_PATH, which runs no driver's open and does not wait
- * for a FIFO's writer; only after fstat() shows a regular file is the file
- * opened for reading, through /proc/self/fd (the same inode, no second
- * lookup by name; where /proc is not mounted, the name is looked up once
- * more, non-blocking, and must lead to the same inode). A directory is
- * returned as its O_PATH fd: enough to look up names below it, and
- * http_autoindex_render() opens it for reading itself. Anything else (FIFO,
- * socket, device) is never opened for reading.
+ * Nothing is opened for reading before its type is known. A path that
+ * fstatat() shows to be a regular file is opened for reading (the common
+ * case: one stat more than opening blindly); anything else is looked up
+ * O_PATH, which runs no driver's open and does not wait for a FIFO's
+ * writer, and fstat()ed: a directory is returned as its O_PATH fd (enough
+ * to look up names below it; http_autoindex_render() opens it for reading
+ * itself), a regular file is then opened for reading, a FIFO, socket or
+ * device is refused unopened. Should a rename put something else at the
+ * path between the look and the open, the open is non-blocking and what
+ * it returns is refused unless it is a regular file.
  *
  * Returns 0 with the fd and its stat in *ret_st, or a negative errno:
  * -ENOENT, -ENOTDIR (404), -EACCES (403), -EXDEV (the path would leave the
  * root), -ELOOP (a symlink where none may be followed), -ENXIO (neither a
- * regular file nor a directory), -EAGAIN (renames kept racing), others. A
- * refused dotfile is -EACCES, or -ENOENT when hidden. */
+ * regular file nor a directory), -EAGAIN (renames kept racing with the
+ * lookup), others. A refused dotfile is -EACCES, or -ENOENT when hidden. */
 int http_path_open(int root_fd, const char *path, HttpPathFlags flags, int *ret_fd, struct stat *ret_st);
 
 /* Probes whether openat2() works here. Returns 1 if it does, 0 if
