@@ -452,6 +452,15 @@ typedef struct Swapper {
         atomic_ulong swaps;
 } Swapper;
 
+/* Exchanges a and b by atomic rename (so both always exist), as fast as it
+ * can, until told to stop. */
+static void exchange_until_stopped(Swapper *s, const char *a, const char *b) {
+        while (!atomic_load(&s->stop)) {
+                ck_assert_int_eq(renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE), 0);
+                atomic_fetch_add(&s->swaps, 1);
+        }
+}
+
 /* Flips DIR/root/race between a symlink to a file inside and one to a file
  * outside, by atomic rename, as fast as it can. */
 static void *swap_symlink(void *arg) {
@@ -466,10 +475,7 @@ static void *swap_symlink(void *arg) {
         ck_assert_int_eq(rename(in, race), 0);
         /* Now race -> file.txt and .race_in is gone; swap back and forth
          * with RENAME_EXCHANGE so race always exists. */
-        while (!atomic_load(&s->stop)) {
-                ck_assert_int_eq(renameat2(AT_FDCWD, out, AT_FDCWD, race, RENAME_EXCHANGE), 0);
-                atomic_fetch_add(&s->swaps, 1);
-        }
+        exchange_until_stopped(s, out, race);
         return NULL;
 }
 
@@ -485,10 +491,7 @@ static void *swap_directory(void *arg) {
         snprintf(file, sizeof(file), "%s/secret.txt", dir);
         write_file(file, "inside");
         ck_assert_int_eq(symlink("../outdir", link), 0);
-        while (!atomic_load(&s->stop)) {
-                ck_assert_int_eq(renameat2(AT_FDCWD, link, AT_FDCWD, dir, RENAME_EXCHANGE), 0);
-                atomic_fetch_add(&s->swaps, 1);
-        }
+        exchange_until_stopped(s, link, dir);
         return NULL;
 }
 
@@ -501,10 +504,7 @@ static void *swap_fifo(void *arg) {
         snprintf(fifo, sizeof(fifo), "%s/root/.swap_fifo", s->dir);
         write_file(reg, "inside");
         ck_assert_int_eq(mkfifo(fifo, 0644), 0);
-        while (!atomic_load(&s->stop)) {
-                ck_assert_int_eq(renameat2(AT_FDCWD, fifo, AT_FDCWD, reg, RENAME_EXCHANGE), 0);
-                atomic_fetch_add(&s->swaps, 1);
-        }
+        exchange_until_stopped(s, fifo, reg);
         return NULL;
 }
 
