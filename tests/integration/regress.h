@@ -229,3 +229,17 @@ _noreturn_ static inline void wrapper_fail(const char *what) {
         fprintf(stderr, "regress wrapper: %s: %s\n", what, strerror(errno));
         _exit(127);
 }
+
+/* First thing in main(): when the test binary was started as the wrapper
+ * ("TEST WRAPPER_ARG MODE DAEMON ARGS..."), runs the suite's wrapper for
+ * mode, which executes the daemon and does not return. */
+static inline void wrapper_main(int argc, char *argv[], const char *mode, void (*run)(char **daemon_argv)) {
+        if (argc <= 3 || strcmp(argv[1], WRAPPER_ARG) != 0)
+                return;
+        if (strcmp(argv[2], mode) != 0) {
+                errno = EINVAL;
+                wrapper_fail(argv[2]);
+        }
+        run(argv + 3);
+        wrapper_fail("the wrapper returned");
+}

@@ -252,13 +252,7 @@ static Suite *regressions_root_suite(void) {
 }
 
 int main(int argc, char *argv[]) {
-        /* TEST WRAPPER_ARG MODE DAEMON ARGS... (td_start_wrapped()) */
-        if (argc > 3 && strcmp(argv[1], WRAPPER_ARG) == 0) {
-                if (strcmp(argv[2], "nobody") == 0)
-                        wrapper_nobody(argv + 3);
-                errno = EINVAL;
-                wrapper_fail(argv[2]);
-        }
+        wrapper_main(argc, argv, "nobody", wrapper_nobody);
         if (geteuid() != 0) {
                 fprintf(stderr, "not root: skipping the root-only regression tests\n");
                 return 77;
