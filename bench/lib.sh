@@ -230,6 +230,42 @@ services = ( {
 EOC
 }
 
+# http_lighttpd_conf FILE ROOT PORT WORKERS KEEPALIVE_REQUESTS ERROR_LOG:
+# lighttpd configured like http_preforkd_conf: WORKERS processes
+# (server.max-worker), sendfile (its default network backend), no access
+# log (mod_accesslog not loaded), the same keep-alive limits and backlog,
+# on 127.0.0.1:PORT. lighttpd reads port 0 as 80, so PORT must be real.
+http_lighttpd_conf() {
+        cat >"$1" <<EOC
+server.document-root = "$2"
+server.bind = "127.0.0.1"
+server.port = $3
+server.max-worker = $4
+server.errorlog = "$6"
+server.network-backend = "sendfile"
+server.listen-backlog = 4096
+server.max-keep-alive-requests = $5
+server.max-keep-alive-idle = 65
+EOC
+}
+
+# free_port: a TCP port below the ephemeral range (so that no client's
+# connect() picks it meanwhile) that nothing listens on or uses now, drawn
+# at random. Racy by nature: the caller retries if its bind fails.
+free_port() {
+        local low used=" " p _ addr
+        low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+        [ "$low" -gt 20000 ] || bench_die "ip_local_port_range starts at $low: no room below it for a fixed port"
+        while read -r _ addr _; do
+                [[ $addr == *:* ]] && used+="$((16#${addr##*:})) "
+        done < <(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+        for _ in $(seq 100); do
+                p=$((20000 + RANDOM % (low - 20000)))
+                [[ $used == *" $p "* ]] || { echo "$p"; return 0; }
+        done
+        bench_die "no free port found below $low"
+}
+
 # wrk_argv THREADS CONNS SECS CLOSE(yes|no) URL: sets WRK_ARGV to the wrk
 # command line (5 s timeout per request; CLOSE adds "Connection: close").
 wrk_argv() {
