@@ -26,12 +26,12 @@
 #
 # OLD and NEW must be release builds. echoload and respawn are built from
 # this tree into BUILD (see lib.sh). Knobs (environment), defaults in ():
-# ROUNDS (5), MAX_SECS (600: no new round starts after that), KILLS (30 per
+# ROUNDS (4), MAX_SECS (600: no new round starts after that), KILLS (30 per
 # binary per round), KILL_INTERVAL_MS (50), W (4), C (8), T (2), S (16),
 # D (2 s per echoload run), WARMUP (0.5), SIZE (64), HW (nproc: workers of
 # the HTTP servers), HD (2 s per wrk run), WRK_THREADS ("1 2"),
 # KEEPALIVE_REQUESTS (1000), PEER (lighttpd, or none), BUILD.
-# The defaults take about 4 minutes on 2 CPUs. Prints a line per round and
+# The defaults take 3-4 minutes on 2 CPUs (a round is 45-60 s). Prints a line per round and
 # metric, the summary table and a final "SUMMARY key=value ..." line;
 # exits 1 only when something failed to run.
 set -euo pipefail
@@ -40,7 +40,7 @@ set -euo pipefail
 
 OLD=${OLD:-}
 NEW=${NEW:-}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-4}
 MAX_SECS=${MAX_SECS:-600}
 KILLS=${KILLS:-30}
 KILL_INTERVAL_MS=${KILL_INTERVAL_MS:-50}
