@@ -31,9 +31,9 @@
 # D (2 s per echoload run), WARMUP (0.5), SIZE (64), HW (nproc: workers of
 # the HTTP servers), HD (2 s per wrk run), WRK_THREADS ("1 2"),
 # KEEPALIVE_REQUESTS (1000), PEER (lighttpd, or none), BUILD.
-# The defaults take 3-4 minutes on 2 CPUs (a round is 45-60 s). Prints a line per round and
-# metric, the summary table and a final "SUMMARY key=value ..." line;
-# exits 1 only when something failed to run.
+# The defaults take 3-4 minutes on 2 CPUs (a round is 45-60 s). Prints a
+# line per round and metric, the summary table and a final "SUMMARY
+# key=value ..." line; exits 1 only when something failed to run.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
