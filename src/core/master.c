@@ -124,17 +124,22 @@ static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userd
 static int master_op_spawn(void *userdata, Slot *s) {
         Master *m = userdata;
         const Pool *p = s->pool;
+        Service *service = s->service;
         WorkerSpawn sp = {
-                .config = p->gen->config,
-                .svc = p->svc,
+                .config = p ? p->gen->config : service->config,
+                .svc = p ? p->svc : service->svc,
                 .slot = s->index,
-                .generation = p->gen->number,
+                .generation = slot_generation(s),
                 .score = s->score,
-                .listen_fds = p->listen_fds,
-                .n_listen_fds = p->n_listen_fds,
+                .listen_fds = p ? p->listen_fds : NULL,
+                .n_listen_fds = p ? p->n_listen_fds : 0,
                 .ready_fd = m->ready_worker_fd,
+                .park_fd = service->park_fds[p ? 1 : 0],
+                .service_score = service->scoreboard->service,
+                .front_stage = !p,
                 .master_pid = getpid(),
         };
+        char label[128];
         sd_event_source *watch = NULL;
         pid_t pid;
         int r;
@@ -146,8 +151,8 @@ static int master_op_spawn(void *userdata, Slot *s) {
         if (r < 0) {
                 /* A worker we cannot watch could never be respawned or
                  * reaped: take it down rather than run blind. */
-                log_error_errno(r, "%s[slot %u]: cannot watch worker %d, killing it: %s", p->svc->name, s->index,
-                                (int) pid, STRERROR(r));
+                log_error_errno(r, "%s: cannot watch process %d, killing it: %s",
+                                slot_label(s, label, sizeof label), (int) pid, STRERROR(r));
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 return r;

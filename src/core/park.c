@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "macros.h"
+#include "park.h"
+
+int park_socketpair(int ret_fds[2]) {
+        int fds[2];
+
+        assert(ret_fds);
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0)
+                return negative_errno();
+        ret_fds[0] = fds[0];
+        ret_fds[1] = fds[1];
+        return 0;
+}
+
+int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n) {
+        union {
+                struct cmsghdr cmsg;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = { 0 };
+        ParkState hdr = *st;
+        struct iovec iov[2] = {
+                { .iov_base = &hdr, .iov_len = sizeof hdr },
+                { .iov_base = (void *) bytes, .iov_len = n },
+        };
+        struct msghdr mh = {
+                .msg_iov = iov,
+                .msg_iovlen = n > 0 ? 2 : 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        struct cmsghdr *c;
+
+        assert(st);
+        if (n > PARK_BYTES_MAX)
+                return -EMSGSIZE;
+        hdr.magic = PARK_MAGIC;
+        hdr.version = PARK_VERSION;
+        hdr.n_bytes = (uint32_t) n;
+
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+
+        for (;;) {
+                if (sendmsg(channel, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+                        return 0;
+                if (errno == EINTR)
+                        continue;
+                /* ETOOMANYREFS: fds in flight count against the sender's
+                 * RLIMIT_NOFILE; treat it like a full channel. */
+                if (IN_SET(errno, EAGAIN, EWOULDBLOCK, ENOBUFS, ETOOMANYREFS))
+                        return -EAGAIN;
+                return negative_errno();
+        }
+}
+
+int park_receive(int channel, int *ret_fd, ParkState *ret_state, void *buf, size_t buf_size) {
+        assert(ret_fd);
+        assert(ret_state);
+        assert(buf_size >= PARK_BYTES_MAX);
+
+        for (;;) {
+                union {
+                        struct cmsghdr cmsg;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } control;
+                ParkState st;
+                struct iovec iov[2] = {
+                        { .iov_base = &st, .iov_len = sizeof st },
+                        { .iov_base = buf, .iov_len = buf_size },
+                };
+                struct msghdr mh = {
+                        .msg_iov = iov,
+                        .msg_iovlen = 2,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof control,
+                };
+                int fd = -EBADF;
+                ssize_t n;
+
+                n = recvmsg(channel, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (n < 0) {
+                        if (IN_SET(errno, EAGAIN, EWOULDBLOCK))
+                                return 0;
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                            c->cmsg_len == CMSG_LEN(sizeof(int)))
+                                memcpy(&fd, CMSG_DATA(c), sizeof(int));
+                if (fd < 0)
+                        continue;
+                if ((size_t) n < sizeof st || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || st.magic != PARK_MAGIC ||
+                    st.version != PARK_VERSION || st.n_bytes != (size_t) n - sizeof st ||
+                    st.peer_len > sizeof st.peer || st.kind >= _PARK_KIND_MAX) {
+                        safe_close(fd);
+                        continue;
+                }
+                *ret_fd = fd;
+                *ret_state = st;
+                return 1;
+        }
+}
