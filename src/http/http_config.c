@@ -159,6 +159,8 @@ static int parse_mime_types(ConfigParser *p, const config_setting_t *http, HttpC
         if (r == -EINVAL && line > 0)
                 config_error(p, s, NULL, "%s:%u: not a mime.types line (\"type/subtype ext...\")", c->mime_types,
                              line);
+        else if (r == -EBADFD)
+                config_error(p, s, NULL, "%s: not a regular file", c->mime_types);
         else
                 config_error(p, s, NULL, "%s: %s", c->mime_types, strerror(-r));
         return -EINVAL;

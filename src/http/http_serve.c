@@ -19,6 +19,14 @@ static int send_status(HttpConn *c, const HttpRequest *req, unsigned status) {
         return http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
 }
 
+/* How every path of a request is opened: the file, its index names and
+ * its precompressed variants alike. */
+static HttpPathFlags path_flags(const HttpConfig *cfg) {
+        return (cfg->follow_symlinks ? HTTP_PATH_FOLLOW_SYMLINKS : 0) |
+               (cfg->dotfiles == HTTP_DOTFILES_DENY ? HTTP_PATH_DENY_DOTFILES : 0) |
+               (cfg->dotfiles == HTTP_DOTFILES_HIDE ? HTTP_PATH_HIDE_DOTFILES : 0);
+}
+
 /* Maps a failed lookup to a status. Only what points at the server itself
  * (out of fds, an unexpected errno) is logged; a client asking for a
  * missing or forbidden file is routine. */
@@ -32,7 +40,7 @@ static unsigned status_for_open_error(const HttpConn *c, int error) {
         case -EPERM:
         case -ELOOP:  /* a symlink where none may be followed */
         case -EXDEV:  /* a ".." or symlink that would leave the root */
-        case -ENXIO:  /* a socket file */
+        case -ENXIO:  /* neither a regular file nor a directory */
                 return 403;
         case -EAGAIN: /* renames kept racing with the lookup */
                 return 503;
@@ -180,9 +188,9 @@ static int serve_regular(HttpConn *c, const HttpRequest *req, int fd, const stru
                 if (!http_encoding_accepts(req->accept_encoding, variants[i].coding))
                         continue;
                 memcpy(w->path + path_len, variants[i].suffix, 4);
-                r = http_path_open(w->root_fd, w->path, w->cfg->follow_symlinks, &vfd);
+                r = http_path_open(w->root_fd, w->path, path_flags(w->cfg), &vfd, &vst);
                 w->path[path_len] = '\0';
-                if (r >= 0 && fstat(vfd, &vst) >= 0 && S_ISREG(vst.st_mode))
+                if (r >= 0 && S_ISREG(vst.st_mode))
                         return serve_file(c, req, vfd, &vst, name, name_len, variants[i].coding);
         }
         return serve_file(c, req, fd, st, name, name_len, NULL);
@@ -224,6 +232,10 @@ static int serve_autoindex(HttpConn *c, const HttpRequest *req, int dir_fd) {
 
         r = http_autoindex_render(dir_fd, c->w->path, c->w->cfg->dotfiles == HTTP_DOTFILES_ALLOW, &body,
                                   &body_len);
+        /* A directory that may be searched (its index files are served)
+         * but not read. */
+        if (r == -EACCES || r == -EPERM)
+                return send_status(c, req, 403);
         if (r < 0) {
                 log_warning_errno(r, "%s: cannot list %s below %s: %s", c->w->svc->name, c->w->path,
                                   c->w->cfg->root, STRERROR(r));
@@ -267,16 +279,17 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
                 struct stat st;
 
                 memcpy(w->path + len, *i, n + 1);
-                r = http_path_open(w->root_fd, w->path, w->cfg->follow_symlinks, &fd);
-                if (r >= 0 && fstat(fd, &st) < 0)
-                        r = -errno;
+                r = http_path_open(w->root_fd, w->path, path_flags(w->cfg), &fd, &st);
                 if (r >= 0 && S_ISREG(st.st_mode)) {
                         r = serve_regular(c, req, fd, &st, *i, n, len + n);
                         w->path[len] = '\0';
                         return r;
                 }
                 w->path[len] = '\0';
-                if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                /* A missing (or hidden) index, and one that is a directory
+                 * or no file at all (a FIFO, a socket), gives way to the
+                 * next one; a denied dotfile is 403. */
+                if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -ENXIO)
                         return send_status(c, req, status_for_open_error(c, r));
         }
 
@@ -303,21 +316,15 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
         r = http_path_normalize(req->path.p, req->path.n, w->path, w->path_size - w->index_max - 4, &len);
         if (r < 0)
                 return send_status(c, req, 400);
-        if (cfg->dotfiles != HTTP_DOTFILES_ALLOW && http_path_has_dotfile(w->path, len))
-                return send_status(c, req, cfg->dotfiles == HTTP_DOTFILES_DENY ? 403 : 404);
-
-        r = http_path_open(w->root_fd, w->path, cfg->follow_symlinks, &fd);
+        /* A dotfile, as asked or as resolved, comes back as -EACCES (403)
+         * or, hidden, -ENOENT (404); what is not a regular file or a
+         * directory was refused without being opened for reading (-ENXIO,
+         * 403). */
+        r = http_path_open(w->root_fd, w->path, path_flags(cfg), &fd, &st);
         if (r < 0)
                 return send_status(c, req, status_for_open_error(c, r));
-        if (fstat(fd, &st) < 0) {
-                log_warning_errno(errno, "%s: cannot stat %s: %s", w->svc->name, w->path, STRERROR(errno));
-                return send_status(c, req, 500);
-        }
-
         if (S_ISDIR(st.st_mode))
                 return serve_directory(c, req, fd, len);
-        if (!S_ISREG(st.st_mode))
-                return send_status(c, req, 403);
 
         /* The name for the media type: the last segment. */
         const char *slash = memrchr(w->path, '/', len);

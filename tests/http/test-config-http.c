@@ -33,6 +33,9 @@ static void setup(void) {
         ck_assert_ptr_nonnull(f);
         fputs("application/x-mine mine\n", f);
         fclose(f);
+        /* A FIFO as mime_types must be refused, not hang -t or a reload. */
+        snprintf(p, sizeof(p), "%s/fifo.types", dir);
+        ck_assert_int_eq(mkfifo(p, 0644), 0);
         snprintf(p, sizeof(p), "%s/bad.types", dir);
         f = fopen(p, "we");
         ck_assert_ptr_nonnull(f);
@@ -205,6 +208,8 @@ START_TEST(test_errors) {
                      "\"deny\", \"hide\", \"allow\"");
         assert_error("  http = { root = \"site\";\n mime_types = \"none.types\"; };\n", 7,
                      "services.[0].http.mime_types", "No such file or directory");
+        assert_error("  http = { root = \"site\";\n mime_types = \"fifo.types\"; };\n", 7,
+                     "services.[0].http.mime_types", "fifo.types: not a regular file");
         assert_error("  http = { root = \"site\";\n mime_types = \"bad.types\"; };\n", 7,
                      "services.[0].http.mime_types", "bad.types:2: not a mime.types line");
         assert_error("  http = { root = \"site\";\n default_type = \"text\"; };\n", 7,

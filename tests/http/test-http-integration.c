@@ -3,11 +3,15 @@
  * the fields that go with it, files, directories, symlinks, preconditions
  * and ranges. Connection handling is in test-http-conn.c. */
 #include <check.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "build-config.h"
 #include "http-client.h"
 #include "http_date.h"
+#include "open-watch.h"
 
 /* A daemon with default settings, started for each test of the "default"
  * case (a checked fixture: it runs in the forked test process, which owns
@@ -531,6 +535,102 @@ START_TEST(test_precompressed_and_headers) {
 }
 END_TEST
 
+/* The dotfiles rule holds for what a path resolves to, not only for what
+ * was asked: symlinks inside the root that lead to a dotfile, into a dot
+ * directory, from an index name or from a precompressed variant are refused
+ * like the dotfile itself (403 with "deny", the default; as if missing with
+ * "hide"), while a symlink to /.well-known/ or through a dot directory back
+ * out of it still works. Before the fix each of these dotfiles was served. */
+static void site_dot_links(TestDaemon *d) {
+        site_file(d, "site/.env", "ENV\n");
+        site_symlink(d, ".env", "site/link_env");
+        site_symlink(d, "../.secret", "site/dir/link_secret");
+        site_mkdir(d, "site/.git");
+        site_file(d, "site/.git/config", "GIT\n");
+        site_symlink(d, ".git", "site/link_git");
+        site_symlink(d, "./sub/../../.git/config", "site/noindex/link_git_config");
+        site_mkdir(d, "site/idx");
+        site_symlink(d, "../.env", "site/idx/index.html");
+        site_file(d, "site/.style.css.gz", "GZSECRET");
+        site_symlink(d, ".style.css.gz", "site/style.css.gz");
+        site_symlink(d, ".well-known/acme.txt", "site/link_acme");
+        site_symlink(d, ".git/../a.txt", "site/link_through");
+}
+
+/* GETs path and returns the status, asserting that no dotfile's content
+ * came with it. */
+static unsigned get_status(uint16_t port, const char *path) {
+        static const char *const secrets[] = { "ENV\n", "GIT\n", "secret\n", "GZSECRET" };
+        char req[256];
+        Response r;
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+        http_get(port, req, false, &r);
+        unsigned status = r.status;
+        for (size_t i = 0; i < ELEMENTSOF(secrets); i++)
+                ck_assert_msg(!strstr(r.body, secrets[i]), "%s: %u %s", path, status, r.body);
+        response_done(&r);
+        return status;
+}
+
+START_TEST(test_dotfiles_resolved) {
+        static const char *const refused[] = {
+                "/link_env", "/dir/link_secret", "/link_git/config", "/noindex/link_git_config",
+        };
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "precompressed = true;", NULL, &port);
+        site_dot_links(d);
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                unsigned status = get_status(port, refused[i]);
+                ck_assert_msg(status == 403, "%s: %u", refused[i], status);
+        }
+        /* An index name that leads to a dotfile is refused like it. */
+        ck_assert_uint_eq(get_status(port, "/idx/"), 403);
+        /* A precompressed variant that is a dotfile is not used. */
+        http_get(port, "GET /style.css HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "body{}\n");
+        ck_assert(!response_field(&r, "Content-Encoding"));
+        response_done(&r);
+        /* Not dotfiles where they end up. */
+        http_get(port, "GET /link_acme HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "token\n");
+        response_done(&r);
+        http_get(port, "GET /link_through HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        http_get(port, "GET /link_in HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
+START_TEST(test_dotfiles_resolved_hide) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "dotfiles = \"hide\"; autoindex = true;", NULL, &port);
+        site_dot_links(d);
+        ck_assert_uint_eq(get_status(port, "/link_env"), 404);
+        ck_assert_uint_eq(get_status(port, "/dir/link_secret"), 404);
+        ck_assert_uint_eq(get_status(port, "/link_git/config"), 404);
+        /* A hidden index is as good as none: the listing is shown. */
+        http_get(port, "GET /idx/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_ptr_nonnull(strstr(r.body, "Index of /idx/"));
+        ck_assert(!strstr(r.body, "ENV"));
+        response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
 START_TEST(test_dotfiles_allow) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint16_t port;
@@ -541,6 +641,79 @@ START_TEST(test_dotfiles_allow) {
         ck_assert_uint_eq(r.status, 200);
         ck_assert_str_eq(r.body, "secret\n");
         response_done(&r);
+        site_dot_links(d);
+        http_get(port, "GET /link_env HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "ENV\n");
+        response_done(&r);
+        http_get(port, "GET /noindex/link_git_config HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "GIT\n");
+        response_done(&r);
+}
+END_TEST
+
+/* What is neither a regular file nor a directory is refused (403) without
+ * the worker ever opening it for reading: a FIFO (whose open for reading
+ * would wake a waiting writer, and without O_NONBLOCK wait for one), a unix
+ * socket, a device node (created only where the test may: its open runs
+ * the driver), also as an index file and as a precompressed variant. The
+ * one worker then answers a request on another connection. Before the fix
+ * every one of them was opened O_RDONLY before its type was checked. */
+START_TEST(test_special_files) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int watch = open_watch_new();
+        char path[4096];
+        uint16_t port;
+        Response r;
+
+        start_web(&d, 1, "precompressed = true; autoindex = false;", NULL, &port);
+        site_mkdir(d, "site/fifodir");
+        static const char *const fifos[] = { "site/fifo", "site/fifodir/index.html", "site/a.txt.gz" };
+        for (size_t i = 0; i < ELEMENTSOF(fifos); i++) {
+                snprintf(path, sizeof(path), "%s/%s", td_dir(d), fifos[i]);
+                ck_assert_int_eq(mkfifo(path, 0644), 0);
+                open_watch_add(watch, path);
+        }
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ck_assert_int_lt(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/site/sock", td_dir(d)), sizeof(sa.sun_path));
+        _cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(sock, 0);
+        ck_assert_int_eq(bind(sock, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        snprintf(path, sizeof(path), "%s/site/null", td_dir(d));
+        bool have_device = mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0;
+        if (have_device)
+                open_watch_add(watch, path);
+
+        static const char *const refused[] = { "/fifo", "/sock", "/null" };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                if (strcmp(refused[i], "/null") == 0 && !have_device)
+                        continue;
+                char req[128];
+                snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", refused[i]);
+                http_get(port, req, false, &r);
+                ck_assert_msg(r.status == 403, "%s: %u", refused[i], r.status);
+                response_done(&r);
+        }
+        /* An index that is a FIFO is passed over like a missing one. */
+        http_get(port, "GET /fifodir/ HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 403);
+        response_done(&r);
+        /* So is a precompressed variant: the file itself is sent. */
+        http_get(port, "GET /a.txt HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        ck_assert(!response_field(&r, "Content-Encoding"));
+        response_done(&r);
+
+        /* Every response is in, so every open would be queued by now. */
+        unsigned opens = open_watch_count(watch);
+        TD_ASSERT_MSG(d, opens == 0, "the worker opened a FIFO or device %u times", opens);
+
+        http_get(port, "GET /a.txt HTTP/1.0\r\n\r\n", false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        response_done(&r);
+        assert_clean_log(d);
 }
 END_TEST
 
@@ -566,7 +739,10 @@ int main(void) {
 
         TD_ADD_TEST(s, test_autoindex);
         TD_ADD_TEST(s, test_settings);
+        TD_ADD_TEST(s, test_dotfiles_resolved);
+        TD_ADD_TEST(s, test_dotfiles_resolved_hide);
         TD_ADD_TEST(s, test_dotfiles_allow);
         TD_ADD_TEST(s, test_precompressed_and_headers);
+        TD_ADD_TEST(s, test_special_files);
         return td_run_suite(s);
 }
