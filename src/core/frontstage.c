@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sysexits.h>
 
@@ -33,7 +34,6 @@ typedef struct FrontStage {
         Held **heap;                  /* a binary min-heap by st.deadline_usec */
         size_t n_heap, heap_size;
         Held *ready_head, *ready_tail; /* handed back, but the channel was full */
-        bool channel_out;             /* EPOLLOUT on the channel is armed */
         uint64_t n_held, n_idle, n_head;
 } FrontStage;
 
@@ -122,25 +122,17 @@ static void held_close(FrontStage *f, Held *h) {
         free(h);
 }
 
-static void channel_want_out(FrontStage *f, bool out) {
-        struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = NULL };
-
-        if (f->channel_out == out)
-                return;
-        if (epoll_ctl(f->epfd, EPOLL_CTL_MOD, f->channel, &ev) >= 0)
-                f->channel_out = out;
-}
-
 /* Hands h to whichever worker reads the channel first. When the channel
  * is full (every worker busy and the queue long), h waits in order in the
- * ready queue and goes as soon as the channel takes it. */
+ * ready queue and is tried again every millisecond: poll() cannot tell
+ * when a socket pair's peer has room again (see park.h). */
 static void held_hand_back(FrontStage *f, Held *h) {
         int r;
 
         heap_remove(f, h);
         (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, h->fd, NULL);
         if (!f->ready_head) {
-                r = park_send(f->channel, h->fd, &h->st, h->buf, h->st.n_bytes);
+                r = park_send(f->channel, h->fd, &h->st, h->buf, h->st.n_bytes, false);
                 if (r >= 0) {
                         held_close(f, h);
                         return;
@@ -158,13 +150,12 @@ static void held_hand_back(FrontStage *f, Held *h) {
         else
                 f->ready_head = h;
         f->ready_tail = h;
-        channel_want_out(f, true);
 }
 
 static void frontstage_flush_ready(FrontStage *f) {
         while (f->ready_head) {
                 Held *h = f->ready_head;
-                int r = park_send(f->channel, h->fd, &h->st, h->buf, h->st.n_bytes);
+                int r = park_send(f->channel, h->fd, &h->st, h->buf, h->st.n_bytes, false);
 
                 if (r == -EAGAIN)
                         return;
@@ -173,7 +164,6 @@ static void frontstage_flush_ready(FrontStage *f) {
                         f->ready_tail = NULL;
                 held_close(f, h);
         }
-        channel_want_out(f, false);
 }
 
 /* Takes a connection a worker parked. */
@@ -289,6 +279,8 @@ static void frontstage_expire(FrontStage *f, uint64_t now) {
 static int frontstage_timeout_ms(const FrontStage *f, uint64_t now) {
         uint64_t d;
 
+        if (f->ready_head)
+                return 1;
         if (f->n_heap == 0)
                 return -1;
         d = f->heap[0]->st.deadline_usec;
@@ -327,6 +319,8 @@ void frontstage_main(const WorkerSpawn *sp) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 
         assert(sp->front_stage);
+        /* Tells it apart from the workers in ps and top. */
+        (void) prctl(PR_SET_NAME, "preforkd-front", 0, 0, 0);
         worker_prepare(sp);
         if (!f.handler->park_ready)
                 fatal(EX_SOFTWARE, "%s front stage: handler %s cannot park", sp->svc->name, f.handler->name);
@@ -351,14 +345,12 @@ void frontstage_main(const WorkerSpawn *sp) {
                         Held *h = events[i].data.ptr;
 
                         if (!h) {
-                                if (events[i].events & EPOLLOUT)
-                                        frontstage_flush_ready(&f);
-                                if (events[i].events & EPOLLIN)
-                                        frontstage_receive(&f);
+                                frontstage_receive(&f);
                                 continue;
                         }
                         held_on_event(&f, h, events[i].events);
                 }
+                frontstage_flush_ready(&f);
                 frontstage_expire(&f, now_usec());
                 frontstage_publish(&f);
         }

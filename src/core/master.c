@@ -133,7 +133,8 @@ static int master_op_spawn(void *userdata, Slot *s) {
                 .score = s->score,
                 .listen_fds = p ? p->listen_fds : NULL,
                 .n_listen_fds = p ? p->n_listen_fds : 0,
-                .ready_fd = m->ready_worker_fd,
+                /* A front stage reports no readiness. */
+                .ready_fd = p ? m->ready_worker_fd : -EBADF,
                 .park_fd = service->park_fds[p ? 1 : 0],
                 .service_score = service->scoreboard->service,
                 .front_stage = !p,

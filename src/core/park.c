@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include "macros.h"
@@ -13,14 +14,25 @@ int park_socketpair(int ret_fds[2]) {
 
         assert(ret_fds);
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0)
+        struct timeval tv = {
+                .tv_sec = PARK_SEND_TIMEOUT_USEC / USEC_PER_SEC,
+                .tv_usec = PARK_SEND_TIMEOUT_USEC % USEC_PER_SEC,
+        };
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
                 return negative_errno();
+        if (setsockopt(fds[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+                int r = negative_errno();
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                return r;
+        }
         ret_fds[0] = fds[0];
         ret_fds[1] = fds[1];
         return 0;
 }
 
-int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n) {
+int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n, bool wait) {
         union {
                 struct cmsghdr cmsg;
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -52,7 +64,7 @@ int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_
         memcpy(CMSG_DATA(c), &fd, sizeof(int));
 
         for (;;) {
-                if (sendmsg(channel, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+                if (sendmsg(channel, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT)) >= 0)
                         return 0;
                 if (errno == EINTR)
                         continue;

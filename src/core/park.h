@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "macros.h"
+
 /* Parking: a connection that waits for its client (an idle keep-alive, a
  * request head still trickling in, an echo client that sends nothing) is
  * handed by its worker to the service's front stage, which waits for it
@@ -49,12 +51,22 @@ typedef struct ParkState {
 } ParkState;
 
 /* Creates the pair: ret_fds[0] for the front stage, ret_fds[1] for the
- * workers; both close-on-exec and non-blocking. */
+ * workers; both close-on-exec. They are blocking sockets (every call says
+ * MSG_DONTWAIT where it must not wait), and a send on the workers' end
+ * waits at most PARK_SEND_TIMEOUT_USEC. */
 int park_socketpair(int ret_fds[2]);
 
-/* Sends fd with st and n bytes without blocking. 0, -EAGAIN when the
- * channel is full (the caller keeps the connection), or a negative errno. */
-int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n);
+/* How long a worker's park waits for room in the channel. The queue of a
+ * unix socket pair holds only net.unix.max_dgram_qlen messages (10 by
+ * default, 512 under systemd), and poll() says a socket pair is writable
+ * even when its peer's queue is full, so the only way to wait for room is
+ * a send with a timeout. */
+#define PARK_SEND_TIMEOUT_USEC (100 * USEC_PER_MSEC)
+
+/* Sends fd with st and n bytes; with wait, waits up to the socket's send
+ * timeout for room. 0, -EAGAIN when the channel is full (the caller keeps
+ * the connection), or a negative errno. */
+int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n, bool wait);
 
 /* Receives one connection without blocking: 1 with *ret_fd (close-on-exec),
  * *ret_state and the bytes in buf (st->n_bytes of them, buf_size must be

@@ -327,7 +327,7 @@ int worker_park(int fd, const ParkState *st, const void *bytes, size_t n) {
 
         if (!sp || sp->park_fd < 0)
                 return -EOPNOTSUPP;
-        r = park_send(sp->park_fd, fd, st, bytes, n);
+        r = park_send(sp->park_fd, fd, st, bytes, n, true);
         if (r == -EAGAIN)
                 atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         else if (r < 0)
@@ -396,7 +396,10 @@ void worker_main(const WorkerSpawn *sp) {
                 safe_close(fd);
                 atomic_store_explicit(&score->state, WORKER_IDLE, memory_order_relaxed);
 
-                served++;
+                /* max_requests counts connections: one that comes back
+                 * from the front stage was counted when it was accepted. */
+                if (!c.parked)
+                        served++;
                 if (sp->svc->max_requests > 0 && served >= sp->svc->max_requests)
                         break;
         }

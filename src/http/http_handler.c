@@ -208,12 +208,13 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                 /* A head that does not arrive at once (a slow client, an
                  * idle connect) is gathered by the front stage. */
                 if (may_park && now < deadline && worker_park_possible()) {
-                        may_park = false;
                         r = worker_wait(c->fd, POLLIN, MIN(HTTP_PARK_DELAY_USEC, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
                                 return HTTP_PARKED;
+                        /* The front stage is full or gone: wait here. */
+                        may_park = false;
                         now = now_usec();
                 }
                 r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;

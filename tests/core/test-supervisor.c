@@ -26,7 +26,7 @@
 #define SVC_X(name, workers, min_uptime, backoff_initial, backoff_max)                                  \
         "{ name = \"" name "\"; listen = [\"127.0.0.1:0\"]; workers = " #workers "; handler = \"echo\";" \
         " respawn = { min_uptime = " min_uptime "; backoff_initial = " backoff_initial "; backoff_max = "   \
-        backoff_max "; }; }"
+        backoff_max "; }; park = { enabled = false; }; }"
 /* Backoff delays 0.1, 0.2, 0.4, 0.5, 0.5 ... */
 #define SVC_R(name, workers, min_uptime) SVC_X(name, workers, min_uptime, "0.1", "0.5")
 #define SVC(name, workers) SVC_R(name, workers, "1")
@@ -66,12 +66,18 @@ static int fake_spawn(void *userdata, Slot *s) {
         ck_assert_ptr_nonnull(s->score);
         if (fake.fail_spawns > 0) {
                 fake.fail_spawns--;
-                note("spawn g%u %s[%u] failed", s->pool->gen->number, s->pool->service->name, s->index);
+                if (s->pool)
+                        note("spawn g%u %s[%u] failed", s->pool->gen->number, s->service->name, s->index);
+                else
+                        note("spawn %s[front] failed", s->service->name);
                 return -EAGAIN;
         }
         s->pid = fake.next_pid++;
         s->watch = &fake;
-        note("spawn g%u %s[%u] = %d", s->pool->gen->number, s->pool->service->name, s->index, (int) s->pid);
+        if (s->pool)
+                note("spawn g%u %s[%u] = %d", s->pool->gen->number, s->service->name, s->index, (int) s->pid);
+        else
+                note("spawn %s[front] = %d", s->service->name, (int) s->pid);
         return 0;
 }
 
