@@ -246,7 +246,7 @@ static void check_service_keys(ConfigParser *p, const config_setting_t *svc) {
 }
 
 static const char *const park_keys[] = {
-        "enabled", "max_parked", NULL,
+        "enabled", "max_parked", "delay", NULL,
 };
 
 /* The park group: on by default for handlers that can park. Parsed after
@@ -259,6 +259,7 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
 
         s->park = can;
         s->max_parked = (uint64_t) max;
+        s->park_delay_usec = 2 * USEC_PER_MSEC;
         if (!g)
                 return 0;
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -276,6 +277,8 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
         if (config_get_int(p, g, "max_parked", false, 1, 1000000, 10000, &max) < 0)
                 r = -EINVAL;
         s->max_parked = (uint64_t) max;
+        if (config_get_duration(p, g, "delay", 0, 10, 0.002, &s->park_delay_usec) < 0)
+                r = -EINVAL;
         return r;
 }
 

@@ -9,11 +9,6 @@
 #include "log.h"
 #include "worker.h"
 
-/* How long a connection may stay quiet in its worker before it is parked
- * with the front stage (see park.h): a client in the middle of an
- * exchange costs no hand-off, an idle one frees the worker at once. */
-#define ECHO_PARK_DELAY_USEC (2 * USEC_PER_MSEC)
-
 /* One chunk at a time: a many-MiB stream is never held whole, and the
  * buffer is small enough to keep the worker's private memory low. */
 static char echo_buf[16384];
@@ -67,7 +62,7 @@ static int echo_serve(const ServiceConfig *svc, const Conn *c) {
                 now = now_usec();
                 if (now < deadline && worker_park_possible()) {
                         r = worker_stop_requested() ? 0
-                                                    : worker_wait(fd, POLLIN, MIN(ECHO_PARK_DELAY_USEC, deadline - now), false);
+                                                    : worker_wait(fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && echo_park(c, deadline) >= 0)

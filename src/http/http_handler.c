@@ -35,13 +35,6 @@
 #define LINGER_USEC (2 * USEC_PER_SEC)
 #define LINGER_BYTES (256U * 1024U)
 
-/* How long a worker waits for a client's next bytes before it parks the
- * connection with the front stage (see park.h): long enough that a client
- * that sends its next request at once (a benchmark, a browser reusing the
- * connection for a page's next resource) costs no hand-off, short enough
- * that an idle connection or a slow head frees the worker at once. */
-#define HTTP_PARK_DELAY_USEC (2 * USEC_PER_MSEC)
-
 /* read_request()/wait_next_request(): the connection went to the front
  * stage; the worker is done with it. */
 #define HTTP_PARKED 2
@@ -208,7 +201,7 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                 /* A head that does not arrive at once (a slow client, an
                  * idle connect) is gathered by the front stage. */
                 if (may_park && now < deadline && worker_park_possible()) {
-                        r = worker_wait(c->fd, POLLIN, MIN(HTTP_PARK_DELAY_USEC, deadline - now), false);
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
@@ -348,7 +341,7 @@ static int wait_next_request(HttpConn *c) {
                 return 1;
         if (worker_park_possible()) {
                 /* A retiring worker parks at once. */
-                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, HTTP_PARK_DELAY_USEC, true);
+                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, c->w->svc->park_delay_usec, true);
                 if (r > 0)
                         return 1;
                 if (IN_SET(r, 0, -ECANCELED) && http_park(c, PARK_IDLE, end) >= 0)
