@@ -609,6 +609,7 @@ static void supervisor_front_exited(Supervisor *s, Slot *slot, const ExitStatus 
         atomic_store(&ss->parked, 0);
         atomic_store(&ss->parked_idle, 0);
         atomic_store(&ss->parked_head, 0);
+        atomic_store(&ss->parked_sending, 0);
 
         if (slot->state == SLOT_RETIRING || !service->svc || !service->svc->park) {
                 log_internal(LOG_INFO, 0, &f, "%s[front stage]: front stage %d %s after %.3fs", service->name,
@@ -858,8 +859,10 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         n = (size_t) l;
         if (service->front.state != SLOT_DEAD) {
                 const ServiceScore *ss = service->scoreboard->service;
-                l = snprintf(buf + n, size - n, ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading)%s",
+                l = snprintf(buf + n, size - n,
+                             ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading, %" PRIu64 " sending)%s",
                              atomic_load(&ss->parked), atomic_load(&ss->parked_idle), atomic_load(&ss->parked_head),
+                             atomic_load(&ss->parked_sending),
                              service->front.state == SLOT_BACKOFF ? ", front stage backing off" : "");
                 if (l < 0 || (size_t) l >= size - n)
                         return -ENOBUFS;

@@ -258,7 +258,12 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
                 if (stop_requested)
                         return -ECANCELED;
                 if (sp->park_fd >= 0) {
-                        r = park_receive(sp->park_fd, &fd, st, park_bytes, sizeof park_bytes);
+                        int file_fd = -EBADF;
+
+                        r = park_receive(sp->park_fd, &fd, &file_fd, st, park_bytes, sizeof park_bytes);
+                        /* The front stage finishes a file itself: it never
+                         * hands one back. */
+                        safe_close(file_fd);
                         if (r > 0) {
                                 atomic_fetch_add_explicit(&sp->service_score->handed_back, 1, memory_order_relaxed);
                                 *c = (Conn) {
@@ -321,13 +326,13 @@ bool worker_park_possible(void) {
         return true;
 }
 
-int worker_park(int fd, const ParkState *st, const void *bytes, size_t n) {
+int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n) {
         const WorkerSpawn *sp = worker_spawn;
         int r;
 
         if (!sp || sp->park_fd < 0)
                 return -EOPNOTSUPP;
-        r = park_send(sp->park_fd, fd, st, bytes, n, true);
+        r = park_send(sp->park_fd, fd, file_fd, st, bytes, n, true);
         if (r == -EAGAIN)
                 atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         else if (r < 0)

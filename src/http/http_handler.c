@@ -149,7 +149,7 @@ static int http_park(HttpConn *c, ParkKind kind, uint64_t deadline) {
                 memcpy(&st.peer, c->peer, c->peer_len);
                 st.peer_len = c->peer_len;
         }
-        return worker_park(c->fd, &st, w->in, c->in_len);
+        return worker_park(c->fd, -EBADF, &st, w->in, c->in_len);
 }
 
 /* Reads until w->in holds a complete head and parses it. The whole head
@@ -284,7 +284,8 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
 }
 
 /* Answers one request. Returns 1 when the connection goes on, 0 when it
- * is to be closed. */
+ * is to be closed, HTTP_PARKED when the front stage finishes the
+ * response. */
 static int handle_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         uint64_t body = req->has_content_length ? req->content_length : 0;
@@ -301,9 +302,14 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
                 c->nodelay = true;
         }
 
+        /* The rest of a file may be finished by the front stage when
+         * nothing else is pending on the connection. */
+        c->park_send = c->in_len == req->head_len && body == 0 && !req->chunked;
         r = http_serve_request(c, req);
         c->n_requests++;
         log_request(c, req);
+        if (r == -EINPROGRESS)
+                return HTTP_PARKED;
         if (r < 0) {
                 log_debug_errno(r, "%s: %s: response not completed: %s", w->svc->name, c->remote, STRERROR(r));
                 return 0;
@@ -414,7 +420,10 @@ static int http_serve(const ServiceConfig *svc, const Conn *conn) {
                         return 0;
                 if (r <= 0)
                         break;
-                if (handle_request(&c, &req) <= 0)
+                r = handle_request(&c, &req);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
                 r = wait_next_request(&c);
                 if (r == HTTP_PARKED)
