@@ -859,10 +859,15 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         n = (size_t) l;
         if (service->front.state != SLOT_DEAD) {
                 const ServiceScore *ss = service->scoreboard->service;
+                uint64_t refused = atomic_load(&ss->park_refused);
+                char extra[64] = "";
+
+                if (refused > 0)
+                        (void) snprintf(extra, sizeof extra, ", %" PRIu64 " not parked: full", refused);
                 l = snprintf(buf + n, size - n,
-                             ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading, %" PRIu64 " sending)%s",
+                             ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading, %" PRIu64 " sending)%s%s",
                              atomic_load(&ss->parked), atomic_load(&ss->parked_idle), atomic_load(&ss->parked_head),
-                             atomic_load(&ss->parked_sending),
+                             atomic_load(&ss->parked_sending), extra,
                              service->front.state == SLOT_BACKOFF ? ", front stage backing off" : "");
                 if (l < 0 || (size_t) l >= size - n)
                         return -ENOBUFS;

@@ -312,17 +312,25 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
 /* This worker's spawn, for the park functions below. */
 static const WorkerSpawn *worker_spawn;
 
+static bool park_on(const WorkerSpawn *sp) {
+        return sp && sp->park_fd >= 0 && sp->svc->park &&
+               !atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed);
+}
+
 bool worker_park_possible(void) {
         const WorkerSpawn *sp = worker_spawn;
 
-        if (!sp || sp->park_fd < 0 || !sp->svc->park)
+        return park_on(sp) &&
+               atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) < sp->svc->max_parked;
+}
+
+bool worker_park_full(void) {
+        const WorkerSpawn *sp = worker_spawn;
+
+        if (!park_on(sp) ||
+            atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) < sp->svc->max_parked)
                 return false;
-        if (atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed))
-                return false;
-        if (atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) >= sp->svc->max_parked) {
-                atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
-                return false;
-        }
+        atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         return true;
 }
 

@@ -29,6 +29,10 @@ const sigset_t *worker_wait_mask(void);
 /* Whether the connection being served may be parked now: the service
  * parks, the front stage has room, and the service is not stopping. */
 bool worker_park_possible(void);
+/* Whether the service parks but its front stage holds park.max_parked
+ * already: then idle connections are closed after their response and
+ * slow heads answered with 408, rather than held by a worker. Counted. */
+bool worker_park_full(void);
 /* Hands the connection fd, with st and the n bytes read of its next
  * request (and for PARK_SENDING the file to finish sending, file_fd), to
  * the service's front stage. 0: the front stage has it (the

@@ -206,9 +206,20 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                                 continue;
                         if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
                                 return HTTP_PARKED;
-                        /* The front stage is full or gone: wait here. */
+                        /* The front stage is gone, or its channel full:
+                         * wait here. */
                         may_park = false;
                         now = now_usec();
+                } else if (may_park && worker_park_full()) {
+                        /* The front stage holds park.max_parked already: a
+                         * head that is not here at once is not waited for
+                         * by a worker either. */
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (c->in_len > 0)
+                                reject(c, 408, "request head not complete and the front stage is full");
+                        return 0;
                 }
                 r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;
                 if (r == 0) {
@@ -274,6 +285,9 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
         /* A stop closes idle connections; a reload parks them, so that the
          * new generation serves their next request. */
         if (worker_stop_requested() && !worker_park_possible())
+                return false;
+        /* No room to park it once idle: close it after this response. */
+        if (worker_park_full())
                 return false;
         /* A chunked body would need decoding just to be skipped; a client
          * that expects 100-continue may never send its body once it sees

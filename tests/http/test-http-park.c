@@ -325,6 +325,61 @@ START_TEST(test_slow_reader_does_not_pin) {
 }
 END_TEST
 
+/* park.max_parked reached: a new idle connection gets Connection: close
+ * with its response and a slow head a 408 at once (header_timeout is far
+ * away), both counted in STATUS=. */
+START_TEST(test_max_parked) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        Client held[3], extra, slow;
+        Response r;
+        uint16_t port;
+        uint64_t deadline;
+
+        start_web(&d, 1, "keepalive_timeout = 600; header_timeout = 600;", "park = { max_parked = 3; };", &port);
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++) {
+                client_open(&held[i], port);
+                get_ok(d, &held[i], "/a.txt", "hello world\n");
+        }
+        wait_parked(d, (int) ELEMENTSOF(held));
+
+        client_open(&extra, port);
+        client_send(&extra, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        TD_OK(d, client_read_response(&extra, false, &r));
+        TD_ASSERT(d, r.status == 200);
+        TD_ASSERT_MSG(d, response_field(&r, "Connection") && strcmp(response_field(&r, "Connection"), "close") == 0,
+                      "a connection that cannot be parked must be closed after its response");
+        response_done(&r);
+        TD_ASSERT(d, client_sees_eof(&extra));
+        client_close(&extra);
+
+        client_open(&slow, port);
+        client_send(&slow, "GET /a.txt HTTP/1.1\r\nHost: x\r\n");
+        TD_OK(d, client_read_response(&slow, false, &r));
+        TD_ASSERT(d, r.status == 408);
+        response_done(&r);
+        client_close(&slow);
+
+        deadline = td_now() + TD_TIMEOUT;
+        for (;;) {
+                char *line = NULL;
+                int k = td_wait_notify(d, "STATUS=", deadline > td_now() ? deadline - td_now() : 0, &line);
+
+                TD_ASSERT_MSG(d, k >= 0, "no STATUS= with the refusals counted");
+                if (strstr(line, "3 parked") && strstr(line, "not parked: full")) {
+                        free(line);
+                        break;
+                }
+                free(line);
+        }
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++) {
+                get_ok(d, &held[i], "/a.txt", "hello world\n");
+                client_close(&held[i]);
+        }
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
 /* STATUS= tells how many connections are parked. */
 START_TEST(test_status_shows_parked) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -370,5 +425,6 @@ int main(void) {
         TD_ADD_TEST(s, test_reload_loses_nothing);
         TD_ADD_TEST(s, test_status_shows_parked);
         TD_ADD_TEST(s, test_slow_reader_does_not_pin);
+        TD_ADD_TEST(s, test_max_parked);
         return td_run_suite(s);
 }
