@@ -37,6 +37,7 @@ typedef struct FrontStage {
         size_t n_heap, heap_size;
         Held *ready_head, *ready_tail; /* handed back, but the channel was full */
         uint64_t n_held, n_kind[_PARK_KIND_MAX];
+        bool stopping;                /* a graceful stop: finish, hand back, close */
 } FrontStage;
 
 static void heap_swap(FrontStage *f, size_t a, size_t b) {
@@ -180,6 +181,8 @@ static void frontstage_flush_ready(FrontStage *f) {
         }
 }
 
+static void frontstage_stop_one(FrontStage *f, Held *h);
+
 /* Takes a connection a worker parked. */
 static void frontstage_take(FrontStage *f, int fd, int file_fd, const ParkState *st, const char *bytes) {
         struct epoll_event ev = { .events = st->kind == PARK_SENDING ? EPOLLOUT | EPOLLRDHUP : EPOLLIN | EPOLLRDHUP };
@@ -212,6 +215,9 @@ static void frontstage_take(FrontStage *f, int fd, int file_fd, const ParkState 
                 held_close(f, h);
                 return;
         }
+        /* Parked just before the stop reached its worker. */
+        if (f->stopping)
+                frontstage_stop_one(f, h);
 }
 
 static void frontstage_receive(FrontStage *f) {
@@ -351,23 +357,54 @@ static int frontstage_timeout_ms(const FrontStage *f, uint64_t now) {
         return d > INT32_MAX ? INT32_MAX : (int) d;
 }
 
-/* A graceful stop: every held connection is idle or waiting for its
- * client, so it is closed (a FIN: nothing unread is left behind) and the
- * front stage leaves. */
-_noreturn_ static void frontstage_leave(FrontStage *f) {
-        uint64_t n = f->n_held;
-
-        while (f->n_heap > 0)
-                held_close(f, f->heap[0]);
-        while (f->ready_head) {
-                Held *h = f->ready_head;
-                f->ready_head = h->next_ready;
-                held_close(f, h);
+/* What a graceful stop does with a held connection: one idle between two
+ * requests is closed (a FIN: nothing is left unread), unless the handler
+ * has no such boundary (echo), and one that never sent a byte likewise; a
+ * head in progress goes back to a worker, which finishes the request
+ * (the master stops the workers only once the front stage has left); a
+ * file being sent is finished here. */
+static void frontstage_stop_one(FrontStage *f, Held *h) {
+        switch ((ParkKind) h->st.kind) {
+        case PARK_IDLE:
+                if (f->handler->park_idle_closes_on_stop)
+                        held_close(f, h);
+                else
+                        held_hand_back(f, h);
+                break;
+        case PARK_HEAD:
+                if (h->st.n_bytes == 0)
+                        held_close(f, h);
+                else
+                        held_hand_back(f, h);
+                break;
+        case PARK_SENDING:
+                break;
+        case _PARK_KIND_MAX:
+                abort();
         }
-        frontstage_publish(f);
-        log_debug("%s front stage: leaving, %" PRIu64 " held connection%s closed", f->sp->svc->name, n,
-                  n == 1 ? "" : "s");
-        _exit(0);
+}
+
+static void frontstage_begin_stop(FrontStage *f) {
+        size_t n = f->n_heap;
+        Held **all;
+
+        f->stopping = true;
+        log_debug("%s front stage: stopping with %" PRIu64 " held connection%s", f->sp->svc->name, f->n_held,
+                  f->n_held == 1 ? "" : "s");
+        /* frontstage_stop_one() reorders the heap: work on a copy. Without
+         * memory for it, the connections are dealt with where they lie,
+         * from the end, which removal never reorders past. */
+        all = malloc(n * sizeof(Held *) + 1);
+        if (all) {
+                memcpy(all, f->heap, n * sizeof(Held *));
+                for (size_t i = 0; i < n; i++)
+                        frontstage_stop_one(f, all[i]);
+                free(all);
+                return;
+        }
+        for (size_t i = n; i > 0; i--)
+                if (i - 1 < f->n_heap)
+                        frontstage_stop_one(f, f->heap[i - 1]);
 }
 
 void frontstage_main(const WorkerSpawn *sp) {
@@ -396,8 +433,13 @@ void frontstage_main(const WorkerSpawn *sp) {
                 struct epoll_event events[64];
                 int n;
 
-                if (worker_stop_requested())
-                        frontstage_leave(&f);
+                if (worker_stop_requested() && !f.stopping)
+                        frontstage_begin_stop(&f);
+                if (f.stopping && f.n_kind[PARK_SENDING] == 0 && !f.ready_head) {
+                        frontstage_publish(&f);
+                        log_debug("%s front stage: leaving", sp->svc->name);
+                        _exit(0);
+                }
                 n = epoll_pwait(f.epfd, events, (int) ELEMENTSOF(events), frontstage_timeout_ms(&f, now_usec()),
                                 worker_wait_mask());
                 if (n < 0 && errno != EINTR)

@@ -417,6 +417,30 @@ void worker_main(const WorkerSpawn *sp) {
                         break;
         }
 
+        /* A graceful stop: the front stage has handed back what was in
+         * progress before the master told the workers to stop, so what is
+         * still in the channel is served before leaving. (After a reload's
+         * TERM the front stage lives on and the new generation takes it.) */
+        if (stop_requested && sp->park_fd >= 0 && atomic_load(&sp->service_score->stopping)) {
+                ParkState st;
+                Conn c;
+                int fd, file_fd = -EBADF;
+
+                while (park_receive(sp->park_fd, &fd, &file_fd, &st, park_bytes, sizeof park_bytes) > 0) {
+                        file_fd = safe_close(file_fd);
+                        c = (Conn) {
+                                .fd = fd,
+                                .peer = st.peer_len > 0 ? (const struct sockaddr *) &st.peer : NULL,
+                                .peer_len = st.peer_len,
+                                .parked = &st,
+                                .bytes = park_bytes,
+                        };
+                        atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
+                        (void) h->serve(sp->svc, &c);
+                        safe_close(fd);
+                }
+        }
+
         atomic_store(&score->state, WORKER_EXITING);
         log_debug("%s[slot %u]: worker leaving after %" PRIu64 " connections, %" PRIu64 " wakeups", sp->svc->name,
                   sp->slot, served, atomic_load(&score->wakeups));

@@ -499,4 +499,5 @@ const HandlerVTable handler_http = {
         .serve = http_serve,
         .park_ready = http_park_ready,
         .park_timeout_answer = http_park_timeout_answer,
+        .park_idle_closes_on_stop = true,
 };
