@@ -18,6 +18,9 @@ typedef struct WorkerSpawn {
         const int *listen_fds;
         size_t n_listen_fds;
         int ready_fd;                 /* the workers' end of the readiness socket */
+        int park_fd;                  /* the service's park channel (workers' end, or the front stage's), or -1 */
+        ServiceScore *service_score;  /* the service's part of its scoreboard */
+        bool front_stage;             /* run the service's front stage instead of a worker */
         pid_t master_pid;
 } WorkerSpawn;
 
@@ -25,5 +28,6 @@ typedef struct WorkerSpawn {
  * keep-list (stdio, the service's listeners, the readiness socket) is
  * closed, so that no worker holds the master's event loop, timers, pidfds,
  * other services' listeners or unused passed sockets; then worker_main()
- * runs and never returns. *ret_pid is the child's pid. */
+ * (or frontstage_main()) runs and never returns. *ret_pid is the child's
+ * pid. */
 int spawn_worker(const WorkerSpawn *sp, pid_t *ret_pid);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "config.h"
 #include "http_config.h"
@@ -38,6 +39,8 @@ typedef struct HttpConn {
         HttpWorker *w;
         int fd;
         char remote[64];             /* "192.0.2.1:1234", "[::1]:80", "unix" */
+        const struct sockaddr *peer; /* NULL when unknown; travels with a parked connection */
+        socklen_t peer_len;
         size_t in_len;               /* bytes of w->in in use */
         uint64_t n_requests;         /* answered so far */
         uint64_t start_usec;         /* when the current request began */
@@ -45,6 +48,7 @@ typedef struct HttpConn {
         bool linger;                 /* unread input may follow: close gently */
         bool nodelay;                /* TCP_NODELAY is set */
         bool is_tcp;
+        bool park_send;              /* the rest of this response may go to the front stage */
         /* outcome of the current request, for the access log */
         unsigned status;
         uint64_t body_bytes;

@@ -35,6 +35,10 @@
 #define LINGER_USEC (2 * USEC_PER_SEC)
 #define LINGER_BYTES (256U * 1024U)
 
+/* read_request()/wait_next_request(): the connection went to the front
+ * stage; the worker is done with it. */
+#define HTTP_PARKED 2
+
 /* Room for one access log record with its longest quoted pieces. */
 #define LOG_BUFFER_SIZE (64U * 1024U)
 
@@ -127,6 +131,27 @@ static void reject(HttpConn *c, unsigned status, const char *why) {
         log_request(c, NULL);
 }
 
+/* Hands the connection to the front stage, with the bytes of the next
+ * request read so far, to be handed back once its head is complete. */
+static int http_park(HttpConn *c, ParkKind kind, uint64_t deadline) {
+        HttpWorker *w = c->w;
+        ParkState st = {
+                .kind = kind,
+                .gather_max = (uint32_t) MIN(w->in_size, (size_t) PARK_BYTES_MAX),
+                .deadline_usec = deadline,
+                .head_timeout_usec = w->cfg->header_timeout_usec,
+                .requests = c->n_requests,
+        };
+
+        if (c->in_len > st.gather_max)
+                return -EMSGSIZE;
+        if (c->peer && c->peer_len <= sizeof st.peer) {
+                memcpy(&st.peer, c->peer, c->peer_len);
+                st.peer_len = c->peer_len;
+        }
+        return worker_park(c->fd, -EBADF, &st, w->in, c->in_len);
+}
+
 /* Reads until w->in holds a complete head and parses it. The whole head
  * must arrive before deadline (header_timeout), however slowly it trickles
  * in. Returns 1 with *ret filled, or 0 when the connection is to end (the
@@ -135,6 +160,7 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
         HttpWorker *w = c->w;
         size_t scanned = 0;
         const char *why = NULL;
+        bool may_park = true;
         int r;
 
         for (;;) {
@@ -172,6 +198,29 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                 }
 
                 uint64_t now = now_usec();
+                /* A head that does not arrive at once (a slow client, an
+                 * idle connect) is gathered by the front stage. */
+                if (may_park && now < deadline && worker_park_possible()) {
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
+                                return HTTP_PARKED;
+                        /* The front stage is gone, or its channel full:
+                         * wait here. */
+                        may_park = false;
+                        now = now_usec();
+                } else if (may_park && worker_park_full()) {
+                        /* The front stage holds park.max_parked already: a
+                         * head that is not here at once is not waited for
+                         * by a worker either. */
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (c->in_len > 0)
+                                reject(c, 408, "request head not complete and the front stage is full");
+                        return 0;
+                }
                 r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;
                 if (r == 0) {
                         /* A connection that never sent a byte is just
@@ -233,7 +282,12 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
         /* "close" wins over "keep-alive"; HTTP/1.0 must ask for it. */
         if (req->conn_close || (req->version == 10 && !req->conn_keep_alive))
                 return false;
-        if (worker_stop_requested())
+        /* A stop closes idle connections; a reload parks them, so that the
+         * new generation serves their next request. */
+        if (worker_stop_requested() && !worker_park_possible())
+                return false;
+        /* No room to park it once idle: close it after this response. */
+        if (worker_park_full())
                 return false;
         /* A chunked body would need decoding just to be skipped; a client
          * that expects 100-continue may never send its body once it sees
@@ -244,7 +298,8 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
 }
 
 /* Answers one request. Returns 1 when the connection goes on, 0 when it
- * is to be closed. */
+ * is to be closed, HTTP_PARKED when the front stage finishes the
+ * response. */
 static int handle_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         uint64_t body = req->has_content_length ? req->content_length : 0;
@@ -261,9 +316,14 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
                 c->nodelay = true;
         }
 
+        /* The rest of a file may be finished by the front stage when
+         * nothing else is pending on the connection. */
+        c->park_send = c->in_len == req->head_len && body == 0 && !req->chunked;
         r = http_serve_request(c, req);
         c->n_requests++;
         log_request(c, req);
+        if (r == -EINPROGRESS)
+                return HTTP_PARKED;
         if (r < 0) {
                 log_debug_errno(r, "%s: %s: response not completed: %s", w->svc->name, c->remote, STRERROR(r));
                 return 0;
@@ -290,12 +350,27 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 }
 
 /* Between requests: returns 1 once the next request has begun to arrive
- * (or is already buffered, pipelined), 0 when the connection stays idle
- * for keepalive_timeout or the worker is asked to stop. */
+ * (or is already buffered, pipelined), HTTP_PARKED when the idle
+ * connection went to the front stage, 0 when it stays idle for
+ * keepalive_timeout or the worker is asked to stop and cannot park it. */
 static int wait_next_request(HttpConn *c) {
+        uint64_t end = now_usec() + c->w->cfg->keepalive_timeout_usec;
+        int r;
+
         if (c->in_len > 0)
                 return 1;
-        int r = worker_wait(c->fd, POLLIN, c->w->cfg->keepalive_timeout_usec, true);
+        if (worker_park_possible()) {
+                /* A retiring worker parks at once. */
+                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, c->w->svc->park_delay_usec, true);
+                if (r > 0)
+                        return 1;
+                if (IN_SET(r, 0, -ECANCELED) && http_park(c, PARK_IDLE, end) >= 0)
+                        return HTTP_PARKED;
+        }
+        uint64_t now = now_usec();
+        r = now < end ? worker_wait(c->fd, POLLIN, end - now, true) : 0;
+        if (r == -ECANCELED && worker_park_possible() && http_park(c, PARK_IDLE, end) >= 0)
+                return HTTP_PARKED;
         return r > 0;
 }
 
@@ -320,28 +395,54 @@ static void linger_close(HttpConn *c) {
         }
 }
 
-static int http_serve(const ServiceConfig *svc, int fd, const struct sockaddr *peer, socklen_t peer_len) {
-        HttpConn c = { .w = &worker, .fd = fd, .keep_alive = true, .remote = "-" };
+static int http_serve(const ServiceConfig *svc, const Conn *conn) {
+        HttpConn c = {
+                .w = &worker,
+                .fd = conn->fd,
+                .keep_alive = true,
+                .remote = "-",
+                .peer = conn->peer,
+                .peer_len = conn->peer_len,
+        };
+        const struct sockaddr *peer = conn->peer;
         int r;
 
-        r = make_nonblocking(fd);
+        r = make_nonblocking(c.fd);
         if (r < 0)
                 return log_debug_errno(r, "%s: cannot make the connection non-blocking: %s", svc->name,
                                        STRERROR(r));
         c.is_tcp = peer && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6);
         if (worker.cfg->access_log || log_get_max_level() >= LOG_DEBUG)
-                http_log_format_remote(peer, peer_len, c.remote, sizeof(c.remote));
+                http_log_format_remote(peer, conn->peer_len, c.remote, sizeof(c.remote));
 
         c.start_usec = now_usec();
         uint64_t deadline = c.start_usec + worker.cfg->header_timeout_usec;
+        if (conn->parked) {
+                /* Back from the front stage: the head it gathered, and the
+                 * deadline that has run since the head began. */
+                c.n_requests = conn->parked->requests;
+                c.in_len = MIN((size_t) conn->parked->n_bytes, worker.in_size);
+                memcpy(worker.in, conn->bytes, c.in_len);
+                if (conn->parked->kind == PARK_HEAD)
+                        deadline = conn->parked->deadline_usec;
+        }
         for (;;) {
                 HttpRequest req;
 
-                if (read_request(&c, &req, deadline) <= 0)
+                r = read_request(&c, &req, deadline);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
-                if (handle_request(&c, &req) <= 0)
+                r = handle_request(&c, &req);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
-                if (wait_next_request(&c) <= 0)
+                r = wait_next_request(&c);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
                 c.start_usec = now_usec();
                 deadline = c.start_usec + worker.cfg->header_timeout_usec;
@@ -367,6 +468,26 @@ static void http_config_free_group(void *c) {
         http_config_free(c);
 }
 
+/* Front stage: a parked connection has work once its head is complete, or
+ * once as much as a head may hold has arrived (the worker answers 431). */
+static int http_park_ready(const char *buf, size_t n, size_t max) {
+        return n >= max || http_parse_find_head_end(buf, n, 0) > 0;
+}
+
+static size_t http_park_timeout_answer(char *buf, size_t size) {
+        static const char answer[] = "HTTP/1.1 408 Request Timeout\r\n"
+                                     "Connection: close\r\n"
+                                     "Content-Type: text/plain\r\n"
+                                     "Content-Length: 16\r\n"
+                                     "\r\n"
+                                     "Request Timeout\n";
+
+        if (size < sizeof answer - 1)
+                return 0;
+        memcpy(buf, answer, sizeof answer - 1);
+        return sizeof answer - 1;
+}
+
 const HandlerVTable handler_http = {
         .name = "http",
         .config_group = "http",
@@ -376,4 +497,7 @@ const HandlerVTable handler_http = {
         .config_free = http_config_free_group,
         .init = http_init,
         .serve = http_serve,
+        .park_ready = http_park_ready,
+        .park_timeout_answer = http_park_timeout_answer,
+        .park_idle_closes_on_stop = true,
 };

@@ -48,7 +48,8 @@ echo_rt() {
 }
 
 count() { grep -o -- "$1" "$2" 2>/dev/null | wc -l; }
-children() { pgrep -P "$1" | wc -l; }
+# workers only: the front stage names itself preforkd-front
+children() { pgrep -x -P "$1" preforkd | wc -l; }
 # distinct listening sockets (inode) held by process $1 and its children
 listen_inodes() {
         local pids p
@@ -103,7 +104,7 @@ run_case() { # KIND ADDR-FOR-ACTIVATE CLIENT-ADDR
         check "$kind: READY=1" eventually 10 grep -q READY=1 "$d/notify.log"
         check "$kind: $pid is the daemon (exec'ed by systemd-socket-activate)" \
                 eventually 5 bash -c "[ \"\$(cat /proc/$pid/comm 2>/dev/null)\" = preforkd ]"
-        check "$kind: 2 workers" eventually 5 bash -c "[ \$(pgrep -P $pid | wc -l) = 2 ]"
+        check "$kind: 2 workers" eventually 5 bash -c "[ \$(pgrep -x -P $pid preforkd | wc -l) = 2 ]"
         ino1=$(listen_inodes "$pid")
         check "$kind: binds nothing itself (one listening socket: ${ino1//$'\n'/ })" test "$(echo "$ino1" | grep -c .)" = 1
         local i ok=1
@@ -115,7 +116,7 @@ run_case() { # KIND ADDR-FOR-ACTIVATE CLIENT-ADDR
         check "$kind: HUP: RELOADING=1 with MONOTONIC_USEC" \
                 eventually 10 bash -c "grep -q RELOADING=1 '$d/notify.log' && grep -q MONOTONIC_USEC= '$d/notify.log'"
         check "$kind: HUP: READY=1 again" eventually 10 bash -c "[ \$(grep -o READY=1 '$d/notify.log' | wc -l) -ge 2 ]"
-        check "$kind: HUP: 3 workers" eventually 10 bash -c "[ \$(pgrep -P $pid | wc -l) = 3 ]"
+        check "$kind: HUP: 3 workers" eventually 10 bash -c "[ \$(pgrep -x -P $pid preforkd | wc -l) = 3 ]"
         ino2=$(listen_inodes "$pid")
         check "$kind: HUP keeps the passed socket (still one, same inode)" test "$ino1" = "$ino2"
         ok=1

@@ -14,7 +14,11 @@
 /* A config with one echo service named "echo" on 127.0.0.1:0. service_extra
  * is pasted into the service group, top_extra at the top level (both may be
  * NULL). The caller frees the result. */
+/* The core's tests watch what a worker does with its connection, so their
+ * services do not park (unless service_extra says otherwise); parking has
+ * its own tests (test-park.c). */
 static inline char *echo_config(unsigned workers, const char *service_extra, const char *top_extra) {
+        const char *park = service_extra && strstr(service_extra, "park") ? "" : "park = { enabled = false; };";
         char *s;
 
         if (asprintf(&s,
@@ -26,10 +30,10 @@ static inline char *echo_config(unsigned workers, const char *service_extra, con
                      "    listen = [ \"127.0.0.1:0\" ];\n"
                      "    workers = %u;\n"
                      "    handler = \"echo\";\n"
-                     "    %s\n"
+                     "    %s %s\n"
                      "  }\n"
                      ");\n",
-                     top_extra ? top_extra : "", workers, service_extra ? service_extra : "") < 0)
+                     top_extra ? top_extra : "", workers, park, service_extra ? service_extra : "") < 0)
                 return NULL;
         return s;
 }

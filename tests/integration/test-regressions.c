@@ -227,8 +227,9 @@ START_TEST(test_worker_fds_exactly) {
         TD_OK(d, td_write_config(d,
                                  "services = (\n"
                                  "  { name = \"echo\"; listen = [ \"127.0.0.1:0\", \"systemd:used\" ]; workers = 2;\n"
-                                 "    handler = \"echo\"; },\n"
-                                 "  { name = \"other\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\"; }\n"
+                                 "    handler = \"echo\"; park = { enabled = false; }; },\n"
+                                 "  { name = \"other\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\";\n"
+                                 "    park = { enabled = false; }; }\n"
                                  ");\n"));
         TD_OK(d, td_start_wrapped(d, "sockets"));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
