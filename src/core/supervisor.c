@@ -185,11 +185,15 @@ static int supervisor_new_generation(Supervisor *s, Config *config, int *const *
         return 0;
 }
 
+static uint64_t deadline_after(uint64_t now, uint64_t usec) {
+        return usec > USEC_INFINITY - now ? USEC_INFINITY : now + usec;
+}
+
 static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
         slot->state = SLOT_BACKOFF;
         slot->pid = 0;
         slot->backoff_usec = delay;
-        slot->backoff_until_usec = delay > USEC_INFINITY - now ? USEC_INFINITY : now + delay;
+        slot->backoff_until_usec = deadline_after(now, delay);
 }
 
 /* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
@@ -308,10 +312,6 @@ static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) 
         g->kill_usec = kill_usec;
         g->next = s->retiring;
         s->retiring = g;
-}
-
-static uint64_t deadline_after(uint64_t now, uint64_t usec) {
-        return usec > USEC_INFINITY - now ? USEC_INFINITY : now + usec;
 }
 
 int supervisor_start(Supervisor *s, Config *config, int *const *listen_fds, uint64_t now) {
