@@ -2,7 +2,7 @@
 #pragma once
 
 #include "macros.h"
-#include "spawn.h"
+#include "worker.h"
 
 /* The front stage of a service: one process that holds every connection
  * the service's workers parked (see park.h), waits for them all with

@@ -7,9 +7,27 @@
 
 #include <signal.h>
 
+#include "config.h"
 #include "park.h"
-#include "spawn.h"
+#include "scoreboard.h"
 #include "time-util.h"
+
+/* Everything a freshly forked worker needs; lives in the master's memory,
+ * which the child sees as it was at fork time. */
+typedef struct WorkerSpawn {
+        const Config *config;
+        const ServiceConfig *svc;
+        unsigned slot;
+        unsigned generation;
+        WorkerScore *score;
+        const int *listen_fds;
+        size_t n_listen_fds;
+        int ready_fd;                 /* the workers' end of the readiness socket */
+        int park_fd;                  /* the service's park channel (workers' end, or the front stage's), or -1 */
+        ServiceScore *service_score;  /* the service's part of its scoreboard */
+        bool front_stage;             /* run the service's front stage instead of a worker */
+        pid_t master_pid;
+} WorkerSpawn;
 
 /* Runs in a freshly forked child: drops privileges, runs the handler's
  * init(), then accepts and serves until told to stop, max_requests is
