@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "http_cache.h"
 #include "http_config.h"
 #include "http_parse.h"
 
@@ -18,6 +19,7 @@ typedef struct HttpWorker {
         const ServiceConfig *svc;
         const HttpConfig *cfg;
         int root_fd;                 /* O_PATH, every lookup starts here */
+        HttpCache *cache;            /* open files; NULL when open_file_cache = 0 */
         HttpParseLimits limits;
         char *in;                    /* request bytes, cfg->max_header_size */
         size_t in_size;

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "build-config.h"
@@ -44,6 +45,21 @@
 
 static HttpWorker worker = { .root_fd = -EBADF };
 
+/* The open-file cache's entries, at most: its fds count against the
+ * worker's RLIMIT_NOFILE, and half of that stays for connections, the
+ * listeners, parking and the files of uncached lookups. */
+static size_t open_file_cache_entries(const ServiceConfig *svc, size_t wanted) {
+        struct rlimit rl;
+
+        if (wanted == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur / 2 >= wanted)
+                return wanted;
+        log_info("%s: http.open_file_cache = %zu is more than half of the file descriptor limit (%ju): "
+                 "at most %ju files are kept open", svc->name, wanted, (uintmax_t) rl.rlim_cur,
+                 (uintmax_t) (rl.rlim_cur / 2));
+        return (size_t) (rl.rlim_cur / 2);
+}
+
 static int http_init(const ServiceConfig *svc) {
         const HttpConfig *cfg = svc->handler_config;
         HttpWorker *w = &worker;
@@ -64,6 +80,11 @@ static int http_init(const ServiceConfig *svc) {
                 log_warning("%s: openat2() is not available (kernel before 5.6, or a seccomp filter); paths are "
                             "resolved one component at a time and no symlink below %s is followed",
                             svc->name, cfg->root);
+
+        r = http_cache_new(open_file_cache_entries(svc, cfg->open_file_cache), cfg->open_file_cache_valid_usec,
+                           &w->cache);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot set up the open-file cache: %s", svc->name, STRERROR(r));
 
         w->index_max = 0;
         for (char **i = cfg->index; *i; i++)
