@@ -11,6 +11,10 @@
 #include "http_config.h"
 #include "http_parse.h"
 
+/* File bodies up to this size are read into the out buffer behind the
+ * head and sent with it in one send(); larger ones go by sendfile(). */
+#define HTTP_SMALL_FILE_MAX (16U * 1024U)
+
 /* Everything one worker process of an http service keeps between
  * connections. Set up once by the handler's init() after the privilege
  * drop; the buffers are allocated but only touched as far as requests use
@@ -23,7 +27,7 @@ typedef struct HttpWorker {
         HttpParseLimits limits;
         char *in;                    /* request bytes, cfg->max_header_size */
         size_t in_size;
-        char *out;                   /* one response head */
+        char *out;                   /* one response head, and a small file's body */
         size_t out_size;
         char *path;                  /* normalized path (+ index name) */
         size_t path_size;

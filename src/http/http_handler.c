@@ -98,7 +98,8 @@ static int http_init(const ServiceConfig *svc) {
         w->scratch_size = 3 * cfg->max_target_size + 64;
         w->out_size = w->scratch_size + 2048 + strlen(cfg->default_type) +
                       (cfg->charset ? strlen(cfg->charset) : 0) +
-                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len;
+                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len +
+                      HTTP_SMALL_FILE_MAX;
         w->log_size = cfg->access_log ? LOG_BUFFER_SIZE : 0;
 
         w->in = malloc(w->in_size);

@@ -10,6 +10,8 @@
 
 #include "build-config.h"
 #include "http-client.h"
+#include "http_cond.h"
+#include "http_conn.h"
 #include "http_date.h"
 #include "time-util.h"
 #include "open-watch.h"
@@ -814,6 +816,77 @@ START_TEST(test_cache_fresh) {
 }
 END_TEST
 
+static void site_random(TestDaemon *d, const char *name, char *buf, size_t size, unsigned seed) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", td_dir(d), name);
+        td_random_fill(buf, size, seed);
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fwrite(buf, 1, size, f), size);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A file at the small-file threshold (sent with its head in one write)
+ * and one a byte above it (sendfile), on one keep-alive connection: the
+ * bytes, HEAD, a range and 304 of each. */
+START_TEST(test_small_file_threshold) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        static char small[HTTP_SMALL_FILE_MAX], above[HTTP_SMALL_FILE_MAX + 1];
+        const struct {
+                const char *name;
+                const char *buf;
+                size_t size;
+        } files[] = { { "/small.bin", small, sizeof(small) }, { "/above.bin", above, sizeof(above) } };
+        uint16_t port;
+        char req[2048], etag[1024];
+        Response r;
+        Client c;
+
+        start_web(&d, 1, NULL, NULL, &port);
+        site_random(d, "site/small.bin", small, sizeof(small), 7);
+        site_random(d, "site/above.bin", above, sizeof(above), 8);
+        client_open(&c, port);
+        for (unsigned round = 0; round < 2; round++) /* looked up, then from the cache */
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", files[i].name);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                        ck_assert_uint_eq(r.status, 200);
+                        ck_assert_uint_eq(r.body_len, files[i].size);
+                        ck_assert(memcmp(r.body, files[i].buf, files[i].size) == 0);
+                        snprintf(etag, sizeof(etag), "%s", response_field(&r, "ETag"));
+                        response_done(&r);
+
+                        snprintf(req, sizeof(req), "HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n", files[i].name);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, true, &r), 0);
+                        ck_assert_uint_eq(r.status, 200);
+                        ck_assert_uint_eq(strtoul(response_field(&r, "Content-Length"), NULL, 10), files[i].size);
+                        response_done(&r);
+
+                        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nRange: bytes=100-16384\r\n\r\n",
+                                 files[i].name);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                        ck_assert_uint_eq(r.status, 206);
+                        size_t n = MIN(files[i].size, (size_t) 16385) - 100;
+                        ck_assert_uint_eq(r.body_len, n);
+                        ck_assert(memcmp(r.body, files[i].buf + 100, n) == 0);
+                        response_done(&r);
+
+                        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n",
+                                 files[i].name, etag);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                        ck_assert_uint_eq(r.status, 304);
+                        ck_assert_uint_eq(r.body_len, 0);
+                        response_done(&r);
+                }
+        client_close(&c);
+        assert_clean_log(d);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("http-integration");
         TCase *tc = tcase_create("default");
@@ -842,5 +915,6 @@ int main(void) {
         TD_ADD_TEST(s, test_precompressed_and_headers);
         TD_ADD_TEST(s, test_special_files);
         TD_ADD_TEST(s, test_cache_fresh);
+        TD_ADD_TEST(s, test_small_file_threshold);
         return td_run_suite(s);
 }
