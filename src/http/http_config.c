@@ -17,6 +17,7 @@ static const char *const http_keys[] = {
         "header_timeout", "send_timeout",  "max_header_size", "max_target_size",   "access_log",
         "server_tokens", "dotfiles",       "follow_symlinks", "etag",              "mime_types",
         "default_type",  "charset",        "cache_control",   "precompressed",     "headers",
+        "open_file_cache", "open_file_cache_valid",
         NULL,
 };
 
@@ -335,6 +336,12 @@ int http_config_parse(ConfigParser *p, const config_setting_t *service, const co
         if (config_get_bool(p, http, "precompressed", false, &c->precompressed) < 0)
                 r = -EINVAL;
         if (parse_headers(p, http, c) < 0)
+                r = -EINVAL;
+        if (config_get_int(p, http, "open_file_cache", false, 0, 1000000, 4096, &v) < 0)
+                r = -EINVAL;
+        else
+                c->open_file_cache = (size_t) v;
+        if (config_get_duration(p, http, "open_file_cache_valid", 0, 3600, 1, &c->open_file_cache_valid_usec) < 0)
                 r = -EINVAL;
 
         if (r < 0)

@@ -7,8 +7,13 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "http_cache.h"
 #include "http_config.h"
 #include "http_parse.h"
+
+/* File bodies up to this size are read into the out buffer behind the
+ * head and sent with it in one send(); larger ones go by sendfile(). */
+#define HTTP_SMALL_FILE_MAX (16U * 1024U)
 
 /* Everything one worker process of an http service keeps between
  * connections. Set up once by the handler's init() after the privilege
@@ -18,10 +23,11 @@ typedef struct HttpWorker {
         const ServiceConfig *svc;
         const HttpConfig *cfg;
         int root_fd;                 /* O_PATH, every lookup starts here */
+        HttpCache *cache;            /* open files; NULL when open_file_cache = 0 */
         HttpParseLimits limits;
         char *in;                    /* request bytes, cfg->max_header_size */
         size_t in_size;
-        char *out;                   /* one response head */
+        char *out;                   /* one response head, and a small file's body */
         size_t out_size;
         char *path;                  /* normalized path (+ index name) */
         size_t path_size;

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "build-config.h"
@@ -44,6 +45,21 @@
 
 static HttpWorker worker = { .root_fd = -EBADF };
 
+/* The open-file cache's entries, at most: its fds count against the
+ * worker's RLIMIT_NOFILE, and half of that stays for connections, the
+ * listeners, parking and the files of uncached lookups. */
+static size_t open_file_cache_entries(const ServiceConfig *svc, size_t wanted) {
+        struct rlimit rl;
+
+        if (wanted == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur / 2 >= wanted)
+                return wanted;
+        log_info("%s: http.open_file_cache = %zu is more than half of the file descriptor limit (%ju): "
+                 "at most %ju files are kept open", svc->name, wanted, (uintmax_t) rl.rlim_cur,
+                 (uintmax_t) (rl.rlim_cur / 2));
+        return (size_t) (rl.rlim_cur / 2);
+}
+
 static int http_init(const ServiceConfig *svc) {
         const HttpConfig *cfg = svc->handler_config;
         HttpWorker *w = &worker;
@@ -65,6 +81,11 @@ static int http_init(const ServiceConfig *svc) {
                             "resolved one component at a time and no symlink below %s is followed",
                             svc->name, cfg->root);
 
+        r = http_cache_new(open_file_cache_entries(svc, cfg->open_file_cache), cfg->open_file_cache_valid_usec,
+                           &w->cache);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot set up the open-file cache: %s", svc->name, STRERROR(r));
+
         w->index_max = 0;
         for (char **i = cfg->index; *i; i++)
                 w->index_max = MAX(w->index_max, strlen(*i));
@@ -77,7 +98,8 @@ static int http_init(const ServiceConfig *svc) {
         w->scratch_size = 3 * cfg->max_target_size + 64;
         w->out_size = w->scratch_size + 2048 + strlen(cfg->default_type) +
                       (cfg->charset ? strlen(cfg->charset) : 0) +
-                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len;
+                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len +
+                      HTTP_SMALL_FILE_MAX;
         w->log_size = cfg->access_log ? LOG_BUFFER_SIZE : 0;
 
         w->in = malloc(w->in_size);
@@ -359,6 +381,16 @@ static int wait_next_request(HttpConn *c) {
 
         if (c->in_len > 0)
                 return 1;
+        /* Read before waiting: a client that sends its next request as
+         * soon as it has the response often has it here already, and a
+         * wait would be one system call more. */
+        ssize_t n = recv(c->fd, c->w->in, c->w->in_size, MSG_DONTWAIT);
+        if (n > 0) {
+                c->in_len = (size_t) n;
+                return 1;
+        }
+        if (n == 0 || !IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR))
+                return 0;
         if (worker_park_possible()) {
                 /* A retiring worker parks at once. */
                 r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, c->w->svc->park_delay_usec, true);

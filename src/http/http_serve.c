@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "http_autoindex.h"
+#include "http_cache.h"
 #include "http_cond.h"
 #include "http_date.h"
 #include "http_encoding.h"
@@ -14,6 +16,25 @@
 #include "http_response.h"
 #include "http_serve.h"
 #include "log.h"
+#include "time-util.h"
+
+/* Reads len bytes of fd from offset into buf. A file that shrank since its
+ * stat cannot deliver the length promised: -ENODATA, as for sendfile. */
+static int read_body(int fd, char *buf, uint64_t offset, size_t len) {
+        while (len > 0) {
+                ssize_t n = pread(fd, buf, len, (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ENODATA;
+                buf += n;
+                len -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
 
 static int send_status(HttpConn *c, const HttpRequest *req, unsigned status) {
         return http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
@@ -58,11 +79,19 @@ static bool type_takes_charset(const char *type) {
                strcmp(type, "application/json") == 0 || strcmp(type, "application/xml") == 0;
 }
 
-static void add_content_type(HttpHead *h, const HttpConfig *cfg, const char *name, size_t len) {
+/* The media type of a file named name, remembered with its cache entry. */
+static const char *file_type(const HttpConfig *cfg, const HttpFile *f, const char *name, size_t len) {
+        if (f->entry && f->entry->type)
+                return f->entry->type;
         const char *type = http_mime_lookup(cfg->mime, name, len);
         if (!type)
                 type = cfg->default_type;
+        if (f->entry)
+                f->entry->type = type;
+        return type;
+}
 
+static void add_content_type(HttpHead *h, const HttpConfig *cfg, const char *type) {
         http_head_add(h, "Content-Type: ", 14);
         http_head_add_str(h, type);
         if (cfg->charset && type_takes_charset(type)) {
@@ -86,22 +115,33 @@ static const char *last_modified(time_t mtime) {
         return cached;
 }
 
+/* The entity tag of f, remembered with its cache entry; NULL when
+ * entity tags are off. */
+static const char *file_etag(const HttpConfig *cfg, const HttpFile *f, char buf[static HTTP_ETAG_SIZE]) {
+        if (!cfg->etag)
+                return NULL;
+        if (f->entry && f->entry->etag[0])
+                return f->entry->etag;
+        if (http_etag_format(&f->st, buf, HTTP_ETAG_SIZE) <= 0)
+                return NULL;
+        if (f->entry)
+                memcpy(f->entry->etag, buf, HTTP_ETAG_SIZE);
+        return buf;
+}
+
 /* Sends one regular file (encoding: its content coding when it is a
- * precompressed variant, else NULL). name is the requested file's name,
- * for the media type. */
-static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct stat *st, const char *name,
-                      size_t name_len, const char *encoding) {
+ * precompressed variant, else NULL) as type. */
+static int serve_file(HttpConn *c, const HttpRequest *req, const HttpFile *f, const char *type,
+                      const char *encoding) {
         const HttpConfig *cfg = c->w->cfg;
         char etag_buf[HTTP_ETAG_SIZE];
-        const char *etag = NULL;
-        uint64_t size = (uint64_t) st->st_size, first = 0, last = 0;
+        const char *etag = file_etag(cfg, f, etag_buf);
+        uint64_t size = (uint64_t) f->st.st_size, first = 0, last = 0;
         unsigned status = 200;
         HttpHead h;
         int r;
 
-        if (cfg->etag && http_etag_format(st, etag_buf, sizeof(etag_buf)) > 0)
-                etag = etag_buf;
-        time_t mtime = st->st_mtim.tv_sec;
+        time_t mtime = f->st.st_mtim.tv_sec;
 
         unsigned cond = http_cond_evaluate(req, etag, mtime);
         if (cond == 412)
@@ -124,7 +164,7 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
 
         http_head_start(&h, c, status);
         if (status != 304) {
-                add_content_type(&h, cfg, name, name_len);
+                add_content_type(&h, cfg, type);
                 http_head_field_u64(&h, "Content-Length", body_len);
         }
         if (encoding)
@@ -157,17 +197,29 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
 
         c->status = status;
         bool body = req->method != HTTP_METHOD_HEAD && body_len > 0;
+        if (body && body_len <= HTTP_SMALL_FILE_MAX && body_len <= h.size - h.len) {
+                /* A small body goes behind the head in the same buffer and
+                 * out with it in one send: one system call for the
+                 * response instead of a send and a sendfile. */
+                r = read_body(f->fd, h.buf + h.len, first, (size_t) body_len);
+                if (r < 0)
+                        return r;
+                r = http_send_all(c, h.buf, h.len + (size_t) body_len, false);
+                if (r >= 0)
+                        c->body_bytes += body_len;
+                return r;
+        }
         r = http_send_all(c, h.buf, h.len, body);
         if (r < 0 || !body)
                 return r;
-        return http_send_file(c, fd, first, body_len);
+        return http_send_file(c, f->fd, first, body_len);
 }
 
 /* A regular file, or its precompressed variant (FILE.br, FILE.gz next to
  * it, as nginx's gzip_static) when that is on and the client accepts the
  * coding. The variant is looked up like any path below the root. w->path
  * holds the file's path, path_len long, with room for the suffix. */
-static int serve_regular(HttpConn *c, const HttpRequest *req, int fd, const struct stat *st, const char *name,
+static int serve_regular(HttpConn *c, const HttpRequest *req, const HttpFile *f, const char *name,
                          size_t name_len, size_t path_len) {
         static const struct {
                 const char *coding, *suffix;
@@ -176,24 +228,24 @@ static int serve_regular(HttpConn *c, const HttpRequest *req, int fd, const stru
                 { "gzip", ".gz" },
         };
         HttpWorker *w = c->w;
+        const char *type = file_type(w->cfg, f, name, name_len);
 
         if (!w->cfg->precompressed || !req->accept_encoding.p)
-                return serve_file(c, req, fd, st, name, name_len, NULL);
+                return serve_file(c, req, f, type, NULL);
 
         for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
-                _cleanup_close_ int vfd = -EBADF;
-                struct stat vst;
+                _cleanup_(http_file_close) HttpFile v = HTTP_FILE_NULL;
                 int r;
 
                 if (!http_encoding_accepts(req->accept_encoding, variants[i].coding))
                         continue;
                 memcpy(w->path + path_len, variants[i].suffix, 4);
-                r = http_path_open(w->root_fd, w->path, path_flags(w->cfg), &vfd, &vst);
+                r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(w->cfg), &v);
                 w->path[path_len] = '\0';
-                if (r >= 0 && S_ISREG(vst.st_mode))
-                        return serve_file(c, req, vfd, &vst, name, name_len, variants[i].coding);
+                if (r >= 0 && S_ISREG(v.st.st_mode))
+                        return serve_file(c, req, &v, type, variants[i].coding);
         }
-        return serve_file(c, req, fd, st, name, name_len, NULL);
+        return serve_file(c, req, f, type, NULL);
 }
 
 /* A directory asked for without its trailing slash: send the client to the
@@ -274,14 +326,13 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
                 return redirect_to_slash(c, req, len);
 
         for (char **i = w->cfg->index; *i; i++) {
-                _cleanup_close_ int fd = -EBADF;
+                _cleanup_(http_file_close) HttpFile f = HTTP_FILE_NULL;
                 size_t n = strlen(*i);
-                struct stat st;
 
                 memcpy(w->path + len, *i, n + 1);
-                r = http_path_open(w->root_fd, w->path, path_flags(w->cfg), &fd, &st);
-                if (r >= 0 && S_ISREG(st.st_mode)) {
-                        r = serve_regular(c, req, fd, &st, *i, n, len + n);
+                r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(w->cfg), &f);
+                if (r >= 0 && S_ISREG(f.st.st_mode)) {
+                        r = serve_regular(c, req, &f, *i, n, len + n);
                         w->path[len] = '\0';
                         return r;
                 }
@@ -301,8 +352,7 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
 int http_serve_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         const HttpConfig *cfg = w->cfg;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
+        _cleanup_(http_file_close) HttpFile f = HTTP_FILE_NULL;
         size_t len;
         int r;
 
@@ -320,14 +370,15 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
          * or, hidden, -ENOENT (404); what is not a regular file or a
          * directory was refused without being opened for reading (-ENXIO,
          * 403). */
-        r = http_path_open(w->root_fd, w->path, path_flags(cfg), &fd, &st);
+        http_cache_begin(w->cache, now_usec());
+        r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(cfg), &f);
         if (r < 0)
                 return send_status(c, req, status_for_open_error(c, r));
-        if (S_ISDIR(st.st_mode))
-                return serve_directory(c, req, fd, len);
+        if (S_ISDIR(f.st.st_mode))
+                return serve_directory(c, req, f.fd, len);
 
         /* The name for the media type: the last segment. */
         const char *slash = memrchr(w->path, '/', len);
         const char *name = slash ? slash + 1 : w->path;
-        return serve_regular(c, req, fd, &st, name, len - (size_t) (name - w->path), len);
+        return serve_regular(c, req, &f, name, len - (size_t) (name - w->path), len);
 }

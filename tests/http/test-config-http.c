@@ -106,6 +106,8 @@ START_TEST(test_defaults) {
         ck_assert_ptr_null(h->cache_control);
         ck_assert(!h->precompressed);
         ck_assert_ptr_null(h->extra_headers);
+        ck_assert_uint_eq(h->open_file_cache, 4096);
+        ck_assert_uint_eq(h->open_file_cache_valid_usec, USEC_PER_SEC);
         if (access("/etc/mime.types", R_OK) == 0) {
                 ck_assert_str_eq(h->mime_types, "/etc/mime.types");
                 ck_assert_ptr_nonnull(h->mime);
@@ -138,6 +140,8 @@ START_TEST(test_all_keys) {
                               "    cache_control = \"public, max-age=3600\";\n"
                               "    precompressed = true;\n"
                               "    headers = [ \"X-Frame-Options:DENY\", \"Strict-Transport-Security:  max-age=60\" ];\n"
+                              "    open_file_cache = 0;\n"
+                              "    open_file_cache_valid = 0;\n"
                               "  };\n",
                               &c, &errors),
                          0);
@@ -165,6 +169,8 @@ START_TEST(test_all_keys) {
         ck_assert(h->precompressed);
         ck_assert_str_eq(h->extra_headers, "X-Frame-Options: DENY\r\nStrict-Transport-Security: max-age=60\r\n");
         ck_assert_uint_eq(h->extra_headers_len, strlen(h->extra_headers));
+        ck_assert_uint_eq(h->open_file_cache, 0);
+        ck_assert_uint_eq(h->open_file_cache_valid_usec, 0);
 }
 END_TEST
 
@@ -228,6 +234,14 @@ START_TEST(test_errors) {
                      "services.[0].http.headers.[0]", "\"Name: value\"");
         assert_error("  http = { root = \"site\";\n headers = [ \"content-length: 5\" ]; };\n", 7,
                      "services.[0].http.headers.[0]", "set by the handler itself");
+        assert_error("  http = { root = \"site\";\n open_file_cache = -1; };\n", 7,
+                     "services.[0].http.open_file_cache", "between 0 and 1000000");
+        assert_error("  http = { root = \"site\";\n open_file_cache = 1.5; };\n", 7,
+                     "services.[0].http.open_file_cache", "integer");
+        assert_error("  http = { root = \"site\";\n open_file_cache_valid = -0.5; };\n", 7,
+                     "services.[0].http.open_file_cache_valid", "between 0 and 3600");
+        assert_error("  http = { root = \"site\";\n open_file_cache_valid = \"1s\"; };\n", 7,
+                     "services.[0].http.open_file_cache_valid", "number of seconds");
 }
 END_TEST
 

@@ -10,7 +10,10 @@
 
 #include "build-config.h"
 #include "http-client.h"
+#include "http_cond.h"
+#include "http_conn.h"
 #include "http_date.h"
+#include "time-util.h"
 #include "open-watch.h"
 
 /* A daemon with default settings, started for each test of the "default"
@@ -717,6 +720,173 @@ START_TEST(test_special_files) {
 }
 END_TEST
 
+/* Sleeps until the open-file cache's validity window (valid_usec, counted
+ * from now) has passed for sure: the test waits by the clock, the server's
+ * timing is not asserted. */
+static void wait_window(uint64_t valid_usec) {
+        uint64_t end = now_usec() + valid_usec + 50 * USEC_PER_MSEC;
+        while (now_usec() < end)
+                (void) usleep(10000);
+}
+
+static void expect(Client *c, const char *path, unsigned status, const char *body) {
+        char req[256];
+        Response r;
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+        client_send(c, req);
+        ck_assert_int_eq(client_read_response(c, false, &r), 0);
+        ck_assert_msg(r.status == status, "%s: %u, want %u", path, r.status, status);
+        if (body) {
+                ck_assert_str_eq(r.body, body);
+                char len[32];
+                snprintf(len, sizeof(len), "%zu", strlen(body));
+                ASSERT_FIELD(&r, "Content-Length", len);
+        }
+        response_done(&r);
+}
+
+/* A file modified, replaced by a rename, removed, made unreadable and
+ * turned into a symlink out of the root while a keep-alive client keeps
+ * asking for it: once open_file_cache_valid has passed, every response is
+ * the file as it is now. The worker runs as nobody (when the test runs as
+ * root), for whom a mode 000 file is unreadable. */
+START_TEST(test_cache_fresh) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        const uint64_t valid = 200 * USEC_PER_MSEC;
+        char path[4096], path2[4096];
+        uint16_t port;
+        Client c;
+
+        TD_OK(NULL, td_new(&d));
+        site_create(d);
+        ck_assert_int_eq(chmod(td_dir(d), 0755), 0);
+        TD_OK(d, td_write_config(d, geteuid() == 0 ? "user = \"nobody\";\n"
+                                                      "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ];\n"
+                                                      "  workers = 1; handler = \"http\";\n"
+                                                      "  http = { root = \"site\"; access_log = false;\n"
+                                                      "           open_file_cache_valid = 0.2; }; } );\n"
+                                                    : "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ];\n"
+                                                      "  workers = 1; handler = \"http\";\n"
+                                                      "  http = { root = \"site\"; access_log = false;\n"
+                                                      "           open_file_cache_valid = 0.2; }; } );\n"));
+        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "web", 0, &port));
+
+        client_open(&c, port);
+        expect(&c, "/a.txt", 200, "hello world\n");
+        expect(&c, "/a.txt", 200, "hello world\n");
+
+        /* Modified in place: the same inode, a new size. */
+        site_file(d, "site/a.txt", "modified in place\n");
+        wait_window(valid);
+        expect(&c, "/a.txt", 200, "modified in place\n");
+
+        /* Replaced by a rename, as a deployment does. */
+        site_file(d, "site/a.txt.tmp", "renamed over\n");
+        snprintf(path, sizeof(path), "%s/site/a.txt.tmp", td_dir(d));
+        snprintf(path2, sizeof(path2), "%s/site/a.txt", td_dir(d));
+        ck_assert_int_eq(rename(path, path2), 0);
+        wait_window(valid);
+        expect(&c, "/a.txt", 200, "renamed over\n");
+
+        /* Made unreadable: 403 as without the cache. */
+        ck_assert_int_eq(chmod(path2, 0), 0);
+        wait_window(valid);
+        expect(&c, "/a.txt", 403, NULL);
+        ck_assert_int_eq(chmod(path2, 0644), 0);
+        wait_window(valid);
+        expect(&c, "/a.txt", 200, "renamed over\n");
+
+        /* Turned into a symlink out of the root. */
+        ck_assert_int_eq(unlink(path2), 0);
+        ck_assert_int_eq(symlink("../outside.txt", path2), 0);
+        wait_window(valid);
+        expect(&c, "/a.txt", 403, NULL);
+
+        /* Removed. */
+        ck_assert_int_eq(unlink(path2), 0);
+        wait_window(valid);
+        expect(&c, "/a.txt", 404, NULL);
+        site_file(d, "site/a.txt", "back\n");
+        expect(&c, "/a.txt", 200, "back\n"); /* a miss: nothing was cached */
+        client_close(&c);
+        assert_clean_log(d);
+}
+END_TEST
+
+static void site_random(TestDaemon *d, const char *name, char *buf, size_t size, unsigned seed) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", td_dir(d), name);
+        td_random_fill(buf, size, seed);
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fwrite(buf, 1, size, f), size);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A file at the small-file threshold (sent with its head in one write)
+ * and one a byte above it (sendfile), on one keep-alive connection: the
+ * bytes, HEAD, a range and 304 of each. */
+START_TEST(test_small_file_threshold) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        static char small[HTTP_SMALL_FILE_MAX], above[HTTP_SMALL_FILE_MAX + 1];
+        const struct {
+                const char *name;
+                const char *buf;
+                size_t size;
+        } files[] = { { "/small.bin", small, sizeof(small) }, { "/above.bin", above, sizeof(above) } };
+        uint16_t port;
+        char req[2048], etag[1024];
+        Response r;
+        Client c;
+
+        start_web(&d, 1, NULL, NULL, &port);
+        site_random(d, "site/small.bin", small, sizeof(small), 7);
+        site_random(d, "site/above.bin", above, sizeof(above), 8);
+        client_open(&c, port);
+        for (unsigned round = 0; round < 2; round++) /* looked up, then from the cache */
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", files[i].name);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                        ck_assert_uint_eq(r.status, 200);
+                        ck_assert_uint_eq(r.body_len, files[i].size);
+                        ck_assert(memcmp(r.body, files[i].buf, files[i].size) == 0);
+                        snprintf(etag, sizeof(etag), "%s", response_field(&r, "ETag"));
+                        response_done(&r);
+
+                        snprintf(req, sizeof(req), "HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n", files[i].name);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, true, &r), 0);
+                        ck_assert_uint_eq(r.status, 200);
+                        ck_assert_uint_eq(strtoul(response_field(&r, "Content-Length"), NULL, 10), files[i].size);
+                        response_done(&r);
+
+                        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nRange: bytes=100-16384\r\n\r\n",
+                                 files[i].name);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                        ck_assert_uint_eq(r.status, 206);
+                        size_t n = MIN(files[i].size, (size_t) 16385) - 100;
+                        ck_assert_uint_eq(r.body_len, n);
+                        ck_assert(memcmp(r.body, files[i].buf + 100, n) == 0);
+                        response_done(&r);
+
+                        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n",
+                                 files[i].name, etag);
+                        client_send(&c, req);
+                        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                        ck_assert_uint_eq(r.status, 304);
+                        ck_assert_uint_eq(r.body_len, 0);
+                        response_done(&r);
+                }
+        client_close(&c);
+        assert_clean_log(d);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("http-integration");
         TCase *tc = tcase_create("default");
@@ -744,5 +914,7 @@ int main(void) {
         TD_ADD_TEST(s, test_dotfiles_allow);
         TD_ADD_TEST(s, test_precompressed_and_headers);
         TD_ADD_TEST(s, test_special_files);
+        TD_ADD_TEST(s, test_cache_fresh);
+        TD_ADD_TEST(s, test_small_file_threshold);
         return td_run_suite(s);
 }

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "http_cache.h"
 #include "http_path.h"
 #include "open-watch.h"
 #include "testlib.h"
@@ -254,15 +255,26 @@ static void tree_teardown(Tree *t) {
         ck_assert_int_eq(system(cmd), 0);
 }
 
+static void check_dotfiles(const Tree *tp);
+
+/* When set, open_read() looks paths up through this open-file cache, one
+ * request each, a clock tick apart: the corpus must come out the same. */
+static HttpCache *cache;
+static uint64_t cache_clock;
+
 /* Opens path and returns what the file says ("" for a directory), or the
  * negative errno as text. A file comes opened for reading, a directory as
  * O_PATH, each with its own stat. */
 static const char *open_read(int root_fd, const char *path, HttpPathFlags flags) {
         static char buf[64];
         struct stat st, fst;
+        HttpFile f;
         int fd, r;
 
-        r = http_path_open(root_fd, path, flags, &fd, &st);
+        http_cache_begin(cache, ++cache_clock);
+        r = http_cache_open(cache, root_fd, path, flags, &f);
+        fd = f.fd;
+        st = f.st;
         if (r < 0) {
                 snprintf(buf, sizeof(buf), "%s", strerrorname_np(-r));
                 return buf;
@@ -274,14 +286,14 @@ static const char *open_read(int root_fd, const char *path, HttpPathFlags flags)
         ssize_t n = 0;
         if (S_ISREG(st.st_mode)) {
                 ck_assert_int_eq(fl & (O_PATH | O_ACCMODE), O_RDONLY);
-                n = read(fd, buf, sizeof(buf) - 1);
+                n = pread(fd, buf, sizeof(buf) - 1, 0);
         } else {
                 ck_assert(S_ISDIR(st.st_mode));
                 ck_assert(fl & O_PATH);
         }
         ck_assert_int_ge(n, 0);
         buf[n] = '\0';
-        safe_close(fd);
+        http_file_close(&f);
         return buf;
 }
 
@@ -344,6 +356,30 @@ START_TEST(test_open_openat2) {
 }
 END_TEST
 
+/* The corpus again through the cache, twice: looked up and cached, then
+ * from the cache (valid forever, nothing changes); and once more with
+ * every entry looked up again (valid 0). */
+START_TEST(test_open_cached) {
+        Tree t;
+        tree_setup(&t);
+
+        for (unsigned valid = 0; valid < 2; valid++) {
+                ck_assert_int_eq(http_cache_new(4096, valid ? UINT64_MAX : 0, &cache), 0);
+                for (unsigned pass = 0; pass < 2; pass++) {
+                        check_openat2(&t, 0);
+                        check_openat2(&t, HTTP_PATH_DENY_DOTFILES);
+                        check_dotfiles(&t);
+                }
+                HttpCacheStats s;
+                http_cache_get_stats(cache, &s);
+                ck_assert_uint_gt(s.entries, 0);
+                ck_assert_uint_gt(valid ? s.hits : s.revalidated, 0);
+                cache = http_cache_free(cache);
+        }
+        tree_teardown(&t);
+}
+END_TEST
+
 START_TEST(test_open_walk) {
         Tree t;
         tree_setup(&t);
@@ -370,9 +406,8 @@ END_TEST
 
 /* The dotfiles rule holds for the path a symlink leads to: before the fix
  * only the path asked for was checked, and every link below was served. */
-START_TEST(test_open_dotfiles) {
-        Tree t;
-        tree_setup(&t);
+static void check_dotfiles(const Tree *tp) {
+        const Tree t = *tp;
 
         for (unsigned hide = 0; hide < 2; hide++) {
                 const char *refused = hide ? "ENOENT" : "EACCES";
@@ -406,6 +441,12 @@ START_TEST(test_open_dotfiles) {
         ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK | HTTP_PATH_HIDE_DOTFILES), "ENOENT");
         ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK), "env");
         ck_assert_str_eq(open_read(t.root_fd, "/file.txt", WALK | HTTP_PATH_DENY_DOTFILES), "inside");
+}
+
+START_TEST(test_open_dotfiles) {
+        Tree t;
+        tree_setup(&t);
+        check_dotfiles(&t);
         tree_teardown(&t);
 }
 END_TEST
@@ -592,6 +633,7 @@ int main(void) {
         TD_ADD_TEST(s, test_dotfiles);
         TD_ADD_TEST(s, test_encode);
         TD_ADD_TEST(s, test_open_openat2);
+        TD_ADD_TEST(s, test_open_cached);
         TD_ADD_TEST(s, test_open_walk);
         TD_ADD_TEST(s, test_open_dotfiles);
         TD_ADD_TEST(s, test_special_not_opened);
