@@ -341,6 +341,15 @@ static int apply_field(HttpRequest *req, const char *name, size_t name_len, Http
                                 *ret_why = "more than one Host field";
                                 return -EBADMSG;
                         }
+                        /* An empty value is only meant for a target
+                         * URI without authority (RFC 9110 §7.2), which an
+                         * http(s) URI never is: its host must not be
+                         * empty (§4.2.1), so the field is invalid (RFC
+                         * 9112 §3.2: 400), also in absolute-form. */
+                        if (v.n == 0) {
+                                *ret_why = "empty Host field";
+                                return -EBADMSG;
+                        }
                         if (!host_valid(v)) {
                                 *ret_why = "invalid Host field";
                                 return -EBADMSG;

@@ -40,7 +40,7 @@ typedef struct HttpRequest {
         HttpSpan path;           /* still percent-encoded; empty for "*" */
         HttpSpan query;          /* after '?', unset without one */
         unsigned version;        /* 10 or 11 (HTTP/1.2+ are answered as 1.1) */
-        HttpSpan host;           /* the Host field value; may be empty */
+        HttpSpan host;           /* the Host field value, never empty; unset without one */
         bool conn_close;         /* Connection: close */
         bool conn_keep_alive;    /* Connection: keep-alive */
         bool has_content_length;

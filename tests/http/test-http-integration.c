@@ -258,6 +258,8 @@ START_TEST(test_malformed) {
         } cases[] = {
                 { "GET / HTTP/1.1\r\n\r\n", 400 },                                     /* no Host */
                 { "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400 },
+                { "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400 },                         /* empty Host */
+                { "GET / HTTP/1.1\r\nHost: \r\n\r\n", 400 },
                 { "GET / HTTP/1.1\nHost: x\n\n", 400 },                                /* bare LF */
                 { "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400 },                /* bare CR */
                 { "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400 },             /* obs-fold */
