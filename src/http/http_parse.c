@@ -167,6 +167,8 @@ static int parse_request_line(const char *p, size_t n, const HttpParseLimits *li
                         req->method = HTTP_METHOD_GET;
                 else if (method_len == 4 && memcmp(p, "HEAD", 4) == 0)
                         req->method = HTTP_METHOD_HEAD;
+                else if (method_len == 7 && memcmp(p, "OPTIONS", 7) == 0)
+                        req->method = HTTP_METHOD_OPTIONS;
                 else
                         req->method = HTTP_METHOD_OTHER;
         }
@@ -225,7 +227,7 @@ static int parse_target(HttpRequest *req, const char **ret_why) {
 
         if (p[0] != '/') {
                 if (n == 1 && p[0] == '*') {
-                        if (!(req->method_name.n == 7 && memcmp(req->method_name.p, "OPTIONS", 7) == 0)) {
+                        if (req->method != HTTP_METHOD_OPTIONS) {
                                 *ret_why = "asterisk-form target with a method other than OPTIONS";
                                 return -EBADMSG;
                         }

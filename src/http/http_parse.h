@@ -18,6 +18,7 @@ static inline bool http_span_isset(HttpSpan s) {
 typedef enum HttpMethod {
         HTTP_METHOD_GET,
         HTTP_METHOD_HEAD,
+        HTTP_METHOD_OPTIONS,
         HTTP_METHOD_OTHER,       /* any other valid token: answered with 405 */
         _HTTP_METHOD_MAX,
 } HttpMethod;

@@ -234,7 +234,7 @@ START_TEST(test_405) {
         for (int i = 0; i < 2; i++) {
                 ck_assert_int_eq(client_read_response(&c, false, &r), 0);
                 ck_assert_uint_eq(r.status, 405);
-                ASSERT_FIELD(&r, "Allow", "GET, HEAD");
+                ASSERT_FIELD(&r, "Allow", "GET, HEAD, OPTIONS");
                 ck_assert(!response_field(&r, "Connection"));
                 response_done(&r);
         }
@@ -244,6 +244,41 @@ START_TEST(test_405) {
                 ck_assert_str_eq(r.body, "hello world\n");
                 response_done(&r);
         }
+        ck_assert(client_sees_eof(&c));
+        client_close(&c);
+}
+END_TEST
+
+/* OPTIONS, for the server (asterisk-form) or any path, lists the methods:
+ * 204 with Allow, as lighttpd does, and the connection goes on. */
+START_TEST(test_options) {
+        Client c;
+        Response r;
+
+        client_open(&c, shared_port);
+        client_send(&c, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "OPTIONS /nonexistent HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"
+                        "OPTIONS http://x/a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                        "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        for (int i = 0; i < 4; i++) {
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_msg(r.status == 204, "request %d: %u", i, r.status);
+                ASSERT_FIELD(&r, "Allow", "GET, HEAD, OPTIONS");
+                /* A 204 has no content and no Content-Length (RFC 9110 §8.6). */
+                ck_assert(!response_field(&r, "Content-Length"));
+                ck_assert(!response_field(&r, "Content-Type"));
+                ck_assert_uint_eq(r.body_len, 0);
+                if (i < 3)
+                        ck_assert(!response_field(&r, "Connection"));
+                else
+                        ASSERT_FIELD(&r, "Connection", "keep-alive");
+                response_done(&r);
+        }
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
         ck_assert(client_sees_eof(&c));
         client_close(&c);
 }
@@ -742,6 +777,7 @@ int main(void) {
         tcase_add_test(tc, test_traversal);
         tcase_add_test(tc, test_directories);
         tcase_add_test(tc, test_405);
+        tcase_add_test(tc, test_options);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_limits);
         tcase_add_test(tc, test_417);

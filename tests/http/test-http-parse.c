@@ -84,8 +84,11 @@ START_TEST(test_other_methods) {
         ck_assert_int_eq(req.method, HTTP_METHOD_OTHER);
         ck_assert_int_eq(parse("M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n", &req), -EBADMSG);
         ck_assert_int_eq(parse("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
-        ck_assert_int_eq(req.method, HTTP_METHOD_OTHER);
+        ck_assert_int_eq(req.method, HTTP_METHOD_OPTIONS);
         ck_assert_uint_eq(req.path.n, 0);
+        ck_assert_int_eq(parse("OPTIONS /a HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
+        ck_assert_int_eq(req.method, HTTP_METHOD_OPTIONS);
+        ck_assert_int_eq(parse("options * HTTP/1.1\r\nHost: h\r\n\r\n", &req), -EBADMSG);
         ck_assert_int_eq(parse("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", &req), 0);
         ck_assert_int_eq(req.method, HTTP_METHOD_OTHER);
 }
