@@ -131,6 +131,19 @@ static void reject(HttpConn *c, unsigned status, const char *why) {
         log_request(c, NULL);
 }
 
+/* Answers a parsed request whose body is not taken (too large, malformed,
+ * late) with an error, and ends the connection: where the next request
+ * would start is unknown, or not worth finding out. */
+static void refuse_body(HttpConn *c, const HttpRequest *req, unsigned status, const char *why) {
+        log_debug("%s: %s: %u %s: %s", c->w->svc->name, c->remote, status, http_status_reason(status), why);
+        c->keep_alive = false;
+        c->linger = true;
+        c->body_bytes = 0;
+        (void) http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
+        c->n_requests++;
+        log_request(c, req);
+}
+
 /* Hands the connection to the front stage, with the bytes of the next
  * request read so far, to be handed back once its head is complete. */
 static int http_park(HttpConn *c, ParkKind kind, uint64_t deadline) {
@@ -291,8 +304,8 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
                 return false;
         /* A chunked body would need decoding just to be skipped; a client
          * that expects 100-continue may never send its body once it sees
-         * the final status; a huge body is not worth reading. */
-        if (req->chunked || body > BODY_DRAIN_MAX || (body > 0 && (req->expect_continue || req->expect_unknown)))
+         * the final status. */
+        if (req->chunked || (body > 0 && (req->expect_continue || req->expect_unknown)))
                 return false;
         return true;
 }
@@ -307,6 +320,14 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 
         c->status = 0;
         c->body_bytes = 0;
+        /* A body beyond what is drained is refused whatever the method:
+         * serving the request and then dropping the connection would leave
+         * the client sending into a closed socket, and 413 tells it why
+         * (RFC 9110 §15.5.14). */
+        if (body > BODY_DRAIN_MAX) {
+                refuse_body(c, req, 413, "request body larger than what is drained");
+                return 0;
+        }
         c->keep_alive = decide_keep_alive(c, req);
         if (c->keep_alive && !c->nodelay && c->is_tcp) {
                 /* Responses are whole (MSG_MORE for the head, then the
