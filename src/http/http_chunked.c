@@ -41,28 +41,14 @@ bool http_chunked_done(const HttpChunked *d) {
         return d->state == ST_DONE;
 }
 
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static bool is_ws(char c) {
         return c == ' ' || c == '\t';
 }
 
-/* qdtext and the second byte of a quoted-pair (RFC 9110 §5.6.4), obs-text
- * included; the quote and backslash themselves are handled by the caller. */
-static bool is_qdtext(unsigned char c) {
-        return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-/* field-vchar, SP and HTAB: what a field value may hold. */
-static bool is_value_char(unsigned char c) {
+/* HTAB, SP, VCHAR and obs-text: what a field value may hold, and what
+ * quoted-strings are made of (RFC 9110 §5.5, §5.6.4; the quote and the
+ * backslash are handled by the caller). */
+static bool is_text(unsigned char c) {
         return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
@@ -73,7 +59,7 @@ static int step(HttpChunked *d, char ch, const char **why) {
 
         switch (d->state) {
         case ST_SIZE_FIRST:
-                v = hex_value(ch);
+                v = http_unhex(ch);
                 if (v < 0) {
                         /* Whitespace, a sign, "_", ";" without a size, an
                          * empty line: none is a chunk-size. */
@@ -84,7 +70,7 @@ static int step(HttpChunked *d, char ch, const char **why) {
                 d->state = ST_SIZE;
                 return 0;
         case ST_SIZE:
-                v = hex_value(ch);
+                v = http_unhex(ch);
                 if (v >= 0) {
                         if (d->chunk_left > (UINT64_MAX >> 4)) {
                                 *why = "chunk size overflows";
@@ -178,13 +164,13 @@ static int step(HttpChunked *d, char ch, const char **why) {
                         d->state = ST_EXT_QUOTED_END;
                 else if (ch == '\\')
                         d->state = ST_EXT_QUOTED_PAIR;
-                else if (!is_qdtext(c)) {
+                else if (!is_text(c)) {
                         *why = "control character in quoted chunk extension";
                         return -EBADMSG;
                 }
                 return 0;
         case ST_EXT_QUOTED_PAIR:
-                if (!is_qdtext(c)) {
+                if (!is_text(c)) {
                         *why = "control character in quoted chunk extension";
                         return -EBADMSG;
                 }
@@ -255,7 +241,7 @@ static int step(HttpChunked *d, char ch, const char **why) {
         case ST_TRAILER_VALUE:
                 if (ch == '\r')
                         d->state = ST_TRAILER_LF;
-                else if (!is_value_char(c)) {
+                else if (!is_text(c)) {
                         *why = "control character in trailer field value";
                         return -EBADMSG;
                 }

@@ -102,3 +102,15 @@ bool http_list_next(HttpSpan list, size_t *state, HttpSpan *ret_element);
 
 /* True for the token characters of RFC 9110 §5.6.2. */
 bool http_is_tchar(unsigned char c);
+
+/* The value of a hexadecimal digit (either case), or -1: for
+ * percent-encoding and chunk sizes alike. */
+static inline int http_unhex(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
