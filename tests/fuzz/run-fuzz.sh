@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # Builds the libFuzzer targets with clang (ASan + UBSan) in their own build
-# directory and runs the HTTP parser fuzzer for a bounded time on the
-# committed seed corpus. New inputs go to a temporary directory, so the
+# directory and runs the HTTP parser, chunked decoder and config fuzzers
+# for a bounded time on the committed seed corpus. New inputs go to a
+# temporary directory, so the
 # tree stays clean; a crash leaves its reproducer in the build directory
 # and fails the script.
 #
