@@ -15,6 +15,7 @@
 
 #include "build-config.h"
 #include "handler.h"
+#include "http_chunked.h"
 #include "http_config.h"
 #include "http_conn.h"
 #include "http_log.h"
@@ -26,7 +27,8 @@
 
 /* A request body (which no static resource takes) up to this size is read
  * and thrown away so that the connection stays usable; a bigger one gets
- * its response and the connection is closed. */
+ * 413 and the connection is closed. For a chunked body, the framing counts
+ * too. */
 #define BODY_DRAIN_MAX (1024U * 1024U)
 
 /* When a connection is closed while the client may still be sending (a
@@ -151,6 +153,19 @@ static void reject(HttpConn *c, unsigned status, const char *why) {
         c->body_bytes = 0;
         (void) http_send_error(c, status, false, 11, NULL, 0);
         log_request(c, NULL);
+}
+
+/* Answers a parsed request whose body is not taken (too large, malformed,
+ * late) with an error, and ends the connection: where the next request
+ * would start is unknown, or not worth finding out. */
+static void refuse_body(HttpConn *c, const HttpRequest *req, unsigned status, const char *why) {
+        log_debug("%s: %s: %u %s: %s", c->w->svc->name, c->remote, status, http_status_reason(status), why);
+        c->keep_alive = false;
+        c->linger = true;
+        c->body_bytes = 0;
+        (void) http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
+        c->n_requests++;
+        log_request(c, req);
 }
 
 /* Hands the connection to the front stage, with the bytes of the next
@@ -294,6 +309,105 @@ static int drain_body(HttpConn *c, size_t head_len, uint64_t n) {
         return 0;
 }
 
+/* Takes n bytes that a peek showed to be there. */
+static int discard_peeked(HttpConn *c, size_t n) {
+        while (n > 0) {
+                ssize_t k = recv(c->fd, c->w->out, MIN(n, c->w->out_size), MSG_DONTWAIT);
+                if (k > 0) {
+                        n -= (size_t) k;
+                        continue;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                return k == 0 ? -ECONNRESET : -errno;
+        }
+        return 0;
+}
+
+/* Decodes a chunked request body to its end before the request is
+ * answered, so that a malformed one gets 400 rather than the method's
+ * answer (RFC 9112 §7.1), and a well-formed one leaves the connection in
+ * step for the next request. The body's first bytes may already follow
+ * the head in w->in; the rest is peeked at from the socket (into w->out,
+ * unused until the response) and only what belongs to the body is taken,
+ * so that a pipelined request stays queued in the kernel. The whole body
+ * must arrive within header_timeout. Returns 0 with the body gone from
+ * w->in (the head and what followed the body stay), or -EBADMSG (400),
+ * -ENODATA (EOF before the last chunk, 400), -EFBIG (413), -ETIMEDOUT
+ * (408), or the socket's error. */
+static int read_chunked_body(HttpConn *c, const HttpRequest *req, const char **ret_why) {
+        HttpWorker *w = c->w;
+        HttpChunked d;
+        size_t used;
+        int r;
+
+        http_chunked_init(&d, BODY_DRAIN_MAX);
+        r = http_chunked_feed(&d, w->in + req->head_len, c->in_len - req->head_len, &used, ret_why);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                size_t rest = c->in_len - req->head_len - used;
+                memmove(w->in + req->head_len, w->in + req->head_len + used, rest);
+                c->in_len = req->head_len + rest;
+                return 0;
+        }
+        c->in_len = req->head_len;
+
+        uint64_t deadline = now_usec() + w->cfg->header_timeout_usec;
+        for (;;) {
+                ssize_t n = recv(c->fd, w->out, w->out_size, MSG_PEEK | MSG_DONTWAIT);
+                if (n > 0) {
+                        r = http_chunked_feed(&d, w->out, (size_t) n, &used, ret_why);
+                        if (r < 0)
+                                return r;
+                        int k = discard_peeked(c, used);
+                        if (k < 0)
+                                return k;
+                        if (r > 0)
+                                return 0;
+                        continue;
+                }
+                if (n == 0) {
+                        *ret_why = "connection closed before the last chunk";
+                        return -ENODATA;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                        return -errno;
+                uint64_t now = now_usec();
+                r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;
+                if (r == 0) {
+                        *ret_why = "request body not complete within header_timeout";
+                        return -ETIMEDOUT;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* The status for an error of read_chunked_body(), or 0 when the
+ * connection is just dropped (the client is gone). */
+static unsigned chunked_error_status(int error) {
+        switch (error) {
+        case -EBADMSG:
+        case -ENODATA:
+                return 400;
+        case -EFBIG:
+                return 413;
+        case -ETIMEDOUT:
+                return 408;
+        default:
+                return 0;
+        }
+}
+
+/* Whether a client waits for our answer before it sends its body: then
+ * the body is not read, and the connection cannot go on. */
+static bool body_awaits_answer(const HttpRequest *req) {
+        return req->expect_continue || req->expect_unknown;
+}
+
 /* Whether the response to req may leave the connection open. */
 static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
         const HttpConfig *cfg = c->w->cfg;
@@ -311,10 +425,9 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
         /* No room to park it once idle: close it after this response. */
         if (worker_park_full())
                 return false;
-        /* A chunked body would need decoding just to be skipped; a client
-         * that expects 100-continue may never send its body once it sees
-         * the final status; a huge body is not worth reading. */
-        if (req->chunked || body > BODY_DRAIN_MAX || (body > 0 && (req->expect_continue || req->expect_unknown)))
+        /* A client that expects 100-continue may never send its body once
+         * it sees the final status. */
+        if ((req->chunked || body > 0) && body_awaits_answer(req))
                 return false;
         return true;
 }
@@ -329,6 +442,29 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 
         c->status = 0;
         c->body_bytes = 0;
+        /* A body beyond what is drained is refused whatever the method:
+         * serving the request and then dropping the connection would leave
+         * the client sending into a closed socket, and 413 tells it why
+         * (RFC 9110 §15.5.14). */
+        if (body > BODY_DRAIN_MAX) {
+                refuse_body(c, req, 413, "request body larger than what is drained");
+                return 0;
+        }
+        bool chunked_pending = req->chunked;
+        if (req->chunked && !body_awaits_answer(req)) {
+                const char *why = NULL;
+                r = read_chunked_body(c, req, &why);
+                if (r < 0) {
+                        unsigned status = chunked_error_status(r);
+                        if (status > 0)
+                                refuse_body(c, req, status, why);
+                        else
+                                log_debug_errno(r, "%s: %s: request body not received: %s", w->svc->name,
+                                                c->remote, STRERROR(r));
+                        return 0;
+                }
+                chunked_pending = false;
+        }
         c->keep_alive = decide_keep_alive(c, req);
         if (c->keep_alive && !c->nodelay && c->is_tcp) {
                 /* Responses are whole (MSG_MORE for the head, then the
@@ -340,7 +476,7 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 
         /* The rest of a file may be finished by the front stage when
          * nothing else is pending on the connection. */
-        c->park_send = c->in_len == req->head_len && body == 0 && !req->chunked;
+        c->park_send = c->in_len == req->head_len && body == 0 && !chunked_pending;
         r = http_serve_request(c, req);
         c->n_requests++;
         log_request(c, req);
@@ -352,7 +488,7 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
         }
 
         if (!c->keep_alive) {
-                c->linger = c->in_len > req->head_len || body > 0 || req->chunked;
+                c->linger = c->in_len > req->head_len || body > 0 || chunked_pending;
                 return 0;
         }
 

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "http_parse.h"
 #include "http_path.h"
 #include "macros.h"
 
@@ -31,16 +32,6 @@
 /* Whether openat2() is usable; cleared once by http_path_probe_openat2(). */
 static bool openat2_works = true;
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int http_path_normalize(const char *raw, size_t raw_len, char *out, size_t out_size, size_t *ret_len) {
         size_t i = 1, o = 1;
 
@@ -54,8 +45,8 @@ int http_path_normalize(const char *raw, size_t raw_len, char *out, size_t out_s
                 while (i < raw_len && raw[i] != '/') {
                         char c = raw[i++];
                         if (c == '%') {
-                                int hi = i < raw_len ? unhex(raw[i]) : -1;
-                                int lo = i + 1 < raw_len ? unhex(raw[i + 1]) : -1;
+                                int hi = i < raw_len ? http_unhex(raw[i]) : -1;
+                                int lo = i + 1 < raw_len ? http_unhex(raw[i + 1]) : -1;
                                 if (hi < 0 || lo < 0)
                                         return -EINVAL;
                                 c = (char) (hi << 4 | lo);

@@ -16,6 +16,7 @@
 const char *http_status_reason(unsigned status) {
         switch (status) {
         case 200: return "OK";
+        case 204: return "No Content";
         case 206: return "Partial Content";
         case 301: return "Moved Permanently";
         case 304: return "Not Modified";
@@ -25,6 +26,7 @@ const char *http_status_reason(unsigned status) {
         case 405: return "Method Not Allowed";
         case 408: return "Request Timeout";
         case 412: return "Precondition Failed";
+        case 413: return "Content Too Large";
         case 414: return "URI Too Long";
         case 416: return "Range Not Satisfiable";
         case 417: return "Expectation Failed";

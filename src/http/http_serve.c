@@ -349,6 +349,26 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
         return send_status(c, req, 403);
 }
 
+/* The methods every resource allows, for 405 and OPTIONS alike. */
+#define ALLOW_FIELD "Allow: GET, HEAD, OPTIONS\r\n"
+
+/* OPTIONS, for the server ("*") or any path: what a static file server
+ * allows does not depend on the resource, so no lookup is made. 204 has
+ * no content, hence neither Content-Length nor Content-Type (RFC 9110
+ * §8.6, §9.3.7). */
+static int serve_options(HttpConn *c, const HttpRequest *req) {
+        HttpHead h;
+        int r;
+
+        http_head_start(&h, c, 204);
+        http_head_add_str(&h, ALLOW_FIELD);
+        r = http_head_finish(&h, c, req->version);
+        if (r < 0)
+                return send_status(c, req, 500);
+        c->status = 204;
+        return http_send_all(c, h.buf, h.len, false);
+}
+
 int http_serve_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         const HttpConfig *cfg = w->cfg;
@@ -358,10 +378,10 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
 
         if (req->expect_unknown)
                 return send_status(c, req, 417);
-        if (req->method == HTTP_METHOD_OTHER) {
-                static const char allow[] = "Allow: GET, HEAD\r\n";
-                return http_send_error(c, 405, false, req->version, allow, sizeof(allow) - 1);
-        }
+        if (req->method == HTTP_METHOD_OPTIONS)
+                return serve_options(c, req);
+        if (req->method == HTTP_METHOD_OTHER)
+                return http_send_error(c, 405, false, req->version, ALLOW_FIELD, sizeof(ALLOW_FIELD) - 1);
 
         r = http_path_normalize(req->path.p, req->path.n, w->path, w->path_size - w->index_max - 4, &len);
         if (r < 0)

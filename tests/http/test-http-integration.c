@@ -237,7 +237,7 @@ START_TEST(test_405) {
         for (int i = 0; i < 2; i++) {
                 ck_assert_int_eq(client_read_response(&c, false, &r), 0);
                 ck_assert_uint_eq(r.status, 405);
-                ASSERT_FIELD(&r, "Allow", "GET, HEAD");
+                ASSERT_FIELD(&r, "Allow", "GET, HEAD, OPTIONS");
                 ck_assert(!response_field(&r, "Connection"));
                 response_done(&r);
         }
@@ -252,6 +252,41 @@ START_TEST(test_405) {
 }
 END_TEST
 
+/* OPTIONS, for the server (asterisk-form) or any path, lists the methods:
+ * 204 with Allow, as lighttpd does, and the connection goes on. */
+START_TEST(test_options) {
+        Client c;
+        Response r;
+
+        client_open(&c, shared_port);
+        client_send(&c, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "OPTIONS /nonexistent HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"
+                        "OPTIONS http://x/a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                        "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        for (int i = 0; i < 4; i++) {
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_msg(r.status == 204, "request %d: %u", i, r.status);
+                ASSERT_FIELD(&r, "Allow", "GET, HEAD, OPTIONS");
+                /* A 204 has no content and no Content-Length (RFC 9110 §8.6). */
+                ck_assert(!response_field(&r, "Content-Length"));
+                ck_assert(!response_field(&r, "Content-Type"));
+                ck_assert_uint_eq(r.body_len, 0);
+                if (i < 3)
+                        ck_assert(!response_field(&r, "Connection"));
+                else
+                        ASSERT_FIELD(&r, "Connection", "keep-alive");
+                response_done(&r);
+        }
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        ck_assert(client_sees_eof(&c));
+        client_close(&c);
+}
+END_TEST
+
 /* Requests that break the framing or the grammar: an error, then the
  * connection closes (its stream can no longer be trusted). */
 START_TEST(test_malformed) {
@@ -261,6 +296,8 @@ START_TEST(test_malformed) {
         } cases[] = {
                 { "GET / HTTP/1.1\r\n\r\n", 400 },                                     /* no Host */
                 { "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400 },
+                { "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400 },                         /* empty Host */
+                { "GET / HTTP/1.1\r\nHost: \r\n\r\n", 400 },
                 { "GET / HTTP/1.1\nHost: x\n\n", 400 },                                /* bare LF */
                 { "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400 },                /* bare CR */
                 { "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400 },             /* obs-fold */
@@ -294,23 +331,33 @@ END_TEST
 START_TEST(test_limits) {
         Response r;
         Client c;
-        char *req = malloc(20000);
+        char *req = malloc(40000);
 
         ck_assert_ptr_nonnull(req);
-        /* 414: a target over max_target_size (4096). */
+        /* A 7,900-byte target is served: RFC 9112 §3 recommends request
+         * lines of at least 8,000 octets. */
+        strcpy(req, "GET /a.txt?");
+        memset(req + 11, 'q', 4 + 7900 - 11);
+        strcpy(req + 4 + 7900, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        get(req, false, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+
+        /* 414: a target over max_target_size (8192). */
         strcpy(req, "GET /");
-        memset(req + 5, 'a', 5000);
-        strcpy(req + 5005, " HTTP/1.1\r\nHost: x\r\n\r\n");
+        memset(req + 5, 'a', 9000);
+        strcpy(req + 9005, " HTTP/1.1\r\nHost: x\r\n\r\n");
         get(req, false, &r);
         ck_assert_uint_eq(r.status, 414);
         ASSERT_FIELD(&r, "Connection", "close");
         response_done(&r);
 
-        /* 431: a head over max_header_size (8192). */
+        /* 431: a head over max_header_size (16384). */
         strcpy(req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
         size_t l = strlen(req);
-        memset(req + l, 'b', 9000);
-        strcpy(req + l + 9000, "\r\n\r\n");
+        memset(req + l, 'b', 17000);
+        strcpy(req + l + 17000, "\r\n\r\n");
         client_open(&c, shared_port);
         /* The server may answer and close before all is sent. */
         (void) td_write_all(c.fd, req, strlen(req), TD_TIMEOUT);
@@ -900,6 +947,7 @@ int main(void) {
         tcase_add_test(tc, test_traversal);
         tcase_add_test(tc, test_directories);
         tcase_add_test(tc, test_405);
+        tcase_add_test(tc, test_options);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_limits);
         tcase_add_test(tc, test_417);
