@@ -51,19 +51,13 @@ start_ceiling CEIL_PID CEIL_PORT
 # Two daemons, one service each, so that each one's CPU time is its own:
 # workers=W (the figure that counts) and workers=1 (same serial shape as
 # the ceiling: the ratio shows the cost of the worker loop itself).
-daemon_conf() { # daemon_conf FILE WORKERS
-        cat >"$1" <<EOF
-log_level = "info";
-services = ( { name = "echo"; listen = [ "127.0.0.1:0" ]; workers = $2; handler = "echo"; } );
-EOF
-}
-daemon_conf "$TMP/echo-w$W.conf" "$W"
+echo_conf "$TMP/echo-w$W.conf" "$W"
 start_daemon "echo-w$W" "$TMP/echo-w$W.conf" 1 "$W"
 MASTER=$DAEMON_PID
 PORT_W=${DAEMON_PORTS%% *}
 WORKERS_W=$(children "$MASTER")
 
-daemon_conf "$TMP/echo-w1.conf" 1
+echo_conf "$TMP/echo-w1.conf" 1
 start_daemon echo-w1 "$TMP/echo-w1.conf" 1 1
 MASTER_1=$DAEMON_PID
 PORT_1=${DAEMON_PORTS%% *}
@@ -134,11 +128,8 @@ RATE_OK=$(awk -v r="$RATIO" 'BEGIN{print (r >= 0.9) ? "yes" : "NO"}')
 echo "   target >= 0.90x ceiling: $RATE_OK"
 
 # ---- 2. private dirty memory ---------------------------------------------------
-smaps() { # smaps PID KEY: kB
-        awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/smaps_rollup 2>/dev/null || echo 0
-}
 # Large payloads too, so that every worker has used its whole echo buffer.
-"$ECHOLOAD" -q -c "$W" -t 1 -s 65536 -n $((W * 50)) -d 2 "127.0.0.1:$PORT_W" >/dev/null
+mem_traffic "$PORT_W" "$W"
 echo
 echo "-- 2. memory after the traffic above and $((W * 50)) connections of 64 KiB (smaps_rollup, KiB)"
 printf '   %-16s %8s %13s %8s %8s\n' "process" "pid" "Private_Dirty" "Pss" "Rss"
@@ -157,13 +148,7 @@ MEM_OK=$( [ "$PD_MAX" -lt 256 ] && echo yes || echo NO)
 echo "   per worker: median $PD_MED KiB, max $PD_MAX KiB; master $MASTER_PD KiB; target < 256 KiB per worker: $MEM_OK"
 
 # ---- 3. respawn latency ---------------------------------------------------------
-cat >"$TMP/respawn.conf" <<EOF
-log_level = "info";
-services = (
-  { name = "respawn"; listen = [ "127.0.0.1:0" ]; workers = 1; handler = "echo";
-    respawn = { min_uptime = 0.0; }; }
-);
-EOF
+echo_conf "$TMP/respawn.conf" 1 0.0
 start_daemon respawn "$TMP/respawn.conf" 1 1
 RS_MASTER=$DAEMON_PID
 RS_PORT=${DAEMON_PORTS%% *}

@@ -20,6 +20,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$here/../lib.sh"
 
 workers=$(nproc)
 duration=5
@@ -56,32 +58,14 @@ trap cleanup EXIT
 
 # The files: 1 KiB and 1 MiB of bytes, world-readable (nginx and apache
 # workers run as an unprivileged user).
-mkdir -p "$work/root"
-head -c 1024 /dev/urandom > "$work/root/1k.bin"
-head -c $((1024 * 1024)) /dev/urandom > "$work/root/1m.bin"
-chmod -R a+rX "$work/root"
+http_root "$work/root"
 
 port_preforkd=18180
 port_nginx=18181
 port_apache=18182
 
 write_preforkd_conf() {
-        cat > "$work/preforkd.conf" <<EOF
-log_level = "warning";
-services = ( {
-  name = "bench";
-  listen = [ "127.0.0.1:$port_preforkd" ];
-  backlog = 4096;
-  workers = $workers;
-  handler = "http";
-  http = {
-    root = "$work/root";
-    access_log = false;
-    keepalive_requests = $keepalive_requests;
-    keepalive_timeout = 65.0;
-  };
-} );
-EOF
+        http_preforkd_conf "$work/preforkd.conf" "$work/root" "127.0.0.1:$port_preforkd" "$workers" "$keepalive_requests"
 }
 
 write_nginx_conf() {
@@ -149,12 +133,7 @@ EOF
 }
 
 wait_port() {
-        for _ in $(seq 100); do
-                if curl -s -o /dev/null "http://127.0.0.1:$1/1k.bin"; then return 0; fi
-                sleep 0.1
-        done
-        echo "server on port $1 did not come up" >&2
-        return 1
+        http_wait "http://127.0.0.1:$1/1k.bin" || { echo "server on port $1 did not come up" >&2; return 1; }
 }
 
 start_server() {
@@ -166,6 +145,8 @@ start_server() {
                 wait_port $port_preforkd ;;
         nginx)
                 write_nginx_conf
+                # Both nginx (-e) and the shell only append to error.log.
+                # shellcheck disable=SC2094
                 nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" 2>> "$work/nginx/error.log" &
                 server_pid[$1]=$!
                 wait_port $port_nginx ;;
@@ -213,9 +194,13 @@ wrk_cmd() { # server row-index
         IFS='|' read -r name file mult close <<< "${rows[$2]}"
         conns=$((workers * mult))
         threads=$((conns < cpus ? conns : cpus))
-        printf '%s ' wrk "-t$threads" "-c$conns" "-d${duration}s" --timeout 5s
-        [[ $close == yes ]] && printf '%s ' -H "'Connection: close'"
-        printf '%s\n' "http://127.0.0.1:${port[$1]}/$file"
+        wrk_argv "$threads" "$conns" "$duration" "$close" "http://127.0.0.1:${port[$1]}/$file"
+        local a line=""
+        for a in "${WRK_ARGV[@]}"; do
+                [[ $a == *" "* ]] && a="'$a'"
+                line+="${line:+ }$a"
+        done
+        echo "$line"
 }
 
 run_wrk() { # server row-index
@@ -223,28 +208,24 @@ run_wrk() { # server row-index
         IFS='|' read -r name file mult close <<< "${rows[$2]}"
         conns=$((workers * mult))
         threads=$((conns < cpus ? conns : cpus))
-        local cmd=(wrk -t"$threads" -c"$conns" -d"${duration}s" --timeout 5s)
-        [[ $close == yes ]] && cmd+=(-H "Connection: close")
-        cmd+=("http://127.0.0.1:${port[$1]}/$file")
-        out=$(timeout $((duration + 30)) "${cmd[@]}" 2>&1) || true
+        out=$(wrk_run "$threads" "$conns" "$duration" "$close" "http://127.0.0.1:${port[$1]}/$file")
         echo "$out" >> "$work/wrk-$1-$2.txt"
         if [[ $file == 1m.bin ]]; then
-                value=$(awk '/^Transfer\/sec:/ { v = $2; u = substr(v, length(v) - 1); n = v + 0;
-                        if (u == "GB") n *= 1024; else if (u == "KB") n /= 1024; else if (u ~ /[0-9]B/) n /= 1048576;
-                        printf "%.1f", n }' <<< "$out")
+                value=$(wrk_value "$out" mib)
         else
-                value=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
+                value=$(wrk_value "$out" req)
         fi
-        samples[$1,$2]+="${value:-0} "
-        local errs non2xx
-        errs=$(awk '/Socket errors/ { print }' <<< "$out")
-        non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
-        [[ -n "$errs" ]] && echo "    $1: $errs" >&2
-        [[ -n "$non2xx" ]] && echo "    $1: non-2xx responses: $non2xx" >&2
+        samples[$1,$2]+="$value "
+        local problem
+        while IFS= read -r problem; do
+                [[ -n "$problem" ]] && echo "    $1: $problem" >&2
+        done <<< "$(wrk_problems "$out")"
         return 0
 }
 
-median() {
+# median "N N N": the median of a space-separated list (lib.sh's median
+# takes arguments and prints a fixed format).
+median_words() {
         tr ' ' '\n' <<< "$1" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END {
                 if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -287,9 +268,9 @@ printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..36})" "------------" "--
         "----------" "----------"
 for i in "${!rows[@]}"; do
         IFS='|' read -r name _ <<< "${rows[$i]}"
-        p=$(median "${samples[preforkd,$i]}")
-        n=$(median "${samples[nginx,$i]}")
-        a=$(median "${samples[apache,$i]}")
+        p=$(median_words "${samples[preforkd,$i]}")
+        n=$(median_words "${samples[nginx,$i]}")
+        a=$(median_words "${samples[apache,$i]}")
         printf '| %-34s | %10s | %10s | %10s | %8s | %8s |\n' "$name" "$p" "$n" "$a" "$(ratio "$p" "$n")" \
                 "$(ratio "$p" "$a")"
 done

@@ -23,7 +23,7 @@ static const char *const top_keys[] = {
 
 static const char *const service_keys[] = {
         "name", "listen", "backlog", "workers", "handler", "max_requests",
-        "idle_timeout", "defer_accept", "respawn", NULL,
+        "idle_timeout", "defer_accept", "respawn", "park", NULL,
 };
 
 static const char *const respawn_keys[] = {
@@ -245,6 +245,43 @@ static void check_service_keys(ConfigParser *p, const config_setting_t *svc) {
         config_check_keys(p, svc, allowed);
 }
 
+static const char *const park_keys[] = {
+        "enabled", "max_parked", "delay", NULL,
+};
+
+/* The park group: on by default for handlers that can park. Parsed after
+ * the handler, whose table entry says whether it can. */
+static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s) {
+        const config_setting_t *g = config_setting_get_member(svc, "park");
+        bool can = s->handler && s->handler->park_ready;
+        int64_t max = 10000;
+        int r = 0;
+
+        s->park = can;
+        s->max_parked = (uint64_t) max;
+        s->park_delay_usec = 2 * USEC_PER_MSEC;
+        if (!g)
+                return 0;
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                config_error(p, g, NULL, "must be a group, not %s", config_type_name(config_setting_type(g)));
+                return -EINVAL;
+        }
+        config_check_keys(p, g, park_keys);
+        if (config_get_bool(p, g, "enabled", can, &s->park) < 0)
+                r = -EINVAL;
+        else if (s->park && !can && s->handler) {
+                config_error(p, config_setting_get_member(g, "enabled"), NULL,
+                             "handler = \"%s\" cannot park connections", s->handler->name);
+                r = -EINVAL;
+        }
+        if (config_get_int(p, g, "max_parked", false, 1, 1000000, 10000, &max) < 0)
+                r = -EINVAL;
+        s->max_parked = (uint64_t) max;
+        if (config_get_duration(p, g, "delay", 0, 10, 0.002, &s->park_delay_usec) < 0)
+                r = -EINVAL;
+        return r;
+}
+
 static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s) {
         int64_t backlog = 511, workers = 1, max_requests = 0;
         int r = 0;
@@ -280,6 +317,8 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         if (parse_respawn(p, svc, &s->respawn) < 0)
                 r = -EINVAL;
         if (parse_handler(p, svc, s) < 0)
+                r = -EINVAL;
+        if (parse_park(p, svc, s) < 0)
                 r = -EINVAL;
         return r;
 }

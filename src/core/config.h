@@ -30,6 +30,9 @@ struct ServiceConfig {
         uint64_t idle_timeout_usec;
         bool defer_accept;       /* TCP_DEFER_ACCEPT on its TCP listeners */
         RespawnConfig respawn;
+        bool park;               /* idle and slow connections go to the front stage */
+        uint64_t max_parked;     /* how many the front stage holds at most */
+        uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
         void *handler_config;    /* the handler's own group, parsed by it */
 };
 

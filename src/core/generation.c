@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "generation.h"
@@ -34,7 +35,7 @@ static int pool_init(Pool *p, Generation *g, const ServiceConfig *svc, Service *
         memcpy(p->listen_fds, fds, svc->n_listen * sizeof(int));
         p->n_listen_fds = svc->n_listen;
         for (unsigned i = 0; i < p->n_slots; i++)
-                p->slots[i] = (Slot) { .pool = p, .index = i, .state = SLOT_DEAD };
+                p->slots[i] = (Slot) { .pool = p, .service = service, .index = i, .state = SLOT_DEAD };
         return 0;
 }
 
@@ -81,4 +82,16 @@ Pool *generation_find_pool(const Generation *g, const char *name) {
                 if (strcmp(g->pools[i].svc->name, name) == 0)
                         return &g->pools[i];
         return NULL;
+}
+
+const char *slot_label(const Slot *s, char *buf, size_t size) {
+        if (s->pool)
+                (void) snprintf(buf, size, "%s[slot %u]", s->service->name, s->index);
+        else
+                (void) snprintf(buf, size, "%s[front stage]", s->service->name);
+        return buf;
+}
+
+unsigned slot_generation(const Slot *s) {
+        return s->pool ? s->pool->gen->number : 0;
 }

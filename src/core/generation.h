@@ -50,3 +50,8 @@ Pool *generation_find_pool(const Generation *g, const char *name);
 #define GENERATION_FOREACH_SLOT(g, p, s)                                                  \
         for (Pool *p = (g)->pools; p < (g)->pools + (g)->n_pools; p++)                   \
                 for (Slot *s = p->slots; s < p->slots + p->n_slots; s++)
+
+/* "web[slot 3]", or "web[front stage]". */
+const char *slot_label(const Slot *s, char *buf, size_t size);
+/* The generation it was started for; 0 for a front stage. */
+unsigned slot_generation(const Slot *s);

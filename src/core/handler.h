@@ -6,8 +6,19 @@
 #include <sys/socket.h>
 
 #include "conf-parser.h"
+#include "park.h"
 
 typedef struct ServiceConfig ServiceConfig;
+
+/* A connection as a handler gets it: fresh from accept(), or handed back
+ * by the front stage with its state and the bytes it read meanwhile. */
+typedef struct Conn {
+        int fd;                       /* non-blocking; the worker closes it after serve() */
+        const struct sockaddr *peer;  /* NULL when unknown */
+        socklen_t peer_len;
+        const ParkState *parked;      /* NULL: fresh from accept() */
+        const char *bytes;            /* parked->n_bytes read by the front stage */
+} Conn;
 
 /* What the core knows of a connection handler, in the spirit of systemd's
  * UnitVTable: the core never includes a handler's header. Every handler
@@ -40,11 +51,27 @@ typedef struct HandlerVTable {
          * it has logged why and the worker exits with EX_CONFIG (78). May be
          * NULL. */
         int (*init)(const ServiceConfig *svc);
-        /* Serves one accepted, non-blocking connection to its end. The
-         * worker owns fd and closes it when serve() returns. Returns 0 or a
-         * negative errno (already logged, at most at LOG_INFO for client
-         * faults). */
-        int (*serve)(const ServiceConfig *svc, int fd, const struct sockaddr *peer, socklen_t peer_len);
+        /* Serves one connection until it ends or is parked (see
+         * worker_park()). The worker owns c->fd and closes its copy when
+         * serve() returns. Returns 0 or a negative errno (already logged,
+         * at most at LOG_INFO for client faults). */
+        int (*serve)(const ServiceConfig *svc, const Conn *c);
+
+        /* Parking (see park.h); NULL for a handler that never parks. Both
+         * run in the front stage. park_ready: given the n > 0 bytes
+         * gathered so far of a parked connection (at most max), whether it
+         * has work for a worker now (1: a complete request head, or as
+         * much as may be gathered) or waits for more (0). */
+        int (*park_ready)(const char *buf, size_t n, size_t max);
+        /* A parked connection's deadline passed while a request was
+         * arriving: the last answer to send before closing (HTTP 408),
+         * written into buf; returns its length, 0 for none. */
+        size_t (*park_timeout_answer)(char *buf, size_t size);
+        /* Whether a graceful stop may close a parked connection that waits
+         * between two requests (http's idle keep-alive); otherwise (echo,
+         * which has no request boundary) it is handed back and served to
+         * its end like any connection in progress. */
+        bool park_idle_closes_on_stop;
 } HandlerVTable;
 
 /* NULL-terminated; defined by src/handlers/handler-table.c. */

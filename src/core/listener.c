@@ -19,13 +19,23 @@ int listener_key(const ServiceConfig *svc, size_t k, char *buf, size_t size) {
         return 0;
 }
 
-static int listener_set_find(const ListenerSet *set, const ServiceConfig *svc, size_t k) {
+/* Whether l serves svc->listen[k]: the same canonical address, or a
+ * listener that asked for port 0 and got exactly the port now written in
+ * the config. The latter lets an operator pin the port a first start
+ * picked without the reload failing to bind it a second time. */
+static bool listener_matches(const Listener *l, const ServiceConfig *svc, size_t k) {
         char key[256];
 
-        if (listener_key(svc, k, key, sizeof key) < 0)
-                return -EINVAL;
+        if (l->fd < 0 || listener_key(svc, k, key, sizeof key) < 0)
+                return false;
+        if (strcmp(l->key, key) == 0)
+                return true;
+        return !listen_is_port_zero(&svc->listen[k]) && l->bound[0] && strcmp(l->bound, key) == 0;
+}
+
+static int listener_set_find(const ListenerSet *set, const ServiceConfig *svc, size_t k) {
         for (size_t i = 0; i < set->n_listeners; i++)
-                if (set->listeners[i].fd >= 0 && strcmp(set->listeners[i].key, key) == 0)
+                if (listener_matches(&set->listeners[i], svc, k))
                         return (int) i;
         return -ENOENT;
 }
@@ -103,11 +113,13 @@ static int listener_set_add(ListenerSet *set, const ServiceConfig *svc, const Li
                 listener_close(&l);
                 return log_error_errno(ENOMEM, "Failed to listen on %s: %s", key, STRERROR(ENOMEM));
         }
+        if (listen_format_fd(l.fd, shown, sizeof shown) < 0)
+                (void) snprintf(shown, sizeof shown, "%s", key);
+        else
+                (void) snprintf(l.bound, sizeof l.bound, "%s", shown);
         set->listeners = n;
         set->listeners[set->n_listeners++] = l;
 
-        if (listen_format_fd(l.fd, shown, sizeof shown) < 0)
-                (void) snprintf(shown, sizeof shown, "%s", key);
         if (l.from_systemd)
                 log_info("Listening on %s (service %s, socket passed by systemd as %s)", shown, svc->name, key);
         else
@@ -170,11 +182,9 @@ int listener_set_fds(const ListenerSet *set, const Config *c, int ***ret) {
 }
 
 static bool config_uses(const Config *c, const Listener *l) {
-        char key[256];
-
         for (size_t i = 0; c && i < c->n_services; i++)
                 for (size_t k = 0; k < c->services[i].n_listen; k++)
-                        if (listener_key(&c->services[i], k, key, sizeof key) >= 0 && strcmp(key, l->key) == 0)
+                        if (listener_matches(l, &c->services[i], k))
                                 return true;
         return false;
 }
@@ -196,7 +206,7 @@ void listener_set_prune(ListenerSet *set, const Config *const *configs, size_t n
                         continue;
                 }
                 if (!quiet)
-                        log_info("Closing listener %s", l->key);
+                        log_info("Closing listener %s", l->bound[0] ? l->bound : l->key);
                 listener_close(l);
         }
         set->n_listeners = j;

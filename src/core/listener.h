@@ -9,6 +9,7 @@
 /* One open listening socket, matched across reloads by its key. */
 typedef struct Listener {
         char key[256];                /* listener_key(), stable across reloads */
+        char bound[256];              /* the address it is bound to, as listen_format() writes it */
         ListenAddress addr;
         int fd;
         bool from_systemd;            /* never closed before exit, never unlinked */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "park.h"
 #include "readiness.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -79,9 +80,12 @@ static void master_send_status(Master *m, bool ready) {
  * a starting generation uses. */
 static void master_prune_listeners(Master *m) {
         const Supervisor *s = m->supervisor;
+        /* A stop closes them all at once, even while the workers still
+         * finish (or take back from the front stage) what is in progress. */
+        bool stopping = IN_SET(s->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED);
         const Config *keep[] = {
-                s->current ? s->current->config : NULL,
-                s->pending ? s->pending->config : NULL,
+                s->current && !stopping ? s->current->config : NULL,
+                s->pending && !stopping ? s->pending->config : NULL,
         };
 
         listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);
@@ -124,17 +128,23 @@ static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userd
 static int master_op_spawn(void *userdata, Slot *s) {
         Master *m = userdata;
         const Pool *p = s->pool;
+        Service *service = s->service;
         WorkerSpawn sp = {
-                .config = p->gen->config,
-                .svc = p->svc,
+                .config = p ? p->gen->config : service->config,
+                .svc = p ? p->svc : service->svc,
                 .slot = s->index,
-                .generation = p->gen->number,
+                .generation = slot_generation(s),
                 .score = s->score,
-                .listen_fds = p->listen_fds,
-                .n_listen_fds = p->n_listen_fds,
-                .ready_fd = m->ready_worker_fd,
+                .listen_fds = p ? p->listen_fds : NULL,
+                .n_listen_fds = p ? p->n_listen_fds : 0,
+                /* A front stage reports no readiness. */
+                .ready_fd = p ? m->ready_worker_fd : -EBADF,
+                .park_fd = service->park_fds[p ? 1 : 0],
+                .service_score = service->scoreboard->service,
+                .front_stage = !p,
                 .master_pid = getpid(),
         };
+        char label[128];
         sd_event_source *watch = NULL;
         pid_t pid;
         int r;
@@ -146,8 +156,8 @@ static int master_op_spawn(void *userdata, Slot *s) {
         if (r < 0) {
                 /* A worker we cannot watch could never be respawned or
                  * reaped: take it down rather than run blind. */
-                log_error_errno(r, "%s[slot %u]: cannot watch worker %d, killing it: %s", p->svc->name, s->index,
-                                (int) pid, STRERROR(r));
+                log_error_errno(r, "%s: cannot watch process %d, killing it: %s",
+                                slot_label(s, label, sizeof label), (int) pid, STRERROR(r));
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 return r;
@@ -191,10 +201,38 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
         }
 }
 
+/* The master holds both ends of a service's park channel. Messages that
+ * workers sent towards a front stage that has left are read from its end
+ * and sent on from it, which puts them in the workers' queue: they are
+ * connections a worker parked in the moment before it saw the stop. */
+static void master_op_park_reclaim(void *userdata, Service *service) {
+        static char bytes[PARK_BYTES_MAX];
+        unsigned n = 0, lost = 0;
+        ParkState st;
+        int fd, file_fd;
+
+        if (service->park_fds[0] < 0)
+                return;
+        while (park_receive(service->park_fds[0], &fd, &file_fd, &st, bytes, sizeof bytes) > 0) {
+                /* A file transfer cannot go to a worker; its client loses
+                 * the rest, as at any stop of the one sending it. */
+                if (st.kind == PARK_SENDING || park_send(service->park_fds[0], fd, -EBADF, &st, bytes, st.n_bytes, false) < 0)
+                        lost++;
+                else
+                        n++;
+                safe_close(fd);
+                safe_close(file_fd);
+        }
+        if (n + lost > 0)
+                log_debug("%s: %u parked connection%s handed back to the workers, %u lost", service->name, n,
+                          n == 1 ? "" : "s", lost);
+}
+
 static const SupervisorOps master_ops = {
         .spawn = master_op_spawn,
         .forget = master_op_forget,
         .kill = master_op_kill,
+        .park_reclaim = master_op_park_reclaim,
         .event = master_op_event,
 };
 

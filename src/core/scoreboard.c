@@ -20,11 +20,12 @@ int scoreboard_new(size_t capacity, Scoreboard **ret) {
                 return -ENOMEM;
         /* MAP_NORESERVE: a large capacity costs address space only; a page
          * becomes memory when an entry on it is first used. */
-        b->map_size = capacity * sizeof(WorkerScore);
+        b->map_size = sizeof(ServiceScore) + capacity * sizeof(WorkerScore);
         map = mmap(NULL, b->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (map == MAP_FAILED)
                 return negative_errno();
-        b->scores = map;
+        b->service = map;
+        b->scores = (WorkerScore *) (b->service + 1);
         b->capacity = capacity;
         *ret = TAKE_PTR(b);
         return 0;
@@ -33,8 +34,8 @@ int scoreboard_new(size_t capacity, Scoreboard **ret) {
 Scoreboard *scoreboard_free(Scoreboard *b) {
         if (!b)
                 return NULL;
-        if (b->scores)
-                (void) munmap(b->scores, b->map_size);
+        if (b->service)
+                (void) munmap(b->service, b->map_size);
         free(b->used);
         free(b);
         return NULL;

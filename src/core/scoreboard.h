@@ -31,12 +31,28 @@ typedef struct WorkerScore {
         _Atomic uint64_t spurious_wakeups; /* ... that found no connection to accept */
 } WorkerScore;
 
+/* The service-wide part of the scoreboard, at its start. The front stage
+ * publishes what it holds; workers read it before parking; the master sets
+ * stopping before it tells workers to stop, so that they close idle
+ * connections instead of parking them. */
+typedef struct ServiceScore {
+        _Atomic int stopping;
+        _Atomic uint64_t parked;           /* held by the front stage now */
+        _Atomic uint64_t parked_idle;      /* ... of which idle between requests */
+        _Atomic uint64_t parked_head;      /* ... of which with a request arriving */
+        _Atomic uint64_t parked_sending;   /* ... of which finishing a response to a slow reader */
+        _Atomic uint64_t handed_back;      /* total handed back to workers */
+        _Atomic uint64_t park_refused;     /* total not parked: the front stage was full */
+        _Atomic uint64_t park_expired;     /* total closed by the front stage at their deadline */
+} ServiceScore;
+
 /* A service's scoreboard: one MAP_SHARED anonymous mapping made in the
  * master before any of the service's workers is forked, so that every
  * worker of every generation sees it, and it outlives reloads. Entries are
  * handed out per worker (not per slot), because during a reload the old
  * and the new generation's workers of one service are alive at once. */
 typedef struct Scoreboard {
+        ServiceScore *service;
         WorkerScore *scores;
         size_t capacity;
         size_t map_size;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "park.h"
 #include "service.h"
 
 /* Every worker of the service has its own entry, and during a reload two
@@ -22,6 +23,9 @@ int service_new(const char *name, Service **ret) {
         if (!s)
                 return -ENOMEM;
         s->n_refs = 1;
+        s->park_fds[0] = s->park_fds[1] = -EBADF;
+        s->front = (Slot) { .service = s, .state = SLOT_DEAD };
+        s->front_kill_usec = UINT64_MAX;
         s->name = strdup(name);
         if (!s->name) {
                 free(s);
@@ -50,7 +54,16 @@ Service *service_unref(Service *s) {
         if (--s->n_refs > 0)
                 return NULL;
         scoreboard_free(s->scoreboard);
+        safe_close(s->park_fds[0]);
+        safe_close(s->park_fds[1]);
         free(s->name);
         free(s);
         return NULL;
+}
+
+int service_open_park(Service *s) {
+        assert(s);
+        if (s->park_fds[0] >= 0)
+                return 0;
+        return park_socketpair(s->park_fds);
 }

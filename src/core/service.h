@@ -3,22 +3,36 @@
 
 #include <stdint.h>
 
+#include "config.h"
 #include "macros.h"
 #include "scoreboard.h"
+#include "slot.h"
 
 /* A service's state that outlives its generations, keyed by the service's
  * name: the counters STATUS= reports, and the scoreboard its workers of
  * every generation write to. A generation's pool holds a reference; the
  * service goes away when a reload removed it and its last worker exited. */
-typedef struct Service {
+struct Service {
         char *name;
         unsigned n_refs;
         Scoreboard *scoreboard;
         uint64_t restarts;            /* unplanned worker exits */
         uint64_t connections_done;    /* served by workers that have exited */
-} Service;
+        /* The serving generation's settings; NULL once no generation
+         * names the service any more. */
+        const Config *config;
+        const ServiceConfig *svc;
+        /* Parking (park.h): the channel, made when a configuration of the
+         * service first parks, and the front stage, which outlives
+         * generations so that held connections survive reloads. */
+        int park_fds[2];              /* [0] the front stage's end, [1] the workers' */
+        Slot front;
+        uint64_t front_kill_usec;     /* retiring front stage: SIGKILL then */
+};
 
 int service_new(const char *name, Service **ret);
 Service *service_ref(Service *s);
 /* Drops a reference; frees the service with the last one. Returns NULL. */
 Service *service_unref(Service *s);
+/* Makes the park channel if there is none yet. */
+int service_open_park(Service *s);

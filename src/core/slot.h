@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "scoreboard.h"
 
 typedef struct Pool Pool;
+typedef struct Service Service;
 
 /* The master's view of one worker place in a pool. Every transition goes
  * through slot_set_state(); the supervisor decides them. */
@@ -20,7 +22,8 @@ typedef enum SlotState {
 } SlotState;
 
 typedef struct Slot {
-        Pool *pool;
+        Pool *pool;                   /* NULL for a service's front stage */
+        Service *service;
         unsigned index;
         SlotState state;
         pid_t pid;                    /* > 0 in STARTING, RUNNING and (until the exit) RETIRING */
@@ -34,5 +37,6 @@ typedef struct Slot {
 } Slot;
 
 const char *slot_state_to_string(SlotState s);
+
 /* Whether the slot has a live process. */
 bool slot_has_process(const Slot *s);

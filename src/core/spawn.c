@@ -3,6 +3,7 @@
 #include <sysexits.h>
 
 #include "fd-util.h"
+#include "frontstage.h"
 #include "log.h"
 #include "spawn.h"
 #include "worker.h"
@@ -20,12 +21,13 @@ int spawn_worker(const WorkerSpawn *sp, pid_t *ret_pid) {
 
         /* Built before the fork, so that a failure is the master's to
          * report; the child only acts on it. */
-        if (sp->n_listen_fds + 4 > KEEP_MAX)
+        if (sp->n_listen_fds + 5 > KEEP_MAX)
                 return -E2BIG;
         keep[n++] = STDIN_FILENO;
         keep[n++] = STDOUT_FILENO;
         keep[n++] = STDERR_FILENO;
         keep[n++] = sp->ready_fd;
+        keep[n++] = sp->park_fd;
         for (size_t i = 0; i < sp->n_listen_fds; i++)
                 keep[n++] = sp->listen_fds[i];
 
@@ -39,6 +41,8 @@ int spawn_worker(const WorkerSpawn *sp, pid_t *ret_pid) {
                 if (r < 0)
                         fatal(EX_OSERR, "%s[slot %u]: cannot close inherited file descriptors: %s", sp->svc->name,
                               sp->slot, STRERROR(r));
+                if (sp->front_stage)
+                        frontstage_main(sp);
                 worker_main(sp);
         }
         *ret_pid = pid;

@@ -32,13 +32,27 @@ const char *supervisor_state_to_string(SupervisorState st) {
 
 static LogFields slot_fields(const Slot *s) {
         return (LogFields) {
-                .service = s->pool->svc->name,
-                .slot = (int) s->index,
+                .service = s->service->name,
+                .slot = s->pool ? (int) s->index : -1,
                 .worker_pid = s->pid,
-                .generation = s->pool->gen->number,
+                .generation = slot_generation(s),
                 .exit_status = -1,
                 .uptime_usec = -1,
         };
+}
+
+/* The respawn policy that applies to s: its generation's, and for a front
+ * stage the serving generation's. */
+static const RespawnConfig *slot_respawn(const Slot *s) {
+        static const RespawnConfig fallback = {
+                .min_uptime_usec = USEC_PER_SEC,
+                .backoff_initial_usec = 100 * USEC_PER_MSEC,
+                .backoff_max_usec = 30 * USEC_PER_SEC,
+        };
+
+        if (s->pool)
+                return &s->pool->svc->respawn;
+        return s->service->svc ? &s->service->svc->respawn : &fallback;
 }
 
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
@@ -57,14 +71,30 @@ int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
                 .pending_deadline = USEC_INFINITY,
                 .stop_deadline = USEC_INFINITY,
                 .reload_timeout_usec = RELOAD_TIMEOUT_USEC,
+                .stop_kill_usec = USEC_INFINITY,
         };
         *ret = s;
         return 0;
 }
 
+static void generation_forget(Supervisor *s, Generation *g) {
+        if (g)
+                GENERATION_FOREACH_SLOT(g, p, slot)
+                        if (slot->watch)
+                                s->ops->forget(s->userdata, slot);
+}
+
 Supervisor *supervisor_free(Supervisor *s) {
         if (!s)
                 return NULL;
+        /* Processes are left alone, but the spawner's handles on them go. */
+        generation_forget(s, s->current);
+        generation_forget(s, s->pending);
+        for (Generation *g = s->retiring; g; g = g->next)
+                generation_forget(s, g);
+        for (size_t i = 0; i < s->n_services; i++)
+                if (s->services[i]->front.watch)
+                        s->ops->forget(s->userdata, &s->services[i]->front);
         generation_free(s->current);
         generation_free(s->pending);
         while (s->retiring) {
@@ -103,16 +133,31 @@ static int supervisor_get_service(Supervisor *s, const char *name, Service **ret
 
 /* Drops the services that no generation uses any more (their only
  * reference is the supervisor's list). */
+static void supervisor_retire_front(Supervisor *s, Service *service, uint64_t kill_usec);
+
+/* Drops the services that no generation uses any more (their only
+ * reference is the supervisor's list); one whose front stage still runs
+ * stays until it has closed what it holds and exited. */
 static void supervisor_prune_services(Supervisor *s) {
         size_t j = 0;
 
         for (size_t i = 0; i < s->n_services; i++) {
-                if (s->services[i]->n_refs > 1) {
-                        s->services[j++] = s->services[i];
+                Service *service = s->services[i];
+
+                if (service->n_refs == 1) {
+                        service->svc = NULL;
+                        service->config = NULL;
+                        if (service->front.state == SLOT_BACKOFF)
+                                service->front.state = SLOT_DEAD;
+                        if (IN_SET(service->front.state, SLOT_STARTING, SLOT_RUNNING))
+                                supervisor_retire_front(s, service, USEC_INFINITY);
+                }
+                if (service->n_refs > 1 || slot_has_process(&service->front)) {
+                        s->services[j++] = service;
                         continue;
                 }
-                log_debug("Service %s is gone", s->services[i]->name);
-                service_unref(s->services[i]);
+                log_debug("Service %s is gone", service->name);
+                service_unref(service);
         }
         s->n_services = j;
 }
@@ -140,23 +185,29 @@ static int supervisor_new_generation(Supervisor *s, Config *config, int *const *
         return 0;
 }
 
+static uint64_t deadline_after(uint64_t now, uint64_t usec) {
+        return usec > USEC_INFINITY - now ? USEC_INFINITY : now + usec;
+}
+
 static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
         slot->state = SLOT_BACKOFF;
         slot->pid = 0;
         slot->backoff_usec = delay;
-        slot->backoff_until_usec = delay > USEC_INFINITY - now ? USEC_INFINITY : now + delay;
+        slot->backoff_until_usec = deadline_after(now, delay);
 }
 
 /* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
  * counts as a quick crash, so that a system out of processes is retried
  * with backoff instead of in a loop. */
 static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
-        Service *service = slot->pool->service;
+        Service *service = slot->service;
+        char label[128];
         int r;
 
         assert(!slot_has_process(slot));
+        (void) slot_label(slot, label, sizeof label);
 
-        r = scoreboard_acquire(service->scoreboard, slot->pool->gen->number, slot->index, &slot->score);
+        r = scoreboard_acquire(service->scoreboard, slot_generation(slot), slot->index, &slot->score);
         if (r >= 0) {
                 slot->started_usec = now;
                 r = s->ops->spawn(s->userdata, slot);
@@ -166,27 +217,71 @@ static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
                 }
         } else {
                 LogFields f = slot_fields(slot);
-                log_internal(LOG_ERR, r, &f, "%s[slot %u]: no free scoreboard entry for a new worker",
-                             service->name, slot->index);
+                log_internal(LOG_ERR, r, &f, "%s: no free scoreboard entry for a new worker", label);
         }
         if (r < 0) {
                 uint64_t delay;
 
                 if (slot->crashes < UINT32_MAX)
                         slot->crashes++;
-                delay = respawn_delay_usec(&slot->pool->svc->respawn, slot->crashes);
+                delay = respawn_delay_usec(slot_respawn(slot), slot->crashes);
                 LogFields f = slot_fields(slot);
-                log_internal(LOG_ERR, r, &f, "%s[slot %u]: cannot start a worker, retrying in %.3fs: %s",
-                             service->name, slot->index, (double) delay / 1e6, STRERROR(r));
+                log_internal(LOG_ERR, r, &f, "%s: cannot start a worker, retrying in %.3fs: %s", label,
+                             (double) delay / 1e6, STRERROR(r));
                 slot_enter_backoff(slot, delay, now);
                 return;
         }
         assert(slot->pid > 0);
-        slot->state = SLOT_STARTING;
-        slot->ever_ready = false;
+        /* A front stage reports no readiness: the channel queues what
+         * workers park until it reads. */
+        slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
+        slot->ever_ready = !slot->pool;
         LogFields f = slot_fields(slot);
-        log_internal(LOG_DEBUG, 0, &f, "%s[slot %u]: started worker %d (generation %u)", service->name,
-                     slot->index, (int) slot->pid, slot->pool->gen->number);
+        log_internal(LOG_DEBUG, 0, &f, "%s: started %s %d (generation %u)", label,
+                     slot->pool ? "worker" : "front stage", (int) slot->pid, slot_generation(slot));
+}
+
+/* The serving generation's services get their settings, and those that
+ * park get their channel and a front stage. */
+static void supervisor_serve_generation(Supervisor *s, Generation *g, uint64_t now) {
+        for (size_t i = 0; i < g->n_pools; i++) {
+                Service *service = g->pools[i].service;
+                int r;
+
+                service->config = g->config;
+                service->svc = g->pools[i].svc;
+                if (!service->svc->park)
+                        continue;
+                r = service_open_park(service);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot make the park channel, not parking: %s", service->name,
+                                        STRERROR(r));
+                        continue;
+                }
+                if (service->front.state == SLOT_DEAD)
+                        supervisor_spawn(s, &service->front, now);
+        }
+}
+
+static void supervisor_retire_front(Supervisor *s, Service *service, uint64_t kill_usec) {
+        Slot *front = &service->front;
+
+        switch (front->state) {
+        case SLOT_STARTING:
+        case SLOT_RUNNING:
+                front->state = SLOT_RETIRING;
+                s->ops->kill(s->userdata, front->pid, SIGTERM);
+                break;
+        case SLOT_BACKOFF:
+                front->state = SLOT_DEAD;
+                break;
+        case SLOT_RETIRING:
+        case SLOT_DEAD:
+                break;
+        case _SLOT_STATE_MAX:
+                abort();
+        }
+        service->front_kill_usec = MIN(service->front_kill_usec, kill_usec);
 }
 
 static void supervisor_spawn_generation(Supervisor *s, Generation *g, uint64_t now) {
@@ -219,10 +314,6 @@ static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) 
         s->retiring = g;
 }
 
-static uint64_t deadline_after(uint64_t now, uint64_t usec) {
-        return usec > USEC_INFINITY - now ? USEC_INFINITY : now + usec;
-}
-
 int supervisor_start(Supervisor *s, Config *config, int *const *listen_fds, uint64_t now) {
         int r;
 
@@ -235,6 +326,7 @@ int supervisor_start(Supervisor *s, Config *config, int *const *listen_fds, uint
         if (r < 0)
                 return r;
         s->state = SUPERVISOR_STARTING;
+        supervisor_serve_generation(s, s->current, now);
         supervisor_spawn_generation(s, s->current, now);
         supervisor_run_timers(s, now);
         return 0;
@@ -280,6 +372,7 @@ static void supervisor_apply_pending(Supervisor *s, uint64_t now) {
 
         s->current = TAKE_PTR(s->pending);
         s->pending_deadline = USEC_INFINITY;
+        supervisor_serve_generation(s, s->current, now);
         supervisor_retire(s, old, deadline_after(now, s->current->config->shutdown_timeout_usec));
         s->state = SUPERVISOR_RUNNING;
         (void) config_summary(s->current->config, summary, sizeof summary);
@@ -359,6 +452,25 @@ static void supervisor_progress(Supervisor *s) {
         supervisor_free_retired(s);
 }
 
+static bool supervisor_fronts_alive(const Supervisor *s) {
+        for (size_t i = 0; i < s->n_services; i++)
+                if (slot_has_process(&s->services[i]->front))
+                        return true;
+        return false;
+}
+
+/* The second step of a graceful stop: the workers retire once no front
+ * stage is left to hand them a connection. */
+static void supervisor_stop_workers_due(Supervisor *s, uint64_t now) {
+        if (!s->stop_workers_pending || (supervisor_fronts_alive(s) && s->stop_workers_usec > now))
+                return;
+        s->stop_workers_pending = false;
+        if (s->current)
+                supervisor_retire(s, TAKE_PTR(s->current), s->stop_kill_usec);
+        if (s->pending)
+                supervisor_retire(s, TAKE_PTR(s->pending), s->stop_kill_usec);
+}
+
 void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
         const Generation *newest;
         uint64_t grace;
@@ -386,16 +498,32 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 abort();
         }
 
-        newest = s->pending ? s->pending : s->current ? s->current : s->retiring;
+        /* The configuration that serves decides, as before a reload. */
+        newest = s->current ? s->current : s->pending ? s->pending : s->retiring;
         grace = fast ? FAST_STOP_USEC : newest ? newest->config->shutdown_timeout_usec : 0;
         if (s->state != SUPERVISOR_STOPPING) {
+                bool fronts = false;
+
                 s->state = SUPERVISOR_STOPPING;
                 s->pending_deadline = USEC_INFINITY;
-                if (s->current)
-                        supervisor_retire(s, TAKE_PTR(s->current), USEC_INFINITY);
-                if (s->pending)
-                        supervisor_retire(s, TAKE_PTR(s->pending), USEC_INFINITY);
+                /* Before the workers hear of the stop: from now on they
+                 * close idle connections instead of parking them. */
+                for (size_t i = 0; i < s->n_services; i++) {
+                        atomic_store(&s->services[i]->scoreboard->service->stopping, 1);
+                        fronts = fronts || slot_has_process(&s->services[i]->front);
+                        supervisor_retire_front(s, s->services[i], USEC_INFINITY);
+                }
+                /* The front stages go first: they close what is idle and
+                 * hand back what is in progress, which the workers, still
+                 * running, finish. The workers are told once the front
+                 * stages have left (at the latest after grace). */
+                s->stop_workers_pending = true;
+                s->stop_workers_usec = fronts && !fast ? deadline_after(now, grace) : now;
         }
+        if (s->stop_workers_pending && fast)
+                s->stop_workers_usec = now;
+        s->stop_kill_usec = MIN(s->stop_kill_usec, deadline_after(now, grace));
+        supervisor_stop_workers_due(s, now);
         if (fast) {
                 s->fast_stop = true;
                 log_info("Fast stop: telling workers to exit now");
@@ -403,16 +531,23 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                         GENERATION_FOREACH_SLOT(g, p, slot)
                                 if (slot_has_process(slot))
                                         s->ops->kill(s->userdata, slot->pid, SIGQUIT);
+                for (size_t i = 0; i < s->n_services; i++)
+                        if (slot_has_process(&s->services[i]->front))
+                                s->ops->kill(s->userdata, s->services[i]->front.pid, SIGQUIT);
         } else
                 log_info("Stopping gracefully: waiting up to %.1fs for workers to finish their connections",
                          (double) grace / 1e6);
 
         /* Every generation, also one still retiring from a reload, now
-         * SIGKILLs its stragglers after grace; the stop deadline is the
-         * last resort should even that not end them. */
+         * SIGKILLs its stragglers after grace at the latest (a deadline
+         * already set, by the reload or a graceful stop before this fast
+         * one, may be earlier and stays); the stop deadline is the last
+         * resort should even that not end them. */
         for (Generation *g = s->retiring; g; g = g->next)
-                g->kill_usec = deadline_after(now, grace);
-        s->stop_deadline = deadline_after(now, grace + STOP_SLACK_USEC);
+                g->kill_usec = MIN(g->kill_usec, deadline_after(now, grace));
+        for (size_t i = 0; i < s->n_services; i++)
+                s->services[i]->front_kill_usec = MIN(s->services[i]->front_kill_usec, deadline_after(now, grace));
+        s->stop_deadline = MIN(s->stop_deadline, deadline_after(now, grace + STOP_SLACK_USEC));
         supervisor_run_timers(s, now);
 }
 
@@ -430,13 +565,16 @@ Slot *supervisor_find_slot(const Supervisor *s, pid_t pid) {
                 GENERATION_FOREACH_SLOT(g, p, slot)
                         if (slot->pid == pid)
                                 return slot;
+        for (size_t i = 0; i < s->n_services; i++)
+                if (s->services[i]->front.pid == pid)
+                        return &s->services[i]->front;
         return NULL;
 }
 
 void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsigned index, uint64_t now) {
         Slot *slot = supervisor_find_slot(s, pid);
 
-        if (!slot || slot->pool->gen->number != generation || slot->index != index) {
+        if (!slot || !slot->pool || slot->pool->gen->number != generation || slot->index != index) {
                 log_debug("Ignoring a readiness report of pid %d for generation %u slot %u: no such worker",
                           (int) pid, generation, index);
                 return;
@@ -472,6 +610,58 @@ static void format_exit(const ExitStatus *st, char *buf, size_t size, LogFields 
         }
 }
 
+/* A front stage ended. The connections it held die with it (the kernel
+ * closes them: the clients see a FIN, as after an idle timeout); those
+ * still queued in the channel, in either direction, survive for the next
+ * front stage or a worker. It is respawned like a worker unless it was
+ * told to stop or its service no longer parks. */
+static void supervisor_front_exited(Supervisor *s, Slot *slot, const ExitStatus *st, uint64_t now) {
+        Service *service = slot->service;
+        ServiceScore *ss = service->scoreboard->service;
+        uint64_t lost = atomic_load(&ss->parked), delay;
+        WorkerExit e = {
+                .uptime_usec = now >= slot->started_usec ? now - slot->started_usec : 0,
+                .clean = st->code == CLD_EXITED && st->status == 0,
+        };
+        LogFields f = slot_fields(slot);
+        char how[64];
+        pid_t pid = slot->pid;
+
+        f.uptime_usec = (int64_t) e.uptime_usec;
+        format_exit(st, how, sizeof how, &f);
+        scoreboard_release(service->scoreboard, slot->score);
+        slot->score = NULL;
+        s->ops->forget(s->userdata, slot);
+        slot->pid = 0;
+        atomic_store(&ss->parked, 0);
+        atomic_store(&ss->parked_idle, 0);
+        atomic_store(&ss->parked_head, 0);
+        atomic_store(&ss->parked_sending, 0);
+
+        if (slot->state == SLOT_RETIRING || !service->svc || !service->svc->park) {
+                log_internal(LOG_INFO, 0, &f, "%s[front stage]: front stage %d %s after %.3fs", service->name,
+                             (int) pid, how, (double) e.uptime_usec / 1e6);
+                slot->state = SLOT_DEAD;
+                service->front_kill_usec = USEC_INFINITY;
+                /* Before the workers are told to stop (the caller runs the
+                 * timers next), so that they take these back. */
+                if (s->state == SUPERVISOR_STOPPING && s->ops->park_reclaim)
+                        s->ops->park_reclaim(s->userdata, service);
+                return;
+        }
+        service->restarts++;
+        log_internal(LOG_WARNING, 0, &f,
+                     "%s[front stage]: front stage %d %s after %.3fs; the %" PRIu64 " connection%s it held %s closed",
+                     service->name, (int) pid, how, (double) e.uptime_usec / 1e6, lost, lost == 1 ? "" : "s",
+                     lost == 1 ? "was" : "were");
+        delay = respawn_after_exit(slot_respawn(slot), &e, &slot->crashes);
+        if (delay == 0) {
+                slot->state = SLOT_DEAD;
+                supervisor_spawn(s, slot, now);
+        } else
+                slot_enter_backoff(slot, delay, now);
+}
+
 void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now) {
         Slot *slot = supervisor_find_slot(s, pid);
         Service *service;
@@ -485,7 +675,12 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 log_warning("Reaped unknown child %d", (int) pid);
                 return;
         }
-        service = slot->pool->service;
+        if (!slot->pool) {
+                supervisor_front_exited(s, slot, st, now);
+                supervisor_run_timers(s, now);
+                return;
+        }
+        service = slot->service;
         f = slot_fields(slot);
         e = (WorkerExit) {
                 .uptime_usec = now >= slot->started_usec ? now - slot->started_usec : 0,
@@ -521,6 +716,11 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 if (!respawn_is_planned(&e))
                         service->restarts++;
                 slot->pid = 0;
+                if (s->state == SUPERVISOR_STOPPING) {
+                        /* Between the two steps of a stop: not replaced. */
+                        slot->state = SLOT_DEAD;
+                        break;
+                }
 
                 if (slot->pool->gen == s->pending && was_starting) {
                         char why[256];
@@ -531,7 +731,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                         supervisor_refuse_pending(s, why, now);
                         break;
                 }
-                delay = respawn_after_exit(&slot->pool->svc->respawn, &e, &slot->crashes);
+                delay = respawn_after_exit(slot_respawn(slot), &e, &slot->crashes);
                 if (delay == 0) {
                         slot->state = SLOT_DEAD;
                         supervisor_spawn(s, slot, now);
@@ -582,6 +782,17 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
+        for (size_t i = 0; i < s->n_services; i++) {
+                Service *service = s->services[i];
+
+                if (service->front.state == SLOT_BACKOFF && service->front.backoff_until_usec <= now)
+                        supervisor_spawn(s, &service->front, now);
+                if (service->front_kill_usec <= now) {
+                        service->front_kill_usec = USEC_INFINITY;
+                        if (slot_has_process(&service->front))
+                                s->ops->kill(s->userdata, service->front.pid, SIGKILL);
+                }
+        }
         for (Generation *g = s->retiring; g; g = g->next)
                 if (g->kill_usec <= now)
                         supervisor_kill_stragglers(s, g);
@@ -591,6 +802,7 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
                 supervisor_refuse_pending(s, why, now);
         } else if (s->pending && generation_settled(s->pending, false))
                 supervisor_apply_pending(s, now);
+        supervisor_stop_workers_due(s, now);
         if (s->state == SUPERVISOR_STOPPING && s->stop_deadline <= now) {
                 s->stop_deadline = USEC_INFINITY;
                 log_error("%u worker%s did not exit after SIGKILL; exiting anyway", supervisor_live_workers(s),
@@ -614,10 +826,21 @@ static uint64_t generation_next_deadline(const Generation *g) {
 uint64_t supervisor_next_deadline(const Supervisor *s) {
         uint64_t d = MIN(s->pending_deadline, s->stop_deadline);
 
+        if (s->stop_workers_pending)
+                d = MIN(d, s->stop_workers_usec);
+
         d = MIN(d, generation_next_deadline(s->current));
         d = MIN(d, generation_next_deadline(s->pending));
         for (const Generation *g = s->retiring; g; g = g->next)
                 d = MIN(d, g->kill_usec);
+        for (size_t i = 0; i < s->n_services; i++) {
+                const Service *service = s->services[i];
+
+                if (service->front.state == SLOT_BACKOFF)
+                        d = MIN(d, service->front.backoff_until_usec);
+                if (slot_has_process(&service->front))
+                        d = MIN(d, service->front_kill_usec);
+        }
         return d;
 }
 
@@ -630,6 +853,9 @@ unsigned supervisor_live_workers(const Supervisor *s) {
                 n += generation_live_workers(s->pending);
         for (const Generation *g = s->retiring; g; g = g->next)
                 n += generation_live_workers(g);
+        for (size_t i = 0; i < s->n_services; i++)
+                if (slot_has_process(&s->services[i]->front))
+                        n++;
         return n;
 }
 
@@ -671,6 +897,22 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         if (l < 0 || (size_t) l >= size)
                 return -ENOBUFS;
         n = (size_t) l;
+        if (service->front.state != SLOT_DEAD) {
+                const ServiceScore *ss = service->scoreboard->service;
+                uint64_t refused = atomic_load(&ss->park_refused);
+                char extra[64] = "";
+
+                if (refused > 0)
+                        (void) snprintf(extra, sizeof extra, ", %" PRIu64 " not parked: full", refused);
+                l = snprintf(buf + n, size - n,
+                             ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading, %" PRIu64 " sending)%s%s",
+                             atomic_load(&ss->parked), atomic_load(&ss->parked_idle), atomic_load(&ss->parked_head),
+                             atomic_load(&ss->parked_sending), extra,
+                             service->front.state == SLOT_BACKOFF ? ", front stage backing off" : "");
+                if (l < 0 || (size_t) l >= size - n)
+                        return -ENOBUFS;
+                n += (size_t) l;
+        }
         for (unsigned i = 0; i < p->n_slots; i++) {
                 const Slot *slot = &p->slots[i];
                 if (slot->state != SLOT_BACKOFF)

@@ -50,6 +50,10 @@ typedef struct SupervisorOps {
         /* s's process has been reaped: drop s->watch. */
         void (*forget)(void *userdata, Slot *s);
         void (*kill)(void *userdata, pid_t pid, int sig);
+        /* A front stage left during a stop: connections parked too late
+         * for it, still queued towards it, go back to the workers. May be
+         * NULL. */
+        void (*park_reclaim)(void *userdata, Service *service);
         /* Tells the master what happened. Must not call back into the
          * supervisor: the master acts on it once the call returns. */
         void (*event)(void *userdata, SupervisorEvent event, const char *why);
@@ -69,6 +73,11 @@ typedef struct Supervisor {
         uint64_t stop_deadline;       /* STOPPING: report STOP_TIMEOUT then */
         uint64_t reload_timeout_usec;
         bool fast_stop;
+        /* A graceful stop ends the front stages first (they hand back
+         * what is in progress), the workers once they have left. */
+        bool stop_workers_pending;
+        uint64_t stop_workers_usec;   /* ... or at this time at the latest */
+        uint64_t stop_kill_usec;      /* a stop's SIGKILL to stragglers */
 } Supervisor;
 
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret);

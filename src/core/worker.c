@@ -13,6 +13,7 @@
 
 #include "handler.h"
 #include "log.h"
+#include "park.h"
 #include "readiness.h"
 #include "worker.h"
 
@@ -176,6 +177,9 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
  * room takes the connection instead. */
 #define EMFILE_PAUSE_USEC (100 * USEC_PER_MSEC)
 
+/* epoll data of the park channel; listeners are numbered from 0. */
+#define ACCEPTOR_PARK UINT32_MAX
+
 typedef struct Acceptor {
         const WorkerSpawn *sp;
         int epfd;
@@ -195,6 +199,12 @@ static void acceptor_init(Acceptor *a, const WorkerSpawn *sp) {
         for (size_t i = 0; i < sp->n_listen_fds; i++) {
                 struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t) i };
                 if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, sp->listen_fds[i], &ev) < 0)
+                        fatal(EX_OSERR, "%s[slot %u]: epoll_ctl: %s", sp->svc->name, sp->slot, STRERROR(errno));
+        }
+        /* Handed-back connections wake one idle worker, like new ones. */
+        if (sp->park_fd >= 0) {
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = ACCEPTOR_PARK };
+                if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, sp->park_fd, &ev) < 0)
                         fatal(EX_OSERR, "%s[slot %u]: epoll_ctl: %s", sp->svc->name, sp->slot, STRERROR(errno));
         }
         a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -230,17 +240,42 @@ static int acceptor_out_of_fds(Acceptor *a, int listen_fd, int error, struct soc
         return -EAGAIN;
 }
 
-/* Waits for one connection. Accepts before it waits: under load the
- * queue is rarely empty, and the wait would be a wasted system call. */
-static int acceptor_next(Acceptor *a, WorkerScore *score, struct sockaddr_storage *peer, socklen_t *peer_len) {
+/* The bytes a handed-back connection brought; only touched when used. */
+static char park_bytes[PARK_BYTES_MAX];
+
+/* Waits for one connection. Handed-back connections come first: their
+ * clients have been waiting with a request ready. Accepts before it waits:
+ * under load the queue is rarely empty, and the wait would be a wasted
+ * system call. */
+static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st, struct sockaddr_storage *peer,
+                         socklen_t *peer_len) {
         const WorkerSpawn *sp = a->sp;
 
         for (;;) {
                 struct epoll_event ev;
-                int fd, n;
+                int fd, n, r;
 
                 if (stop_requested)
                         return -ECANCELED;
+                if (sp->park_fd >= 0) {
+                        int file_fd = -EBADF;
+
+                        r = park_receive(sp->park_fd, &fd, &file_fd, st, park_bytes, sizeof park_bytes);
+                        /* The front stage finishes a file itself: it never
+                         * hands one back. */
+                        safe_close(file_fd);
+                        if (r > 0) {
+                                atomic_fetch_add_explicit(&sp->service_score->handed_back, 1, memory_order_relaxed);
+                                *c = (Conn) {
+                                        .fd = fd,
+                                        .peer = st->peer_len > 0 ? (const struct sockaddr *) &st->peer : NULL,
+                                        .peer_len = st->peer_len,
+                                        .parked = st,
+                                        .bytes = park_bytes,
+                                };
+                                return fd;
+                        }
+                }
                 if (a->reserve_fd < 0)
                         a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 for (size_t k = 0; k < sp->n_listen_fds; k++) {
@@ -248,12 +283,19 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, struct sockaddr_storag
 
                         *peer_len = sizeof *peer;
                         fd = accept4(sp->listen_fds[i], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                        if (fd < 0 && IN_SET(errno, EMFILE, ENFILE))
+                                fd = acceptor_out_of_fds(a, sp->listen_fds[i], errno, peer, peer_len);
                         if (fd >= 0) {
                                 a->next = i;
+                                *c = (Conn) {
+                                        .fd = fd,
+                                        .peer = *peer_len > 0 ? (const struct sockaddr *) peer : NULL,
+                                        .peer_len = *peer_len,
+                                };
                                 return fd;
                         }
-                        if (IN_SET(errno, EMFILE, ENFILE))
-                                return acceptor_out_of_fds(a, sp->listen_fds[i], errno, peer, peer_len);
+                        if (fd == -EAGAIN)
+                                return fd;
                         if (!IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENOBUFS, ENOMEM))
                                 return negative_errno();
                 }
@@ -262,18 +304,59 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, struct sockaddr_storag
                 atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
                 if (n < 0 && errno != EINTR)
                         return negative_errno();
-                if (n > 0)
+                if (n > 0 && ev.data.u32 != ACCEPTOR_PARK)
                         a->next = ev.data.u32;
         }
 }
 
-void worker_main(const WorkerSpawn *sp) {
-        const HandlerVTable *h = sp->svc->handler;
-        WorkerScore *score = sp->score;
-        uint64_t served = 0;
-        Acceptor acceptor;
+/* This worker's spawn, for the park functions below. */
+static const WorkerSpawn *worker_spawn;
+
+static bool park_on(const WorkerSpawn *sp) {
+        return sp && sp->park_fd >= 0 && sp->svc->park &&
+               !atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed);
+}
+
+bool worker_park_possible(void) {
+        const WorkerSpawn *sp = worker_spawn;
+
+        return park_on(sp) &&
+               atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) < sp->svc->max_parked;
+}
+
+bool worker_park_full(void) {
+        const WorkerSpawn *sp = worker_spawn;
+
+        if (!park_on(sp) ||
+            atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) < sp->svc->max_parked)
+                return false;
+        atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
+        return true;
+}
+
+int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n) {
+        const WorkerSpawn *sp = worker_spawn;
         int r;
 
+        if (!sp || sp->park_fd < 0)
+                return -EOPNOTSUPP;
+        /* Checked again right before the send: once a stop has begun,
+         * nothing may be parked with a front stage that is leaving. */
+        if (atomic_load(&sp->service_score->stopping))
+                return -ESHUTDOWN;
+        r = park_send(sp->park_fd, fd, file_fd, st, bytes, n, true);
+        if (r == -EAGAIN)
+                atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
+        else if (r < 0)
+                log_debug_errno(r, "%s[slot %u]: cannot park a connection: %s", sp->svc->name, sp->slot, STRERROR(r));
+        return r;
+}
+
+const sigset_t *worker_wait_mask(void) {
+        return &mask_open;
+}
+
+void worker_prepare(const WorkerSpawn *sp) {
         /* The generation's own level: a reload's log_level reaches the
          * workers it starts even before the master applies it. */
         log_set_max_level(sp->config->log_level);
@@ -287,7 +370,17 @@ void worker_main(const WorkerSpawn *sp) {
                 _exit(0);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 fatal(EX_OSERR, "%s[slot %u]: cannot set no_new_privs: %s", sp->svc->name, sp->slot, STRERROR(errno));
+}
 
+void worker_main(const WorkerSpawn *sp) {
+        const HandlerVTable *h = sp->svc->handler;
+        WorkerScore *score = sp->score;
+        uint64_t served = 0;
+        Acceptor acceptor;
+        int r;
+
+        worker_spawn = sp;
+        worker_prepare(sp);
         acceptor_init(&acceptor, sp);
         if (h->init) {
                 r = h->init(sp->svc);
@@ -304,7 +397,9 @@ void worker_main(const WorkerSpawn *sp) {
         while (!stop_requested) {
                 struct sockaddr_storage peer;
                 socklen_t peer_len = sizeof peer;
-                int fd = acceptor_next(&acceptor, score, &peer, &peer_len);
+                ParkState st;
+                Conn c;
+                int fd = acceptor_next(&acceptor, score, &c, &st, &peer, &peer_len);
 
                 if (fd < 0) {
                         if (IN_SET(fd, -EAGAIN, -ECANCELED))
@@ -312,14 +407,42 @@ void worker_main(const WorkerSpawn *sp) {
                         fatal(EX_OSERR, "%s[slot %u]: accept failed: %s", sp->svc->name, sp->slot, STRERROR(fd));
                 }
                 atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
-                atomic_fetch_add_explicit(&score->connections, 1, memory_order_relaxed);
-                (void) h->serve(sp->svc, fd, peer_len ? (struct sockaddr *) &peer : NULL, peer_len);
+                if (!c.parked)
+                        atomic_fetch_add_explicit(&score->connections, 1, memory_order_relaxed);
+                (void) h->serve(sp->svc, &c);
                 safe_close(fd);
                 atomic_store_explicit(&score->state, WORKER_IDLE, memory_order_relaxed);
 
-                served++;
+                /* max_requests counts connections: one that comes back
+                 * from the front stage was counted when it was accepted. */
+                if (!c.parked)
+                        served++;
                 if (sp->svc->max_requests > 0 && served >= sp->svc->max_requests)
                         break;
+        }
+
+        /* A graceful stop: the front stage has handed back what was in
+         * progress before the master told the workers to stop, so what is
+         * still in the channel is served before leaving. (After a reload's
+         * TERM the front stage lives on and the new generation takes it.) */
+        if (stop_requested && sp->park_fd >= 0 && atomic_load(&sp->service_score->stopping)) {
+                ParkState st;
+                Conn c;
+                int fd, file_fd = -EBADF;
+
+                while (park_receive(sp->park_fd, &fd, &file_fd, &st, park_bytes, sizeof park_bytes) > 0) {
+                        file_fd = safe_close(file_fd);
+                        c = (Conn) {
+                                .fd = fd,
+                                .peer = st.peer_len > 0 ? (const struct sockaddr *) &st.peer : NULL,
+                                .peer_len = st.peer_len,
+                                .parked = &st,
+                                .bytes = park_bytes,
+                        };
+                        atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
+                        (void) h->serve(sp->svc, &c);
+                        safe_close(fd);
+                }
         }
 
         atomic_store(&score->state, WORKER_EXITING);

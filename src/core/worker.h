@@ -5,8 +5,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "spawn.h"
+#include <signal.h>
+
+#include "config.h"
+#include "park.h"
+#include "scoreboard.h"
 #include "time-util.h"
+
+/* Everything a freshly forked worker needs; lives in the master's memory,
+ * which the child sees as it was at fork time. */
+typedef struct WorkerSpawn {
+        const Config *config;
+        const ServiceConfig *svc;
+        unsigned slot;
+        unsigned generation;
+        WorkerScore *score;
+        const int *listen_fds;
+        size_t n_listen_fds;
+        int ready_fd;                 /* the workers' end of the readiness socket */
+        int park_fd;                  /* the service's park channel (workers' end, or the front stage's), or -1 */
+        ServiceScore *service_score;  /* the service's part of its scoreboard */
+        bool front_stage;             /* run the service's front stage instead of a worker */
+        pid_t master_pid;
+} WorkerSpawn;
 
 /* Runs in a freshly forked child: drops privileges, runs the handler's
  * init(), then accepts and serves until told to stop, max_requests is
@@ -15,6 +36,27 @@ _noreturn_ void worker_main(const WorkerSpawn *spawn);
 
 /* True once the master asked this worker to stop gracefully (SIGTERM). */
 bool worker_stop_requested(void);
+
+/* The first steps of every child the master forks (worker or front
+ * stage): the generation's log level, signal handlers, the privilege drop,
+ * PR_SET_PDEATHSIG and no_new_privs. */
+void worker_prepare(const WorkerSpawn *sp);
+/* The signal mask to wait with: SIGTERM open, for ppoll()/epoll_pwait(). */
+const sigset_t *worker_wait_mask(void);
+
+/* Whether the connection being served may be parked now: the service
+ * parks, the front stage has room, and the service is not stopping. */
+bool worker_park_possible(void);
+/* Whether the service parks but its front stage holds park.max_parked
+ * already: then idle connections are closed after their response and
+ * slow heads answered with 408, rather than held by a worker. Counted. */
+bool worker_park_full(void);
+/* Hands the connection fd, with st and the n bytes read of its next
+ * request (and for PARK_SENDING the file to finish sending, file_fd), to
+ * the service's front stage. 0: the front stage has it (the
+ * caller ends serving; the worker closes its own copy); a negative errno:
+ * it does not, and the caller goes on serving. */
+int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n);
 
 /* Waits until fd has one of events, for at most timeout_usec (UINT64_MAX:
  * no limit). Returns the revents (> 0), 0 on timeout, -ECANCELED when a stop

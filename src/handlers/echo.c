@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* RFC 862 echo over TCP: every byte comes back until the client closes. */
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -12,9 +13,31 @@
  * buffer is small enough to keep the worker's private memory low. */
 static char echo_buf[16384];
 
-static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *peer, socklen_t peer_len) {
+/* Hands the quiet connection to the front stage, which hands it back
+ * unread once the client sends again, or closes it at its idle deadline. */
+static int echo_park(const Conn *c, uint64_t deadline) {
+        ParkState st = {
+                .kind = PARK_IDLE,
+                .gather_max = 0,
+                .deadline_usec = deadline,
+        };
+
+        if (c->peer && c->peer_len <= sizeof st.peer) {
+                memcpy(&st.peer, c->peer, c->peer_len);
+                st.peer_len = c->peer_len;
+        }
+        return worker_park(c->fd, -EBADF, &st, NULL, 0);
+}
+
+static int echo_serve(const ServiceConfig *svc, const Conn *c) {
+        /* Echo answers what it reads, so the idle time counts from the
+         * last byte received (or the connection's arrival). */
+        uint64_t deadline = now_usec() + svc->idle_timeout_usec;
+        int fd = c->fd;
+
         for (;;) {
                 ssize_t n = recv(fd, echo_buf, sizeof echo_buf, MSG_DONTWAIT);
+                uint64_t now;
                 int r;
 
                 if (n > 0) {
@@ -23,6 +46,7 @@ static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *p
                         r = worker_send_all(fd, echo_buf, (size_t) n, 0, svc->idle_timeout_usec);
                         if (r < 0)
                                 return log_debug_errno(r, "%s: echo connection ended: %s", svc->name, STRERROR(r));
+                        deadline = now_usec() + svc->idle_timeout_usec;
                         continue;
                 }
                 if (n == 0)
@@ -35,7 +59,17 @@ static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *p
                 if (!IN_SET(errno, EAGAIN, EWOULDBLOCK))
                         return log_debug_errno(errno, "%s: echo connection ended: %s", svc->name, STRERROR(errno));
 
-                r = worker_wait(fd, POLLIN, svc->idle_timeout_usec, false);
+                now = now_usec();
+                if (now < deadline && worker_park_possible()) {
+                        r = worker_stop_requested() ? 0
+                                                    : worker_wait(fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (r == 0 && echo_park(c, deadline) >= 0)
+                                return 0;
+                        now = now_usec();
+                }
+                r = now < deadline ? worker_wait(fd, POLLIN, deadline - now, false) : 0;
                 if (r == 0)
                         return log_debug_errno(ETIMEDOUT, "%s: closing idle echo connection: %s", svc->name, STRERROR(ETIMEDOUT));
                 if (r < 0)
@@ -43,8 +77,15 @@ static int echo_serve(const ServiceConfig *svc, int fd, const struct sockaddr *p
         }
 }
 
+/* Front stage: an echo connection never gathers bytes (gather_max is 0),
+ * so this is only asked when a hand-back is due anyway. */
+static int echo_park_ready(const char *buf, size_t n, size_t max) {
+        return 1;
+}
+
 const HandlerVTable handler_echo = {
         .name = "echo",
         .uses_idle_timeout = true,
         .serve = echo_serve,
+        .park_ready = echo_park_ready,
 };

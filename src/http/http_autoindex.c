@@ -37,6 +37,11 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
+static void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}
+
 static int entry_cmp(const void *a, const void *b) {
         return strcmp(((const Entry *) a)->name, ((const Entry *) b)->name);
 }
@@ -45,8 +50,11 @@ static int listing_read(int dir_fd, bool show_dotfiles, Listing *l) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
 
-        /* fdopendir() takes the fd over; the caller keeps its own. */
-        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        /* dir_fd may be O_PATH, which cannot be read: open the directory
+         * itself through it (".", so no name is looked up again), which
+         * also gives the listing a file position of its own. fdopendir()
+         * takes the new fd over. */
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         d = fdopendir(fd);
@@ -54,8 +62,6 @@ static int listing_read(int dir_fd, bool show_dotfiles, Listing *l) {
                 safe_close(fd);
                 return -errno;
         }
-        /* The duplicate shares the file position with dir_fd. */
-        rewinddir(d);
 
         while ((errno = 0, de = readdir(d))) {
                 struct stat st;
@@ -143,7 +149,10 @@ static void render_entry(FILE *f, const Entry *e) {
 
 int http_autoindex_render(int dir_fd, const char *path, bool show_dotfiles, char **ret_body, size_t *ret_len) {
         _cleanup_(listing_done) Listing l = { .n = 0 };
-        char *body = NULL;
+        /* Declared before f: cleanups run in reverse order, and the
+         * stream's fclose() may still move the buffer body points to. */
+        _cleanup_free_ char *body = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
         size_t len = 0;
         int r;
 
@@ -151,7 +160,7 @@ int http_autoindex_render(int dir_fd, const char *path, bool show_dotfiles, char
         if (r < 0)
                 return r;
 
-        FILE *f = open_memstream(&body, &len);
+        f = open_memstream(&body, &len);
         if (!f)
                 return -ENOMEM;
 
@@ -168,11 +177,13 @@ int http_autoindex_render(int dir_fd, const char *path, bool show_dotfiles, char
                                 render_entry(f, &l.entries[i]);
         fputs("</table>\n</body></html>\n", f);
 
-        if (ferror(f) || fclose(f) != 0) {
-                free(body);
+        /* The stream is closed whatever happened: only fclose() makes body
+         * and len final, and a write error earlier must not skip it. A
+         * memory stream's writes fail only when it cannot grow. */
+        bool failed = ferror(f);
+        if (fclose(TAKE_PTR(f)) != 0 || failed)
                 return -ENOMEM;
-        }
-        *ret_body = body;
+        *ret_body = TAKE_PTR(body);
         *ret_len = len;
         return 0;
 }

@@ -17,6 +17,7 @@ static const char *const http_keys[] = {
         "header_timeout", "send_timeout",  "max_header_size", "max_target_size",   "access_log",
         "server_tokens", "dotfiles",       "follow_symlinks", "etag",              "mime_types",
         "default_type",  "charset",        "cache_control",   "precompressed",     "headers",
+        "open_file_cache", "open_file_cache_valid",
         NULL,
 };
 
@@ -159,6 +160,8 @@ static int parse_mime_types(ConfigParser *p, const config_setting_t *http, HttpC
         if (r == -EINVAL && line > 0)
                 config_error(p, s, NULL, "%s:%u: not a mime.types line (\"type/subtype ext...\")", c->mime_types,
                              line);
+        else if (r == -EBADFD)
+                config_error(p, s, NULL, "%s: not a regular file", c->mime_types);
         else
                 config_error(p, s, NULL, "%s: %s", c->mime_types, strerror(-r));
         return -EINVAL;
@@ -256,19 +259,28 @@ static int parse_headers(ConfigParser *p, const config_setting_t *http, HttpConf
         return r;
 }
 
+/* RFC 9112 §3 recommends accepting request lines of at least 8000 octets. */
+#define DEFAULT_TARGET_SIZE 8192
+
 /* max_header_size and max_target_size, which must leave room for the rest
- * of a request line within the head. */
+ * of a request line within the head. The default head (16 KiB) holds the
+ * default target with room for the fields; without max_target_size, a
+ * smaller head (such as the 8192 of earlier defaults) lowers the target
+ * limit with it rather than turning into a config error. */
 static int parse_sizes(ConfigParser *p, const config_setting_t *http, HttpConfig *c) {
         int64_t head, target;
 
-        int a = config_get_int(p, http, "max_header_size", false, 1024, 1048576, 8192, &head);
-        int b = config_get_int(p, http, "max_target_size", false, 64, 1048576, 4096, &target);
-        if (a < 0 || b < 0)
+        int a = config_get_int(p, http, "max_header_size", false, 1024, 1048576, 16384, &head);
+        if (a < 0)
+                return -EINVAL;
+        int b = config_get_int(p, http, "max_target_size", false, 64, 1048576,
+                               MIN((int64_t) DEFAULT_TARGET_SIZE, head - 32), &target);
+        if (b < 0)
                 return -EINVAL;
         if (target + 32 > head) {
                 const config_setting_t *s = config_setting_get_member(http, "max_target_size");
-                config_error(p, s ? s : http, s ? NULL : "max_target_size",
-                             "must be at least 32 bytes less than max_header_size (%" PRIi64 ")", head);
+                config_error(p, s, NULL, "must be at least 32 bytes less than max_header_size (%" PRIi64 ")",
+                             head);
                 return -EINVAL;
         }
         c->max_header_size = (size_t) head;
@@ -333,6 +345,12 @@ int http_config_parse(ConfigParser *p, const config_setting_t *service, const co
         if (config_get_bool(p, http, "precompressed", false, &c->precompressed) < 0)
                 r = -EINVAL;
         if (parse_headers(p, http, c) < 0)
+                r = -EINVAL;
+        if (config_get_int(p, http, "open_file_cache", false, 0, 1000000, 4096, &v) < 0)
+                r = -EINVAL;
+        else
+                c->open_file_cache = (size_t) v;
+        if (config_get_duration(p, http, "open_file_cache_valid", 0, 3600, 1, &c->open_file_cache_valid_usec) < 0)
                 r = -EINVAL;
 
         if (r < 0)

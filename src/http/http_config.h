@@ -42,6 +42,8 @@ typedef struct HttpConfig {
         bool precompressed;               /* serve FILE.br / FILE.gz when accepted */
         char *extra_headers;              /* "Name: value\r\n"..., NULL: none */
         size_t extra_headers_len;
+        size_t open_file_cache;           /* entries per worker, 0: off */
+        uint64_t open_file_cache_valid_usec; /* an entry is looked up again once this old */
 } HttpConfig;
 
 /* Parses the service's "http" group (http may be NULL when it is absent;

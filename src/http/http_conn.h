@@ -4,10 +4,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "config.h"
+#include "http_cache.h"
 #include "http_config.h"
 #include "http_parse.h"
+
+/* File bodies up to this size are read into the out buffer behind the
+ * head and sent with it in one send(); larger ones go by sendfile(). */
+#define HTTP_SMALL_FILE_MAX (16U * 1024U)
 
 /* Everything one worker process of an http service keeps between
  * connections. Set up once by the handler's init() after the privilege
@@ -17,10 +23,11 @@ typedef struct HttpWorker {
         const ServiceConfig *svc;
         const HttpConfig *cfg;
         int root_fd;                 /* O_PATH, every lookup starts here */
+        HttpCache *cache;            /* open files; NULL when open_file_cache = 0 */
         HttpParseLimits limits;
         char *in;                    /* request bytes, cfg->max_header_size */
         size_t in_size;
-        char *out;                   /* one response head */
+        char *out;                   /* one response head, and a small file's body */
         size_t out_size;
         char *path;                  /* normalized path (+ index name) */
         size_t path_size;
@@ -38,6 +45,8 @@ typedef struct HttpConn {
         HttpWorker *w;
         int fd;
         char remote[64];             /* "192.0.2.1:1234", "[::1]:80", "unix" */
+        const struct sockaddr *peer; /* NULL when unknown; travels with a parked connection */
+        socklen_t peer_len;
         size_t in_len;               /* bytes of w->in in use */
         uint64_t n_requests;         /* answered so far */
         uint64_t start_usec;         /* when the current request began */
@@ -45,6 +54,7 @@ typedef struct HttpConn {
         bool linger;                 /* unread input may follow: close gently */
         bool nodelay;                /* TCP_NODELAY is set */
         bool is_tcp;
+        bool park_send;              /* the rest of this response may go to the front stage */
         /* outcome of the current request, for the access log */
         unsigned status;
         uint64_t body_bytes;

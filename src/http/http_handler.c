@@ -10,10 +10,12 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "build-config.h"
 #include "handler.h"
+#include "http_chunked.h"
 #include "http_config.h"
 #include "http_conn.h"
 #include "http_log.h"
@@ -25,7 +27,8 @@
 
 /* A request body (which no static resource takes) up to this size is read
  * and thrown away so that the connection stays usable; a bigger one gets
- * its response and the connection is closed. */
+ * 413 and the connection is closed. For a chunked body, the framing counts
+ * too. */
 #define BODY_DRAIN_MAX (1024U * 1024U)
 
 /* When a connection is closed while the client may still be sending (a
@@ -35,10 +38,29 @@
 #define LINGER_USEC (2 * USEC_PER_SEC)
 #define LINGER_BYTES (256U * 1024U)
 
+/* read_request()/wait_next_request(): the connection went to the front
+ * stage; the worker is done with it. */
+#define HTTP_PARKED 2
+
 /* Room for one access log record with its longest quoted pieces. */
 #define LOG_BUFFER_SIZE (64U * 1024U)
 
 static HttpWorker worker = { .root_fd = -EBADF };
+
+/* The open-file cache's entries, at most: its fds count against the
+ * worker's RLIMIT_NOFILE, and half of that stays for connections, the
+ * listeners, parking and the files of uncached lookups. */
+static size_t open_file_cache_entries(const ServiceConfig *svc, size_t wanted) {
+        struct rlimit rl;
+
+        if (wanted == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur / 2 >= wanted)
+                return wanted;
+        log_info("%s: http.open_file_cache = %zu is more than half of the file descriptor limit (%ju): "
+                 "at most %ju files are kept open", svc->name, wanted, (uintmax_t) rl.rlim_cur,
+                 (uintmax_t) (rl.rlim_cur / 2));
+        return (size_t) (rl.rlim_cur / 2);
+}
 
 static int http_init(const ServiceConfig *svc) {
         const HttpConfig *cfg = svc->handler_config;
@@ -61,6 +83,11 @@ static int http_init(const ServiceConfig *svc) {
                             "resolved one component at a time and no symlink below %s is followed",
                             svc->name, cfg->root);
 
+        r = http_cache_new(open_file_cache_entries(svc, cfg->open_file_cache), cfg->open_file_cache_valid_usec,
+                           &w->cache);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot set up the open-file cache: %s", svc->name, STRERROR(r));
+
         w->index_max = 0;
         for (char **i = cfg->index; *i; i++)
                 w->index_max = MAX(w->index_max, strlen(*i));
@@ -73,7 +100,8 @@ static int http_init(const ServiceConfig *svc) {
         w->scratch_size = 3 * cfg->max_target_size + 64;
         w->out_size = w->scratch_size + 2048 + strlen(cfg->default_type) +
                       (cfg->charset ? strlen(cfg->charset) : 0) +
-                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len;
+                      (cfg->cache_control ? strlen(cfg->cache_control) : 0) + cfg->extra_headers_len +
+                      HTTP_SMALL_FILE_MAX;
         w->log_size = cfg->access_log ? LOG_BUFFER_SIZE : 0;
 
         w->in = malloc(w->in_size);
@@ -127,6 +155,40 @@ static void reject(HttpConn *c, unsigned status, const char *why) {
         log_request(c, NULL);
 }
 
+/* Answers a parsed request whose body is not taken (too large, malformed,
+ * late) with an error, and ends the connection: where the next request
+ * would start is unknown, or not worth finding out. */
+static void refuse_body(HttpConn *c, const HttpRequest *req, unsigned status, const char *why) {
+        log_debug("%s: %s: %u %s: %s", c->w->svc->name, c->remote, status, http_status_reason(status), why);
+        c->keep_alive = false;
+        c->linger = true;
+        c->body_bytes = 0;
+        (void) http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
+        c->n_requests++;
+        log_request(c, req);
+}
+
+/* Hands the connection to the front stage, with the bytes of the next
+ * request read so far, to be handed back once its head is complete. */
+static int http_park(HttpConn *c, ParkKind kind, uint64_t deadline) {
+        HttpWorker *w = c->w;
+        ParkState st = {
+                .kind = kind,
+                .gather_max = (uint32_t) MIN(w->in_size, (size_t) PARK_BYTES_MAX),
+                .deadline_usec = deadline,
+                .head_timeout_usec = w->cfg->header_timeout_usec,
+                .requests = c->n_requests,
+        };
+
+        if (c->in_len > st.gather_max)
+                return -EMSGSIZE;
+        if (c->peer && c->peer_len <= sizeof st.peer) {
+                memcpy(&st.peer, c->peer, c->peer_len);
+                st.peer_len = c->peer_len;
+        }
+        return worker_park(c->fd, -EBADF, &st, w->in, c->in_len);
+}
+
 /* Reads until w->in holds a complete head and parses it. The whole head
  * must arrive before deadline (header_timeout), however slowly it trickles
  * in. Returns 1 with *ret filled, or 0 when the connection is to end (the
@@ -135,6 +197,7 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
         HttpWorker *w = c->w;
         size_t scanned = 0;
         const char *why = NULL;
+        bool may_park = true;
         int r;
 
         for (;;) {
@@ -172,6 +235,29 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                 }
 
                 uint64_t now = now_usec();
+                /* A head that does not arrive at once (a slow client, an
+                 * idle connect) is gathered by the front stage. */
+                if (may_park && now < deadline && worker_park_possible()) {
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
+                                return HTTP_PARKED;
+                        /* The front stage is gone, or its channel full:
+                         * wait here. */
+                        may_park = false;
+                        now = now_usec();
+                } else if (may_park && worker_park_full()) {
+                        /* The front stage holds park.max_parked already: a
+                         * head that is not here at once is not waited for
+                         * by a worker either. */
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (c->in_len > 0)
+                                reject(c, 408, "request head not complete and the front stage is full");
+                        return 0;
+                }
                 r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;
                 if (r == 0) {
                         /* A connection that never sent a byte is just
@@ -223,6 +309,105 @@ static int drain_body(HttpConn *c, size_t head_len, uint64_t n) {
         return 0;
 }
 
+/* Takes n bytes that a peek showed to be there. */
+static int discard_peeked(HttpConn *c, size_t n) {
+        while (n > 0) {
+                ssize_t k = recv(c->fd, c->w->out, MIN(n, c->w->out_size), MSG_DONTWAIT);
+                if (k > 0) {
+                        n -= (size_t) k;
+                        continue;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                return k == 0 ? -ECONNRESET : -errno;
+        }
+        return 0;
+}
+
+/* Decodes a chunked request body to its end before the request is
+ * answered, so that a malformed one gets 400 rather than the method's
+ * answer (RFC 9112 §7.1), and a well-formed one leaves the connection in
+ * step for the next request. The body's first bytes may already follow
+ * the head in w->in; the rest is peeked at from the socket (into w->out,
+ * unused until the response) and only what belongs to the body is taken,
+ * so that a pipelined request stays queued in the kernel. The whole body
+ * must arrive within header_timeout. Returns 0 with the body gone from
+ * w->in (the head and what followed the body stay), or -EBADMSG (400),
+ * -ENODATA (EOF before the last chunk, 400), -EFBIG (413), -ETIMEDOUT
+ * (408), or the socket's error. */
+static int read_chunked_body(HttpConn *c, const HttpRequest *req, const char **ret_why) {
+        HttpWorker *w = c->w;
+        HttpChunked d;
+        size_t used;
+        int r;
+
+        http_chunked_init(&d, BODY_DRAIN_MAX);
+        r = http_chunked_feed(&d, w->in + req->head_len, c->in_len - req->head_len, &used, ret_why);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                size_t rest = c->in_len - req->head_len - used;
+                memmove(w->in + req->head_len, w->in + req->head_len + used, rest);
+                c->in_len = req->head_len + rest;
+                return 0;
+        }
+        c->in_len = req->head_len;
+
+        uint64_t deadline = now_usec() + w->cfg->header_timeout_usec;
+        for (;;) {
+                ssize_t n = recv(c->fd, w->out, w->out_size, MSG_PEEK | MSG_DONTWAIT);
+                if (n > 0) {
+                        r = http_chunked_feed(&d, w->out, (size_t) n, &used, ret_why);
+                        if (r < 0)
+                                return r;
+                        int k = discard_peeked(c, used);
+                        if (k < 0)
+                                return k;
+                        if (r > 0)
+                                return 0;
+                        continue;
+                }
+                if (n == 0) {
+                        *ret_why = "connection closed before the last chunk";
+                        return -ENODATA;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                        return -errno;
+                uint64_t now = now_usec();
+                r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;
+                if (r == 0) {
+                        *ret_why = "request body not complete within header_timeout";
+                        return -ETIMEDOUT;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* The status for an error of read_chunked_body(), or 0 when the
+ * connection is just dropped (the client is gone). */
+static unsigned chunked_error_status(int error) {
+        switch (error) {
+        case -EBADMSG:
+        case -ENODATA:
+                return 400;
+        case -EFBIG:
+                return 413;
+        case -ETIMEDOUT:
+                return 408;
+        default:
+                return 0;
+        }
+}
+
+/* Whether a client waits for our answer before it sends its body: then
+ * the body is not read, and the connection cannot go on. */
+static bool body_awaits_answer(const HttpRequest *req) {
+        return req->expect_continue || req->expect_unknown;
+}
+
 /* Whether the response to req may leave the connection open. */
 static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
         const HttpConfig *cfg = c->w->cfg;
@@ -233,18 +418,23 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
         /* "close" wins over "keep-alive"; HTTP/1.0 must ask for it. */
         if (req->conn_close || (req->version == 10 && !req->conn_keep_alive))
                 return false;
-        if (worker_stop_requested())
+        /* A stop closes idle connections; a reload parks them, so that the
+         * new generation serves their next request. */
+        if (worker_stop_requested() && !worker_park_possible())
                 return false;
-        /* A chunked body would need decoding just to be skipped; a client
-         * that expects 100-continue may never send its body once it sees
-         * the final status; a huge body is not worth reading. */
-        if (req->chunked || body > BODY_DRAIN_MAX || (body > 0 && (req->expect_continue || req->expect_unknown)))
+        /* No room to park it once idle: close it after this response. */
+        if (worker_park_full())
+                return false;
+        /* A client that expects 100-continue may never send its body once
+         * it sees the final status. */
+        if ((req->chunked || body > 0) && body_awaits_answer(req))
                 return false;
         return true;
 }
 
 /* Answers one request. Returns 1 when the connection goes on, 0 when it
- * is to be closed. */
+ * is to be closed, HTTP_PARKED when the front stage finishes the
+ * response. */
 static int handle_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         uint64_t body = req->has_content_length ? req->content_length : 0;
@@ -252,6 +442,29 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 
         c->status = 0;
         c->body_bytes = 0;
+        /* A body beyond what is drained is refused whatever the method:
+         * serving the request and then dropping the connection would leave
+         * the client sending into a closed socket, and 413 tells it why
+         * (RFC 9110 §15.5.14). */
+        if (body > BODY_DRAIN_MAX) {
+                refuse_body(c, req, 413, "request body larger than what is drained");
+                return 0;
+        }
+        bool chunked_pending = req->chunked;
+        if (req->chunked && !body_awaits_answer(req)) {
+                const char *why = NULL;
+                r = read_chunked_body(c, req, &why);
+                if (r < 0) {
+                        unsigned status = chunked_error_status(r);
+                        if (status > 0)
+                                refuse_body(c, req, status, why);
+                        else
+                                log_debug_errno(r, "%s: %s: request body not received: %s", w->svc->name,
+                                                c->remote, STRERROR(r));
+                        return 0;
+                }
+                chunked_pending = false;
+        }
         c->keep_alive = decide_keep_alive(c, req);
         if (c->keep_alive && !c->nodelay && c->is_tcp) {
                 /* Responses are whole (MSG_MORE for the head, then the
@@ -261,16 +474,21 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
                 c->nodelay = true;
         }
 
+        /* The rest of a file may be finished by the front stage when
+         * nothing else is pending on the connection. */
+        c->park_send = c->in_len == req->head_len && body == 0 && !chunked_pending;
         r = http_serve_request(c, req);
         c->n_requests++;
         log_request(c, req);
+        if (r == -EINPROGRESS)
+                return HTTP_PARKED;
         if (r < 0) {
                 log_debug_errno(r, "%s: %s: response not completed: %s", w->svc->name, c->remote, STRERROR(r));
                 return 0;
         }
 
         if (!c->keep_alive) {
-                c->linger = c->in_len > req->head_len || body > 0 || req->chunked;
+                c->linger = c->in_len > req->head_len || body > 0 || chunked_pending;
                 return 0;
         }
 
@@ -290,31 +508,44 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 }
 
 /* Between requests: returns 1 once the next request has begun to arrive
- * (or is already buffered, pipelined), 0 when the connection stays idle
- * for keepalive_timeout or the worker is asked to stop.
- *
- * A stop does not drop a request that has already arrived (the client may
- * have sent it while the last answer was on its way, when the stop was
- * requested already): it is read and answered, with Connection: close. A
- * connection closed for the stop is closed gently (linger_close()): a
- * request that crosses the close would otherwise meet unread data or a
- * closed socket, and the kernel would answer with a reset that destroys the
- * end of the last answer before the client has read it. */
+ * (or is already buffered, pipelined), HTTP_PARKED when the idle
+ * connection went to the front stage, 0 when it stays idle for
+ * keepalive_timeout or the worker is asked to stop and cannot park it. */
 static int wait_next_request(HttpConn *c) {
-        HttpWorker *w = c->w;
+        uint64_t end = now_usec() + c->w->cfg->keepalive_timeout_usec;
+        int r;
 
         if (c->in_len > 0)
                 return 1;
-        int r = worker_wait(c->fd, POLLIN, w->cfg->keepalive_timeout_usec, true);
-        if (r != -ECANCELED)
-                return r > 0;
-        ssize_t n = recv(c->fd, w->in, w->in_size, MSG_DONTWAIT);
+        /* Read before waiting: a client that sends its next request as
+         * soon as it has the response often has it here already, and a
+         * wait would be one system call more. */
+        ssize_t n = recv(c->fd, c->w->in, c->w->in_size, MSG_DONTWAIT);
         if (n > 0) {
                 c->in_len = (size_t) n;
                 return 1;
         }
-        c->linger = n < 0;
-        return 0;
+        if (n == 0 || !IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR))
+                return 0;
+        if (worker_park_possible()) {
+                /* A retiring worker parks at once. */
+                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, c->w->svc->park_delay_usec, true);
+                if (r > 0)
+                        return 1;
+                if (IN_SET(r, 0, -ECANCELED) && http_park(c, PARK_IDLE, end) >= 0)
+                        return HTTP_PARKED;
+        }
+        uint64_t now = now_usec();
+        r = now < end ? worker_wait(c->fd, POLLIN, end - now, true) : 0;
+        if (r == -ECANCELED && worker_park_possible() && http_park(c, PARK_IDLE, end) >= 0)
+                return HTTP_PARKED;
+        /* Closed for a stop, maybe right after the last answer was sent: a
+         * request that crosses the close would meet a closed socket, and
+         * the kernel's reset would destroy the end of that answer before
+         * the client has read it. linger_close() reads and drops it. */
+        if (r == -ECANCELED)
+                c->linger = true;
+        return r > 0;
 }
 
 static void linger_close(HttpConn *c) {
@@ -338,28 +569,54 @@ static void linger_close(HttpConn *c) {
         }
 }
 
-static int http_serve(const ServiceConfig *svc, int fd, const struct sockaddr *peer, socklen_t peer_len) {
-        HttpConn c = { .w = &worker, .fd = fd, .keep_alive = true, .remote = "-" };
+static int http_serve(const ServiceConfig *svc, const Conn *conn) {
+        HttpConn c = {
+                .w = &worker,
+                .fd = conn->fd,
+                .keep_alive = true,
+                .remote = "-",
+                .peer = conn->peer,
+                .peer_len = conn->peer_len,
+        };
+        const struct sockaddr *peer = conn->peer;
         int r;
 
-        r = make_nonblocking(fd);
+        r = make_nonblocking(c.fd);
         if (r < 0)
                 return log_debug_errno(r, "%s: cannot make the connection non-blocking: %s", svc->name,
                                        STRERROR(r));
         c.is_tcp = peer && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6);
         if (worker.cfg->access_log || log_get_max_level() >= LOG_DEBUG)
-                http_log_format_remote(peer, peer_len, c.remote, sizeof(c.remote));
+                http_log_format_remote(peer, conn->peer_len, c.remote, sizeof(c.remote));
 
         c.start_usec = now_usec();
         uint64_t deadline = c.start_usec + worker.cfg->header_timeout_usec;
+        if (conn->parked) {
+                /* Back from the front stage: the head it gathered, and the
+                 * deadline that has run since the head began. */
+                c.n_requests = conn->parked->requests;
+                c.in_len = MIN((size_t) conn->parked->n_bytes, worker.in_size);
+                memcpy(worker.in, conn->bytes, c.in_len);
+                if (conn->parked->kind == PARK_HEAD)
+                        deadline = conn->parked->deadline_usec;
+        }
         for (;;) {
                 HttpRequest req;
 
-                if (read_request(&c, &req, deadline) <= 0)
+                r = read_request(&c, &req, deadline);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
-                if (handle_request(&c, &req) <= 0)
+                r = handle_request(&c, &req);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
-                if (wait_next_request(&c) <= 0)
+                r = wait_next_request(&c);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
                 c.start_usec = now_usec();
                 deadline = c.start_usec + worker.cfg->header_timeout_usec;
@@ -385,6 +642,26 @@ static void http_config_free_group(void *c) {
         http_config_free(c);
 }
 
+/* Front stage: a parked connection has work once its head is complete, or
+ * once as much as a head may hold has arrived (the worker answers 431). */
+static int http_park_ready(const char *buf, size_t n, size_t max) {
+        return n >= max || http_parse_find_head_end(buf, n, 0) > 0;
+}
+
+static size_t http_park_timeout_answer(char *buf, size_t size) {
+        static const char answer[] = "HTTP/1.1 408 Request Timeout\r\n"
+                                     "Connection: close\r\n"
+                                     "Content-Type: text/plain\r\n"
+                                     "Content-Length: 16\r\n"
+                                     "\r\n"
+                                     "Request Timeout\n";
+
+        if (size < sizeof answer - 1)
+                return 0;
+        memcpy(buf, answer, sizeof answer - 1);
+        return sizeof answer - 1;
+}
+
 const HandlerVTable handler_http = {
         .name = "http",
         .config_group = "http",
@@ -394,4 +671,7 @@ const HandlerVTable handler_http = {
         .config_free = http_config_free_group,
         .init = http_init,
         .serve = http_serve,
+        .park_ready = http_park_ready,
+        .park_timeout_answer = http_park_timeout_answer,
+        .park_idle_closes_on_stop = true,
 };

@@ -94,13 +94,15 @@ static int read_all(const char *path, char **ret, size_t *ret_size) {
         struct stat st;
         size_t n = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: opening a FIFO must not hang -t or a reload; its type
+         * is refused right after. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+                return -EBADFD;
         if ((uint64_t) st.st_size > MIME_FILE_MAX)
                 return -EFBIG;
 

@@ -11,8 +11,9 @@ typedef struct HttpMimeTable HttpMimeTable;
 
 /* Reads path. Returns 0 and the table, -ENOENT when the file is absent, or
  * another negative errno (-EINVAL for a file that is not a mime.types file
- * at all: a line whose type has no '/'), with the line number in
- * *ret_line when the caller wants to say where. */
+ * at all: a line whose type has no '/'; -EBADFD for something that is
+ * not a regular file), with the line number in *ret_line when the caller
+ * wants to say where. */
 int http_mime_load(const char *path, HttpMimeTable **ret, unsigned *ret_line);
 HttpMimeTable *http_mime_free(HttpMimeTable *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpMimeTable *, http_mime_free)

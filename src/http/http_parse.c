@@ -167,6 +167,8 @@ static int parse_request_line(const char *p, size_t n, const HttpParseLimits *li
                         req->method = HTTP_METHOD_GET;
                 else if (method_len == 4 && memcmp(p, "HEAD", 4) == 0)
                         req->method = HTTP_METHOD_HEAD;
+                else if (method_len == 7 && memcmp(p, "OPTIONS", 7) == 0)
+                        req->method = HTTP_METHOD_OPTIONS;
                 else
                         req->method = HTTP_METHOD_OTHER;
         }
@@ -225,7 +227,7 @@ static int parse_target(HttpRequest *req, const char **ret_why) {
 
         if (p[0] != '/') {
                 if (n == 1 && p[0] == '*') {
-                        if (!(req->method_name.n == 7 && memcmp(req->method_name.p, "OPTIONS", 7) == 0)) {
+                        if (req->method != HTTP_METHOD_OPTIONS) {
                                 *ret_why = "asterisk-form target with a method other than OPTIONS";
                                 return -EBADMSG;
                         }
@@ -339,6 +341,15 @@ static int apply_field(HttpRequest *req, const char *name, size_t name_len, Http
                 if (name_is(name, name_len, "host")) {
                         if (req->host.p) {
                                 *ret_why = "more than one Host field";
+                                return -EBADMSG;
+                        }
+                        /* An empty value is only meant for a target
+                         * URI without authority (RFC 9110 §7.2), which an
+                         * http(s) URI never is: its host must not be
+                         * empty (§4.2.1), so the field is invalid (RFC
+                         * 9112 §3.2: 400), also in absolute-form. */
+                        if (v.n == 0) {
+                                *ret_why = "empty Host field";
                                 return -EBADMSG;
                         }
                         if (!host_valid(v)) {

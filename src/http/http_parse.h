@@ -18,6 +18,7 @@ static inline bool http_span_isset(HttpSpan s) {
 typedef enum HttpMethod {
         HTTP_METHOD_GET,
         HTTP_METHOD_HEAD,
+        HTTP_METHOD_OPTIONS,
         HTTP_METHOD_OTHER,       /* any other valid token: answered with 405 */
         _HTTP_METHOD_MAX,
 } HttpMethod;
@@ -40,7 +41,7 @@ typedef struct HttpRequest {
         HttpSpan path;           /* still percent-encoded; empty for "*" */
         HttpSpan query;          /* after '?', unset without one */
         unsigned version;        /* 10 or 11 (HTTP/1.2+ are answered as 1.1) */
-        HttpSpan host;           /* the Host field value; may be empty */
+        HttpSpan host;           /* the Host field value, never empty; unset without one */
         bool conn_close;         /* Connection: close */
         bool conn_keep_alive;    /* Connection: keep-alive */
         bool has_content_length;
@@ -101,3 +102,15 @@ bool http_list_next(HttpSpan list, size_t *state, HttpSpan *ret_element);
 
 /* True for the token characters of RFC 9110 §5.6.2. */
 bool http_is_tchar(unsigned char c);
+
+/* The value of a hexadecimal digit (either case), or -1: for
+ * percent-encoding and chunk sizes alike. */
+static inline int http_unhex(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "http_autoindex.h"
+#include "http_cache.h"
 #include "http_cond.h"
 #include "http_date.h"
 #include "http_encoding.h"
@@ -14,9 +16,36 @@
 #include "http_response.h"
 #include "http_serve.h"
 #include "log.h"
+#include "time-util.h"
+
+/* Reads len bytes of fd from offset into buf. A file that shrank since its
+ * stat cannot deliver the length promised: -ENODATA, as for sendfile. */
+static int read_body(int fd, char *buf, uint64_t offset, size_t len) {
+        while (len > 0) {
+                ssize_t n = pread(fd, buf, len, (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ENODATA;
+                buf += n;
+                len -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
 
 static int send_status(HttpConn *c, const HttpRequest *req, unsigned status) {
         return http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
+}
+
+/* How every path of a request is opened: the file, its index names and
+ * its precompressed variants alike. */
+static HttpPathFlags path_flags(const HttpConfig *cfg) {
+        return (cfg->follow_symlinks ? HTTP_PATH_FOLLOW_SYMLINKS : 0) |
+               (cfg->dotfiles == HTTP_DOTFILES_DENY ? HTTP_PATH_DENY_DOTFILES : 0) |
+               (cfg->dotfiles == HTTP_DOTFILES_HIDE ? HTTP_PATH_HIDE_DOTFILES : 0);
 }
 
 /* Maps a failed lookup to a status. Only what points at the server itself
@@ -32,7 +61,7 @@ static unsigned status_for_open_error(const HttpConn *c, int error) {
         case -EPERM:
         case -ELOOP:  /* a symlink where none may be followed */
         case -EXDEV:  /* a ".." or symlink that would leave the root */
-        case -ENXIO:  /* a socket file */
+        case -ENXIO:  /* neither a regular file nor a directory */
                 return 403;
         case -EAGAIN: /* renames kept racing with the lookup */
                 return 503;
@@ -50,11 +79,19 @@ static bool type_takes_charset(const char *type) {
                strcmp(type, "application/json") == 0 || strcmp(type, "application/xml") == 0;
 }
 
-static void add_content_type(HttpHead *h, const HttpConfig *cfg, const char *name, size_t len) {
+/* The media type of a file named name, remembered with its cache entry. */
+static const char *file_type(const HttpConfig *cfg, const HttpFile *f, const char *name, size_t len) {
+        if (f->entry && f->entry->type)
+                return f->entry->type;
         const char *type = http_mime_lookup(cfg->mime, name, len);
         if (!type)
                 type = cfg->default_type;
+        if (f->entry)
+                f->entry->type = type;
+        return type;
+}
 
+static void add_content_type(HttpHead *h, const HttpConfig *cfg, const char *type) {
         http_head_add(h, "Content-Type: ", 14);
         http_head_add_str(h, type);
         if (cfg->charset && type_takes_charset(type)) {
@@ -78,22 +115,33 @@ static const char *last_modified(time_t mtime) {
         return cached;
 }
 
+/* The entity tag of f, remembered with its cache entry; NULL when
+ * entity tags are off. */
+static const char *file_etag(const HttpConfig *cfg, const HttpFile *f, char buf[static HTTP_ETAG_SIZE]) {
+        if (!cfg->etag)
+                return NULL;
+        if (f->entry && f->entry->etag[0])
+                return f->entry->etag;
+        if (http_etag_format(&f->st, buf, HTTP_ETAG_SIZE) <= 0)
+                return NULL;
+        if (f->entry)
+                memcpy(f->entry->etag, buf, HTTP_ETAG_SIZE);
+        return buf;
+}
+
 /* Sends one regular file (encoding: its content coding when it is a
- * precompressed variant, else NULL). name is the requested file's name,
- * for the media type. */
-static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct stat *st, const char *name,
-                      size_t name_len, const char *encoding) {
+ * precompressed variant, else NULL) as type. */
+static int serve_file(HttpConn *c, const HttpRequest *req, const HttpFile *f, const char *type,
+                      const char *encoding) {
         const HttpConfig *cfg = c->w->cfg;
         char etag_buf[HTTP_ETAG_SIZE];
-        const char *etag = NULL;
-        uint64_t size = (uint64_t) st->st_size, first = 0, last = 0;
+        const char *etag = file_etag(cfg, f, etag_buf);
+        uint64_t size = (uint64_t) f->st.st_size, first = 0, last = 0;
         unsigned status = 200;
         HttpHead h;
         int r;
 
-        if (cfg->etag && http_etag_format(st, etag_buf, sizeof(etag_buf)) > 0)
-                etag = etag_buf;
-        time_t mtime = st->st_mtim.tv_sec;
+        time_t mtime = f->st.st_mtim.tv_sec;
 
         unsigned cond = http_cond_evaluate(req, etag, mtime);
         if (cond == 412)
@@ -116,7 +164,7 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
 
         http_head_start(&h, c, status);
         if (status != 304) {
-                add_content_type(&h, cfg, name, name_len);
+                add_content_type(&h, cfg, type);
                 http_head_field_u64(&h, "Content-Length", body_len);
         }
         if (encoding)
@@ -149,17 +197,29 @@ static int serve_file(HttpConn *c, const HttpRequest *req, int fd, const struct 
 
         c->status = status;
         bool body = req->method != HTTP_METHOD_HEAD && body_len > 0;
+        if (body && body_len <= HTTP_SMALL_FILE_MAX && body_len <= h.size - h.len) {
+                /* A small body goes behind the head in the same buffer and
+                 * out with it in one send: one system call for the
+                 * response instead of a send and a sendfile. */
+                r = read_body(f->fd, h.buf + h.len, first, (size_t) body_len);
+                if (r < 0)
+                        return r;
+                r = http_send_all(c, h.buf, h.len + (size_t) body_len, false);
+                if (r >= 0)
+                        c->body_bytes += body_len;
+                return r;
+        }
         r = http_send_all(c, h.buf, h.len, body);
         if (r < 0 || !body)
                 return r;
-        return http_send_file(c, fd, first, body_len);
+        return http_send_file(c, f->fd, first, body_len);
 }
 
 /* A regular file, or its precompressed variant (FILE.br, FILE.gz next to
  * it, as nginx's gzip_static) when that is on and the client accepts the
  * coding. The variant is looked up like any path below the root. w->path
  * holds the file's path, path_len long, with room for the suffix. */
-static int serve_regular(HttpConn *c, const HttpRequest *req, int fd, const struct stat *st, const char *name,
+static int serve_regular(HttpConn *c, const HttpRequest *req, const HttpFile *f, const char *name,
                          size_t name_len, size_t path_len) {
         static const struct {
                 const char *coding, *suffix;
@@ -168,24 +228,24 @@ static int serve_regular(HttpConn *c, const HttpRequest *req, int fd, const stru
                 { "gzip", ".gz" },
         };
         HttpWorker *w = c->w;
+        const char *type = file_type(w->cfg, f, name, name_len);
 
         if (!w->cfg->precompressed || !req->accept_encoding.p)
-                return serve_file(c, req, fd, st, name, name_len, NULL);
+                return serve_file(c, req, f, type, NULL);
 
         for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
-                _cleanup_close_ int vfd = -EBADF;
-                struct stat vst;
+                _cleanup_(http_file_close) HttpFile v = HTTP_FILE_NULL;
                 int r;
 
                 if (!http_encoding_accepts(req->accept_encoding, variants[i].coding))
                         continue;
                 memcpy(w->path + path_len, variants[i].suffix, 4);
-                r = http_path_open(w->root_fd, w->path, w->cfg->follow_symlinks, &vfd);
+                r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(w->cfg), &v);
                 w->path[path_len] = '\0';
-                if (r >= 0 && fstat(vfd, &vst) >= 0 && S_ISREG(vst.st_mode))
-                        return serve_file(c, req, vfd, &vst, name, name_len, variants[i].coding);
+                if (r >= 0 && S_ISREG(v.st.st_mode))
+                        return serve_file(c, req, &v, type, variants[i].coding);
         }
-        return serve_file(c, req, fd, st, name, name_len, NULL);
+        return serve_file(c, req, f, type, NULL);
 }
 
 /* A directory asked for without its trailing slash: send the client to the
@@ -224,6 +284,10 @@ static int serve_autoindex(HttpConn *c, const HttpRequest *req, int dir_fd) {
 
         r = http_autoindex_render(dir_fd, c->w->path, c->w->cfg->dotfiles == HTTP_DOTFILES_ALLOW, &body,
                                   &body_len);
+        /* A directory that may be searched (its index files are served)
+         * but not read. */
+        if (r == -EACCES || r == -EPERM)
+                return send_status(c, req, 403);
         if (r < 0) {
                 log_warning_errno(r, "%s: cannot list %s below %s: %s", c->w->svc->name, c->w->path,
                                   c->w->cfg->root, STRERROR(r));
@@ -262,21 +326,21 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
                 return redirect_to_slash(c, req, len);
 
         for (char **i = w->cfg->index; *i; i++) {
-                _cleanup_close_ int fd = -EBADF;
+                _cleanup_(http_file_close) HttpFile f = HTTP_FILE_NULL;
                 size_t n = strlen(*i);
-                struct stat st;
 
                 memcpy(w->path + len, *i, n + 1);
-                r = http_path_open(w->root_fd, w->path, w->cfg->follow_symlinks, &fd);
-                if (r >= 0 && fstat(fd, &st) < 0)
-                        r = -errno;
-                if (r >= 0 && S_ISREG(st.st_mode)) {
-                        r = serve_regular(c, req, fd, &st, *i, n, len + n);
+                r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(w->cfg), &f);
+                if (r >= 0 && S_ISREG(f.st.st_mode)) {
+                        r = serve_regular(c, req, &f, *i, n, len + n);
                         w->path[len] = '\0';
                         return r;
                 }
                 w->path[len] = '\0';
-                if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                /* A missing (or hidden) index, and one that is a directory
+                 * or no file at all (a FIFO, a socket), gives way to the
+                 * next one; a denied dotfile is 403. */
+                if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -ENXIO)
                         return send_status(c, req, status_for_open_error(c, r));
         }
 
@@ -285,42 +349,56 @@ static int serve_directory(HttpConn *c, const HttpRequest *req, int dir_fd, size
         return send_status(c, req, 403);
 }
 
+/* The methods every resource allows, for 405 and OPTIONS alike. */
+#define ALLOW_FIELD "Allow: GET, HEAD, OPTIONS\r\n"
+
+/* OPTIONS, for the server ("*") or any path: what a static file server
+ * allows does not depend on the resource, so no lookup is made. 204 has
+ * no content, hence neither Content-Length nor Content-Type (RFC 9110
+ * §8.6, §9.3.7). */
+static int serve_options(HttpConn *c, const HttpRequest *req) {
+        HttpHead h;
+        int r;
+
+        http_head_start(&h, c, 204);
+        http_head_add_str(&h, ALLOW_FIELD);
+        r = http_head_finish(&h, c, req->version);
+        if (r < 0)
+                return send_status(c, req, 500);
+        c->status = 204;
+        return http_send_all(c, h.buf, h.len, false);
+}
+
 int http_serve_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         const HttpConfig *cfg = w->cfg;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
+        _cleanup_(http_file_close) HttpFile f = HTTP_FILE_NULL;
         size_t len;
         int r;
 
         if (req->expect_unknown)
                 return send_status(c, req, 417);
-        if (req->method == HTTP_METHOD_OTHER) {
-                static const char allow[] = "Allow: GET, HEAD\r\n";
-                return http_send_error(c, 405, false, req->version, allow, sizeof(allow) - 1);
-        }
+        if (req->method == HTTP_METHOD_OPTIONS)
+                return serve_options(c, req);
+        if (req->method == HTTP_METHOD_OTHER)
+                return http_send_error(c, 405, false, req->version, ALLOW_FIELD, sizeof(ALLOW_FIELD) - 1);
 
         r = http_path_normalize(req->path.p, req->path.n, w->path, w->path_size - w->index_max - 4, &len);
         if (r < 0)
                 return send_status(c, req, 400);
-        if (cfg->dotfiles != HTTP_DOTFILES_ALLOW && http_path_has_dotfile(w->path, len))
-                return send_status(c, req, cfg->dotfiles == HTTP_DOTFILES_DENY ? 403 : 404);
-
-        r = http_path_open(w->root_fd, w->path, cfg->follow_symlinks, &fd);
+        /* A dotfile, as asked or as resolved, comes back as -EACCES (403)
+         * or, hidden, -ENOENT (404); what is not a regular file or a
+         * directory was refused without being opened for reading (-ENXIO,
+         * 403). */
+        http_cache_begin(w->cache, now_usec());
+        r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(cfg), &f);
         if (r < 0)
                 return send_status(c, req, status_for_open_error(c, r));
-        if (fstat(fd, &st) < 0) {
-                log_warning_errno(errno, "%s: cannot stat %s: %s", w->svc->name, w->path, STRERROR(errno));
-                return send_status(c, req, 500);
-        }
-
-        if (S_ISDIR(st.st_mode))
-                return serve_directory(c, req, fd, len);
-        if (!S_ISREG(st.st_mode))
-                return send_status(c, req, 403);
+        if (S_ISDIR(f.st.st_mode))
+                return serve_directory(c, req, f.fd, len);
 
         /* The name for the media type: the last segment. */
         const char *slash = memrchr(w->path, '/', len);
         const char *name = slash ? slash + 1 : w->path;
-        return serve_regular(c, req, fd, &st, name, len - (size_t) (name - w->path), len);
+        return serve_regular(c, req, &f, name, len - (size_t) (name - w->path), len);
 }

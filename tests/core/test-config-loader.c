@@ -34,7 +34,7 @@ static void teardown(void) {
         char cmd[512];
 
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        (void) system(cmd);
+        ck_assert_int_eq(system(cmd), 0);
 }
 
 static void write_config(const char *text) {

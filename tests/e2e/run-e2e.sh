@@ -104,7 +104,7 @@ state_is() { [ "$(prop ActiveState "${2:-preforkd.service}")" = "$1" ]; }
 mainpid() { prop MainPID; }
 # a real process: never signal 0 (our group) or 1 (the container's init)
 valid_pid() { [ "${1:-0}" -gt 1 ] 2>/dev/null; }
-workers() { local p; p=$(mainpid); valid_pid "$p" || { echo 0; return; }; sx pgrep -P "$p" | wc -l; }
+workers() { local p; p=$(mainpid); valid_pid "$p" || { echo 0; return; }; sx pgrep -x -P "$p" preforkd | wc -l; }
 # sig SIGNAL PID: signal a process in the container, if it is one
 sig() { if valid_pid "$2"; then sx kill "-$1" "$2"; else echo "  no process to send SIG$1 to"; return 1; fi; }
 workers_are() { [ "$(workers)" = "$1" ]; }
@@ -305,7 +305,7 @@ check "reload after a refused one: 3 workers, serving" \
 
 # ---------------------------------------------------------------- killed worker
 say "kill -9 of a worker"
-wpid=0; p=$(mainpid); valid_pid "$p" && wpid=$(sx pgrep -P "$p" | head -n 1)
+wpid=0; p=$(mainpid); valid_pid "$p" && wpid=$(sx pgrep -x -P "$p" preforkd | head -n 1)
 jmark
 sig KILL "$wpid"
 check "killed worker: journalctl -u preforkd PREFORKD_SERVICE=echo PREFORKD_WORKER_PID=$wpid has PREFORKD_EXIT_SIGNAL=SIGKILL" \
@@ -318,7 +318,7 @@ check "killed worker: the record names slot and generation" \
 check "killed worker: journalctl -o json shows the fields" \
         eval "sx journalctl -q -u preforkd PREFORKD_WORKER_PID=$wpid -o json | grep -q '\"PREFORKD_SERVICE\" *: *\"echo\"'"
 check "killed worker: respawned (3 workers, $wpid gone)" \
-        eventually 10 eval 'workers_are 3 && ! sx pgrep -P "$(mainpid)" | grep -qx "$wpid"'
+        eventually 10 eval 'workers_are 3 && ! sx pgrep -x -P "$(mainpid)" preforkd | grep -qx "$wpid"'
 check "killed worker: serves" echo_n 7007 5
 
 # ---------------------------------------------------------------- watchdog
@@ -474,7 +474,7 @@ check "template: echo over /run/preforkd-demo.sock" echo_unix /run/preforkd-demo
 sx sed -i 's/workers = 2/workers = 1/' "$CONFDIR/demo.conf"
 check "template: systemctl reload preforkd@demo" sx timeout 90 systemctl reload preforkd@demo.service
 check "template: 1 worker after the reload" \
-        eventually 10 eval '[ "$(sx pgrep -P "$(prop MainPID preforkd@demo.service)" | wc -l)" = 1 ]'
+        eventually 10 eval '[ "$(sx pgrep -x -P "$(prop MainPID preforkd@demo.service)" preforkd | wc -l)" = 1 ]'
 check "template: serves after the reload" echo_unix /run/preforkd-demo.sock again
 check "template: systemctl stop" sx timeout 60 systemctl stop preforkd@demo.service
 check "template: Result=success" test "$(prop Result preforkd@demo.service)" = success

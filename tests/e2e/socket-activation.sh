@@ -96,7 +96,8 @@ echo_rt() {
         [ "$got" = "$msg" ] || { echo "  echo via $addr: sent '$msg', got '$got'"; return 1; }
 }
 
-children() { pgrep -P "$1" | wc -l; }
+# workers only: the front stage names itself preforkd-front
+children() { pgrep -x -P "$1" preforkd | wc -l; }
 children_are() { [ "$(children "$1")" = "$2" ]; }
 # distinct listening sockets (inode) held by process $1 and its children
 listen_inodes() {

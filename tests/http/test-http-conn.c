@@ -190,13 +190,14 @@ END_TEST
 /* Slowloris: a head trickling in is cut off after header_timeout with a
  * 408, however long each pause; a connection that sends nothing is closed
  * without a word. Either way the worker is free again. */
-START_TEST(test_header_timeout) {
+/* svc_extra: the service's settings (the front stage on or off). */
+static void header_timeout_cases(const char *svc_extra) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint16_t port;
         Client a, b, c;
         Response r;
 
-        start_web(&d, 1, "header_timeout = 0.3;", NULL, &port);
+        start_web(&d, 1, "header_timeout = 0.3;", svc_extra, &port);
         client_open(&a, port);
         client_send(&a, "GET /a.txt HTTP/1.1\r\nHo");
         ck_assert_int_eq(client_read_response(&a, false, &r), 0);
@@ -240,6 +241,17 @@ START_TEST(test_header_timeout) {
         ck_assert_uint_eq(r.status, 200);
         response_done(&r);
         client_close(&e);
+}
+
+/* A slow head goes to the front stage (park), which keeps the deadline... */
+START_TEST(test_header_timeout) {
+        header_timeout_cases(NULL);
+}
+END_TEST
+
+/* ...and without one the worker keeps it itself. */
+START_TEST(test_header_timeout_without_park) {
+        header_timeout_cases("park = { enabled = false; };");
 }
 END_TEST
 
@@ -294,26 +306,130 @@ START_TEST(test_request_bodies) {
         response_done(&r);
         client_close(&c);
 
-        /* A chunked body is not decoded: the answer closes the connection,
-         * and what follows is never taken for a request. */
+        /* A chunked body is decoded and skipped, and the connection goes
+         * on: here with the body and the next request in one write... */
         client_open(&c, port);
         client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "5\r\nhello\r\n0\r\n\r\nGET /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+                        "5;ext=\"v\"\r\nhello\r\n0\r\nTrailer: t\r\n\r\nGET /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
         ck_assert_int_eq(client_read_response(&c, false, &r), 0);
         ck_assert_uint_eq(r.status, 200);
+        ck_assert(!response_field(&r, "Connection"));
+        response_done(&r);
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "body{}\n");
+        response_done(&r);
+        /* ...and with a refused method, the body arriving in pieces after
+         * the head and the next request right behind its end. */
+        client_send(&c, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+        td_sleep(TD_MSEC(20));
+        client_send(&c, "c\r\n");
+        td_sleep(TD_MSEC(20));
+        client_send(&c, "0\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 405);
+        ck_assert(!response_field(&r, "Connection"));
+        response_done(&r);
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        ck_assert(client_sees_eof(&c));
+        client_close(&c);
+
+        /* A malformed chunked body gets 400 instead of the method's
+         * answer, and the connection closes. */
+        static const char *const bad_chunked[] = {
+                ";\r\n\r\n",                          /* bare ";" */
+                "5;a@b\r\nhello\r\n0\r\n\r\n",       /* invalid extension token */
+                "_5\r\nhello\r\n0\r\n\r\n",
+                "0x5\r\nhello\r\n0\r\n\r\n",
+                "+5\r\nhello\r\n0\r\n\r\n",
+                "-5\r\nhello\r\n0\r\n\r\n",
+                " 5\r\nhello\r\n0\r\n\r\n",
+                "5 \r\nhello\r\n0\r\n\r\n",
+                "10000000000000000\r\n",                 /* overflows */
+                "5\r\nhello\r\n0\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", /* no final CRLF */
+                "5\r\nhelloXX\r\n0\r\n\r\n",         /* spills past the chunk */
+                "5;a=\"x\ry\"\r\nhello\r\n0\r\n\r\n",  /* CR in an extension */
+                "5;a=\x01\r\nhello\r\n0\r\n\r\n",
+                "5\rhello\r\n0\r\n\r\n",              /* bare CR */
+                "0\r\nX : y\r\n\r\n",                   /* trailer like a field */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_chunked); i++) {
+                char *req;
+                ck_assert_int_ge(asprintf(&req, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s",
+                                          bad_chunked[i]),
+                                 0);
+                client_open(&c, port);
+                client_send(&c, req);
+                free(req);
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_msg(r.status == 400, "case %zu: %u", i, r.status);
+                ck_assert_str_eq(response_field(&r, "Connection"), "close");
+                response_done(&r);
+                ck_assert(client_sees_eof(&c));
+                client_close(&c);
+        }
+
+        /* No final chunk: at EOF, 400 (the client may still read). */
+        client_open(&c, port);
+        client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+        ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 400);
+        response_done(&r);
+        client_close(&c);
+
+        /* A chunk beyond the drain limit: 413 at its size line. */
+        client_open(&c, port);
+        client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "100000\r\nxxxx");
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 413);
         ck_assert_str_eq(response_field(&r, "Connection"), "close");
         response_done(&r);
         ck_assert(client_sees_eof(&c));
         client_close(&c);
 
-        /* A body too big to skip: answered, then closed. */
+        /* A body beyond what is drained gets 413 on any method (RFC 9110
+         * §15.5.14), then the connection closes: it is never read. */
+        static const char *const too_big[] = {
+                "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nxxxx",
+                "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\nxxxx",
+                "HEAD /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n",
+                "OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\nExpect: 100-continue\r\n\r\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(too_big); i++) {
+                client_open(&c, port);
+                client_send(&c, too_big[i]);
+                ck_assert_int_eq(client_read_response(&c, i == 2, &r), 0);
+                ck_assert_msg(r.status == 413, "case %zu: %u", i, r.status);
+                ck_assert_str_eq(response_field(&r, "Connection"), "close");
+                response_done(&r);
+                ck_assert(client_sees_eof(&c));
+                client_close(&c);
+        }
+
+        /* At the limit, the body is still drained and the connection goes
+         * on. */
         client_open(&c, port);
-        client_send(&c, "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nxxxx");
+        client_send(&c, "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n");
         ck_assert_int_eq(client_read_response(&c, false, &r), 0);
         ck_assert_uint_eq(r.status, 405);
-        ck_assert_str_eq(response_field(&r, "Connection"), "close");
+        ck_assert(!response_field(&r, "Connection"));
         response_done(&r);
-        ck_assert(client_sees_eof(&c));
+        {
+                char *zeros = calloc(1, 1048576);
+                ck_assert_ptr_nonnull(zeros);
+                ck_assert_int_ge(td_write_all(c.fd, zeros, 1048576, TD_TIMEOUT), 0);
+                free(zeros);
+        }
+        client_send(&c, "GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "body{}\n");
+        response_done(&r);
         client_close(&c);
 
         /* 100-continue with a body: the final answer comes at once and the
@@ -329,6 +445,11 @@ START_TEST(test_request_bodies) {
 END_TEST
 
 /* ---- a request in flight when the worker is told to stop ---- */
+
+/* These tests are about what a worker does with a connection it cannot
+ * hand on: without the front stage (park), which would take the idle
+ * connection of a retiring worker instead (test-http-park.c). */
+#define NO_PARK "park = { enabled = false; };"
 
 #define HUGE_SIZE ((uint64_t) 64 * 1024 * 1024)
 
@@ -416,7 +537,7 @@ START_TEST(test_graceful_stop) {
         Response r;
         int code;
 
-        start_web(&d, 2, "keepalive_timeout = 3600;", NULL, &port);
+        start_web(&d, 2, "keepalive_timeout = 3600;", NO_PARK, &port);
         site_huge(d);
         client_open(&idle, port);
         client_send(&idle, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -448,7 +569,7 @@ START_TEST(test_graceful_stop_request_arrived_during_response) {
         Client c;
         int code;
 
-        start_web(&d, 1, "keepalive_timeout = 3600;", NULL, &port);
+        start_web(&d, 1, "keepalive_timeout = 3600;", NO_PARK, &port);
         site_huge(d);
         client_open(&c, port);
         client_send(&c, "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -472,7 +593,7 @@ START_TEST(test_reload_in_flight) {
         Client c;
         Response r;
 
-        start_web(&d, 1, "keepalive_timeout = 3600;", NULL, &port);
+        start_web(&d, 1, "keepalive_timeout = 3600;", NO_PARK, &port);
         site_huge(d);
         start_huge_and_pipelined(&c, port);
 
@@ -721,6 +842,7 @@ int main(void) {
         TD_ADD_TEST(s, test_keepalive_off);
         TD_ADD_TEST(s, test_keepalive_timeout);
         TD_ADD_TEST(s, test_header_timeout);
+        TD_ADD_TEST(s, test_header_timeout_without_park);
         TD_ADD_TEST(s, test_send_timeout);
         TD_ADD_TEST(s, test_request_bodies);
         TD_ADD_TEST(s, test_body_drain_timeout);

@@ -78,7 +78,8 @@ START_TEST(test_errors) {
         ck_assert_ptr_null(t);
         unlink(path);
         ck_assert_int_eq(http_mime_load("/nonexistent/mime.types", &t, &line), -ENOENT);
-        ck_assert_int_eq(http_mime_load("/", &t, &line), -EINVAL);
+        /* Not a regular file (a directory here, a FIFO in test-config-http). */
+        ck_assert_int_eq(http_mime_load("/", &t, &line), -EBADFD);
 }
 END_TEST
 

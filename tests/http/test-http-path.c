@@ -12,10 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "http_cache.h"
 #include "http_path.h"
+#include "open-watch.h"
 #include "testlib.h"
 
 /* Lookups per race test: enough for the swapping thread to interleave
@@ -160,6 +164,23 @@ END_TEST
  *   DIR/root/link_abs    -> /etc/passwd
  *   DIR/root/link_abs_in -> DIR/root/file.txt (absolute, so refused)
  *   DIR/root/fifo             a FIFO
+ *   DIR/root/sock             a unix socket
+ * and for the dotfiles rule:
+ *   DIR/root/.env             "env"
+ *   DIR/root/.dotdir/f.txt    "dotdir"
+ *   DIR/root/.well-known/x.txt "wk"
+ *   DIR/root/sub/deep/        a directory
+ *   DIR/root/link_env    -> .env
+ *   DIR/root/sub/link_secret -> ../.env
+ *   DIR/root/link_dotdir -> .dotdir
+ *   DIR/root/link_wk     -> .well-known/x.txt
+ *   DIR/root/link_via    -> .dotdir/../file.txt
+ *   DIR/root/link_chain  -> link_in
+ *   DIR/root/link_loop   -> link_loop
+ *   DIR/root/jump        -> sub/deep
+ *   DIR/root/link_dotdot -> jump/../inner.txt (sub/inner.txt, not inner.txt)
+ *   DIR/root/link_dotdot_env -> jump/../../.env
+ *   DIR/root/link_fifo   -> fifo
  */
 typedef struct Tree {
         char dir[PATH_MAX];
@@ -195,6 +216,34 @@ static void tree_setup(Tree *t) {
         snprintf(q, sizeof(q), "%s/root/file.txt", t->dir);
         ck_assert_int_eq(symlink(q, P("%s/root/link_abs_in", t->dir)), 0);
         ck_assert_int_eq(mkfifo(P("%s/root/fifo", t->dir), 0644), 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ck_assert_int_lt(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/root/sock", t->dir), sizeof(sa.sun_path));
+        int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(sock, 0);
+        ck_assert_int_eq(bind(sock, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        safe_close(sock);
+
+        write_file(P("%s/root/.env", t->dir), "env");
+        ck_assert_int_eq(mkdir(P("%s/root/.dotdir", t->dir), 0755), 0);
+        write_file(P("%s/root/.dotdir/f.txt", t->dir), "dotdir");
+        ck_assert_int_eq(mkdir(P("%s/root/.well-known", t->dir), 0755), 0);
+        write_file(P("%s/root/.well-known/x.txt", t->dir), "wk");
+        ck_assert_int_eq(mkdir(P("%s/root/sub/deep", t->dir), 0755), 0);
+        static const char *const links[][2] = {
+                { ".env", "link_env" },
+                { "../.env", "sub/link_secret" },
+                { ".dotdir", "link_dotdir" },
+                { ".well-known/x.txt", "link_wk" },
+                { ".dotdir/../file.txt", "link_via" },
+                { "link_in", "link_chain" },
+                { "link_loop", "link_loop" },
+                { "sub/deep", "jump" },
+                { "jump/../inner.txt", "link_dotdot" },
+                { "jump/../../.env", "link_dotdot_env" },
+                { "fifo", "link_fifo" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                ck_assert_int_eq(symlink(links[i][0], P("%s/root/%s", t->dir, links[i][1])), 0);
         t->root_fd = open(P("%s/root", t->dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
         ck_assert_int_ge(t->root_fd, 0);
 #undef P
@@ -207,24 +256,91 @@ static void tree_teardown(Tree *t) {
         ck_assert_int_eq(system(cmd), 0);
 }
 
+static void check_dotfiles(const Tree *tp);
+
+/* When set, open_read() looks paths up through this open-file cache, one
+ * request each, a clock tick apart: the corpus must come out the same. */
+static HttpCache *cache;
+static uint64_t cache_clock;
+
 /* Opens path and returns what the file says ("" for a directory), or the
- * negative errno as text. */
-static const char *open_read(int root_fd, const char *path, bool follow, bool walk) {
+ * negative errno as text. A file comes opened for reading, a directory as
+ * O_PATH, each with its own stat. */
+static const char *open_read(int root_fd, const char *path, HttpPathFlags flags) {
         static char buf[64];
-        struct stat st;
+        struct stat st, fst;
+        HttpFile f;
         int fd, r;
 
-        r = walk ? http_path_open_walk(root_fd, path, &fd) : http_path_open(root_fd, path, follow, &fd);
+        http_cache_begin(cache, ++cache_clock);
+        r = http_cache_open(cache, root_fd, path, flags, &f);
+        fd = f.fd;
+        st = f.st;
         if (r < 0) {
                 snprintf(buf, sizeof(buf), "%s", strerrorname_np(-r));
                 return buf;
         }
-        ck_assert_int_eq(fstat(fd, &st), 0);
-        ssize_t n = S_ISREG(st.st_mode) ? read(fd, buf, sizeof(buf) - 1) : 0;
+        ck_assert_int_eq(fstat(fd, &fst), 0);
+        ck_assert(fst.st_dev == st.st_dev && fst.st_ino == st.st_ino);
+        int fl = fcntl(fd, F_GETFL);
+        ck_assert_int_ge(fl, 0);
+        ssize_t n = 0;
+        if (S_ISREG(st.st_mode)) {
+                ck_assert_int_eq(fl & (O_PATH | O_ACCMODE), O_RDONLY);
+                n = pread(fd, buf, sizeof(buf) - 1, 0);
+        } else {
+                ck_assert(S_ISDIR(st.st_mode));
+                ck_assert(fl & O_PATH);
+        }
         ck_assert_int_ge(n, 0);
         buf[n] = '\0';
-        safe_close(fd);
+        http_file_close(&f);
         return buf;
+}
+
+#define FOLLOW HTTP_PATH_FOLLOW_SYMLINKS
+#define WALK (HTTP_PATH_NO_OPENAT2 | HTTP_PATH_FOLLOW_SYMLINKS)
+
+/* The lookups of test_open_openat2, with the extra flags D. */
+static void check_openat2(const Tree *t, HttpPathFlags D) {
+        bool rule = D & HTTP_PATH_DENY_DOTFILES;
+
+        ck_assert_str_eq(open_read(t->root_fd, "/file.txt", FOLLOW | D), "inside");
+        ck_assert_str_eq(open_read(t->root_fd, "/sub/inner.txt", FOLLOW | D), "inner");
+        ck_assert_str_eq(open_read(t->root_fd, "/", FOLLOW | D), "");
+        ck_assert_str_eq(open_read(t->root_fd, "/sub/", FOLLOW | D), "");
+        ck_assert_str_eq(open_read(t->root_fd, "/nope", FOLLOW | D), "ENOENT");
+        ck_assert_str_eq(open_read(t->root_fd, "/file.txt/", FOLLOW | D), "ENOTDIR");
+        ck_assert_str_eq(open_read(t->root_fd, "/file.txt/x", FOLLOW | D), "ENOTDIR");
+
+        /* Symlinks that stay below the root are followed when allowed. */
+        ck_assert_str_eq(open_read(t->root_fd, "/link_in", FOLLOW | D), "inside");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_sub/inner.txt", FOLLOW | D), "inner");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_in", D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_sub/inner.txt", D), "ELOOP");
+
+        /* Nothing outside, however it is reached. */
+        ck_assert_str_eq(open_read(t->root_fd, "/link_out", FOLLOW | D), "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_up/outside.txt", FOLLOW | D), "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_abs", FOLLOW | D), "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_abs_in", FOLLOW | D), "EXDEV");
+        /* Not a normalized path: under the rule its ".." reads as a dotfile. */
+        ck_assert_str_eq(open_read(t->root_fd, "/../outside.txt", FOLLOW | D), rule ? "EACCES" : "EXDEV");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_out", D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_abs", D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/proc/self/root/etc/passwd", FOLLOW | D), "ENOENT");
+
+        /* Neither a FIFO nor a socket is opened for reading. */
+        ck_assert_str_eq(open_read(t->root_fd, "/fifo", FOLLOW | D), "ENXIO");
+        ck_assert_str_eq(open_read(t->root_fd, "/sock", FOLLOW | D), "ENXIO");
+
+        /* Chains, loops, ".." after a symlink (relative to where it
+         * leads, as for the kernel), trailing slashes. */
+        ck_assert_str_eq(open_read(t->root_fd, "/link_chain", FOLLOW | D), "inside");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_loop", FOLLOW | D), "ELOOP");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_dotdot", FOLLOW | D), "inner");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_in/", FOLLOW | D), "ENOTDIR");
+        ck_assert_str_eq(open_read(t->root_fd, "/link_sub/", FOLLOW | D), "");
 }
 
 START_TEST(test_open_openat2) {
@@ -232,32 +348,35 @@ START_TEST(test_open_openat2) {
         tree_setup(&t);
         ck_assert_int_eq(http_path_probe_openat2(t.root_fd), 1);
 
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", true, false), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", true, false), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/", true, false), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/", true, false), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/nope", true, false), "ENOENT");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", true, false), "ENOTDIR");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/x", true, false), "ENOTDIR");
+        /* Once as is and once with the dotfiles rule, under which a path
+         * with a symlink is resolved by http_path.c itself: both must
+         * resolve alike. */
+        check_openat2(&t, 0);
+        check_openat2(&t, HTTP_PATH_DENY_DOTFILES);
+        tree_teardown(&t);
+}
+END_TEST
 
-        /* Symlinks that stay below the root are followed when allowed. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", true, false), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", true, false), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", false, false), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_sub/inner.txt", false, false), "ELOOP");
+/* The corpus again through the cache, twice: looked up and cached, then
+ * from the cache (valid forever, nothing changes); and once more with
+ * every entry looked up again (valid 0). */
+START_TEST(test_open_cached) {
+        Tree t;
+        tree_setup(&t);
 
-        /* Nothing outside, however it is reached. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_up/outside.txt", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs_in", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/../outside.txt", true, false), "EXDEV");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", false, false), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", false, false), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/proc/self/root/etc/passwd", true, false), "ENOENT");
-
-        /* A FIFO opens without blocking; the caller refuses it by type. */
-        ck_assert_str_eq(open_read(t.root_fd, "/fifo", true, false), "");
+        for (unsigned valid = 0; valid < 2; valid++) {
+                ck_assert_int_eq(http_cache_new(4096, valid ? UINT64_MAX : 0, &cache), 0);
+                for (unsigned pass = 0; pass < 2; pass++) {
+                        check_openat2(&t, 0);
+                        check_openat2(&t, HTTP_PATH_DENY_DOTFILES);
+                        check_dotfiles(&t);
+                }
+                HttpCacheStats s;
+                http_cache_get_stats(cache, &s);
+                ck_assert_uint_gt(s.entries, 0);
+                ck_assert_uint_gt(valid ? s.hits : s.revalidated, 0);
+                cache = http_cache_free(cache);
+        }
         tree_teardown(&t);
 }
 END_TEST
@@ -266,20 +385,105 @@ START_TEST(test_open_walk) {
         Tree t;
         tree_setup(&t);
 
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", false, true), "inside");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", false, true), "inner");
-        ck_assert_str_eq(open_read(t.root_fd, "/", false, true), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/sub/", false, true), "");
-        ck_assert_str_eq(open_read(t.root_fd, "/nope", false, true), "ENOENT");
-        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", false, true), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", WALK), "inside");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", WALK), "inner");
+        ck_assert_str_eq(open_read(t.root_fd, "/", WALK), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/", WALK), "");
+        ck_assert_str_eq(open_read(t.root_fd, "/nope", WALK), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt/", WALK), "ENOTDIR");
+        ck_assert_str_eq(open_read(t.root_fd, "/fifo", WALK), "ENXIO");
+        ck_assert_str_eq(open_read(t.root_fd, "/sock", WALK), "ENXIO");
         /* The walk follows no symlink at all. */
-        ck_assert_str_eq(open_read(t.root_fd, "/link_in", false, true), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_out", false, true), "ELOOP");
-        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", false, true), "ELOOP");
-        const char *r = open_read(t.root_fd, "/link_sub/inner.txt", false, true);
+        ck_assert_str_eq(open_read(t.root_fd, "/link_in", WALK), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_out", WALK), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_abs", WALK), "ELOOP");
+        const char *r = open_read(t.root_fd, "/link_sub/inner.txt", WALK);
         ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_sub/inner.txt: %s", r);
-        r = open_read(t.root_fd, "/link_up/outside.txt", false, true);
+        r = open_read(t.root_fd, "/link_up/outside.txt", WALK);
         ck_assert_msg(strcmp(r, "ENOTDIR") == 0 || strcmp(r, "ELOOP") == 0, "link_up/outside.txt: %s", r);
+        tree_teardown(&t);
+}
+END_TEST
+
+/* The dotfiles rule holds for the path a symlink leads to: before the fix
+ * only the path asked for was checked, and every link below was served. */
+static void check_dotfiles(const Tree *tp) {
+        const Tree t = *tp;
+
+        for (unsigned hide = 0; hide < 2; hide++) {
+                const char *refused = hide ? "ENOENT" : "EACCES";
+                const HttpPathFlags f = FOLLOW | (hide ? HTTP_PATH_HIDE_DOTFILES : HTTP_PATH_DENY_DOTFILES);
+
+                ck_assert_str_eq(open_read(t.root_fd, "/.env", f), refused);
+                ck_assert_str_eq(open_read(t.root_fd, "/.dotdir/f.txt", f), refused);
+                ck_assert_str_eq(open_read(t.root_fd, "/link_env", f), refused);
+                ck_assert_str_eq(open_read(t.root_fd, "/sub/link_secret", f), refused);
+                ck_assert_str_eq(open_read(t.root_fd, "/link_dotdir/f.txt", f), refused);
+                ck_assert_str_eq(open_read(t.root_fd, "/link_dotdir/", f), refused);
+                ck_assert_str_eq(open_read(t.root_fd, "/link_dotdot_env", f), refused);
+                /* Where a link ends up decides, not what it passes. */
+                ck_assert_str_eq(open_read(t.root_fd, "/link_wk", f), "wk");
+                ck_assert_str_eq(open_read(t.root_fd, "/.well-known/x.txt", f), "wk");
+                ck_assert_str_eq(open_read(t.root_fd, "/link_via", f), "inside");
+                ck_assert_str_eq(open_read(t.root_fd, "/link_dotdot", f), "inner");
+                ck_assert_str_eq(open_read(t.root_fd, "/link_chain", f), "inside");
+                ck_assert_str_eq(open_read(t.root_fd, "/sub/inner.txt", f), "inner");
+        }
+
+        /* Without the rule the same links are served. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_env", FOLLOW), "env");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_dotdir/f.txt", FOLLOW), "dotdir");
+        /* Not following symlinks, or the walk (which follows none): the
+         * path asked for is the one opened, and a link is refused as one. */
+        ck_assert_str_eq(open_read(t.root_fd, "/link_env", HTTP_PATH_DENY_DOTFILES), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/link_env", WALK | HTTP_PATH_DENY_DOTFILES), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/sub/link_secret", WALK | HTTP_PATH_DENY_DOTFILES), "ELOOP");
+        ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK | HTTP_PATH_DENY_DOTFILES), "EACCES");
+        ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK | HTTP_PATH_HIDE_DOTFILES), "ENOENT");
+        ck_assert_str_eq(open_read(t.root_fd, "/.env", WALK), "env");
+        ck_assert_str_eq(open_read(t.root_fd, "/file.txt", WALK | HTTP_PATH_DENY_DOTFILES), "inside");
+}
+
+START_TEST(test_open_dotfiles) {
+        Tree t;
+        tree_setup(&t);
+        check_dotfiles(&t);
+        tree_teardown(&t);
+}
+END_TEST
+
+/* A FIFO is refused without ever being opened: an open for reading wakes a
+ * writer waiting in open() and, without O_NONBLOCK, waits for one; the same
+ * open of a device node runs its driver. Before the fix the FIFO was opened
+ * O_RDONLY and then refused by type. */
+START_TEST(test_special_not_opened) {
+        char p[PATH_MAX + 32];
+        Tree t;
+        tree_setup(&t);
+
+        _cleanup_close_ int ifd = open_watch_new();
+        snprintf(p, sizeof(p), "%s/root/fifo", t.dir);
+        open_watch_add(ifd, p);
+        snprintf(p, sizeof(p), "%s/root/file.txt", t.dir);
+        open_watch_add(ifd, p);
+
+        static const HttpPathFlags modes[] = {
+                FOLLOW, 0, WALK, FOLLOW | HTTP_PATH_DENY_DOTFILES,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                ck_assert_str_eq(open_read(t.root_fd, "/fifo", modes[i]), "ENXIO");
+                ck_assert_msg(open_watch_count(ifd) == 0, "the FIFO was opened (flags %#x)", (unsigned) modes[i]);
+                /* Also through a symlink, resolved by the kernel or, under
+                 * the dotfiles rule, by http_path.c. */
+                const char *r = open_read(t.root_fd, "/link_fifo", modes[i]);
+                ck_assert_str_eq(r, modes[i] & FOLLOW && !(modes[i] & HTTP_PATH_NO_OPENAT2) ? "ENXIO" : "ELOOP");
+                ck_assert_msg(open_watch_count(ifd) == 0, "the FIFO was opened through a symlink (flags %#x)",
+                              (unsigned) modes[i]);
+                /* The watch does see an open: the regular file's, for
+                 * reading, exactly once. */
+                ck_assert_str_eq(open_read(t.root_fd, "/file.txt", modes[i]), "inside");
+                ck_assert_uint_eq(open_watch_count(ifd), 1);
+        }
         tree_teardown(&t);
 }
 END_TEST
@@ -291,9 +495,14 @@ typedef struct Swapper {
         int started_fd;         /* written to after the first swap */
 } Swapper;
 
-static void swapped(Swapper *s) {
-        if (atomic_fetch_add(&s->swaps, 1) == 0)
-                ck_assert_int_eq(write(s->started_fd, "x", 1), 1);
+/* Exchanges a and b by atomic rename (so both always exist), as fast as it
+ * can, until told to stop; says so on started_fd after the first swap. */
+static void exchange_until_stopped(Swapper *s, const char *a, const char *b) {
+        while (!atomic_load(&s->stop)) {
+                ck_assert_int_eq(renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE), 0);
+                if (atomic_fetch_add(&s->swaps, 1) == 0)
+                        ck_assert_int_eq(write(s->started_fd, "x", 1), 1);
+        }
 }
 
 /* Flips DIR/root/race between a symlink to a file inside and one to a file
@@ -310,10 +519,7 @@ static void *swap_symlink(void *arg) {
         ck_assert_int_eq(rename(in, race), 0);
         /* Now race -> file.txt and .race_in is gone; swap back and forth
          * with RENAME_EXCHANGE so race always exists. */
-        while (!atomic_load(&s->stop)) {
-                ck_assert_int_eq(renameat2(AT_FDCWD, out, AT_FDCWD, race, RENAME_EXCHANGE), 0);
-                swapped(s);
-        }
+        exchange_until_stopped(s, out, race);
         return NULL;
 }
 
@@ -329,14 +535,25 @@ static void *swap_directory(void *arg) {
         snprintf(file, sizeof(file), "%s/secret.txt", dir);
         write_file(file, "inside");
         ck_assert_int_eq(symlink("../outdir", link), 0);
-        while (!atomic_load(&s->stop)) {
-                ck_assert_int_eq(renameat2(AT_FDCWD, link, AT_FDCWD, dir, RENAME_EXCHANGE), 0);
-                swapped(s);
-        }
+        exchange_until_stopped(s, link, dir);
         return NULL;
 }
 
-static void race(void *(*swapper)(void *), const char *path, bool walk) {
+/* Exchanges DIR/root/swapreg (a regular file, "inside") with a FIFO. */
+static void *swap_fifo(void *arg) {
+        Swapper *s = arg;
+        char reg[PATH_MAX + 32], fifo[PATH_MAX + 32];
+
+        snprintf(reg, sizeof(reg), "%s/root/swapreg", s->dir);
+        snprintf(fifo, sizeof(fifo), "%s/root/.swap_fifo", s->dir);
+        write_file(reg, "inside");
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        exchange_until_stopped(s, fifo, reg);
+        return NULL;
+}
+
+static void race(void *(*swapper)(void *), const char *path, HttpPathFlags flags) {
+        bool walk = flags & HTTP_PATH_NO_OPENAT2;
         Tree t;
         Swapper s = { .stop = false };
         int started[2];
@@ -358,7 +575,7 @@ static void race(void *(*swapper)(void *), const char *path, bool walk) {
         }
         for (unsigned i = 0; i < RACE_ROUNDS || ((inside == 0 && !walk) || refused == 0); i++) {
                 ck_assert_msg(i < 50 * RACE_ROUNDS, "only one outcome in %u lookups", i);
-                const char *r = open_read(t.root_fd, path, true, walk);
+                const char *r = open_read(t.root_fd, path, flags);
                 ck_assert_msg(strcmp(r, "outside") != 0, "%s opened a file outside the root (round %u)", path, i);
                 if (strcmp(r, "inside") == 0)
                         inside++;
@@ -374,22 +591,45 @@ static void race(void *(*swapper)(void *), const char *path, bool walk) {
 }
 
 START_TEST(test_race_symlink) {
-        race(swap_symlink, "/race", false);
+        race(swap_symlink, "/race", FOLLOW);
 }
 END_TEST
 
 START_TEST(test_race_symlink_walk) {
-        race(swap_symlink, "/race", true);
+        race(swap_symlink, "/race", WALK);
+}
+END_TEST
+
+START_TEST(test_race_symlink_dotfiles) {
+        race(swap_symlink, "/race", FOLLOW | HTTP_PATH_DENY_DOTFILES);
+}
+END_TEST
+
+START_TEST(test_race_directory_dotfiles) {
+        race(swap_directory, "/swap/secret.txt", FOLLOW | HTTP_PATH_DENY_DOTFILES);
+}
+END_TEST
+
+/* A regular file swapped for a FIFO while it is looked up: either the
+ * file or a refusal, never a FIFO's fd (open_read() asserts the type) and
+ * never a wait in open() (the test would time out). */
+START_TEST(test_race_fifo) {
+        race(swap_fifo, "/swapreg", FOLLOW);
+}
+END_TEST
+
+START_TEST(test_race_fifo_walk) {
+        race(swap_fifo, "/swapreg", WALK);
 }
 END_TEST
 
 START_TEST(test_race_directory) {
-        race(swap_directory, "/swap/secret.txt", false);
+        race(swap_directory, "/swap/secret.txt", FOLLOW);
 }
 END_TEST
 
 START_TEST(test_race_directory_walk) {
-        race(swap_directory, "/swap/secret.txt", true);
+        race(swap_directory, "/swap/secret.txt", WALK);
 }
 END_TEST
 
@@ -402,10 +642,17 @@ int main(void) {
         TD_ADD_TEST(s, test_dotfiles);
         TD_ADD_TEST(s, test_encode);
         TD_ADD_TEST(s, test_open_openat2);
+        TD_ADD_TEST(s, test_open_cached);
         TD_ADD_TEST(s, test_open_walk);
+        TD_ADD_TEST(s, test_open_dotfiles);
+        TD_ADD_TEST(s, test_special_not_opened);
         TD_ADD_TEST(s, test_race_symlink);
         TD_ADD_TEST(s, test_race_symlink_walk);
         TD_ADD_TEST(s, test_race_directory);
         TD_ADD_TEST(s, test_race_directory_walk);
+        TD_ADD_TEST(s, test_race_symlink_dotfiles);
+        TD_ADD_TEST(s, test_race_fifo);
+        TD_ADD_TEST(s, test_race_fifo_walk);
+        TD_ADD_TEST(s, test_race_directory_dotfiles);
         return td_run_suite(s);
 }

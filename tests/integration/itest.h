@@ -15,7 +15,11 @@
 /* A config with one echo service named "echo" on 127.0.0.1:0. service_extra
  * is pasted into the service group, top_extra at the top level (both may be
  * NULL). The caller frees the result. */
+/* The core's tests watch what a worker does with its connection, so their
+ * services do not park (unless service_extra says otherwise); parking has
+ * its own tests (test-park.c). */
 static inline char *echo_config(unsigned workers, const char *service_extra, const char *top_extra) {
+        const char *park = service_extra && strstr(service_extra, "park") ? "" : "park = { enabled = false; };";
         char *s;
 
         if (asprintf(&s,
@@ -27,10 +31,10 @@ static inline char *echo_config(unsigned workers, const char *service_extra, con
                      "    listen = [ \"127.0.0.1:0\" ];\n"
                      "    workers = %u;\n"
                      "    handler = \"echo\";\n"
-                     "    %s\n"
+                     "    %s %s\n"
                      "  }\n"
                      ");\n",
-                     top_extra ? top_extra : "", workers, service_extra ? service_extra : "") < 0)
+                     top_extra ? top_extra : "", workers, park, service_extra ? service_extra : "") < 0)
                 return NULL;
         return s;
 }
@@ -136,7 +140,8 @@ static inline int connect_addr(const char *listen_addr) {
 
 /* A reload keeps the listening socket of an unchanged listen address, and
  * with it the connections the kernel has queued on it: with the only
- * worker busy, clients connect and send; then a reload; the new
+ * worker busy (no front stage to take its idle connection off it), clients
+ * connect and send; then a reload; the new
  * generation's workers accept the queued connections and echo. A reload
  * that closed and bound the address again would reset them. listen is the
  * configured address ("@DIR@" allowed); the daemon is started here and
@@ -148,7 +153,7 @@ static inline char *queued_config(const char *listen, unsigned workers) {
         if (asprintf(&s,
                      "shutdown_timeout = 60.0;\n"
                      "services = ( { name = \"echo\"; listen = [ \"%s\" ]; workers = %u; handler = \"echo\";\n"
-                     "               idle_timeout = 600.0; } );\n",
+                     "               idle_timeout = 600.0; park = { enabled = false; }; } );\n",
                      listen, workers) < 0)
                 return NULL;
         return s;

@@ -175,11 +175,14 @@ END_TEST
 /* The STATUS= texts, word for word, where systemctl status shows them: in
  * the datagram of READY=1 after the start and after each reload (which
  * names the reload and how it ended), with RELOADING=1 and STOPPING=1, and
- * on their own when a worker dies (a slot backing off says so). */
+ * on their own when a worker dies (a slot backing off says so). "other"
+ * parks connections (the default), "echo" does not, so that both forms of
+ * a service's summary show. */
 START_TEST(test_status_texts) {
         static const char conf[] =
                 "services = (\n"
                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\";\n"
+                "    park = { enabled = false; };\n"
                 "    respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; }; },\n"
                 "  { name = \"other\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\"; }\n"
                 ");\n";
@@ -193,7 +196,7 @@ START_TEST(test_status_texts) {
         TD_OK(d, td_write_config(d, conf));
         TD_OK(d, td_start(d, NULL));
         idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
-        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 0 conns, 0 restarts; other 1/1 up, 0 conns, 0 restarts");
+        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 0 conns, 0 restarts; other 1/1 up, 0 conns, 0 restarts, 0 parked (0 idle, 0 reading, 0 sending)");
         TD_OK(d, td_find_port(d, "echo", 0, &port));
         for (unsigned i = 0; i < 3; i++)
                 TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
@@ -210,7 +213,7 @@ START_TEST(test_status_texts) {
         }
         TD_OK(d, td_wait_status(d, STRV("backing off"), TD_TIMEOUT, &line));
         TD_ASSERT_MSG(d, streq(line, "STATUS=echo 0/1 up, 4 conns, 1 restart, slot 0 backing off 60.0s after 1 "
-                                     "quick crash; other 1/1 up, 0 conns, 0 restarts"),
+                                     "quick crash; other 1/1 up, 0 conns, 0 restarts, 0 parked (0 idle, 0 reading, 0 sending)"),
                       "%s", line);
 
         /* A reload: announced, then applied with the new generation up. */
@@ -219,7 +222,7 @@ START_TEST(test_status_texts) {
         expect_datagram_prefix(d, idx, "RELOADING=1\nMONOTONIC_USEC=", "\nSTATUS=Reloading configuration");
         idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
         expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 1 restart; other 1/1 up, 0 conns, "
-                                "0 restarts; reload #1 applied");
+                                "0 restarts, 0 parked (0 idle, 0 reading, 0 sending); reload #1 applied");
 
         /* A refused one. */
         TD_OK(d, td_write_config(d, "services = 5;\n"));
@@ -227,7 +230,7 @@ START_TEST(test_status_texts) {
         TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
         idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
         expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 1 restart; other 1/1 up, 0 conns, "
-                                "0 restarts; reload #2 refused");
+                                "0 restarts, 0 parked (0 idle, 0 reading, 0 sending); reload #2 refused");
 
         TD_OK(d, td_kill(d, SIGTERM));
         idx = TD_OK(d, td_wait_notify(d, "STOPPING=1", TD_TIMEOUT, NULL));

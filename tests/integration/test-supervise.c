@@ -56,8 +56,10 @@ START_TEST(test_kill_worker_respawn) {
                                  "log_level = \"debug\";\n"
                                  "services = (\n"
                                  "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\";\n"
+                                 "    park = { enabled = false; };\n"
                                  "    respawn = { min_uptime = 0.5; backoff_initial = 60.0; backoff_max = 60.0; }; },\n"
                                  "  { name = \"clock\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\";\n"
+                                 "    park = { enabled = false; };\n"
                                  "    respawn = { min_uptime = 30.0; backoff_initial = 0.5; backoff_max = 0.5; }; }\n"
                                  ");\n"));
         TD_OK(d, td_start(d, NULL));

@@ -134,13 +134,48 @@ int td_children(pid_t pid, pid_t **ret) {
         return (int) n;
 }
 
-int td_workers(TestDaemon *d, pid_t **ret) {
+/* A front stage names itself "preforkd-front" (PR_SET_NAME). */
+static bool is_front_stage(pid_t pid) {
+        char path[64], comm[32] = "";
+        FILE *f;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        if (!fgets(comm, sizeof comm, f))
+                comm[0] = 0;
+        fclose(f);
+        return strncmp(comm, "preforkd-front", 14) == 0;
+}
+
+/* The master's children, front stages left out (with front, only them). */
+static int master_children(TestDaemon *d, bool front, pid_t **ret) {
+        _cleanup_free_ pid_t *l = NULL;
+        int n, k = 0;
+
         if (!d->started || d->reaped) {
                 if (ret)
                         *ret = NULL;
                 return 0;
         }
-        return td_children(d->pid, ret);
+        n = td_children(d->pid, &l);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++)
+                if (is_front_stage(l[i]) == front)
+                        l[k++] = l[i];
+        if (ret)
+                *ret = TAKE_PTR(l);
+        return k;
+}
+
+int td_workers(TestDaemon *d, pid_t **ret) {
+        return master_children(d, false, ret);
+}
+
+int td_front_stages(TestDaemon *d, pid_t **ret) {
+        return master_children(d, true, ret);
 }
 
 /* The kernel tells no one but the parent when a process forks, so the

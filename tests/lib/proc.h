@@ -15,8 +15,10 @@ typedef struct TestDaemon TestDaemon;
  * ascending. Returns their number (>= 0); *ret (may be NULL) is a malloc'ed
  * array (NULL when there are none). */
 int td_children(pid_t pid, pid_t **ret);
-/* td_children() of the master. */
+/* td_children() of the master that are workers (front stages left out). */
 int td_workers(TestDaemon *d, pid_t **ret);
+/* The master's children that are front stages (comm "preforkd-front"). */
+int td_front_stages(TestDaemon *d, pid_t **ret);
 /* Waits until the master has exactly n live children; stores them like
  * td_workers() if ret is not NULL. A fork is no event the test can wait
  * for, so this looks at /proc again and again: prefer a log line or a
