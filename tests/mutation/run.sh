@@ -17,12 +17,16 @@
 # 0 only when every mutation was killed (1 if any survived or is stale, 2
 # when the unmutated tree fails the named tests or cannot be set up).
 #
-# Usage: tests/mutation/run.sh [-j N] [-t SECONDS] [-k] [--whole-suite]
+# Usage: tests/mutation/run.sh [-j N] [-t SECONDS] [-m FACTOR] [-k] [--whole-suite]
 #                              [--no-baseline] [--list] [NAME...]
 #   NAME...        only these mutations (file names in m/ without .mut;
 #                  shell patterns allowed, e.g. 'http-*')
-#   -j N           N scratch copies, mutations run in parallel (default 1)
+#   -j N           N scratch copies, mutations run in parallel (default:
+#                  one per CPU, at most 3)
 #   -t SECONDS     bound on one meson test run (default 300)
+#   -m FACTOR      meson's --timeout-multiplier for each test (default 0.5:
+#                  a mutation that makes a test hang costs half its meson
+#                  timeout; the unmutated tests take a small part of it)
 #   -k             keep the scratch directory (its path is printed)
 #   --whole-suite  run every test but e2e against each mutation instead of
 #                  the named ones: to find what kills a survivor
@@ -58,8 +62,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 mdir=$here/m
 
-jobs=1
+# One scratch copy per core, at most three: the tests mostly wait.
+jobs=$(nproc 2>/dev/null || echo 1)
+[ "$jobs" -gt 3 ] && jobs=3
 test_timeout=300
+multiplier=0.5
 keep=false
 whole=false
 baseline=true
@@ -76,6 +83,7 @@ while [ $# -gt 0 ]; do
         -j) jobs=${2:?-j needs a number}; shift 2 ;;
         -j*) jobs=${1#-j}; shift ;;
         -t) test_timeout=${2:?-t needs seconds}; shift 2 ;;
+        -m) multiplier=${2:?-m needs a factor}; shift 2 ;;
         -k) keep=true; shift ;;
         --whole-suite) whole=true; shift ;;
         --no-baseline) baseline=false; shift ;;
@@ -111,6 +119,8 @@ if [ ${#mutations[@]} -eq 0 ]; then
         echo "run.sh: no mutation matches${patterns:+ ${patterns[*]}}" >&2
         exit 64
 fi
+
+[ "$jobs" -gt ${#mutations[@]} ] && jobs=${#mutations[@]}
 
 for f in "${mutations[@]}"; do
         for k in what file kill; do
@@ -234,48 +244,59 @@ run_spec() {
         # would run no test at all (and pass).
         if [ -n "$case" ]; then
                 bounded env CK_RUN_CASE="$case" \
-                        meson test -C "$build" --no-rebuild --print-errorlogs --logbase "$logbase" "${args[@]}" \
+                        meson test -C "$build" --no-rebuild --timeout-multiplier "$multiplier" --print-errorlogs --logbase "$logbase" "${args[@]}" \
                         >"$build/$logbase.out" 2>&1
         else
                 bounded env -u CK_RUN_CASE \
-                        meson test -C "$build" --no-rebuild --print-errorlogs --logbase "$logbase" "${args[@]}" \
+                        meson test -C "$build" --no-rebuild --timeout-multiplier "$multiplier" --print-errorlogs --logbase "$logbase" "${args[@]}" \
                         >"$build/$logbase.out" 2>&1
         fi
 }
 
 whole_suite_spec() {
         bounded env -u CK_RUN_CASE \
-                meson test -C "$1" --no-rebuild --print-errorlogs --no-suite e2e --logbase "$2" \
+                meson test -C "$1" --no-rebuild --timeout-multiplier "$multiplier" --print-errorlogs --no-suite e2e --logbase "$2" \
                 >"$1/$2.out" 2>&1
 }
 
 # The named tests must pass on the unmutated tree, and a TEST:CASE must run
-# at least one check (a misspelt case would run none and pass).
-run_baseline() {
-        local build=$scratch/1/build specs=() seen=" " spec i=0 rc
+# at least one check (a misspelt case would run none and pass). Spec i of
+# the distinct ones runs in copy (i mod jobs) + 1; each copy prints what
+# failed and exits non-zero.
+baseline_specs() {
+        local seen=" " spec
         for f in "${mutations[@]}"; do
                 for spec in $(field "$f" kill); do
                         [[ $seen == *" $spec "* ]] && continue
                         seen+="$spec "
-                        specs+=("$spec")
+                        echo "$spec"
                 done
         done
-        for spec in "${specs[@]}"; do
+}
+
+run_baseline() {
+        local j=$1 build=$scratch/$1/build spec i=0 rc failed=0
+        for spec in $(baseline_specs); do
                 i=$((i + 1))
+                [ $(((i - 1) % jobs + 1)) -eq "$j" ] || continue
                 rc=0
                 run_spec "$build" "$spec" "baseline-$i" || rc=$?
                 if [ "$rc" -ne 0 ]; then
                         echo "run.sh: baseline: $spec fails without any mutation (exit $rc):" >&2
                         tail -n 40 "$build/baseline-$i.out" >&2
-                        return 1
-                fi
+                        failed=1
+                # A skipped test (exit 77) could not kill anything.
+                elif grep -qE ' SKIP ' "$build/baseline-$i.out"; then
+                        echo "run.sh: baseline: $spec is skipped on this machine (exit 77), so it cannot kill a mutation:" >&2
+                        grep -E 'SKIP' "$build/meson-logs/baseline-$i.txt" | head -n 5 >&2
+                        failed=1
                 # A check test that ran no test case proves nothing.
-                if grep -qE 'Checks: 0,' "$build/meson-logs/baseline-$i.txt"; then
+                elif grep -qE 'Checks: 0,' "$build/meson-logs/baseline-$i.txt"; then
                         echo "run.sh: baseline: $spec runs no check test case (misspelt case name?)" >&2
-                        return 1
+                        failed=1
                 fi
         done
-        echo "baseline: ${#specs[@]} test runs pass unmutated ($(($(date +%s) - start)) s so far)"
+        return "$failed"
 }
 
 # Runs mutation $2 in scratch copy $1; prints its result line and stores
@@ -299,7 +320,7 @@ run_mutation() {
                         if [ "$rc" -ne 0 ]; then
                                 verdict=KILLED
                                 detail="by $(grep -E ' (FAIL|TIMEOUT|ERROR) ' "$dir/build/mut-$name.out" |
-                                        sed -E 's/^ *[0-9]+\/[0-9]+ +[^ ]+ \/ ([^ ]+) .*/\1/' | tr '\n' ' ' || true)"
+                                        sed -E 's/^ *[0-9]+\/[0-9]+ +[^ ]+ \/ ([^ ]+) .*/\1/' | sort -u | tr '\n' ' ' || true)"
                         else
                                 detail="the whole suite passes"
                         fi
@@ -322,7 +343,7 @@ run_mutation() {
                 fi
         fi
         cp "$dir/orig" "$dir/src/$file"
-        printf '%-12s %-34s %s (%ss)\n' "$verdict" "$name" "$detail" "$(($(date +%s) - t0))"
+        printf '%-12s %-38s %s (%ss)\n' "$verdict" "$name" "$detail" "$(($(date +%s) - t0))"
         echo "$verdict" >"$scratch/results/$name"
 }
 
@@ -339,7 +360,20 @@ done
 jobs_pids=()
 echo "setup: $jobs build$([ "$jobs" -eq 1 ] || echo s) ready ($(($(date +%s) - start)) s)"
 if $baseline && ! $whole; then
-        run_baseline || exit 2
+        for j in $(seq 1 "$jobs"); do
+                (
+                        trap 'stop_child; exit 130' INT TERM
+                        run_baseline "$j"
+                ) &
+                jobs_pids+=($!)
+        done
+        baseline_ok=true
+        for p in "${jobs_pids[@]}"; do
+                wait "$p" || baseline_ok=false
+        done
+        jobs_pids=()
+        $baseline_ok || exit 2
+        echo "baseline: $(baseline_specs | wc -l) test runs pass unmutated ($(($(date +%s) - start)) s so far)"
 fi
 
 # Mutation i goes to copy (i mod jobs) + 1; each copy works through its
