@@ -208,6 +208,39 @@ setup_copy() {
                 tail -n 30 "$dir/setup.log" "$dir/build.log" >&2 || true
                 return 1
         fi
+        # What each test runs, for building only that (and the daemon)
+        # after a mutation: "NAME TARGET" lines; a test that runs a script
+        # has no target of its own. meson is Python, so python3 is there.
+        python3 - "$dir/build" >"$dir/targets" <<'EOF_PY'
+import json, os, subprocess, sys
+build = os.path.realpath(sys.argv[1])
+def introspect(what):
+    return json.loads(subprocess.check_output(['meson', 'introspect', what, build]))
+def target(path):
+    path = os.path.realpath(path)
+    return os.path.relpath(path, build) if path.startswith(build + os.sep) else ''
+daemon = [t for t in introspect('--targets') if t['name'] == 'preforkd' and t['type'] == 'executable']
+print('preforkd', target(daemon[0]['filename'][0]))
+for t in introspect('--tests'):
+    print(t['name'], target(t['cmd'][0]))
+EOF_PY
+}
+
+# The ninja targets that the kill specs of mutation $2 need in copy $1:
+# the daemon and each named test's executable, or everything ("") when a
+# whole suite is named or --whole-suite is on.
+build_targets() {
+        local map=$scratch/$1/targets spec t out
+        $whole && return 0
+        out=$(awk '$1 == "preforkd" { print $2 }' "$map")
+        for spec in $(field "$2" kill); do
+                if [[ $spec == suite:* ]]; then
+                        return 0
+                fi
+                t=$(awk -v n="${spec%%:*}" '$1 == n { print $2 }' "$map")
+                [ -n "$t" ] && out+=" $t"
+        done
+        echo "$out"
 }
 
 # Runs "$@" bounded by the test timeout, in a process group of its own
@@ -302,14 +335,15 @@ run_baseline() {
 # Runs mutation $2 in scratch copy $1; prints its result line and stores
 # the verdict in $scratch/results/NAME.
 run_mutation() {
-        local dir=$scratch/$1 f=$2 name file spec rc t0 verdict detail ran=()
+        local dir=$scratch/$1 f=$2 name file spec rc t0 verdict detail ran=() targets=()
         name=$(basename "$f" .mut)
         file=$(field "$f" file)
         t0=$(date +%s)
         cp "$dir/src/$file" "$dir/orig"
+        read -r -a targets <<<"$(build_targets "$1" "$f")"
         if ! detail=$(apply_mutation "$f" "$dir/src"); then
                 verdict=STALE
-        elif ! ninja -C "$dir/build" >"$dir/build-$name.log" 2>&1; then
+        elif ! ninja -C "$dir/build" "${targets[@]}" >"$dir/build-$name.log" 2>&1; then
                 verdict=BUILD-KILLED
                 detail="does not compile (see a weaker mutation)"
         else
