@@ -138,34 +138,34 @@ static void busy_with_pipelined_request(TestDaemon **ret, int sig, uint16_t *ret
         *ret_client = c;
 }
 
-/* The response in flight is finished, the request already received is
- * answered with Connection: close, and then the connection ends. */
-static void expect_finished_then_closed(TestDaemon *d, Client *c) {
-        Response r;
-
-        ck_assert_int_eq(client_read_response(c, false, &r), 0);
-        ck_assert_uint_eq(r.status, 200);
-        ck_assert_uint_eq(r.body_len, (size_t) HUGE_SIZE);
-        response_done(&r);
-        ck_assert_int_eq(client_read_response(c, false, &r), 0);
-        ck_assert_uint_eq(r.status, 200);
-        ck_assert_str_eq(r.body, "hello world\n");
-        TD_ASSERT_MSG(d, response_field(&r, "Connection") && strcmp(response_field(&r, "Connection"), "close") == 0,
-                      "the request received before the stop was answered without Connection: close:\n%s", r.head);
-        response_done(&r);
-        ck_assert(client_sees_eof(c));
+/* The response in flight is finished, then the request already received
+ * is answered (r holds that answer). */
+static void expect_finished_then_answered(Client *c, Response *r) {
+        ck_assert_int_eq(client_read_response(c, false, r), 0);
+        ck_assert_uint_eq(r->status, 200);
+        ck_assert_uint_eq(r->body_len, (size_t) HUGE_SIZE);
+        response_done(r);
+        ck_assert_int_eq(client_read_response(c, false, r), 0);
+        ck_assert_uint_eq(r->status, 200);
+        ck_assert_str_eq(r->body, "hello world\n");
 }
 
 /* mutations stop-http-response-inflight, stop-http-connection-close: TERM
- * while a response is being sent. */
+ * while a response is being sent. The request behind it is answered with
+ * Connection: close, and then the connection ends. */
 START_TEST(test_term_finishes_response_and_closes) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint16_t port;
+        Response r;
         Client c;
         int code = -1;
 
         busy_with_pipelined_request(&d, SIGTERM, &port, &c);
-        expect_finished_then_closed(d, &c);
+        expect_finished_then_answered(&c, &r);
+        TD_ASSERT_MSG(d, response_field(&r, "Connection") && strcmp(response_field(&r, "Connection"), "close") == 0,
+                      "the request received before the stop was answered without Connection: close:\n%s", r.head);
+        response_done(&r);
+        ck_assert(client_sees_eof(&c));
         client_close(&c);
         TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
         ck_assert_int_eq(code, 0);
@@ -174,9 +174,11 @@ START_TEST(test_term_finishes_response_and_closes) {
 }
 END_TEST
 
-/* The same when a reload retires the busy worker; the new generation
- * serves meanwhile. */
-START_TEST(test_hup_finishes_response_and_closes) {
+/* mutation stop-http-response-inflight: the same when a reload retires the
+ * busy worker, while the new generation serves. A retiring worker keeps
+ * the connection (it parks it once idle, preforkd.conf(5), park), so the
+ * next request on it is answered too, by the new generation. */
+START_TEST(test_hup_finishes_response_and_keeps_connection) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint16_t port;
         Response r;
@@ -186,7 +188,14 @@ START_TEST(test_hup_finishes_response_and_closes) {
         http_get(port, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, &r);
         ck_assert_uint_eq(r.status, 200);
         response_done(&r);
-        expect_finished_then_closed(d, &c);
+        expect_finished_then_answered(&c, &r);
+        response_done(&r);
+        client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        ck_assert(client_sees_eof(&c));
         client_close(&c);
         TD_OK(d, td_kill(d, SIGTERM));
         TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
@@ -202,6 +211,6 @@ int main(void) {
         TD_ADD_TEST(s, test_head_trickle_is_cut_off);
         TD_ADD_TEST(s, test_body_drain_is_bounded);
         TD_ADD_TEST(s, test_term_finishes_response_and_closes);
-        TD_ADD_TEST(s, test_hup_finishes_response_and_closes);
+        TD_ADD_TEST(s, test_hup_finishes_response_and_keeps_connection);
         return td_run_suite(s);
 }
