@@ -37,12 +37,12 @@ START_TEST(test_range_end_at_file_size) {
 }
 END_TEST
 
-/* mutation http-header-timeout-restarts: a head that never completes is
- * cut off with a 408 even though a byte arrives every 100 ms, far less
- * than header_timeout apart; a deadline that moved with every byte would
- * never expire. The trickle only ends when the answer comes (or after
- * TD_TIMEOUT, the bound of a hang). */
-START_TEST(test_head_trickle_is_cut_off) {
+/* A head that never completes is cut off with a 408 even though a byte
+ * arrives every 100 ms, far less than header_timeout apart; a deadline that
+ * moved with every byte would never expire. The trickle only ends when the
+ * answer comes (or after TD_TIMEOUT, the bound of a hang). svc_extra turns
+ * the front stage off, or leaves it on (NULL). */
+static void head_trickle_is_cut_off(const char *svc_extra) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint64_t deadline;
         uint16_t port;
@@ -50,7 +50,7 @@ START_TEST(test_head_trickle_is_cut_off) {
         Response r;
         Client c;
 
-        start_web(&d, 1, "header_timeout = 0.5;", NULL, &port);
+        start_web(&d, 1, "header_timeout = 0.5;", svc_extra, &port);
         client_open(&c, port);
         client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ");
         deadline = td_now() + TD_TIMEOUT;
@@ -69,6 +69,20 @@ START_TEST(test_head_trickle_is_cut_off) {
         response_done(&r);
         client_close(&c);
         assert_clean_log(d);
+}
+
+/* mutation park-head-deadline-restarts: the slow head waits in the front
+ * stage (the default). */
+START_TEST(test_head_trickle_is_cut_off) {
+        head_trickle_is_cut_off(NULL);
+}
+END_TEST
+
+/* mutations http-header-timeout-restarts, http-header-timeout-408: the
+ * same in the worker, which keeps the head itself when it cannot park it
+ * (parking off, or park.max_parked reached). */
+START_TEST(test_head_trickle_is_cut_off_unparked) {
+        head_trickle_is_cut_off("park = { enabled = false; };");
 }
 END_TEST
 
@@ -209,6 +223,7 @@ int main(void) {
 
         TD_ADD_TEST(s, test_range_end_at_file_size);
         TD_ADD_TEST(s, test_head_trickle_is_cut_off);
+        TD_ADD_TEST(s, test_head_trickle_is_cut_off_unparked);
         TD_ADD_TEST(s, test_body_drain_is_bounded);
         TD_ADD_TEST(s, test_term_finishes_response_and_closes);
         TD_ADD_TEST(s, test_hup_finishes_response_and_keeps_connection);

@@ -2,13 +2,16 @@
 /* Core behaviour that the mutation check (tests/mutation) found untested:
  * each test here fails with the mutation named above it. A refused reload
  * reported as refused in STATUS=, a stop that cancels a config load still
- * in progress, and a worker's own journal record reaching journald. */
+ * in progress, a worker's own journal record reaching journald, and a busy
+ * worker SIGKILLed after shutdown_timeout. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "basic/journal-reader.h"
@@ -205,12 +208,79 @@ START_TEST(test_worker_record_reaches_journal) {
 }
 END_TEST
 
+/* mutation stop-shutdown-timeout: a worker still busy with a connection
+ * when shutdown_timeout has passed is SIGKILLed, and the daemon exits 0.
+ * Busy means in the middle of sending: the client reads nothing and has
+ * filled every buffer on the way (its sends are refused), so the worker
+ * waits to write and cannot park the connection. The master's last resort
+ * (exit 70 some seconds later) does not pass for this. */
+START_TEST(test_busy_worker_killed_after_shutdown_timeout) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        static char chunk[16384];
+        int small = 4096, r;
+        size_t sent = 0;
+        uint16_t port;
+
+        /* With a front stage, which a graceful stop ends first: the
+         * workers' SIGKILL deadline is then set in a second step. */
+        start_echo(&d, 1, "idle_timeout = 600.0; park = { enabled = true; };", "shutdown_timeout = 0.3;", &port);
+        TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w));
+        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_ASSERT(d, setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+        for (uint64_t deadline = td_now() + TD_TIMEOUT;;) {
+                ssize_t n = send(fd, chunk, sizeof chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+                if (n < 0 && IN_SET(errno, EAGAIN, EWOULDBLOCK)) {
+                        /* Full for now; full for good once the worker has
+                         * stopped reading: wait for that with poll(). */
+                        struct pollfd p = { .fd = fd, .events = POLLOUT };
+                        if (poll(&p, 1, 200) == 0)
+                                break;
+                        continue;
+                }
+                TD_ASSERT_MSG(d, n > 0, "send: %s", strerror(errno));
+                sent += (size_t) n;
+                TD_ASSERT_MSG(d, td_now() < deadline, "the worker still reads after %zu bytes", sent);
+        }
+
+        stop_and_expect(d, SIGTERM, 0);
+        TD_ASSERT(d, td_log_contains(d, "Generation 1: 1 worker still busy after the shutdown timeout, killing them"));
+        r = td_wait_eof(fd, TD_TIMEOUT);
+        TD_ASSERT_MSG(d, r == 0 || r == -ECONNRESET || r == -EPROTO, "held connection: %s", strerror(-r));
+        TD_OK(d, td_wait_pid_gone(w[0], TD_TIMEOUT));
+}
+END_TEST
+
+/* Workers of a service that parks die with their master too (a defect
+ * found with the mutation gaps: when the master is SIGKILLed, its front
+ * stage exits on PR_SET_PDEATHSIG first, and a worker woken by the park
+ * channel's end read it over and over with TERM blocked). */
+START_TEST(test_parking_workers_die_with_master) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        int code = -1, n;
+
+        start_echo(&d, 3, "park = { enabled = true; };", NULL, NULL);
+        n = TD_OK(d, td_wait_workers(d, 3, TD_TIMEOUT, &w));
+        TD_OK(d, td_kill(d, SIGKILL));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, &code));
+        ck_assert_int_eq(code, 128 + SIGKILL);
+        for (int i = 0; i < n; i++)
+                TD_ASSERT_MSG(d, td_wait_pid_gone(w[i], TD_TIMEOUT) == 0, "worker %d survived its master", (int) w[i]);
+        TD_ASSERT(d, td_group_count(d) == 0);
+}
+END_TEST
+
 static Suite *gaps_suite(void) {
         Suite *s = suite_create("mutation-gaps");
 
         TD_ADD_TEST(s, test_reload_outcome_in_status);
         TD_ADD_TEST(s, test_stop_cancels_config_load);
         TD_ADD_TEST(s, test_worker_record_reaches_journal);
+        TD_ADD_TEST(s, test_busy_worker_killed_after_shutdown_timeout);
+        TD_ADD_TEST(s, test_parking_workers_die_with_master);
         return s;
 }
 
