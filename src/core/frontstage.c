@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sysexits.h>
 
@@ -19,6 +20,7 @@
  * allocated only once the client sends some. */
 typedef struct Held {
         int fd;
+        int file_fd;                  /* SENDING: the file being sent */
         size_t heap_index;            /* SIZE_MAX: not in the deadline heap */
         struct Held *next_ready;      /* in the queue of connections waiting to be handed back */
         char *buf;                    /* st.n_bytes gathered, room for st.gather_max */
@@ -34,7 +36,8 @@ typedef struct FrontStage {
         Held **heap;                  /* a binary min-heap by st.deadline_usec */
         size_t n_heap, heap_size;
         Held *ready_head, *ready_tail; /* handed back, but the channel was full */
-        uint64_t n_held, n_idle, n_head;
+        uint64_t n_held, n_kind[_PARK_KIND_MAX];
+        bool stopping;                /* a graceful stop: finish, hand back, close */
 } FrontStage;
 
 static void heap_swap(FrontStage *f, size_t a, size_t b) {
@@ -99,16 +102,27 @@ static void heap_remove(FrontStage *f, Held *h) {
 
 static void frontstage_publish(FrontStage *f) {
         atomic_store_explicit(&f->score->parked, f->n_held, memory_order_relaxed);
-        atomic_store_explicit(&f->score->parked_idle, f->n_idle, memory_order_relaxed);
-        atomic_store_explicit(&f->score->parked_head, f->n_head, memory_order_relaxed);
+        atomic_store_explicit(&f->score->parked_idle, f->n_kind[PARK_IDLE], memory_order_relaxed);
+        atomic_store_explicit(&f->score->parked_head, f->n_kind[PARK_HEAD], memory_order_relaxed);
+        atomic_store_explicit(&f->score->parked_sending, f->n_kind[PARK_SENDING], memory_order_relaxed);
 }
 
 static void held_count(FrontStage *f, const Held *h, int delta) {
         f->n_held += (uint64_t) (int64_t) delta;
-        if (h->st.kind == PARK_IDLE)
-                f->n_idle += (uint64_t) (int64_t) delta;
-        else
-                f->n_head += (uint64_t) (int64_t) delta;
+        f->n_kind[h->st.kind] += (uint64_t) (int64_t) delta;
+}
+
+/* Moves h to another kind: counts, deadline, and what epoll waits for. */
+static void held_become(FrontStage *f, Held *h, ParkKind kind, uint64_t deadline, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.ptr = h };
+
+        held_count(f, h, -1);
+        h->st.kind = kind;
+        held_count(f, h, +1);
+        h->st.deadline_usec = deadline;
+        heap_up(f, h->heap_index);
+        heap_down(f, h->heap_index);
+        (void) epoll_ctl(f->epfd, EPOLL_CTL_MOD, h->fd, &ev);
 }
 
 /* Forgets h: out of epoll, the heap and the counts, its fd closed (the
@@ -118,6 +132,7 @@ static void held_close(FrontStage *f, Held *h) {
         heap_remove(f, h);
         held_count(f, h, -1);
         safe_close(h->fd);
+        safe_close(h->file_fd);
         free(h->buf);
         free(h);
 }
@@ -132,7 +147,7 @@ static void held_hand_back(FrontStage *f, Held *h) {
         heap_remove(f, h);
         (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, h->fd, NULL);
         if (!f->ready_head) {
-                r = park_send(f->channel, h->fd, &h->st, h->buf, h->st.n_bytes, false);
+                r = park_send(f->channel, h->fd, -EBADF, &h->st, h->buf, h->st.n_bytes, false);
                 if (r >= 0) {
                         held_close(f, h);
                         return;
@@ -155,7 +170,7 @@ static void held_hand_back(FrontStage *f, Held *h) {
 static void frontstage_flush_ready(FrontStage *f) {
         while (f->ready_head) {
                 Held *h = f->ready_head;
-                int r = park_send(f->channel, h->fd, &h->st, h->buf, h->st.n_bytes, false);
+                int r = park_send(f->channel, h->fd, -EBADF, &h->st, h->buf, h->st.n_bytes, false);
 
                 if (r == -EAGAIN)
                         return;
@@ -166,16 +181,20 @@ static void frontstage_flush_ready(FrontStage *f) {
         }
 }
 
+static void frontstage_stop_one(FrontStage *f, Held *h);
+
 /* Takes a connection a worker parked. */
-static void frontstage_take(FrontStage *f, int fd, const ParkState *st, const char *bytes) {
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+static void frontstage_take(FrontStage *f, int fd, int file_fd, const ParkState *st, const char *bytes) {
+        struct epoll_event ev = { .events = st->kind == PARK_SENDING ? EPOLLOUT | EPOLLRDHUP : EPOLLIN | EPOLLRDHUP };
         Held *h = calloc(1, sizeof(Held));
 
         if (!h) {
                 safe_close(fd);
+                safe_close(file_fd);
                 return;
         }
         h->fd = fd;
+        h->file_fd = file_fd;
         h->st = *st;
         h->heap_index = SIZE_MAX;
         if (h->st.gather_max > PARK_BYTES_MAX)
@@ -184,6 +203,7 @@ static void frontstage_take(FrontStage *f, int fd, const ParkState *st, const ch
                 h->buf = malloc(MAX(h->st.gather_max, st->n_bytes));
                 if (!h->buf) {
                         safe_close(fd);
+                        safe_close(file_fd);
                         free(h);
                         return;
                 }
@@ -195,6 +215,9 @@ static void frontstage_take(FrontStage *f, int fd, const ParkState *st, const ch
                 held_close(f, h);
                 return;
         }
+        /* Parked just before the stop reached its worker. */
+        if (f->stopping)
+                frontstage_stop_one(f, h);
 }
 
 static void frontstage_receive(FrontStage *f) {
@@ -202,22 +225,72 @@ static void frontstage_receive(FrontStage *f) {
 
         for (;;) {
                 ParkState st;
-                int fd, r;
+                int fd, file_fd, r;
 
-                r = park_receive(f->channel, &fd, &st, bytes, sizeof bytes);
+                r = park_receive(f->channel, &fd, &file_fd, &st, bytes, sizeof bytes);
                 if (r <= 0) {
                         if (r < 0)
                                 log_debug_errno(r, "%s front stage: cannot receive: %s", f->sp->svc->name, STRERROR(r));
                         return;
                 }
-                frontstage_take(f, fd, &st, bytes);
+                frontstage_take(f, fd, file_fd, &st, bytes);
         }
+}
+
+/* Sendfile at most this much per call, so that one fast reader does not
+ * hold up the others. */
+#define SEND_CHUNK (256U * 1024U)
+
+/* The slow reader of h can take more. Each stall may last send_timeout;
+ * once the file is sent, the connection waits for its next request like
+ * any idle one (or is closed when the response said so). */
+static void held_send(FrontStage *f, Held *h, uint32_t events) {
+        uint64_t now;
+
+        if (!(events & EPOLLOUT)) {
+                held_close(f, h);
+                return;
+        }
+        while (h->st.file_remaining > 0) {
+                off_t off = (off_t) h->st.file_offset;
+                ssize_t n = sendfile(h->fd, h->file_fd, &off,
+                                     (size_t) MIN(h->st.file_remaining, (uint64_t) SEND_CHUNK));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && IN_SET(errno, EAGAIN, EWOULDBLOCK))
+                        break;
+                if (n <= 0) {
+                        held_close(f, h);
+                        return;
+                }
+                h->st.file_offset += (uint64_t) n;
+                h->st.file_remaining -= (uint64_t) n;
+        }
+        now = now_usec();
+        if (h->st.file_remaining > 0) {
+                h->st.deadline_usec = now + h->st.send_timeout_usec;
+                heap_up(f, h->heap_index);
+                heap_down(f, h->heap_index);
+                return;
+        }
+        h->file_fd = safe_close(h->file_fd);
+        if (!h->st.keep_alive) {
+                (void) shutdown(h->fd, SHUT_WR);
+                held_close(f, h);
+                return;
+        }
+        held_become(f, h, PARK_IDLE, now + h->st.keepalive_usec, EPOLLIN | EPOLLRDHUP);
 }
 
 /* The client of h sent something, or went away. */
 static void held_on_event(FrontStage *f, Held *h, uint32_t events) {
         ssize_t n;
 
+        if (h->st.kind == PARK_SENDING) {
+                held_send(f, h, events);
+                return;
+        }
         if (h->st.gather_max == 0) {
                 /* Nothing to gather (echo): readable means work. A client
                  * that only hung up is closed here. */
@@ -241,16 +314,10 @@ static void held_on_event(FrontStage *f, Held *h, uint32_t events) {
                 held_close(f, h);
                 return;
         }
-        if (h->st.kind == PARK_IDLE) {
+        if (h->st.kind == PARK_IDLE)
                 /* The next request has begun: from now on the whole head
                  * must arrive within header_timeout. */
-                held_count(f, h, -1);
-                h->st.kind = PARK_HEAD;
-                held_count(f, h, +1);
-                h->st.deadline_usec = now_usec() + h->st.head_timeout_usec;
-                heap_up(f, h->heap_index);
-                heap_down(f, h->heap_index);
-        }
+                held_become(f, h, PARK_HEAD, now_usec() + h->st.head_timeout_usec, EPOLLIN | EPOLLRDHUP);
         h->st.n_bytes += (uint32_t) n;
         if (h->st.n_bytes >= h->st.gather_max ||
             f->handler->park_ready(h->buf, h->st.n_bytes, h->st.gather_max) > 0)
@@ -290,23 +357,54 @@ static int frontstage_timeout_ms(const FrontStage *f, uint64_t now) {
         return d > INT32_MAX ? INT32_MAX : (int) d;
 }
 
-/* A graceful stop: every held connection is idle or waiting for its
- * client, so it is closed (a FIN: nothing unread is left behind) and the
- * front stage leaves. */
-_noreturn_ static void frontstage_leave(FrontStage *f) {
-        uint64_t n = f->n_held;
-
-        while (f->n_heap > 0)
-                held_close(f, f->heap[0]);
-        while (f->ready_head) {
-                Held *h = f->ready_head;
-                f->ready_head = h->next_ready;
-                held_close(f, h);
+/* What a graceful stop does with a held connection: one idle between two
+ * requests is closed (a FIN: nothing is left unread), unless the handler
+ * has no such boundary (echo), and one that never sent a byte likewise; a
+ * head in progress goes back to a worker, which finishes the request
+ * (the master stops the workers only once the front stage has left); a
+ * file being sent is finished here. */
+static void frontstage_stop_one(FrontStage *f, Held *h) {
+        switch ((ParkKind) h->st.kind) {
+        case PARK_IDLE:
+                if (f->handler->park_idle_closes_on_stop)
+                        held_close(f, h);
+                else
+                        held_hand_back(f, h);
+                break;
+        case PARK_HEAD:
+                if (h->st.n_bytes == 0)
+                        held_close(f, h);
+                else
+                        held_hand_back(f, h);
+                break;
+        case PARK_SENDING:
+                break;
+        case _PARK_KIND_MAX:
+                abort();
         }
-        frontstage_publish(f);
-        log_debug("%s front stage: leaving, %" PRIu64 " held connection%s closed", f->sp->svc->name, n,
-                  n == 1 ? "" : "s");
-        _exit(0);
+}
+
+static void frontstage_begin_stop(FrontStage *f) {
+        size_t n = f->n_heap;
+        Held **all;
+
+        f->stopping = true;
+        log_debug("%s front stage: stopping with %" PRIu64 " held connection%s", f->sp->svc->name, f->n_held,
+                  f->n_held == 1 ? "" : "s");
+        /* frontstage_stop_one() reorders the heap: work on a copy. Without
+         * memory for it, the connections are dealt with where they lie,
+         * from the end, which removal never reorders past. */
+        all = malloc(n * sizeof(Held *) + 1);
+        if (all) {
+                memcpy(all, f->heap, n * sizeof(Held *));
+                for (size_t i = 0; i < n; i++)
+                        frontstage_stop_one(f, all[i]);
+                free(all);
+                return;
+        }
+        for (size_t i = n; i > 0; i--)
+                if (i - 1 < f->n_heap)
+                        frontstage_stop_one(f, f->heap[i - 1]);
 }
 
 void frontstage_main(const WorkerSpawn *sp) {
@@ -335,8 +433,13 @@ void frontstage_main(const WorkerSpawn *sp) {
                 struct epoll_event events[64];
                 int n;
 
-                if (worker_stop_requested())
-                        frontstage_leave(&f);
+                if (worker_stop_requested() && !f.stopping)
+                        frontstage_begin_stop(&f);
+                if (f.stopping && f.n_kind[PARK_SENDING] == 0 && !f.ready_head) {
+                        frontstage_publish(&f);
+                        log_debug("%s front stage: leaving", sp->svc->name);
+                        _exit(0);
+                }
                 n = epoll_pwait(f.epfd, events, (int) ELEMENTSOF(events), frontstage_timeout_ms(&f, now_usec()),
                                 worker_wait_mask());
                 if (n < 0 && errno != EINTR)

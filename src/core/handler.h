@@ -67,6 +67,11 @@ typedef struct HandlerVTable {
          * arriving: the last answer to send before closing (HTTP 408),
          * written into buf; returns its length, 0 for none. */
         size_t (*park_timeout_answer)(char *buf, size_t size);
+        /* Whether a graceful stop may close a parked connection that waits
+         * between two requests (http's idle keep-alive); otherwise (echo,
+         * which has no request boundary) it is handed back and served to
+         * its end like any connection in progress. */
+        bool park_idle_closes_on_stop;
 } HandlerVTable;
 
 /* NULL-terminated; defined by src/handlers/handler-table.c. */

@@ -79,9 +79,12 @@ static void master_send_status(Master *m, bool ready) {
  * a starting generation uses. */
 static void master_prune_listeners(Master *m) {
         const Supervisor *s = m->supervisor;
+        /* A stop closes them all at once, even while the workers still
+         * finish (or take back from the front stage) what is in progress. */
+        bool stopping = IN_SET(s->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED);
         const Config *keep[] = {
-                s->current ? s->current->config : NULL,
-                s->pending ? s->pending->config : NULL,
+                s->current && !stopping ? s->current->config : NULL,
+                s->pending && !stopping ? s->pending->config : NULL,
         };
 
         listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);

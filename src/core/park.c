@@ -32,10 +32,12 @@ int park_socketpair(int ret_fds[2]) {
         return 0;
 }
 
-int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n, bool wait) {
+int park_send(int channel, int fd, int file_fd, const ParkState *st, const void *bytes, size_t n, bool wait) {
+        int fds[2] = { fd, file_fd };
+        size_t n_fds = st->kind == PARK_SENDING ? 2 : 1;
         union {
                 struct cmsghdr cmsg;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(2 * sizeof(int))];
         } control = { 0 };
         ParkState hdr = *st;
         struct iovec iov[2] = {
@@ -46,13 +48,15 @@ int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_
                 .msg_iov = iov,
                 .msg_iovlen = n > 0 ? 2 : 1,
                 .msg_control = &control,
-                .msg_controllen = sizeof control,
+                .msg_controllen = CMSG_SPACE(n_fds * sizeof(int)),
         };
         struct cmsghdr *c;
 
         assert(st);
         if (n > PARK_BYTES_MAX)
                 return -EMSGSIZE;
+        if (st->kind == PARK_SENDING && file_fd < 0)
+                return -EBADF;
         hdr.magic = PARK_MAGIC;
         hdr.version = PARK_VERSION;
         hdr.n_bytes = (uint32_t) n;
@@ -60,8 +64,8 @@ int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_
         c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
 
         for (;;) {
                 if (sendmsg(channel, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT)) >= 0)
@@ -76,15 +80,21 @@ int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_
         }
 }
 
-int park_receive(int channel, int *ret_fd, ParkState *ret_state, void *buf, size_t buf_size) {
+static void close_fds(const int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+}
+
+int park_receive(int channel, int *ret_fd, int *ret_file_fd, ParkState *ret_state, void *buf, size_t buf_size) {
         assert(ret_fd);
+        assert(ret_file_fd);
         assert(ret_state);
         assert(buf_size >= PARK_BYTES_MAX);
 
         for (;;) {
                 union {
                         struct cmsghdr cmsg;
-                        char buf[CMSG_SPACE(sizeof(int))];
+                        char buf[CMSG_SPACE(2 * sizeof(int))];
                 } control;
                 ParkState st;
                 struct iovec iov[2] = {
@@ -97,7 +107,8 @@ int park_receive(int channel, int *ret_fd, ParkState *ret_state, void *buf, size
                         .msg_control = &control,
                         .msg_controllen = sizeof control,
                 };
-                int fd = -EBADF;
+                int fds[2] = { -EBADF, -EBADF };
+                size_t n_fds = 0;
                 ssize_t n;
 
                 n = recvmsg(channel, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -109,18 +120,22 @@ int park_receive(int channel, int *ret_fd, ParkState *ret_state, void *buf, size
                         return negative_errno();
                 }
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                            c->cmsg_len == CMSG_LEN(sizeof(int)))
-                                memcpy(&fd, CMSG_DATA(c), sizeof(int));
-                if (fd < 0)
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && n_fds == 0 &&
+                            c->cmsg_len >= CMSG_LEN(sizeof(int)) && c->cmsg_len <= CMSG_LEN(2 * sizeof(int))) {
+                                n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                memcpy(fds, CMSG_DATA(c), n_fds * sizeof(int));
+                        }
+                if (n_fds == 0)
                         continue;
                 if ((size_t) n < sizeof st || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || st.magic != PARK_MAGIC ||
                     st.version != PARK_VERSION || st.n_bytes != (size_t) n - sizeof st ||
-                    st.peer_len > sizeof st.peer || st.kind >= _PARK_KIND_MAX) {
-                        safe_close(fd);
+                    st.peer_len > sizeof st.peer || st.kind >= _PARK_KIND_MAX ||
+                    n_fds != (st.kind == PARK_SENDING ? 2U : 1U)) {
+                        close_fds(fds, n_fds);
                         continue;
                 }
-                *ret_fd = fd;
+                *ret_fd = fds[0];
+                *ret_file_fd = fds[1];
                 *ret_state = st;
                 return 1;
         }

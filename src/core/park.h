@@ -30,6 +30,7 @@
 typedef enum ParkKind {
         PARK_IDLE,            /* between requests: nothing read yet */
         PARK_HEAD,            /* a request head has begun to arrive */
+        PARK_SENDING,         /* the rest of a response is a file, for a client that reads slowly */
         _PARK_KIND_MAX,
 } ParkKind;
 
@@ -45,6 +46,15 @@ typedef struct ParkState {
         uint64_t head_timeout_usec;   /* once bytes arrive on an IDLE one: the new deadline is now + this */
         uint64_t requests;            /* answered so far on this connection */
         uint64_t conn_start_usec;     /* when it was accepted */
+        /* SENDING: the file (the message's second fd) from file_offset,
+         * file_remaining bytes, each stall at most send_timeout_usec; then
+         * IDLE for keepalive_usec when keep_alive, else closed. */
+        uint64_t file_offset;
+        uint64_t file_remaining;
+        uint64_t send_timeout_usec;
+        uint64_t keepalive_usec;
+        uint32_t keep_alive;
+        uint32_t reserved;
         uint32_t n_bytes;             /* bytes that follow this header in the message */
         uint32_t peer_len;
         struct sockaddr_storage peer;
@@ -63,13 +73,15 @@ int park_socketpair(int ret_fds[2]);
  * a send with a timeout. */
 #define PARK_SEND_TIMEOUT_USEC (100 * USEC_PER_MSEC)
 
-/* Sends fd with st and n bytes; with wait, waits up to the socket's send
- * timeout for room. 0, -EAGAIN when the channel is full (the caller keeps
- * the connection), or a negative errno. */
-int park_send(int channel, int fd, const ParkState *st, const void *bytes, size_t n, bool wait);
+/* Sends fd (and for SENDING file_fd) with st and n bytes; with wait, waits
+ * up to the socket's send timeout for room. 0, -EAGAIN when the channel is
+ * full (the caller keeps the connection), or a negative errno. */
+int park_send(int channel, int fd, int file_fd, const ParkState *st, const void *bytes, size_t n, bool wait);
 
-/* Receives one connection without blocking: 1 with *ret_fd (close-on-exec),
- * *ret_state and the bytes in buf (st->n_bytes of them, buf_size must be
- * PARK_BYTES_MAX); 0 when none is queued; a negative errno. A malformed
- * message's fd is closed and the message skipped. */
-int park_receive(int channel, int *ret_fd, ParkState *ret_state, void *buf, size_t buf_size);
+/* Receives one connection without blocking: 1 with *ret_fd and, for
+ * SENDING, *ret_file_fd (else -EBADF; both close-on-exec), *ret_state and
+ * the bytes in buf (st->n_bytes of them, buf_size must be PARK_BYTES_MAX);
+ * 0 when none is queued; a negative errno. A message with other than the
+ * expected number of fds, or malformed, has its fds closed and is
+ * skipped: the control buffer has room for two, and no more. */
+int park_receive(int channel, int *ret_fd, int *ret_file_fd, ParkState *ret_state, void *buf, size_t buf_size);

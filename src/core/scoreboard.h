@@ -40,6 +40,7 @@ typedef struct ServiceScore {
         _Atomic uint64_t parked;           /* held by the front stage now */
         _Atomic uint64_t parked_idle;      /* ... of which idle between requests */
         _Atomic uint64_t parked_head;      /* ... of which with a request arriving */
+        _Atomic uint64_t parked_sending;   /* ... of which finishing a response to a slow reader */
         _Atomic uint64_t handed_back;      /* total handed back to workers */
         _Atomic uint64_t park_refused;     /* total not parked: the front stage was full */
         _Atomic uint64_t park_expired;     /* total closed by the front stage at their deadline */

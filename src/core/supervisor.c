@@ -71,6 +71,7 @@ int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
                 .pending_deadline = USEC_INFINITY,
                 .stop_deadline = USEC_INFINITY,
                 .reload_timeout_usec = RELOAD_TIMEOUT_USEC,
+                .stop_kill_usec = USEC_INFINITY,
         };
         *ret = s;
         return 0;
@@ -451,6 +452,25 @@ static void supervisor_progress(Supervisor *s) {
         supervisor_free_retired(s);
 }
 
+static bool supervisor_fronts_alive(const Supervisor *s) {
+        for (size_t i = 0; i < s->n_services; i++)
+                if (slot_has_process(&s->services[i]->front))
+                        return true;
+        return false;
+}
+
+/* The second step of a graceful stop: the workers retire once no front
+ * stage is left to hand them a connection. */
+static void supervisor_stop_workers_due(Supervisor *s, uint64_t now) {
+        if (!s->stop_workers_pending || (supervisor_fronts_alive(s) && s->stop_workers_usec > now))
+                return;
+        s->stop_workers_pending = false;
+        if (s->current)
+                supervisor_retire(s, TAKE_PTR(s->current), s->stop_kill_usec);
+        if (s->pending)
+                supervisor_retire(s, TAKE_PTR(s->pending), s->stop_kill_usec);
+}
+
 void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
         const Generation *newest;
         uint64_t grace;
@@ -482,21 +502,28 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
         newest = s->current ? s->current : s->pending ? s->pending : s->retiring;
         grace = fast ? FAST_STOP_USEC : newest ? newest->config->shutdown_timeout_usec : 0;
         if (s->state != SUPERVISOR_STOPPING) {
+                bool fronts = false;
+
                 s->state = SUPERVISOR_STOPPING;
                 s->pending_deadline = USEC_INFINITY;
                 /* Before the workers hear of the stop: from now on they
                  * close idle connections instead of parking them. */
-                for (size_t i = 0; i < s->n_services; i++)
+                for (size_t i = 0; i < s->n_services; i++) {
                         atomic_store(&s->services[i]->scoreboard->service->stopping, 1);
-                if (s->current)
-                        supervisor_retire(s, TAKE_PTR(s->current), USEC_INFINITY);
-                if (s->pending)
-                        supervisor_retire(s, TAKE_PTR(s->pending), USEC_INFINITY);
-                /* What a front stage holds waits for its client: it is
-                 * closed at once, gently. */
-                for (size_t i = 0; i < s->n_services; i++)
+                        fronts = fronts || slot_has_process(&s->services[i]->front);
                         supervisor_retire_front(s, s->services[i], USEC_INFINITY);
+                }
+                /* The front stages go first: they close what is idle and
+                 * hand back what is in progress, which the workers, still
+                 * running, finish. The workers are told once the front
+                 * stages have left (at the latest after grace). */
+                s->stop_workers_pending = true;
+                s->stop_workers_usec = fronts && !fast ? deadline_after(now, grace) : now;
         }
+        if (s->stop_workers_pending && fast)
+                s->stop_workers_usec = now;
+        s->stop_kill_usec = MIN(s->stop_kill_usec, deadline_after(now, grace));
+        supervisor_stop_workers_due(s, now);
         if (fast) {
                 s->fast_stop = true;
                 log_info("Fast stop: telling workers to exit now");
@@ -609,6 +636,7 @@ static void supervisor_front_exited(Supervisor *s, Slot *slot, const ExitStatus 
         atomic_store(&ss->parked, 0);
         atomic_store(&ss->parked_idle, 0);
         atomic_store(&ss->parked_head, 0);
+        atomic_store(&ss->parked_sending, 0);
 
         if (slot->state == SLOT_RETIRING || !service->svc || !service->svc->park) {
                 log_internal(LOG_INFO, 0, &f, "%s[front stage]: front stage %d %s after %.3fs", service->name,
@@ -684,6 +712,11 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 if (!respawn_is_planned(&e))
                         service->restarts++;
                 slot->pid = 0;
+                if (s->state == SUPERVISOR_STOPPING) {
+                        /* Between the two steps of a stop: not replaced. */
+                        slot->state = SLOT_DEAD;
+                        break;
+                }
 
                 if (slot->pool->gen == s->pending && was_starting) {
                         char why[256];
@@ -765,6 +798,7 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
                 supervisor_refuse_pending(s, why, now);
         } else if (s->pending && generation_settled(s->pending, false))
                 supervisor_apply_pending(s, now);
+        supervisor_stop_workers_due(s, now);
         if (s->state == SUPERVISOR_STOPPING && s->stop_deadline <= now) {
                 s->stop_deadline = USEC_INFINITY;
                 log_error("%u worker%s did not exit after SIGKILL; exiting anyway", supervisor_live_workers(s),
@@ -787,6 +821,9 @@ static uint64_t generation_next_deadline(const Generation *g) {
 
 uint64_t supervisor_next_deadline(const Supervisor *s) {
         uint64_t d = MIN(s->pending_deadline, s->stop_deadline);
+
+        if (s->stop_workers_pending)
+                d = MIN(d, s->stop_workers_usec);
 
         d = MIN(d, generation_next_deadline(s->current));
         d = MIN(d, generation_next_deadline(s->pending));
@@ -858,8 +895,15 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         n = (size_t) l;
         if (service->front.state != SLOT_DEAD) {
                 const ServiceScore *ss = service->scoreboard->service;
-                l = snprintf(buf + n, size - n, ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading)%s",
+                uint64_t refused = atomic_load(&ss->park_refused);
+                char extra[64] = "";
+
+                if (refused > 0)
+                        (void) snprintf(extra, sizeof extra, ", %" PRIu64 " not parked: full", refused);
+                l = snprintf(buf + n, size - n,
+                             ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading, %" PRIu64 " sending)%s%s",
                              atomic_load(&ss->parked), atomic_load(&ss->parked_idle), atomic_load(&ss->parked_head),
+                             atomic_load(&ss->parked_sending), extra,
                              service->front.state == SLOT_BACKOFF ? ", front stage backing off" : "");
                 if (l < 0 || (size_t) l >= size - n)
                         return -ENOBUFS;

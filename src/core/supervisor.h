@@ -69,6 +69,11 @@ typedef struct Supervisor {
         uint64_t stop_deadline;       /* STOPPING: report STOP_TIMEOUT then */
         uint64_t reload_timeout_usec;
         bool fast_stop;
+        /* A graceful stop ends the front stages first (they hand back
+         * what is in progress), the workers once they have left. */
+        bool stop_workers_pending;
+        uint64_t stop_workers_usec;   /* ... or at this time at the latest */
+        uint64_t stop_kill_usec;      /* a stop's SIGKILL to stragglers */
 } Supervisor;
 
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret);

@@ -258,7 +258,12 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
                 if (stop_requested)
                         return -ECANCELED;
                 if (sp->park_fd >= 0) {
-                        r = park_receive(sp->park_fd, &fd, st, park_bytes, sizeof park_bytes);
+                        int file_fd = -EBADF;
+
+                        r = park_receive(sp->park_fd, &fd, &file_fd, st, park_bytes, sizeof park_bytes);
+                        /* The front stage finishes a file itself: it never
+                         * hands one back. */
+                        safe_close(file_fd);
                         if (r > 0) {
                                 atomic_fetch_add_explicit(&sp->service_score->handed_back, 1, memory_order_relaxed);
                                 *c = (Conn) {
@@ -307,27 +312,35 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
 /* This worker's spawn, for the park functions below. */
 static const WorkerSpawn *worker_spawn;
 
+static bool park_on(const WorkerSpawn *sp) {
+        return sp && sp->park_fd >= 0 && sp->svc->park &&
+               !atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed);
+}
+
 bool worker_park_possible(void) {
         const WorkerSpawn *sp = worker_spawn;
 
-        if (!sp || sp->park_fd < 0 || !sp->svc->park)
+        return park_on(sp) &&
+               atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) < sp->svc->max_parked;
+}
+
+bool worker_park_full(void) {
+        const WorkerSpawn *sp = worker_spawn;
+
+        if (!park_on(sp) ||
+            atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) < sp->svc->max_parked)
                 return false;
-        if (atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed))
-                return false;
-        if (atomic_load_explicit(&sp->service_score->parked, memory_order_relaxed) >= sp->svc->max_parked) {
-                atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
-                return false;
-        }
+        atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         return true;
 }
 
-int worker_park(int fd, const ParkState *st, const void *bytes, size_t n) {
+int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n) {
         const WorkerSpawn *sp = worker_spawn;
         int r;
 
         if (!sp || sp->park_fd < 0)
                 return -EOPNOTSUPP;
-        r = park_send(sp->park_fd, fd, st, bytes, n, true);
+        r = park_send(sp->park_fd, fd, file_fd, st, bytes, n, true);
         if (r == -EAGAIN)
                 atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         else if (r < 0)
@@ -402,6 +415,30 @@ void worker_main(const WorkerSpawn *sp) {
                         served++;
                 if (sp->svc->max_requests > 0 && served >= sp->svc->max_requests)
                         break;
+        }
+
+        /* A graceful stop: the front stage has handed back what was in
+         * progress before the master told the workers to stop, so what is
+         * still in the channel is served before leaving. (After a reload's
+         * TERM the front stage lives on and the new generation takes it.) */
+        if (stop_requested && sp->park_fd >= 0 && atomic_load(&sp->service_score->stopping)) {
+                ParkState st;
+                Conn c;
+                int fd, file_fd = -EBADF;
+
+                while (park_receive(sp->park_fd, &fd, &file_fd, &st, park_bytes, sizeof park_bytes) > 0) {
+                        file_fd = safe_close(file_fd);
+                        c = (Conn) {
+                                .fd = fd,
+                                .peer = st.peer_len > 0 ? (const struct sockaddr *) &st.peer : NULL,
+                                .peer_len = st.peer_len,
+                                .parked = &st,
+                                .bytes = park_bytes,
+                        };
+                        atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
+                        (void) h->serve(sp->svc, &c);
+                        safe_close(fd);
+                }
         }
 
         atomic_store(&score->state, WORKER_EXITING);

@@ -29,11 +29,16 @@ const sigset_t *worker_wait_mask(void);
 /* Whether the connection being served may be parked now: the service
  * parks, the front stage has room, and the service is not stopping. */
 bool worker_park_possible(void);
+/* Whether the service parks but its front stage holds park.max_parked
+ * already: then idle connections are closed after their response and
+ * slow heads answered with 408, rather than held by a worker. Counted. */
+bool worker_park_full(void);
 /* Hands the connection fd, with st and the n bytes read of its next
- * request, to the service's front stage. 0: the front stage has it (the
+ * request (and for PARK_SENDING the file to finish sending, file_fd), to
+ * the service's front stage. 0: the front stage has it (the
  * caller ends serving; the worker closes its own copy); a negative errno:
  * it does not, and the caller goes on serving. */
-int worker_park(int fd, const ParkState *st, const void *bytes, size_t n);
+int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n);
 
 /* Waits until fd has one of events, for at most timeout_usec (UINT64_MAX:
  * no limit). Returns the revents (> 0), 0 on timeout, -ECANCELED when a stop

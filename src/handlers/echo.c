@@ -26,7 +26,7 @@ static int echo_park(const Conn *c, uint64_t deadline) {
                 memcpy(&st.peer, c->peer, c->peer_len);
                 st.peer_len = c->peer_len;
         }
-        return worker_park(c->fd, &st, NULL, 0);
+        return worker_park(c->fd, -EBADF, &st, NULL, 0);
 }
 
 static int echo_serve(const ServiceConfig *svc, const Conn *c) {

@@ -48,6 +48,7 @@ typedef struct HttpConn {
         bool linger;                 /* unread input may follow: close gently */
         bool nodelay;                /* TCP_NODELAY is set */
         bool is_tcp;
+        bool park_send;              /* the rest of this response may go to the front stage */
         /* outcome of the current request, for the access log */
         unsigned status;
         uint64_t body_bytes;

@@ -149,7 +149,7 @@ static int http_park(HttpConn *c, ParkKind kind, uint64_t deadline) {
                 memcpy(&st.peer, c->peer, c->peer_len);
                 st.peer_len = c->peer_len;
         }
-        return worker_park(c->fd, &st, w->in, c->in_len);
+        return worker_park(c->fd, -EBADF, &st, w->in, c->in_len);
 }
 
 /* Reads until w->in holds a complete head and parses it. The whole head
@@ -206,9 +206,20 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                                 continue;
                         if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
                                 return HTTP_PARKED;
-                        /* The front stage is full or gone: wait here. */
+                        /* The front stage is gone, or its channel full:
+                         * wait here. */
                         may_park = false;
                         now = now_usec();
+                } else if (may_park && worker_park_full()) {
+                        /* The front stage holds park.max_parked already: a
+                         * head that is not here at once is not waited for
+                         * by a worker either. */
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        if (r > 0)
+                                continue;
+                        if (c->in_len > 0)
+                                reject(c, 408, "request head not complete and the front stage is full");
+                        return 0;
                 }
                 r = now < deadline ? worker_wait(c->fd, POLLIN, deadline - now, false) : 0;
                 if (r == 0) {
@@ -275,6 +286,9 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
          * new generation serves their next request. */
         if (worker_stop_requested() && !worker_park_possible())
                 return false;
+        /* No room to park it once idle: close it after this response. */
+        if (worker_park_full())
+                return false;
         /* A chunked body would need decoding just to be skipped; a client
          * that expects 100-continue may never send its body once it sees
          * the final status; a huge body is not worth reading. */
@@ -284,7 +298,8 @@ static bool decide_keep_alive(const HttpConn *c, const HttpRequest *req) {
 }
 
 /* Answers one request. Returns 1 when the connection goes on, 0 when it
- * is to be closed. */
+ * is to be closed, HTTP_PARKED when the front stage finishes the
+ * response. */
 static int handle_request(HttpConn *c, const HttpRequest *req) {
         HttpWorker *w = c->w;
         uint64_t body = req->has_content_length ? req->content_length : 0;
@@ -301,9 +316,14 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
                 c->nodelay = true;
         }
 
+        /* The rest of a file may be finished by the front stage when
+         * nothing else is pending on the connection. */
+        c->park_send = c->in_len == req->head_len && body == 0 && !req->chunked;
         r = http_serve_request(c, req);
         c->n_requests++;
         log_request(c, req);
+        if (r == -EINPROGRESS)
+                return HTTP_PARKED;
         if (r < 0) {
                 log_debug_errno(r, "%s: %s: response not completed: %s", w->svc->name, c->remote, STRERROR(r));
                 return 0;
@@ -414,7 +434,10 @@ static int http_serve(const ServiceConfig *svc, const Conn *conn) {
                         return 0;
                 if (r <= 0)
                         break;
-                if (handle_request(&c, &req) <= 0)
+                r = handle_request(&c, &req);
+                if (r == HTTP_PARKED)
+                        return 0;
+                if (r <= 0)
                         break;
                 r = wait_next_request(&c);
                 if (r == HTTP_PARKED)
@@ -476,4 +499,5 @@ const HandlerVTable handler_http = {
         .serve = http_serve,
         .park_ready = http_park_ready,
         .park_timeout_answer = http_park_timeout_answer,
+        .park_idle_closes_on_stop = true,
 };

@@ -111,6 +111,37 @@ int http_send_all(HttpConn *c, const char *buf, size_t len, bool more) {
         return worker_send_all(c->fd, buf, len, more ? MSG_MORE : 0, c->w->cfg->send_timeout_usec);
 }
 
+/* Hands the rest of the file, and the connection, to the front stage: a
+ * client that reads slowly must not hold a worker for the whole transfer.
+ * The access log counts the whole body, as the front stage sends the rest
+ * unless the client stalls for send_timeout. */
+static int park_sending(HttpConn *c, int file_fd, uint64_t offset, uint64_t len) {
+        const HttpConfig *cfg = c->w->cfg;
+        ParkState st = {
+                .kind = PARK_SENDING,
+                .gather_max = (uint32_t) MIN(c->w->in_size, (size_t) PARK_BYTES_MAX),
+                .deadline_usec = now_usec() + cfg->send_timeout_usec,
+                .head_timeout_usec = cfg->header_timeout_usec,
+                .requests = c->n_requests + 1,
+                .file_offset = offset,
+                .file_remaining = len,
+                .send_timeout_usec = cfg->send_timeout_usec,
+                .keepalive_usec = cfg->keepalive_timeout_usec,
+                .keep_alive = c->keep_alive,
+        };
+        int r;
+
+        if (c->peer && c->peer_len <= sizeof st.peer) {
+                memcpy(&st.peer, c->peer, c->peer_len);
+                st.peer_len = c->peer_len;
+        }
+        r = worker_park(c->fd, file_fd, &st, NULL, 0);
+        if (r < 0)
+                return r;
+        c->body_bytes += len;
+        return 0;
+}
+
 int http_send_file(HttpConn *c, int file_fd, uint64_t offset, uint64_t len) {
         off_t off = (off_t) offset;
         int r;
@@ -128,6 +159,16 @@ int http_send_file(HttpConn *c, int file_fd, uint64_t offset, uint64_t len) {
                         continue;
                 if (errno != EAGAIN && errno != EWOULDBLOCK)
                         return -errno;
+                /* A client that does not take more within park.delay gets
+                 * the rest from the front stage. */
+                if (c->park_send && worker_park_possible()) {
+                        r = worker_wait(c->fd, POLLOUT, c->w->svc->park_delay_usec, false);
+                        if (r > 0)
+                                continue;
+                        if (r == 0 && park_sending(c, file_fd, (uint64_t) off, len) >= 0)
+                                return -EINPROGRESS;
+                        c->park_send = false;
+                }
                 r = wait_writable(c);
                 if (r < 0)
                         return r;

@@ -1244,6 +1244,94 @@ START_TEST(test_removed_service_goes_away) {
 }
 END_TEST
 
+/* The front stage: a service that parks gets one, started before its
+ * workers, outside any generation (it survives reloads), respawned after a
+ * crash with the service's respawn policy, and a graceful stop ends it
+ * first: the workers are told only once it has left, because it hands
+ * back what is in progress for them to finish. */
+#define SVC_PARK(name, workers)                                                                          \
+        "{ name = \"" name "\"; listen = [\"127.0.0.1:0\"]; workers = " #workers "; handler = \"echo\";" \
+        " respawn = { min_uptime = 1; backoff_initial = 0.1; backoff_max = 0.5; }; }"
+
+START_TEST(test_front_stage_lifecycle) {
+        start(CONF("2", SVC_PARK("echo", 2)));
+        EXPECT("spawn echo[front] = 101", "spawn g1 echo[0] = 102", "spawn g1 echo[1] = 103");
+        ck_assert_int_ge(service("echo")->park_fds[0], 0);
+        ck_assert_int_eq(service("echo")->front.state, SLOT_RUNNING);
+        /* The front stage reports no readiness; STARTED waits for the workers. */
+        ready(102);
+        EXPECT_NONE();
+        ready(103);
+        EXPECT("event STARTED");
+        ck_assert_ptr_nonnull(strstr(status(), "0 parked (0 idle, 0 reading, 0 sending)"));
+
+        /* A reload keeps it. */
+        ck_assert_int_eq(reload(CONF("2", SVC_PARK("echo", 1))), 0);
+        EXPECT("spawn g2 echo[0] = 104");
+        ready(104);
+        EXPECT("kill 102 TERM", "kill 103 TERM", "event RELOAD_APPLIED");
+        ck_assert_int_eq(service("echo")->front.pid, 101);
+
+        /* A crash after a stable run is replaced at once; a quick one backs off. */
+        exited(102, CLD_EXITED, 0);
+        exited(103, CLD_EXITED, 0);
+        advance(SEC(2));
+        crash(101);
+        EXPECT("spawn echo[front] = 105");
+        crash(105);
+        ck_assert_int_eq(service("echo")->front.state, SLOT_BACKOFF);
+        EXPECT_NONE();
+        advance(MS(100));
+        EXPECT("spawn echo[front] = 106");
+        ck_assert_uint_eq(service("echo")->restarts, 2);
+
+        /* Graceful stop: the front stage first, the workers once it left. */
+        stop(false);
+        EXPECT("kill 106 TERM");
+        ASSERT_STATE(SUPERVISOR_STOPPING);
+        ck_assert_int_eq(atomic_load(&service("echo")->scoreboard->service->stopping), 1);
+        ASSERT_SLOT(2, "echo", 0, SLOT_RUNNING, 104);
+        quit(106, 0);
+        EXPECT("kill 104 TERM");
+        quit(104, 0);
+        EXPECT("event STOPPED");
+}
+END_TEST
+
+/* A front stage that outstays the stop's grace does not hold the workers
+ * back past it: they are told then, and everyone is killed at the same
+ * deadline. A fast stop tells everyone at once. */
+START_TEST(test_front_stage_stop_deadlines) {
+        start(CONF("2", SVC_PARK("echo", 1)));
+        EXPECT("spawn echo[front] = 101", "spawn g1 echo[0] = 102");
+        ready(102);
+        EXPECT("event STARTED");
+        stop(false);
+        EXPECT("kill 101 TERM");
+        advance(SEC(2) - 1);
+        EXPECT_NONE();
+        advance(1);
+        EXPECT("kill 101 KILL", "kill 102 TERM", "kill 102 KILL");
+        quit(101, 0);
+        EXPECT_NONE();
+        exited(102, CLD_KILLED, SIGKILL);
+        EXPECT("event STOPPED");
+}
+END_TEST
+
+START_TEST(test_front_stage_fast_stop) {
+        start(CONF("2", SVC_PARK("echo", 1)));
+        EXPECT("spawn echo[front] = 101", "spawn g1 echo[0] = 102");
+        ready(102);
+        EXPECT("event STARTED");
+        stop(true);
+        EXPECT("kill 101 TERM", "kill 102 TERM", "kill 102 QUIT", "kill 101 QUIT");
+        quit(101, 0);
+        quit(102, 0);
+        EXPECT("event STOPPED");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("supervisor");
         TCase *tc = tcase_create("supervisor");
@@ -1279,6 +1367,9 @@ int main(void) {
         tcase_add_test(tc, test_stale_readiness_ignored);
         tcase_add_test(tc, test_counters_survive_reload);
         tcase_add_test(tc, test_removed_service_goes_away);
+        tcase_add_test(tc, test_front_stage_lifecycle);
+        tcase_add_test(tc, test_front_stage_stop_deadlines);
+        tcase_add_test(tc, test_front_stage_fast_stop);
         suite_add_tcase(s, tc);
         return td_run_suite(s);
 }

@@ -4,7 +4,10 @@
  * worker (W = 1) with timeouts so long that a worker pinned by a waiting
  * connection would make the test fail by its own timeout, never pass late. */
 #include <check.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -282,6 +285,101 @@ START_TEST(test_reload_loses_nothing) {
 }
 END_TEST
 
+/* A client that reads a 64 MiB file slowly: the front stage finishes the
+ * transfer, so the only worker answers others meanwhile; the file arrives
+ * whole, and the connection goes on with its next request. */
+START_TEST(test_slow_reader_does_not_pin) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        Client slow, fresh;
+        Response r;
+        char path[4096];
+        int small = 4096, fd;
+        uint16_t port;
+
+        start_web(&d, 1, "keepalive_timeout = 600; send_timeout = 600;", NULL, &port);
+        (void) snprintf(path, sizeof path, "%s/site/huge.bin", td_dir(d));
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        TD_ASSERT(d, fd >= 0 && ftruncate(fd, 64 * 1024 * 1024) == 0 && pwrite(fd, "END", 3, 64 * 1024 * 1024 - 3) == 3);
+        close(fd);
+
+        slow = (Client) { .fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+        TD_ASSERT(d, slow.fd >= 0);
+        TD_ASSERT(d, setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        TD_ASSERT(d, connect(slow.fd, (struct sockaddr *) &sin, sizeof sin) == 0);
+        client_send(&slow, "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+        wait_parked(d, 1);
+
+        client_open(&fresh, port);
+        get_ok(d, &fresh, "/a.txt", "hello world\n");
+        client_close(&fresh);
+
+        TD_OK(d, client_read_response(&slow, false, &r));
+        TD_ASSERT(d, r.status == 200 && r.body_len == 64 * 1024 * 1024);
+        TD_ASSERT(d, memcmp(r.body + r.body_len - 3, "END", 3) == 0);
+        response_done(&r);
+        get_ok(d, &slow, "/a.txt", "hello world\n");
+        client_close(&slow);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
+/* park.max_parked reached: a new idle connection gets Connection: close
+ * with its response and a slow head a 408 at once (header_timeout is far
+ * away), both counted in STATUS=. */
+START_TEST(test_max_parked) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        Client held[3], extra, slow;
+        Response r;
+        uint16_t port;
+        uint64_t deadline;
+
+        start_web(&d, 1, "keepalive_timeout = 600; header_timeout = 600;", "park = { max_parked = 3; };", &port);
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++) {
+                client_open(&held[i], port);
+                get_ok(d, &held[i], "/a.txt", "hello world\n");
+        }
+        wait_parked(d, (int) ELEMENTSOF(held));
+
+        client_open(&extra, port);
+        client_send(&extra, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        TD_OK(d, client_read_response(&extra, false, &r));
+        TD_ASSERT(d, r.status == 200);
+        TD_ASSERT_MSG(d, response_field(&r, "Connection") && strcmp(response_field(&r, "Connection"), "close") == 0,
+                      "a connection that cannot be parked must be closed after its response");
+        response_done(&r);
+        TD_ASSERT(d, client_sees_eof(&extra));
+        client_close(&extra);
+
+        client_open(&slow, port);
+        client_send(&slow, "GET /a.txt HTTP/1.1\r\nHost: x\r\n");
+        TD_OK(d, client_read_response(&slow, false, &r));
+        TD_ASSERT(d, r.status == 408);
+        response_done(&r);
+        client_close(&slow);
+
+        deadline = td_now() + TD_TIMEOUT;
+        for (;;) {
+                char *line = NULL;
+                int k = td_wait_notify(d, "STATUS=", deadline > td_now() ? deadline - td_now() : 0, &line);
+
+                TD_ASSERT_MSG(d, k >= 0, "no STATUS= with the refusals counted");
+                if (strstr(line, "3 parked") && strstr(line, "not parked: full")) {
+                        free(line);
+                        break;
+                }
+                free(line);
+        }
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++) {
+                get_ok(d, &held[i], "/a.txt", "hello world\n");
+                client_close(&held[i]);
+        }
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
 /* STATUS= tells how many connections are parked. */
 START_TEST(test_status_shows_parked) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -302,7 +400,7 @@ START_TEST(test_status_shows_parked) {
                 int r = td_wait_notify(d, "STATUS=", deadline > td_now() ? deadline - td_now() : 0, &line);
 
                 TD_ASSERT_MSG(d, r >= 0, "no STATUS= with 3 parked");
-                if (strstr(line, "3 parked (3 idle, 0 reading)")) {
+                if (strstr(line, "3 parked (3 idle, 0 reading, 0 sending)")) {
                         free(line);
                         break;
                 }
@@ -326,5 +424,7 @@ int main(void) {
         TD_ADD_TEST(s, test_stop_closes_held_gently);
         TD_ADD_TEST(s, test_reload_loses_nothing);
         TD_ADD_TEST(s, test_status_shows_parked);
+        TD_ADD_TEST(s, test_slow_reader_does_not_pin);
+        TD_ADD_TEST(s, test_max_parked);
         return td_run_suite(s);
 }
