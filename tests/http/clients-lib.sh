@@ -179,6 +179,24 @@ held_close_all() {
         HELD=()
 }
 
+# stop_and_check: a graceful stop within 40 s with exit status 0, and a
+# log without errors: no line at level err or above, no worker or front
+# stage killed by a signal, no sanitizer report (the ASan build of CI).
+stop_and_check() {
+        local rc bad
+        kill -TERM "$MASTER"
+        if timeout 40 tail --pid="$MASTER" -f /dev/null; then
+                wait "$MASTER"
+                rc=$?
+                if [ "$rc" = 0 ]; then pass "graceful stop"; else fail "preforkd exited with status $rc"; fi
+        else
+                fail "preforkd did not stop within 40 s"
+        fi
+        bad=$(grep -E '<(err|crit|alert|emerg)>|killed by signal|AddressSanitizer|LeakSanitizer|runtime error:' \
+                "$TMP/preforkd.log" | head -5)
+        if [ -z "$bad" ]; then pass "the log has no error"; else fail "the log has errors:"; echo "$bad"; fi
+}
+
 # finish: the closing line that meson and CI read; the exit status.
 finish() {
         echo "$PASSED passed, $FAILED failed"

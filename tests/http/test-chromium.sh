@@ -91,12 +91,5 @@ done
 if [ "$ok" = 1 ]; then pass "each of the $N_HELD held connections still answers"; else fail "held connections after the page load"; fi
 held_close_all
 
-kill -TERM "$MASTER"
-if timeout 20 tail --pid="$MASTER" -f /dev/null; then
-        wait "$MASTER"
-        rc=$?
-        if [ "$rc" = 0 ]; then pass "graceful stop"; else fail "preforkd exited with status $rc"; fi
-else
-        fail "preforkd did not stop within 20 s"
-fi
+stop_and_check
 finish

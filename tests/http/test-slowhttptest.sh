@@ -110,12 +110,5 @@ else
 fi
 
 if [ "$(probe /index.html)" = 200 ]; then pass "answers after the attack"; else fail "no answer after the attack"; fi
-kill -TERM "$MASTER"
-if timeout 40 tail --pid="$MASTER" -f /dev/null; then
-        wait "$MASTER"
-        rc=$?
-        if [ "$rc" = 0 ]; then pass "graceful stop"; else fail "preforkd exited with status $rc"; fi
-else
-        fail "preforkd did not stop within 40 s"
-fi
+stop_and_check
 finish
