@@ -209,10 +209,11 @@ http_root() {
 }
 
 # http_preforkd_conf FILE ROOT LISTEN WORKERS KEEPALIVE_REQUESTS [LOG_LEVEL]
-# [SERVICE_SETTINGS]: preforkd's side of the HTTP comparison (one http
-# service, no access log, keep-alive timeout 65 s, backlog 4096). LISTEN is
-# ADDR:PORT; SERVICE_SETTINGS (such as "park = { delay = 0.01; };") go
-# into the service as they are.
+# [SERVICE_SETTINGS] [HTTP_SETTINGS]: preforkd's side of the HTTP
+# comparison (one http service, no access log, keep-alive timeout 65 s,
+# backlog 4096). LISTEN is ADDR:PORT; SERVICE_SETTINGS (such as "park = {
+# delay = 0.01; };") go into the service, HTTP_SETTINGS (such as
+# "header_timeout = 60.0;") into its http group, as they are.
 http_preforkd_conf() {
         cat >"$1" <<EOC
 log_level = "${6:-warning}";
@@ -228,6 +229,7 @@ services = ( {
     access_log = false;
     keepalive_requests = $5;
     keepalive_timeout = 65.0;
+    ${8:-}
   };
 } );
 EOC

@@ -21,8 +21,10 @@
 #             held minus before, per connection; nginx and lighttpd for
 #             scale (all their processes' private memory);
 #   slowloris slowhttptest -H with SL_CONNS connections for SL_SECS s per
-#             server (PARK, nginx, lighttpd): seconds its probe found the
-#             service available, and a curl probe every second;
+#             server (PARK; PARK with header_timeout 60 s, nginx's and
+#             lighttpd's limit, so that its slow heads last the whole
+#             attack; nginx, lighttpd): seconds its probe found the service
+#             available, and a curl probe every second;
 #   reload    RELOADS reloads in RELOAD_SECS s under wrk -t2 -cRELOAD_CONNS
 #             keep-alive: failed requests (wrk's socket errors and non-2xx)
 #             for PARK (SIGHUP), MAIN (SIGHUP) and nginx (nginx -s reload);
@@ -132,9 +134,9 @@ echo "sections: $SECTIONS; rounds $ROUNDS, wrk -d${D}s --timeout 5s, W=$W, keepa
 # ---- servers ----------------------------------------------------------------------
 http_root "$TMP/root"
 declare -A PORT=() MASTER=()
-start_preforkd() { # start_preforkd NAME BINARY [SERVICE_SETTINGS]
+start_preforkd() { # start_preforkd NAME BINARY [SERVICE_SETTINGS] [HTTP_SETTINGS]
         PREFORKD=$2 # read by start_daemon (lib.sh)
-        http_preforkd_conf "$TMP/$1.conf" "$TMP/root" 127.0.0.1:0 "$W" "$KEEPALIVE_REQUESTS" info "${3:-}"
+        http_preforkd_conf "$TMP/$1.conf" "$TMP/root" 127.0.0.1:0 "$W" "$KEEPALIVE_REQUESTS" info "${3:-}" "${4:-}"
         start_daemon "$1" "$TMP/$1.conf" 1 "$W" /1k.bin
         PORT[$1]=${DAEMON_PORTS%% *}
         MASTER[$1]=$DAEMON_PID
@@ -205,6 +207,12 @@ if has idle; then
         # Its own daemon, so that its front stage's idle memory is its own;
         # room for all the held connections and the fresh client's.
         start_preforkd idle "$PARK" "park = { max_parked = $((IDLE_N * 2)); };"
+fi
+if has slowloris; then
+        # header_timeout 60 s as nginx's client_header_timeout and
+        # lighttpd's server.max-read-idle: the slow heads stay for the
+        # whole attack instead of getting 408 after 10 s.
+        start_preforkd park60 "$PARK" "" "header_timeout = 60.0;"
 fi
 if has delay; then
         for d in $DELAYS; do start_preforkd "delay$d" "$PARK" "park = { delay = $d; };"; done
@@ -461,6 +469,7 @@ sl_round() { # sl_round SERVER ROUND
                 END { printf "%d %d %d %d\n", n, a, m, c }' "$csv.csv")"
         status=$(tr -d '\033' <"$csv.out" | sed 's/\[[0-9;]*m//g' | sed -n 's/^Exit status: *//p' | tail -1)
         V[sl.avail,$s]+="$avail/$rows "
+        V[sl.status,$s]+="${status// /_} "
         V[sl.peak,$s]+="$peak "
         V[sl.closed,$s]+="$closed "
         V[sl.curl,$s]+="$okp/$probes "
@@ -473,15 +482,15 @@ if has slowloris; then
         for r in $(seq "$SL_ROUNDS"); do
                 out_of_time && break
                 echo " round $r"
-                for s in park nginx lighttpd; do sl_round "$s" "$r"; done
+                for s in park park60 nginx lighttpd; do sl_round "$s" "$r"; done
         done
         table ""
-        table "slowloris: slowhttptest -H -c $SL_CONNS -r 200 -i 10 -p 5 -l $SL_SECS (per round)"
+        table "slowloris: slowhttptest -H -c $SL_CONNS -r 200 -i 10 -p 5 -l $SL_SECS (per round; park60: PARK with header_timeout = 60)"
         table ""
-        table "| server | seconds available (slowhttptest) | peak connected | closed by the server | curl probes answered (1/s, 5 s timeout) |"
-        table "|---|---|---|---|---|"
-        for s in park nginx lighttpd; do
-                table "| $s | $(words "${V[sl.avail,$s]:-}") | $(words "${V[sl.peak,$s]:-}") | $(words "${V[sl.closed,$s]:-}") | $(words "${V[sl.curl,$s]:-}") |"
+        table "| server | seconds available / seconds of the attack (slowhttptest) | peak connected | closed (its last row) | curl probes answered (1/s, 5 s timeout) | how the attack ended |"
+        table "|---|---|---|---|---|---|"
+        for s in park park60 nginx lighttpd; do
+                table "| $s | $(words "${V[sl.avail,$s]:-}") | $(words "${V[sl.peak,$s]:-}") | $(words "${V[sl.closed,$s]:-}") | $(words "${V[sl.curl,$s]:-}") | $(words "${V[sl.status,$s]:-}" | tr _ ' ') |"
                 SUMMARY+=" sl.$s.avail=$(tr -s ' ' ',' <<<"${V[sl.avail,$s]:-}" | sed 's/,$//')"
         done
 fi
