@@ -394,7 +394,9 @@ static void frontstage_begin_stop(FrontStage *f) {
         /* frontstage_stop_one() reorders the heap: work on a copy. Without
          * memory for it, the connections are dealt with where they lie,
          * from the end, which removal never reorders past. */
-        all = malloc(n * sizeof(Held *) + 1);
+        if (n == 0)
+                return;
+        all = malloc(n * sizeof(Held *));
         if (all) {
                 memcpy(all, f->heap, n * sizeof(Held *));
                 for (size_t i = 0; i < n; i++)
@@ -436,6 +438,11 @@ void frontstage_main(const WorkerSpawn *sp) {
                 if (worker_stop_requested() && !f.stopping)
                         frontstage_begin_stop(&f);
                 if (f.stopping && f.n_kind[PARK_SENDING] == 0 && !f.ready_head) {
+                        /* What a worker parked just before it saw the stop
+                         * is still in the channel: deal with it too. */
+                        frontstage_receive(&f);
+                        if (f.n_kind[PARK_SENDING] > 0 || f.ready_head)
+                                continue;
                         frontstage_publish(&f);
                         log_debug("%s front stage: leaving", sp->svc->name);
                         _exit(0);

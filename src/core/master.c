@@ -14,6 +14,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "park.h"
 #include "readiness.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -200,10 +201,38 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
         }
 }
 
+/* The master holds both ends of a service's park channel. Messages that
+ * workers sent towards a front stage that has left are read from its end
+ * and sent on from it, which puts them in the workers' queue: they are
+ * connections a worker parked in the moment before it saw the stop. */
+static void master_op_park_reclaim(void *userdata, Service *service) {
+        static char bytes[PARK_BYTES_MAX];
+        unsigned n = 0, lost = 0;
+        ParkState st;
+        int fd, file_fd;
+
+        if (service->park_fds[0] < 0)
+                return;
+        while (park_receive(service->park_fds[0], &fd, &file_fd, &st, bytes, sizeof bytes) > 0) {
+                /* A file transfer cannot go to a worker; its client loses
+                 * the rest, as at any stop of the one sending it. */
+                if (st.kind == PARK_SENDING || park_send(service->park_fds[0], fd, -EBADF, &st, bytes, st.n_bytes, false) < 0)
+                        lost++;
+                else
+                        n++;
+                safe_close(fd);
+                safe_close(file_fd);
+        }
+        if (n + lost > 0)
+                log_debug("%s: %u parked connection%s handed back to the workers, %u lost", service->name, n,
+                          n == 1 ? "" : "s", lost);
+}
+
 static const SupervisorOps master_ops = {
         .spawn = master_op_spawn,
         .forget = master_op_forget,
         .kill = master_op_kill,
+        .park_reclaim = master_op_park_reclaim,
         .event = master_op_event,
 };
 

@@ -643,6 +643,10 @@ static void supervisor_front_exited(Supervisor *s, Slot *slot, const ExitStatus 
                              (int) pid, how, (double) e.uptime_usec / 1e6);
                 slot->state = SLOT_DEAD;
                 service->front_kill_usec = USEC_INFINITY;
+                /* Before the workers are told to stop (the caller runs the
+                 * timers next), so that they take these back. */
+                if (s->state == SUPERVISOR_STOPPING && s->ops->park_reclaim)
+                        s->ops->park_reclaim(s->userdata, service);
                 return;
         }
         service->restarts++;

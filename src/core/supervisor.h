@@ -50,6 +50,10 @@ typedef struct SupervisorOps {
         /* s's process has been reaped: drop s->watch. */
         void (*forget)(void *userdata, Slot *s);
         void (*kill)(void *userdata, pid_t pid, int sig);
+        /* A front stage left during a stop: connections parked too late
+         * for it, still queued towards it, go back to the workers. May be
+         * NULL. */
+        void (*park_reclaim)(void *userdata, Service *service);
         /* Tells the master what happened. Must not call back into the
          * supervisor: the master acts on it once the call returns. */
         void (*event)(void *userdata, SupervisorEvent event, const char *why);

@@ -340,6 +340,10 @@ int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, siz
 
         if (!sp || sp->park_fd < 0)
                 return -EOPNOTSUPP;
+        /* Checked again right before the send: once a stop has begun,
+         * nothing may be parked with a front stage that is leaving. */
+        if (atomic_load(&sp->service_score->stopping))
+                return -ESHUTDOWN;
         r = park_send(sp->park_fd, fd, file_fd, st, bytes, n, true);
         if (r == -EAGAIN)
                 atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
