@@ -15,7 +15,8 @@
 #             nothing);
 #   idle      IDLE_N idle keep-alive connections held (bench/idlehold) plus
 #             a fresh client: its latency median and p99 over IDLE_PROBES
-#             sequential requests, every held connection checked afterwards,
+#             sequential requests (and the same with none held just before,
+#             the machine's own tail), every held connection checked afterwards,
 #             and the front stage's private memory (smaps_rollup
 #             Private_Clean + Private_Dirty of preforkd-front) with them
 #             held minus before, per connection; nginx and lighttpd for
@@ -361,7 +362,12 @@ held_by() { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 procs_of() { echo "$1 $(children "$1")"; }
 
 idle_round() { # idle_round SERVER ROUND
-        local s=$1 fp="" before after n lines res h i fdbase heldline
+        local s=$1 fp="" before after n lines res h i fdbase heldline base
+        # The same probes with nothing held first: the machine's own tail.
+        base=$(timeout 120 "$IDLEHOLD" -g -n 0 -p "$IDLE_PROBES" -m 100 "127.0.0.1:${PORT[$s]}" 2>&1 | grep '^RESULT' || true)
+        [ -n "$base" ] || bench_die "idlehold -n 0 ($s) failed"
+        V[idle.base_p50,$s]+="$(field "$base" p50_us) "
+        V[idle.base_p99,$s]+="$(field "$base" p99_us) "
         if [ "$s" = idle ]; then
                 fp=$(front_of "${MASTER[idle]}")
                 [ -n "$fp" ] || bench_die "no front stage for the idle daemon"
@@ -409,8 +415,8 @@ idle_round() { # idle_round SERVER ROUND
         for k in failed close probe_failed check_failed; do
                 [ "$(field "$res" "$k")" = 0 ] || PROBLEMS+=("idle round $2 $s: $k=$(field "$res" "$k")")
         done
-        printf '  %-9s held %s (opened in %s s), fresh client p50 %s us p99 %s us max %s us, private %s -> %s KiB, check failed %s\n' \
-                "$s" "$n" "$(field "$heldline" secs)" "$(field "$res" p50_us)" "$(field "$res" p99_us)" "$(field "$res" max_us)" \
+        printf '  %-9s none held: p50 %s us p99 %s us; held %s (opened in %s s), fresh client p50 %s us p99 %s us max %s us, private %s -> %s KiB, check failed %s\n' \
+                "$s" "$(field "$base" p50_us)" "$(field "$base" p99_us)" "$n" "$(field "$heldline" secs)" "$(field "$res" p50_us)" "$(field "$res" p99_us)" "$(field "$res" max_us)" \
                 "$before" "$after" "$(field "$res" check_failed)"
 }
 if has idle; then
@@ -428,11 +434,11 @@ if has idle; then
         table ""
         table "$IDLE_N idle keep-alive connections held + a fresh client ($IDLE_PROBES sequential requests, Connection: close, 2 ms apart): medians over the rounds [min-max]"
         table ""
-        table "| server | opened in (s) | fresh p50 (us) | fresh p99 (us) | max (us) | private KiB before -> held | bytes per held connection | held ones failing afterwards |"
-        table "|---|---|---|---|---|---|---|---|"
+        table "| server | none held: p50 (us) | none held: p99 (us) | opened in (s) | held: fresh p50 (us) | held: fresh p99 (us) | held: max (us) | private KiB before -> held | bytes per held connection | held ones failing afterwards |"
+        table "|---|---|---|---|---|---|---|---|---|---|"
         for s in idle nginx lighttpd; do
                 row="| $([ "$s" = idle ] && echo "PARK (front stage)" || echo "$s (all processes)")"
-                for k in open_s p50 p99 max; do
+                for k in base_p50 base_p99 open_s p50 p99 max; do
                         fmt=%.0f
                         [ "$k" != open_s ] || fmt=%.1f
                         # shellcheck disable=SC2086
@@ -444,7 +450,7 @@ if has idle; then
                 read -r m lo hi <<<"$(MEDIAN_FMT=%.0f spread ${V[idle.bytes_per,$s]:-})"
                 row+=" | $m [$lo-$hi] | $(tr -s ' ' '+' <<<"${V[idle.check_failed,$s]:-}" | sed 's/+$//') |"
                 table "$row"
-                SUMMARY+=" idle.$s.p50=$(med idle.p50 "$s") idle.$s.p99=$(med idle.p99 "$s") idle.$s.bytes_per=$m"
+                SUMMARY+=" idle.$s.base_p99=$(med idle.base_p99 "$s") idle.$s.p50=$(med idle.p50 "$s") idle.$s.p99=$(med idle.p99 "$s") idle.$s.bytes_per=$m"
         done
 fi
 
