@@ -9,7 +9,8 @@
 #
 #   ka        keep-alive 1 KiB at C = W, 4W, 64, 256, 1024, wrk -t1 and -t2:
 #             PARK, nginx, lighttpd; the ratio PARK / max(nginx, lighttpd)
-#             per round, its median and min-max over the rounds;
+#             per round, its median and min-max over the rounds, and each
+#             server's latency p99 (wrk --latency);
 #   close     Connection: close and keep-alive 1 KiB at C = W, -t1 and -t2:
 #             PARK / MAIN per round (the hand-off must cost normal clients
 #             nothing);
@@ -238,16 +239,22 @@ conns_of() { # C as written in CS: W, 4W or a number
 }
 # wrk_cell SERVER THREADS CONNS CLOSE(yes|no) KEY: one wrk run, its req/s
 # appended to V[KEY,SERVER].
+# Also its latency p99 in ms to V[KEY.p99,SERVER] (wrk --latency).
 wrk_cell() {
-        local s=$1 t=$2 c=$3 out p v
+        local s=$1 t=$2 c=$3 out p v l
         [ "$t" -le "$c" ] || t=$c
-        out=$(wrk_run "$t" "$c" "$D" "$4" "http://127.0.0.1:${PORT[$s]}/1k.bin")
+        wrk_argv "$t" "$c" "$D" "$4" "http://127.0.0.1:${PORT[$s]}/1k.bin"
+        out=$(timeout $((D + 30)) "${WRK_ARGV[@]:0:1}" --latency "${WRK_ARGV[@]:1}" 2>&1 || true)
         v=$(wrk_value "$out" req)
+        # "99%  2.29s", "99%  10.79ms", "99%  81.00us"
+        l=$(awk '$1 == "99%" { v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /ms$/) v *= 1;
+                else if ($2 ~ /m$/) v *= 60000; else if ($2 ~ /s$/) v *= 1000; printf "%.2f", v }' <<<"$out")
         V[$5,$s]+="$v "
+        V[$5.p99,$s]+="${l:-0} "
         while IFS= read -r p; do
                 [ -z "$p" ] || PROBLEMS+=("$5 $s: $p")
         done <<<"$(wrk_problems "$out")"
-        printf '  %-22s %-10s %10s req/s\n' "$5" "$s" "$v"
+        printf '  %-22s %-10s %10s req/s  p99 %s ms\n' "$5" "$s" "$v" "${l:-?}"
 }
 nth() { awk -v i="$2" '{print $i}' <<<"$1"; }
 # ratios KEY A B: the per-round ratios V[KEY,A] / V[KEY,B], one per line.
@@ -268,6 +275,14 @@ med() { # med KEY SERVER: the median of the per-round values
 }
 # words "A B C ": "A, B, C" (a cell with one value per round).
 words() { awk '{ $1 = $1; gsub(/ /, ", "); print }' <<<"$1"; }
+p99s() { # p99s KEY: the medians of the p99s of PARK, nginx, lighttpd
+        local s out=""
+        for s in park nginx lighttpd; do
+                # shellcheck disable=SC2086
+                out+="${out:+, }$(MEDIAN_FMT=%.1f median ${V[$1.p99,$s]:-})"
+        done
+        echo "$out"
+}
 SUMMARY="SUMMARY date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 TABLES=""
 table() { TABLES+="$*"$'\n'; }
@@ -298,14 +313,14 @@ if has ka; then
         table ""
         table "keep-alive 1 KiB, W = $W (req/s: medians over the rounds; ratios: median [min-max] of the per-round ratios)"
         table ""
-        table "| C | wrk | PARK | nginx | lighttpd | PARK / best peer | PARK / nginx | PARK / lighttpd |"
-        table "|---|---|---|---|---|---|---|---|"
+        table "| C | wrk | PARK | nginx | lighttpd | PARK / best peer | PARK / nginx | PARK / lighttpd | latency p99 (ms): PARK, nginx, lighttpd |"
+        table "|---|---|---|---|---|---|---|---|---|"
         for cw in $CS; do
                 c=$(conns_of "$cw")
                 for t in $WRK_THREADS; do
                         key="ka.c$c.t$t"
                         th=$((t < c ? t : c))
-                        table "| $c ($cw) | -t$th | $(med "$key" park) | $(med "$key" nginx) | $(med "$key" lighttpd) | $(rspread "$key" park best) | $(rspread "$key" park nginx) | $(rspread "$key" park lighttpd) |"
+                        table "| $c ($cw) | -t$th | $(med "$key" park) | $(med "$key" nginx) | $(med "$key" lighttpd) | $(rspread "$key" park best) | $(rspread "$key" park nginx) | $(rspread "$key" park lighttpd) | $(p99s "$key") |"
                         SUMMARY+=" $key.park=$(med "$key" park) $key.per_best=$(rspread "$key" park best | tr -d ' ')"
                 done
         done
