@@ -208,9 +208,12 @@ http_root() {
         chmod -R a+rX "$1"
 }
 
-# http_preforkd_conf FILE ROOT LISTEN WORKERS KEEPALIVE_REQUESTS [LOG_LEVEL]:
-# preforkd's side of the HTTP comparison (one http service, no access
-# log, keep-alive timeout 65 s, backlog 4096). LISTEN is ADDR:PORT.
+# http_preforkd_conf FILE ROOT LISTEN WORKERS KEEPALIVE_REQUESTS [LOG_LEVEL]
+# [SERVICE_SETTINGS] [HTTP_SETTINGS]: preforkd's side of the HTTP
+# comparison (one http service, no access log, keep-alive timeout 65 s,
+# backlog 4096). LISTEN is ADDR:PORT; SERVICE_SETTINGS (such as "park = {
+# delay = 0.01; };") go into the service, HTTP_SETTINGS (such as
+# "header_timeout = 60.0;") into its http group, as they are.
 http_preforkd_conf() {
         cat >"$1" <<EOC
 log_level = "${6:-warning}";
@@ -220,11 +223,13 @@ services = ( {
   backlog = 4096;
   workers = $4;
   handler = "http";
+  ${7:-}
   http = {
     root = "$2";
     access_log = false;
     keepalive_requests = $5;
     keepalive_timeout = 65.0;
+    ${8:-}
   };
 } );
 EOC
@@ -246,6 +251,41 @@ server.network-backend = "sendfile"
 server.listen-backlog = 4096
 server.max-keep-alive-requests = $5
 server.max-keep-alive-idle = 65
+EOC
+}
+
+# http_nginx_conf FILE ROOT PORT WORKERS KEEPALIVE_REQUESTS DIR: nginx
+# configured like http_preforkd_conf (WORKERS processes, sendfile, no access
+# log, the same keep-alive limits and backlog) on 127.0.0.1:PORT, in the
+# foreground, its pid file, error log and temporary paths in DIR; room for
+# 16384 connections per worker (the idle-connection benchmarks).
+http_nginx_conf() {
+        mkdir -p "$6"
+        cat >"$1" <<EOC
+worker_processes $4;
+worker_rlimit_nofile 40000;
+pid $6/nginx.pid;
+error_log $6/error.log warn;
+daemon off;
+events { worker_connections 16384; }
+http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  access_log off;
+  keepalive_requests $5;
+  keepalive_timeout 65s;
+  client_body_temp_path $6/body;
+  proxy_temp_path $6/proxy;
+  fastcgi_temp_path $6/fastcgi;
+  uwsgi_temp_path $6/uwsgi;
+  scgi_temp_path $6/scgi;
+  server {
+    listen 127.0.0.1:$3 backlog=4096;
+    root $2;
+  }
+}
 EOC
 }
 
