@@ -56,10 +56,11 @@
 #
 # Time: a mutation costs its incremental build (the daemon and the named
 # tests only) and the named tests, from 1 s to the test's own timeout when
-# the mutation makes it wait for something that never comes. 85 mutations
-# took 10 minutes with the default -j2 on two cores busy with other work
-# (load average 6 to 14): 2 to set up two copies, 1 for the baseline, 7 for
-# the mutations. .ci/run runs it after the sanitizer step.
+# the mutation makes it wait for something that never comes (halved by
+# -m). With the default -j2 on two cores busy with other work, 85 to 87
+# mutations took 7 to 10 minutes (load average 5 to 14): 1 to 2 to set up
+# two copies, 1 for the baseline, the rest for the mutations. .ci/run runs
+# it after the sanitizer step.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -176,9 +177,24 @@ apply_mutation() {
         ' "$1" "$2"
 }
 
+# Kills what a test run left behind in copy $1: a check test case runs in
+# a process group of its own, so when meson kills a test that timed out,
+# the case (blocked on what the mutation broke) and any daemon it started
+# may live on. They are found by their executable, which is in the copy.
+reap_strays() {
+        local p exe
+        for p in /proc/[0-9]*; do
+                exe=$(readlink "$p/exe" 2>/dev/null) || continue
+                case $exe in
+                "$1"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;;
+                esac
+        done
+}
+
 start=$(date +%s)
 scratch=$(mktemp -d "${MUTATION_SCRATCH:-${TMPDIR:-/tmp}}/preforkd-mutation.XXXXXX")
 cleanup() {
+        reap_strays "$scratch"
         if $keep; then
                 echo "run.sh: scratch directory kept: $scratch" >&2
         else
@@ -318,6 +334,7 @@ run_baseline() {
                 [ $(((i - 1) % jobs + 1)) -eq "$j" ] || continue
                 rc=0
                 run_spec "$build" "$spec" "baseline-$i" || rc=$?
+                reap_strays "$scratch/$j"
                 if [ "$rc" -ne 0 ]; then
                         echo "run.sh: baseline: $spec fails without any mutation (exit $rc):" >&2
                         tail -n 40 "$build/baseline-$i.out" >&2
@@ -355,6 +372,7 @@ run_mutation() {
                 if $whole; then
                         rc=0
                         whole_suite_spec "$dir/build" "mut-$name" || rc=$?
+                        reap_strays "$dir"
                         if [ "$rc" -ne 0 ]; then
                                 verdict=KILLED
                                 detail="by $(grep -E ' (FAIL|TIMEOUT|ERROR) ' "$dir/build/mut-$name.out" |
@@ -366,6 +384,7 @@ run_mutation() {
                         for spec in $(field "$f" kill); do
                                 rc=0
                                 run_spec "$dir/build" "$spec" "mut-$name" || rc=$?
+                                reap_strays "$dir"
                                 ran+=("$spec")
                                 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
                                         verdict=KILLED
