@@ -192,9 +192,9 @@ sxs() { local s=$1; shift; "$SBX" run bash -c "$s" bash "$@"; }
 prop() { sx systemctl show -P "$1" "${2:-preforkd.service}"; }
 state() { echo "$(prop ActiveState "$1")/$(prop SubState "$1")"; }
 version() { sx dpkg-query -W -f '${Status} ${Version}' preforkd 2>/dev/null || true; }
-workers() {     # how many children the main process has
+workers() {     # how many workers the main process has (its front stage, preforkd-front, left out)
         local p; p=$(prop MainPID)
-        if [ "$p" -gt 1 ]; then sx pgrep -c -P "$p" || true; else echo 0; fi
+        if [ "$p" -gt 1 ]; then sx pgrep -c -x -P "$p" preforkd || true; else echo 0; fi
 }
 workers_are() { [ "$(workers)" = "$1" ]; }
 # apt_do LOGNAME ARGS...: apt in the container, its output to the log dir
