@@ -192,7 +192,7 @@ sxs() { local s=$1; shift; "$SBX" run bash -c "$s" bash "$@"; }
 prop() { sx systemctl show -P "$1" "${2:-preforkd.service}"; }
 state() { echo "$(prop ActiveState "$1")/$(prop SubState "$1")"; }
 version() { sx dpkg-query -W -f '${Status} ${Version}' preforkd 2>/dev/null || true; }
-workers() {     # how many workers the main process has (its front stage, preforkd-front, left out)
+workers() {     # how many workers the main process has (front stages, named preforkd-front, not counted)
         local p; p=$(prop MainPID)
         if [ "$p" -gt 1 ]; then sx pgrep -c -x -P "$p" preforkd || true; else echo 0; fi
 }

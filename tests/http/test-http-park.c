@@ -380,6 +380,27 @@ START_TEST(test_max_parked) {
 }
 END_TEST
 
+/* A head that goes wrong while parked (a TLS hello on the plain port) is
+ * handed back at once and answered 400, not left to header_timeout. */
+START_TEST(test_parked_broken_head) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        Client c;
+        Response r;
+        uint16_t port;
+
+        start_web(&d, 1, "header_timeout = 600;", NULL, &port);
+        client_open(&c, port);
+        wait_parked(d, 1);
+        client_send(&c, "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03");
+        TD_OK(d, client_read_response(&c, false, &r));
+        TD_ASSERT_MSG(d, r.status == 400, "status %u", r.status);
+        response_done(&r);
+        client_close(&c);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
 /* STATUS= tells how many connections are parked. */
 START_TEST(test_status_shows_parked) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -426,5 +447,6 @@ int main(void) {
         TD_ADD_TEST(s, test_status_shows_parked);
         TD_ADD_TEST(s, test_slow_reader_does_not_pin);
         TD_ADD_TEST(s, test_max_parked);
+        TD_ADD_TEST(s, test_parked_broken_head);
         return td_run_suite(s);
 }
