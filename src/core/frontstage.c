@@ -182,6 +182,7 @@ static void frontstage_flush_ready(FrontStage *f) {
 }
 
 static void frontstage_stop_one(FrontStage *f, Held *h);
+static void frontstage_begin_stop(FrontStage *f);
 
 /* Takes a connection a worker parked. */
 static void frontstage_take(FrontStage *f, int fd, int file_fd, const ParkState *st, const char *bytes) {
@@ -228,6 +229,16 @@ static void frontstage_receive(FrontStage *f) {
                 int fd, file_fd, r;
 
                 r = park_receive(f->channel, &fd, &file_fd, &st, bytes, sizeof bytes);
+                if (r == -ECONNRESET) {
+                        /* Nobody holds the workers' end any more: the
+                         * master and its workers are gone. Stop watching
+                         * the channel (its end of file would spin) and
+                         * leave as after a stop. */
+                        (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->channel, NULL);
+                        if (!f->stopping)
+                                frontstage_begin_stop(f);
+                        return;
+                }
                 if (r <= 0) {
                         if (r < 0)
                                 log_debug_errno(r, "%s front stage: cannot receive: %s", f->sp->svc->name, STRERROR(r));

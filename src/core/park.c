@@ -119,6 +119,11 @@ int park_receive(int channel, int *ret_fd, int *ret_file_fd, ParkState *ret_stat
                                 continue;
                         return negative_errno();
                 }
+                /* End of file: every holder of the other end is gone (the
+                 * master died, and the front stage with it). Retrying would
+                 * spin. */
+                if (n == 0 && !(mh.msg_flags & MSG_CTRUNC) && !CMSG_FIRSTHDR(&mh))
+                        return -ECONNRESET;
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
                         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && n_fds == 0 &&
                             c->cmsg_len >= CMSG_LEN(sizeof(int)) && c->cmsg_len <= CMSG_LEN(2 * sizeof(int))) {

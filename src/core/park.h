@@ -81,7 +81,8 @@ int park_send(int channel, int fd, int file_fd, const ParkState *st, const void 
 /* Receives one connection without blocking: 1 with *ret_fd and, for
  * SENDING, *ret_file_fd (else -EBADF; both close-on-exec), *ret_state and
  * the bytes in buf (st->n_bytes of them, buf_size must be PARK_BYTES_MAX);
- * 0 when none is queued; a negative errno. A message with other than the
+ * 0 when none is queued; -ECONNRESET when nobody holds the other end any
+ * more; another negative errno. A message with other than the
  * expected number of fds, or malformed, has its fds closed and is
  * skipped: the control buffer has room for two, and no more. */
 int park_receive(int channel, int *ret_fd, int *ret_file_fd, ParkState *ret_state, void *buf, size_t buf_size);

@@ -183,6 +183,7 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
 typedef struct Acceptor {
         const WorkerSpawn *sp;
         int epfd;
+        int park_fd;                  /* the park channel while it works, else -EBADF */
         size_t next;                  /* the listener to try first */
         int reserve_fd;               /* accept_reserve: one fd kept free for a connection */
         uint64_t emfile_count;        /* failures since the last log line */
@@ -192,7 +193,7 @@ typedef struct Acceptor {
 /* Every listener is non-blocking and in one epoll set with EPOLLEXCLUSIVE,
  * so that one connection wakes one (or a few) of the idle workers. */
 static void acceptor_init(Acceptor *a, const WorkerSpawn *sp) {
-        *a = (Acceptor) { .sp = sp, .reserve_fd = -EBADF };
+        *a = (Acceptor) { .sp = sp, .reserve_fd = -EBADF, .park_fd = sp->park_fd };
         a->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (a->epfd < 0)
                 fatal(EX_OSERR, "%s[slot %u]: epoll_create1: %s", sp->svc->name, sp->slot, STRERROR(errno));
@@ -257,13 +258,22 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
 
                 if (stop_requested)
                         return -ECANCELED;
-                if (sp->park_fd >= 0) {
+                if (a->park_fd >= 0) {
                         int file_fd = -EBADF;
 
-                        r = park_receive(sp->park_fd, &fd, &file_fd, st, park_bytes, sizeof park_bytes);
+                        r = park_receive(a->park_fd, &fd, &file_fd, st, park_bytes, sizeof park_bytes);
                         /* The front stage finishes a file itself: it never
                          * hands one back. */
                         safe_close(file_fd);
+                        if (r < 0) {
+                                /* The channel is broken (its other end is
+                                 * gone with the master): stop watching it,
+                                 * or a readable end of file would spin. */
+                                log_debug_errno(r, "%s[slot %u]: park channel: %s", sp->svc->name, sp->slot,
+                                                STRERROR(r));
+                                (void) epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->park_fd, NULL);
+                                a->park_fd = -EBADF;
+                        }
                         if (r > 0) {
                                 atomic_fetch_add_explicit(&sp->service_score->handed_back, 1, memory_order_relaxed);
                                 *c = (Conn) {
