@@ -167,7 +167,8 @@ jwait() {
         local n=1 re
         if [ "$1" = -n ]; then n=$2; shift 2; fi
         re=$1; shift
-        [ "$(follow "$re" "$n" journalctl --no-pager -q --cursor="$CURSOR" -f "$@" | wc -l)" -ge "$n" ]
+        # -n all: with -f, journalctl would start at most 10 entries back
+        [ "$(follow "$re" "$n" journalctl --no-pager -q --cursor="$CURSOR" -f -n all "$@" | wc -l)" -ge "$n" ]
 }
 jgrep() { local pat=$1; shift; jsince "$@" | grep -a -q -E -- "$pat"; }
 # systemd had to SIGKILL something of the unit, or the daemon did (the

@@ -99,9 +99,25 @@ bool tdi_log_drain(TestDaemon *d, char *buf, size_t size);
 void tdi_log_close(TestDaemon *d);
 void tdi_log_free(TestDaemon *d);
 
-/* notify.c: tdi_notify_open() binds DIR/notify (d->notify_path) in td_new();
- * the reader thread calls tdi_notify_drain() to move every queued datagram
- * into the notify lines. */
+/* notify.c: tdi_notify_open() binds DIR/notify (d->notify_path) in td_new().
+ * The reader thread takes the queued datagrams in two steps:
+ * tdi_notify_receive() reads every one that is there into a batch, which
+ * nobody sees yet, and tdi_notify_publish() appends the batch to the notify
+ * lines (and frees it). In between it drains the log: the daemon logs
+ * before it notifies, so every line written before a received datagram is
+ * in the pipe by then, and a notify message never becomes visible before
+ * the log lines that preceded it. */
+typedef struct NotifyDatagram {
+        char *data;
+        size_t len;
+        pid_t pid;
+        uint64_t usec;
+} NotifyDatagram;
+typedef struct NotifyBatch {
+        NotifyDatagram *dg;
+        size_t n, alloc;
+} NotifyBatch;
 int tdi_notify_open(TestDaemon *d);
-void tdi_notify_drain(TestDaemon *d);
+void tdi_notify_receive(TestDaemon *d, NotifyBatch *b);
+void tdi_notify_publish(TestDaemon *d, NotifyBatch *b);
 void tdi_notify_free(TestDaemon *d);

@@ -328,16 +328,25 @@ static void *reader_thread(void *userdata) {
                 }
                 if (p[0].revents)
                         break;
-                /* The output first, even when only the notify socket woke us
-                 * up: the daemon logs before it notifies, so a log line
-                 * written before a notify message is always captured before
-                 * that message becomes visible to td_wait_notify(). */
+                /* The datagrams first, into a batch nobody sees yet; then the
+                 * output, which by then holds every line the daemon wrote
+                 * before them (it logs before it notifies); then the batch.
+                 * So a log line written before a notify message is always
+                 * captured before that message becomes visible to
+                 * td_wait_notify(). (Draining the output first would not
+                 * do: a message sent after that drain, with its lines still
+                 * in the pipe, would be picked up with the earlier ones.) */
+                NotifyBatch batch = { .n = 0 };
+
+                if (p[1].revents)
+                        tdi_notify_receive(d, &batch);
                 if (out_open && (p[1].revents || p[2].revents))
                         out_open = tdi_log_drain(d, buf, size);
-                if (p[1].revents || !out_open)
-                        tdi_notify_drain(d);
-                /* Every writer is gone: the notify messages they sent
-                 * before were just picked up, so waits may give up now. */
+                /* Every writer is gone: what they sent is queued now. */
+                if (!out_open)
+                        tdi_notify_receive(d, &batch);
+                tdi_notify_publish(d, &batch);
+                /* ... so waits may give up now. */
                 if (!out_open)
                         tdi_log_close(d);
         }

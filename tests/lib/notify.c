@@ -69,14 +69,13 @@ static void notify_append(TestDaemon *d, const char *buf, size_t len, uint64_t n
         }
 }
 
-void tdi_notify_drain(TestDaemon *d) {
-        char buf[8192];
-
+void tdi_notify_receive(TestDaemon *d, NotifyBatch *b) {
         for (;;) {
                 union {
                         struct cmsghdr h;
                         char buf[CMSG_SPACE(sizeof(struct ucred))];
                 } control;
+                char buf[8192];
                 struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
                 struct msghdr mh = {
                         .msg_iov = &iov,
@@ -84,6 +83,7 @@ void tdi_notify_drain(TestDaemon *d) {
                         .msg_control = &control,
                         .msg_controllen = sizeof(control),
                 };
+                NotifyDatagram *dg;
                 pid_t pid = 0;
                 ssize_t k;
 
@@ -101,11 +101,32 @@ void tdi_notify_drain(TestDaemon *d) {
                                 memcpy(&uc, CMSG_DATA(c), sizeof(uc));
                                 pid = uc.pid;
                         }
+                if (tdi_grow((void **) &b->dg, &b->alloc, b->n + 1, sizeof(NotifyDatagram)) < 0)
+                        continue; /* dropped, as a full queue would */
+                dg = &b->dg[b->n];
+                dg->data = malloc((size_t) k);
+                if (!dg->data)
+                        continue;
+                memcpy(dg->data, buf, (size_t) k);
+                dg->len = (size_t) k;
+                dg->pid = pid;
+                dg->usec = td_now();
+                b->n++;
+        }
+}
+
+void tdi_notify_publish(TestDaemon *d, NotifyBatch *b) {
+        if (b->n > 0) {
                 pthread_mutex_lock(&d->lock);
-                notify_append(d, buf, (size_t) k, td_now(), pid);
+                for (size_t i = 0; i < b->n; i++)
+                        notify_append(d, b->dg[i].data, b->dg[i].len, b->dg[i].usec, b->dg[i].pid);
                 pthread_cond_broadcast(&d->cond);
                 pthread_mutex_unlock(&d->lock);
         }
+        for (size_t i = 0; i < b->n; i++)
+                free(b->dg[i].data);
+        free(b->dg);
+        *b = (NotifyBatch) { .n = 0 };
 }
 
 /* ---- waiting and reading ---- */
