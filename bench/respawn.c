@@ -82,7 +82,23 @@ static int pidfd_open_(pid_t pid) {
         return (int) syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Waits until the master has exactly one child, other than not_pid. */
+/* A service's front stage (comm "preforkd-front") is a child too, but not
+ * a worker. */
+static bool is_front_stage(pid_t pid) {
+        char path[64], comm[32] = "";
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        if (!fgets(comm, sizeof comm, f))
+                comm[0] = 0;
+        fclose(f);
+        return strncmp(comm, "preforkd-front", 14) == 0;
+}
+
+/* Waits until the master has exactly one worker child, other than not_pid. */
 static int find_worker(pid_t not_pid, uint64_t timeout_ns, pid_t *ret) {
         uint64_t end = bench_now_ns() + timeout_ns;
         pid_t kids[MAX_CHILDREN];
@@ -92,6 +108,11 @@ static int find_worker(pid_t not_pid, uint64_t timeout_ns, pid_t *ret) {
                 n = bench_children(arg.master, kids, ELEMENTSOF(kids));
                 if (n < 0)
                         return n;
+                int k = 0;
+                for (int i = 0; i < n; i++)
+                        if (!is_front_stage(kids[i]))
+                                kids[k++] = kids[i];
+                n = k;
                 if (n == 1 && kids[0] != not_pid) {
                         *ret = kids[0];
                         return 0;
