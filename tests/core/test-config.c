@@ -193,6 +193,31 @@ START_TEST(test_unknown_keys) {
 }
 END_TEST
 
+/* The park group: its keys, ranges and type, each error where it is. */
+START_TEST(test_park_keys) {
+        Config *c = NULL;
+        char **errors = NULL;
+
+        assert_error(SVC(" park = { enable = true; };"), 1, "services.[0].park.enable", "unknown setting");
+        assert_error(SVC(" park = { max_parked = 0; };"), 1, "services.[0].park.max_parked", "between 1 and 1000000");
+        assert_error(SVC(" park = { delay = 11; };"), 1, "services.[0].park.delay", "between 0 and 10 seconds");
+        assert_error(SVC(" park = { enabled = 1; };"), 1, "services.[0].park.enabled", "true or false");
+        assert_error(SVC(" park = 3;"), 1, "services.[0].park", "must be a group");
+
+        ck_assert_int_eq(load(SVC(" park = { enabled = false; max_parked = 7; delay = 0.5; };"), &c, &errors), 0);
+        ck_assert(!c->services[0].park);
+        ck_assert_uint_eq(c->services[0].max_parked, 7);
+        ck_assert_uint_eq(c->services[0].park_delay_usec, 500000);
+        c = config_free(c);
+        /* On by default for echo, with the documented defaults. */
+        ck_assert_int_eq(load(SVC(""), &c, &errors), 0);
+        ck_assert(c->services[0].park);
+        ck_assert_uint_eq(c->services[0].max_parked, 10000);
+        ck_assert_uint_eq(c->services[0].park_delay_usec, 2000);
+        config_free(c);
+}
+END_TEST
+
 START_TEST(test_wrong_types) {
         assert_error(SVC(" backlog = \"16\";"), 1, "services.[0].backlog", "must be an integer, not a string");
         assert_error(SVC(" idle_timeout = \"5\";"), 1, "services.[0].idle_timeout", "must be a number of seconds");
@@ -317,6 +342,7 @@ int main(void) {
         tcase_add_test(tc, test_syntax_error);
         tcase_add_test(tc, test_missing_file);
         tcase_add_test(tc, test_unknown_keys);
+        tcase_add_test(tc, test_park_keys);
         tcase_add_test(tc, test_wrong_types);
         tcase_add_test(tc, test_out_of_range);
         tcase_add_test(tc, test_missing_required);
