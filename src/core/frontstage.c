@@ -329,9 +329,10 @@ static void held_on_event(FrontStage *f, Held *h, uint32_t events) {
                 /* The next request has begun: from now on the whole head
                  * must arrive within header_timeout. */
                 held_become(f, h, PARK_HEAD, now_usec() + h->st.head_timeout_usec, EPOLLIN | EPOLLRDHUP);
+        size_t scanned = h->st.n_bytes;
         h->st.n_bytes += (uint32_t) n;
         if (h->st.n_bytes >= h->st.gather_max ||
-            f->handler->park_ready(h->buf, h->st.n_bytes, h->st.gather_max) > 0)
+            f->handler->park_ready(h->buf, h->st.n_bytes, scanned, h->st.gather_max) > 0)
                 held_hand_back(f, h);
 }
 

@@ -61,8 +61,11 @@ typedef struct HandlerVTable {
          * run in the front stage. park_ready: given the n > 0 bytes
          * gathered so far of a parked connection (at most max), whether it
          * has work for a worker now (1: a complete request head, or as
-         * much as may be gathered) or waits for more (0). */
-        int (*park_ready)(const char *buf, size_t n, size_t max);
+         * much as may be gathered) or waits for more (0). The first
+         * scanned bytes were judged before (with fewer bytes): a search
+         * may resume there, so that a head trickling in byte by byte
+         * costs linear time, as in the worker. */
+        int (*park_ready)(const char *buf, size_t n, size_t scanned, size_t max);
         /* A parked connection's deadline passed while a request was
          * arriving: the last answer to send before closing (HTTP 408),
          * written into buf; returns its length, 0 for none. */

@@ -79,7 +79,7 @@ static int echo_serve(const ServiceConfig *svc, const Conn *c) {
 
 /* Front stage: an echo connection never gathers bytes (gather_max is 0),
  * so this is only asked when a hand-back is due anyway. */
-static int echo_park_ready(const char *buf, size_t n, size_t max) {
+static int echo_park_ready(const char *buf, size_t n, size_t scanned, size_t max) {
         return 1;
 }
 

@@ -644,14 +644,14 @@ static void http_config_free_group(void *c) {
 
 /* Front stage: a parked connection has work once its head is complete, or
  * once as much as a head may hold has arrived (the worker answers 431). */
-static int http_park_ready(const char *buf, size_t n, size_t max) {
+static int http_park_ready(const char *buf, size_t n, size_t scanned, size_t max) {
         /* Only the grammar is judged here (lengths by max): a head that is
          * already broken goes back at once, for the worker's 400, instead
          * of waiting for header_timeout and a 408. */
         const HttpParseLimits lim = { .max_head = max, .max_target = max };
         const char *why;
 
-        return n >= max || http_parse_find_head_end(buf, n, 0) > 0 || http_parse_check_partial(buf, n, &lim, &why) < 0;
+        return n >= max || http_parse_find_head_end(buf, n, scanned) > 0 || http_parse_check_partial(buf, n, &lim, &why) < 0;
 }
 
 static size_t http_park_timeout_answer(char *buf, size_t size) {
