@@ -47,6 +47,33 @@ static void listener_close(Listener *l) {
         listen_unlink(&l->addr);
 }
 
+int listener_set_adopt(ListenerSet *set, const char *key, const char *bound, const char *address, int fd,
+                       bool from_systemd, bool stored) {
+        Listener l = { .fd = fd, .from_systemd = from_systemd, .stored = stored };
+        const char *why = NULL;
+        Listener *n;
+        int r;
+
+        assert(key);
+        assert(address);
+        assert(fd >= 0);
+
+        if (strlen(key) >= sizeof l.key || (bound && strlen(bound) >= sizeof l.bound))
+                return -ENAMETOOLONG;
+        r = listen_parse(address, &l.addr, &why);
+        if (r < 0)
+                return r;
+        strcpy(l.key, key);
+        if (bound)
+                strcpy(l.bound, bound);
+        n = realloc(set->listeners, (set->n_listeners + 1) * sizeof(Listener));
+        if (!n)
+                return -ENOMEM;
+        set->listeners = n;
+        set->listeners[set->n_listeners++] = l;
+        return 0;
+}
+
 int listener_set_adopt_systemd(ListenerSet *set) {
         return listen_adopt_systemd(&set->systemd);
 }

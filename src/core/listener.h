@@ -13,6 +13,7 @@ typedef struct Listener {
         ListenAddress addr;
         int fd;
         bool from_systemd;            /* never closed before exit, never unlinked */
+        bool stored;                  /* also in systemd's fd store (fdstore.h) */
 } Listener;
 
 /* The master's open listeners and the sockets systemd passed. A listener
@@ -29,6 +30,11 @@ typedef struct ListenerSet {
  * and position, since every such entry is a socket of its own. */
 int listener_key(const ServiceConfig *svc, size_t k, char *buf, size_t size);
 
+/* Takes an open listener over from an earlier process image of the
+ * master (state.h): its key, the address it is bound to and its
+ * canonical address as the state names them. */
+int listener_set_adopt(ListenerSet *set, const char *key, const char *bound, const char *address, int fd,
+                       bool from_systemd, bool stored);
 /* Takes the sockets systemd passed. */
 int listener_set_adopt_systemd(ListenerSet *set);
 /* Checks that every "systemd:NAME" of c was passed; logs each one that was

@@ -4,12 +4,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <systemd/sd-event.h>
 
 #include "config-loader.h"
 #include "fd-util.h"
+#include "generation.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -17,8 +19,11 @@
 #include "park.h"
 #include "readiness.h"
 #include "spawn.h"
+#include "state-live.h"
 #include "supervisor.h"
 #include "time-util.h"
+#include "upgrade.h"
+#include "version.h"
 
 /* How often STATUS= is refreshed for the connection counters. */
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
@@ -39,9 +44,11 @@ typedef struct Master {
         unsigned n_reloads;           /* reloads handled: applied or refused */
         bool last_reload_refused;
         int exit_code;
+        Upgrader *upgrader;           /* binary upgrades (upgrade.h) */
 } Master;
 
 static void master_reload(Master *m);
+static void master_load_config(Master *m);
 
 static const Config *master_current_config(const Master *m) {
         return m->supervisor->current ? m->supervisor->current->config : NULL;
@@ -68,8 +75,10 @@ static void master_send_status(Master *m, bool ready) {
         if (s->state == SUPERVISOR_RELOADING && s->pending && n < sizeof buf)
                 n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", s->pending->number);
         if (m->n_reloads > 0 && n < sizeof buf)
-                (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
-                                m->last_reload_refused ? "refused" : "applied");
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
+                                       m->last_reload_refused ? "refused" : "applied");
+        if (upgrader_status(m->upgrader)[0] && n < sizeof buf)
+                (void) snprintf(buf + n, sizeof buf - n, "; %s", upgrader_status(m->upgrader));
         if (ready)
                 (void) notifier_send(m->notifier, "READY=1", buf);
         else
@@ -91,7 +100,13 @@ static void master_prune_listeners(Master *m) {
         listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);
 }
 
-static void master_reload_done(Master *m, bool applied) {
+static void master_reload_done(Master *m, bool applied, const char *why) {
+        if (upgrader_starting(m->upgrader)) {
+                /* The new binary's first generation: the upgrade's to
+                 * finish (from an iteration of its own). */
+                upgrader_finish(m->upgrader, applied, why);
+                return;
+        }
         m->n_reloads++;
         m->last_reload_refused = !applied;
         master_prune_listeners(m);
@@ -109,7 +124,8 @@ static void master_sync(Master *m) {
                 (void) sd_event_source_set_time(m->timer_source, next);
                 (void) sd_event_source_set_enabled(m->timer_source, SD_EVENT_ONESHOT);
         }
-        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued && !m->loader) {
+        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued && !m->loader &&
+            !upgrader_busy(m->upgrader)) {
                 m->reload_queued = false;
                 master_reload(m);
         }
@@ -185,10 +201,10 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
                 break;
         case SUPERVISOR_EVENT_RELOAD_APPLIED:
                 log_set_max_level(master_current_config(m)->log_level);
-                master_reload_done(m, true);
+                master_reload_done(m, true, NULL);
                 break;
         case SUPERVISOR_EVENT_RELOAD_REFUSED:
-                master_reload_done(m, false);
+                master_reload_done(m, false, why);
                 break;
         case SUPERVISOR_EVENT_STOPPED:
                 (void) sd_event_exit(m->event, m->exit_code);
@@ -300,11 +316,11 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
                 log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
                           "configuration",
                           e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, false, e && e[0] ? e[0] : "the configuration cannot be loaded");
         } else if (master_apply(m, c, false, &ignored) < 0) {
                 log_error("Reload failed; still serving generation %u with the old configuration",
                           m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, false, "the new generation cannot be set up (see the log)");
         } else {
                 TAKE_PTR(c);
                 master_send_status(m, false);
@@ -318,7 +334,6 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
  * pinging the watchdog) meanwhile (defect 6). */
 static void master_reload(Master *m) {
         char reloading[64];
-        int r;
 
         switch (m->supervisor->state) {
         case SUPERVISOR_STOPPING:
@@ -336,8 +351,9 @@ static void master_reload(Master *m) {
         case _SUPERVISOR_STATE_MAX:
                 abort();
         }
-        if (m->loader) {
-                log_info("Reload requested while the configuration is being loaded; it will follow");
+        if (m->loader || upgrader_busy(m->upgrader)) {
+                log_info("Reload requested while the configuration is being loaded%s; it will follow",
+                         m->loader ? "" : " for an upgrade");
                 m->reload_queued = true;
                 return;
         }
@@ -345,13 +361,20 @@ static void master_reload(Master *m) {
         (void) snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec());
         (void) notifier_send(m->notifier, reloading, "Reloading configuration");
         log_info("Reloading configuration from %s", m->config_path);
+        master_load_config(m);
+}
+
+/* Loads the file on disk for a new generation: a reload's, or an
+ * upgrade's in the new binary. */
+static void master_load_config(Master *m) {
+        int r;
 
         r = config_loader_start(m->event, m->config_path, master_on_config_loaded, m, &m->loader);
         if (r < 0) {
                 log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
                                    "generation %u with the old configuration",
                                 STRERROR(r), m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, false, "cannot start loading the configuration");
         }
 }
 
@@ -361,6 +384,7 @@ static void master_stop(Master *m, bool fast) {
         m->reload_queued = false;
         /* A load's result would only be thrown away. */
         m->loader = config_loader_free(m->loader);
+        upgrader_cancel(m->upgrader, "the daemon is stopping");
         if (!was_stopping)
                 (void) notifier_send(m->notifier, "STOPPING=1", "Stopping");
         supervisor_stop(m->supervisor, fast, now_usec());
@@ -369,6 +393,48 @@ static void master_stop(Master *m, bool fast) {
         if (!was_stopping)
                 master_prune_listeners(m);
 }
+
+int master_upgrade(Master *m, int waiter_fd) {
+        assert(m);
+
+        if (IN_SET(m->supervisor->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED))
+                return upgrader_reject(m->upgrader, waiter_fd, "the daemon is stopping");
+        if (!upgrader_busy(m->upgrader) && (m->supervisor->state != SUPERVISOR_RUNNING || m->loader))
+                return upgrader_reject(m->upgrader, waiter_fd, "a start or reload is under way; try again after it");
+        return upgrader_start(m->upgrader, waiter_fd);
+}
+
+static int master_op_capture(void *userdata, MasterState *st) {
+        Master *m = userdata;
+
+        if (m->supervisor->state != SUPERVISOR_RUNNING || m->loader)
+                return -EBUSY;
+        st->config_path = strdup(m->config_path);
+        if (!st->config_path)
+                return -ENOMEM;
+        st->n_reloads = m->n_reloads;
+        st->last_reload_refused = m->last_reload_refused;
+        st->reload_queued = m->reload_queued;
+        st->ready_fd = m->ready_fd;
+        st->ready_worker_fd = m->ready_worker_fd;
+        return state_live_capture(m->supervisor, &m->listeners, st);
+}
+
+static void master_op_changed(void *userdata, bool ready) {
+        Master *m = userdata;
+
+        /* An upgrade that ended may leave listeners the new generation
+         * dropped, as a reload does. */
+        if (ready)
+                master_prune_listeners(m);
+        master_send_status(m, ready);
+        master_sync(m);
+}
+
+static const UpgradeOps master_upgrade_ops = {
+        .capture = master_op_capture,
+        .changed = master_op_changed,
+};
 
 static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
         Master *m = userdata;
@@ -387,8 +453,12 @@ static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *
                 log_info("Received SIGHUP");
                 master_reload(m);
                 break;
+        case SIGUSR2:
+                log_info("Received SIGUSR2");
+                (void) master_upgrade(m, -EBADF);
+                break;
         default:
-                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads)",
+                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads, USR2 upgrades)",
                            sigabbrev_np((int) si->ssi_signo));
                 break;
         }
@@ -426,10 +496,13 @@ static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *user
         return sd_event_source_set_time_relative(es, STATUS_INTERVAL_USEC);
 }
 
+/* Sets up the loop, its signals, timers and the notifier. The readiness
+ * socket pair is m's when already set (a master resumed after an exec
+ * keeps the one its workers hold), else a new one. */
 static int master_setup_event(Master *m) {
-        /* USR1/USR2 mean "reopen logs" and the like to other daemons; an
-         * operator's habit must not kill this master (their default
-         * action), so they are taken and logged as ignored. */
+        /* USR1 means "reopen logs" and the like to other daemons; an
+         * operator's habit must not kill this master (its default
+         * action), so it is taken and logged as ignored. USR2 upgrades. */
         static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
         sigset_t mask;
         int r;
@@ -453,9 +526,11 @@ static int master_setup_event(Master *m) {
                         return log_error_errno(r, "Failed to watch signal %d: %s", signals[i], STRERROR(r));
         }
 
-        r = readiness_open(&m->ready_fd, &m->ready_worker_fd);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the readiness socket: %s", STRERROR(r));
+        if (m->ready_fd < 0) {
+                r = readiness_open(&m->ready_fd, &m->ready_worker_fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the readiness socket: %s", STRERROR(r));
+        }
         r = sd_event_add_io(m->event, &m->ready_source, m->ready_fd, EPOLLIN, master_on_ready, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the readiness socket: %s", STRERROR(r));
@@ -480,10 +555,14 @@ static int master_setup_event(Master *m) {
         r = notifier_new(m->event, &m->notifier);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up notifications to the service manager: %s", STRERROR(r));
+        r = upgrader_new(m->event, m->notifier, m->config_path, &master_upgrade_ops, m, &m->upgrader);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up upgrades: %s", STRERROR(r));
         return 0;
 }
 
 static void master_done(Master *m) {
+        upgrader_free(m->upgrader);
         config_loader_free(m->loader);
         supervisor_free(m->supervisor);
         listener_set_done(&m->listeners);
@@ -494,6 +573,20 @@ static void master_done(Master *m) {
         safe_close(m->ready_fd);
         safe_close(m->ready_worker_fd);
         sd_event_unref(m->event);
+}
+
+static int master_loop(Master *m) {
+        int r;
+
+        master_sync(m);
+        r = sd_event_loop(m->event);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed: %s", STRERROR(r));
+                return EX_SOFTWARE;
+        }
+        if (r == 0)
+                log_info("Stopped");
+        return r;
 }
 
 int master_run(const char *config_path, Config *config) {
@@ -525,17 +618,136 @@ int master_run(const char *config_path, Config *config) {
         if (r < 0)
                 goto finish;
         TAKE_PTR(c);
-        master_sync(&m);
-
-        r = sd_event_loop(m.event);
-        if (r < 0) {
-                log_error_errno(r, "Event loop failed: %s", STRERROR(r));
-                ret = EX_SOFTWARE;
-        } else
-                ret = r;
-        if (ret == 0)
-                log_info("Stopped");
+        ret = master_loop(&m);
 finish:
         master_done(&m);
         return ret;
+}
+
+/* Watches a worker that an earlier process image of the master started:
+ * still a child of this process, so its pidfd reports its exit here. */
+static int master_watch_adopted(Master *m, Slot *s) {
+        sd_event_source *watch = NULL;
+        int fd, r;
+
+        if (!slot_has_process(s))
+                return 0;
+        fd = pidfd_open(s->pid, 0);
+        if (fd < 0)
+                return negative_errno();
+        r = sd_event_add_child_pidfd(m->event, &watch, fd, WEXITED, master_on_child, m);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        (void) sd_event_source_set_child_pidfd_own(watch, true);
+        s->watch = watch;
+        return 0;
+}
+
+static int master_watch_all_adopted(Master *m) {
+        Supervisor *s = m->supervisor;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < s->n_services; i++)
+                r = master_watch_adopted(m, &s->services[i]->front);
+        GENERATION_FOREACH_SLOT(s->current, p, slot)
+                if (r >= 0)
+                        r = master_watch_adopted(m, slot);
+        for (Generation *g = s->retiring; g; g = g->next)
+                GENERATION_FOREACH_SLOT(g, p, slot)
+                        if (r >= 0)
+                                r = master_watch_adopted(m, slot);
+        return r;
+}
+
+/* Takes the state over: the listeners, the supervisor with every running
+ * worker, the counters. On failure *ret_why says why, and m holds part of
+ * the state's fds, which it must not close: the caller hands the state
+ * back or exits, without master_done(). */
+static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
+        _cleanup_strv_free_ char **errors = NULL;
+        Config *current = NULL;
+        const char *snapshot = NULL;
+        int r;
+
+        for (size_t i = 0; i < st->n_generations; i++)
+                if (st->generations[i].current)
+                        snapshot = st->generations[i].config;
+        r = config_load_snapshot(st->config_path, snapshot, &current, &errors);
+        if (r < 0) {
+                if (asprintf(ret_why, "cannot rebuild the running configuration from its snapshot: %s",
+                             errors && errors[0] ? errors[0] : STRERROR(r)) < 0)
+                        *ret_why = NULL;
+                return r;
+        }
+        log_set_max_level(current->log_level);
+        m->ready_fd = st->ready_fd;
+        m->ready_worker_fd = st->ready_worker_fd;
+        r = master_setup_event(m);
+        if (r >= 0)
+                r = supervisor_new(&master_ops, m, &m->supervisor);
+        if (r < 0) {
+                config_free(current);
+                return asprintf(ret_why, "cannot set up the event loop: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
+        }
+        r = state_live_restore(st, current, m->supervisor, &m->listeners, ret_why);
+        if (r < 0)
+                return r;
+        r = master_watch_all_adopted(m);
+        if (r < 0)
+                return asprintf(ret_why, "cannot watch the running workers: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
+        m->n_reloads = st->n_reloads;
+        m->last_reload_refused = st->last_reload_refused;
+        m->reload_queued = st->reload_queued;
+        return 0;
+}
+
+int master_resume(const char *config_path, int state_fd, int rollback_fd) {
+        _cleanup_(master_state_freep) MasterState *st = NULL;
+        _cleanup_free_ char *why = NULL;
+        Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
+        int r;
+
+        r = rlimit_nofile_raise();
+        if (r < 0)
+                log_warning_errno(r, "Cannot raise the file descriptor limit: %s", STRERROR(r));
+        if (test_fault("deserialize-crash"))
+                abort();
+        r = upgrade_read_state(state_fd, &st, &why);
+        if (r >= 0 && rollback_fd >= 0 && test_fault("deserialize-fail"))
+                r = -EINVAL, why = strdup("test fault deserialize-fail");
+        if (r >= 0)
+                r = master_take_state(&m, st, &why);
+        if (r < 0) {
+                if (!why)
+                        why = strdup(STRERROR(r));
+                if (rollback_fd >= 0) {
+                        r = upgrade_hand_back(rollback_fd, state_fd, config_path, why ? why : "out of memory");
+                        log_error_errno(r, "Cannot go back to the old binary: %s", STRERROR(r));
+                }
+                log_error("Cannot resume from the state handed over: %s", why ? why : "out of memory");
+                return EX_SOFTWARE;
+        }
+        /* Everything the state named is this image's now: none of it may
+         * leak into what it executes next (a check, or the next upgrade's
+         * binary, which gets a state of its own). */
+        {
+                _cleanup_free_ int *fds = NULL;
+                size_t n;
+
+                if (master_state_fds(st, &fds, &n) >= 0)
+                        for (size_t i = 0; i < n; i++)
+                                (void) fd_set_cloexec(fds[i], true);
+        }
+        safe_close(state_fd);
+
+        upgrader_resume(m.upgrader, st, rollback_fd);
+        if (upgrader_starting(m.upgrader))
+                master_load_config(&m);
+        else
+                master_send_status(&m, true);
+        r = master_loop(&m);
+        master_done(&m);
+        return r;
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "park.h"
 #include "readiness.h"
+#include "version.h"
 #include "worker.h"
 
 /* Set by the SIGTERM handler; read by the accept loop and worker_wait(). */
@@ -399,6 +400,10 @@ void worker_main(const WorkerSpawn *sp) {
         }
 
         atomic_store(&score->pid, (int) getpid());
+        /* Test builds only (version.h): a binary whose workers never get
+         * ready, for the upgrade's rollback. */
+        if (test_fault("worker-exit"))
+                _exit(EX_SOFTWARE);
         atomic_store(&score->state, WORKER_IDLE);
         r = readiness_send(sp->ready_fd, sp->generation, sp->slot);
         if (r < 0)
