@@ -186,10 +186,10 @@ SerializeFile *serialize_file_free(SerializeFile *f) {
 /* Parses one record line (not the header, not "end"). */
 static int parse_record(const char *s, size_t n, unsigned line, SerializeRecord *ret, char **ret_error) {
         SerializeRecord r = { .line = line };
-        size_t i = strcspn(s, " ");
+        const char *blank = memchr(s, ' ', n);
+        size_t i = blank ? (size_t) (blank - s) : n;
 
-        if (i > n)
-                i = n;
+        /* The line is not NUL-terminated: every search is bounded by n. */
         if (!name_is_valid(s, i))
                 return fail(ret_error, -EINVAL, line, "bad record type \"%.*s\"", (int) MIN(i, (size_t) 40), s);
         memcpy(r.type, s, i);

@@ -22,7 +22,7 @@ int state_live_capture(const Supervisor *s, const ListenerSet *set, MasterState 
 int state_live_check(const MasterState *st, const Config *config, char **ret_error);
 
 /* Rebuilds the supervisor s (new, IDLE) and the listener set (empty) from
- * st, with config (taken on success) as the current generation's
+ * st, with config (taken, also on failure) as the current generation's
  * configuration: the one its snapshot gave. Retiring generations get a
  * skeleton configuration, their shape only (service names and pool
  * sizes), since they start no worker again. The supervisor is RUNNING
