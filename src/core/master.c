@@ -11,6 +11,7 @@
 
 #include "config-loader.h"
 #include "fd-util.h"
+#include "fdstore.h"
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
@@ -499,6 +500,17 @@ static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *user
 /* Sets up the loop, its signals, timers and the notifier. The readiness
  * socket pair is m's when already set (a master resumed after an exec
  * keeps the one its workers hold), else a new one. */
+/* listener_store_fn: FDSTORE=1 with the socket, or FDSTOREREMOVE=1. */
+static int master_listener_store(void *userdata, int fd, const char *name, bool remove) {
+        Master *m = userdata;
+        char message[FDSTORE_NAME_MAX + 64];
+
+        (void) snprintf(message, sizeof message, "%s\nFDNAME=%s", remove ? "FDSTOREREMOVE=1" : "FDSTORE=1", name);
+        if (remove)
+                return notifier_send(m->notifier, message, NULL);
+        return notifier_send_fd(m->notifier, message, NULL, fd);
+}
+
 static int master_setup_event(Master *m) {
         /* USR1 means "reopen logs" and the like to other daemons; an
          * operator's habit must not kill this master (its default
@@ -558,6 +570,10 @@ static int master_setup_event(Master *m) {
         r = upgrader_new(m->event, m->notifier, m->config_path, &master_upgrade_ops, m, &m->upgrader);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up upgrades: %s", STRERROR(r));
+        if (fdstore_enabled()) {
+                m->listeners.store = master_listener_store;
+                m->listeners.store_userdata = m;
+        }
         return 0;
 }
 

@@ -106,8 +106,12 @@ int state_live_capture(const Supervisor *s, const ListenerSet *set, MasterState 
                         return -ENOMEM;
         }
         for (size_t i = 0; i < set->systemd.n; i++) {
-                StateSystemdSocket *ss = master_state_add_systemd_socket(st);
+                StateSystemdSocket *ss;
 
+                /* Taken over by a listener (from the fd store), or closed. */
+                if (set->systemd.fds[i] < 0)
+                        continue;
+                ss = master_state_add_systemd_socket(st);
                 if (!ss)
                         return -ENOMEM;
                 ss->fd = set->systemd.fds[i];
