@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <systemd/sd-event.h>
@@ -497,9 +496,6 @@ static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *user
         return sd_event_source_set_time_relative(es, STATUS_INTERVAL_USEC);
 }
 
-/* Sets up the loop, its signals, timers and the notifier. The readiness
- * socket pair is m's when already set (a master resumed after an exec
- * keeps the one its workers hold), else a new one. */
 /* listener_store_fn: FDSTORE=1 with the socket, or FDSTOREREMOVE=1. */
 static int master_listener_store(void *userdata, int fd, const char *name, bool remove) {
         Master *m = userdata;
@@ -511,6 +507,9 @@ static int master_listener_store(void *userdata, int fd, const char *name, bool 
         return notifier_send_fd(m->notifier, message, NULL, fd);
 }
 
+/* Sets up the loop, its signals, timers and the notifier. The readiness
+ * socket pair is m's when already set (a master resumed after an exec
+ * keeps the one its workers hold), else a new one. */
 static int master_setup_event(Master *m) {
         /* USR1 means "reopen logs" and the like to other daemons; an
          * operator's habit must not kill this master (its default
@@ -640,79 +639,24 @@ finish:
         return ret;
 }
 
-/* Watches a worker that an earlier process image of the master started:
- * still a child of this process, so its pidfd reports its exit here. */
-static int master_watch_adopted(Master *m, Slot *s) {
-        sd_event_source *watch = NULL;
-        int fd, r;
-
-        if (!slot_has_process(s))
-                return 0;
-        fd = pidfd_open(s->pid, 0);
-        if (fd < 0)
-                return negative_errno();
-        r = sd_event_add_child_pidfd(m->event, &watch, fd, WEXITED, master_on_child, m);
-        if (r < 0) {
-                safe_close(fd);
-                return r;
-        }
-        (void) sd_event_source_set_child_pidfd_own(watch, true);
-        s->watch = watch;
-        return 0;
-}
-
-static int master_watch_all_adopted(Master *m) {
-        Supervisor *s = m->supervisor;
-        int r = 0;
-
-        for (size_t i = 0; r >= 0 && i < s->n_services; i++)
-                r = master_watch_adopted(m, &s->services[i]->front);
-        GENERATION_FOREACH_SLOT(s->current, p, slot)
-                if (r >= 0)
-                        r = master_watch_adopted(m, slot);
-        for (Generation *g = s->retiring; g; g = g->next)
-                GENERATION_FOREACH_SLOT(g, p, slot)
-                        if (r >= 0)
-                                r = master_watch_adopted(m, slot);
-        return r;
-}
-
 /* Takes the state over: the listeners, the supervisor with every running
  * worker, the counters. On failure *ret_why says why, and m holds part of
  * the state's fds, which it must not close: the caller hands the state
  * back or exits, without master_done(). */
 static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
-        _cleanup_strv_free_ char **errors = NULL;
-        Config *current = NULL;
-        const char *snapshot = NULL;
         int r;
 
-        for (size_t i = 0; i < st->n_generations; i++)
-                if (st->generations[i].current)
-                        snapshot = st->generations[i].config;
-        r = config_load_snapshot(st->config_path, snapshot, &current, &errors);
-        if (r < 0) {
-                if (asprintf(ret_why, "cannot rebuild the running configuration from its snapshot: %s",
-                             errors && errors[0] ? errors[0] : STRERROR(r)) < 0)
-                        *ret_why = NULL;
-                return r;
-        }
-        log_set_max_level(current->log_level);
         m->ready_fd = st->ready_fd;
         m->ready_worker_fd = st->ready_worker_fd;
         r = master_setup_event(m);
         if (r >= 0)
                 r = supervisor_new(&master_ops, m, &m->supervisor);
-        if (r < 0) {
-                config_free(current);
+        if (r < 0)
                 return asprintf(ret_why, "cannot set up the event loop: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
-        }
-        r = state_live_restore(st, current, m->supervisor, &m->listeners, ret_why);
+        r = upgrade_take_over(st, m->supervisor, &m->listeners, m->event, master_on_child, m, ret_why);
         if (r < 0)
                 return r;
-        r = master_watch_all_adopted(m);
-        if (r < 0)
-                return asprintf(ret_why, "cannot watch the running workers: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
+        log_set_max_level(master_current_config(m)->log_level);
         m->n_reloads = st->n_reloads;
         m->last_reload_refused = st->last_reload_refused;
         m->reload_queued = st->reload_queued;
@@ -731,8 +675,10 @@ int master_resume(const char *config_path, int state_fd, int rollback_fd) {
         if (test_fault("deserialize-crash"))
                 abort();
         r = upgrade_read_state(state_fd, &st, &why);
-        if (r >= 0 && rollback_fd >= 0 && test_fault("deserialize-fail"))
-                r = -EINVAL, why = strdup("test fault deserialize-fail");
+        if (r >= 0 && rollback_fd >= 0 && test_fault("deserialize-fail")) {
+                why = strdup("test fault deserialize-fail");
+                r = -EINVAL;
+        }
         if (r >= 0)
                 r = master_take_state(&m, st, &why);
         if (r < 0) {
@@ -745,24 +691,17 @@ int master_resume(const char *config_path, int state_fd, int rollback_fd) {
                 log_error("Cannot resume from the state handed over: %s", why ? why : "out of memory");
                 return EX_SOFTWARE;
         }
-        /* Everything the state named is this image's now: none of it may
-         * leak into what it executes next (a check, or the next upgrade's
-         * binary, which gets a state of its own). */
-        {
-                _cleanup_free_ int *fds = NULL;
-                size_t n;
-
-                if (master_state_fds(st, &fds, &n) >= 0)
-                        for (size_t i = 0; i < n; i++)
-                                (void) fd_set_cloexec(fds[i], true);
-        }
         safe_close(state_fd);
 
         upgrader_resume(m.upgrader, st, rollback_fd);
         if (upgrader_starting(m.upgrader))
                 master_load_config(&m);
-        else
+        else {
+                /* Back from a failed upgrade: listeners that only the new
+                 * binary's generation used go, as after a refused reload. */
+                master_prune_listeners(&m);
                 master_send_status(&m, true);
+        }
         r = master_loop(&m);
         master_done(&m);
         return r;

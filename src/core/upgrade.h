@@ -5,8 +5,10 @@
 #include <systemd/sd-event.h>
 
 #include "macros.h"
+#include "listener.h"
 #include "notify.h"
 #include "state.h"
+#include "supervisor.h"
 
 /* Binary upgrade in place: the master executes the binary now on disk in
  * its own process, so that the PID (systemd's MAINPID), the cgroup, the
@@ -100,6 +102,15 @@ const char *upgrader_status(const Upgrader *u);
  * back to the old binary, rollback_fd, with why recorded in it. Returns
  * only when even that failed (a negative errno). */
 int upgrade_hand_back(int rollback_fd, int state_fd, const char *config_path, const char *why);
+
+/* The new image takes the state st over (upgrade-resume.c): the current
+ * generation's configuration from its snapshot, the supervisor s (new)
+ * and the listener set (empty) rebuilt, every running worker watched again
+ * (its pidfd, on e, calling on_child), and the state's fds close-on-exec
+ * again. On failure *ret_why says why, and s and set may hold fds of the
+ * state, which a hand back still needs: do not free them then. */
+int upgrade_take_over(const MasterState *st, Supervisor *s, ListenerSet *set, sd_event *e,
+                      sd_event_child_handler_t on_child, void *userdata, char **ret_why);
 
 /* Reads the state in fd. */
 int upgrade_read_state(int fd, MasterState **ret, char **ret_error);
