@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config-proxy.h"
 #include "config.h"
 #include "log.h"
 
@@ -23,7 +24,8 @@ static const char *const top_keys[] = {
 
 static const char *const service_keys[] = {
         "name", "listen", "backlog", "workers", "handler", "max_requests",
-        "idle_timeout", "defer_accept", "respawn", "park", NULL,
+        "idle_timeout", "defer_accept", "respawn", "park",
+        "proxy_protocol", "proxy_from", "proxy_timeout", "agent_listen", NULL,
 };
 
 static const char *const respawn_keys[] = {
@@ -38,6 +40,7 @@ static void service_config_done(ServiceConfig *s) {
                 free(s->listen_str[i]);
         free(s->listen_str);
         free(s->listen_line);
+        config_proxy_done(s);
         if (s->handler && s->handler->config_free)
                 s->handler->config_free(s->handler_config);
 }
@@ -320,6 +323,8 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
                 r = -EINVAL;
         if (parse_park(p, svc, s) < 0)
                 r = -EINVAL;
+        if (config_proxy_parse(p, svc, s) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -505,6 +510,7 @@ static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
                         r = -EINVAL;
         }
         check_unique(p, list, c);
+        config_proxy_check_unique(p, list, c);
         return p->n_errors > 0 ? -EINVAL : r;
 }
 
