@@ -53,11 +53,11 @@ static int agent_key(const ServiceConfig *svc, char *buf, size_t size) {
         char addr[256];
         int r;
 
-        r = listen_format(svc->agent_listen, addr, sizeof addr);
+        r = listen_format(svc->proxy.agent_listen, addr, sizeof addr);
         if (r < 0)
                 return r;
-        if (snprintf(buf, size, "%s%s%s", addr, listen_is_port_zero(svc->agent_listen) ? " " : "",
-                     listen_is_port_zero(svc->agent_listen) ? svc->name : "") >= (int) size)
+        if (snprintf(buf, size, "%s%s%s", addr, listen_is_port_zero(svc->proxy.agent_listen) ? " " : "",
+                     listen_is_port_zero(svc->proxy.agent_listen) ? svc->name : "") >= (int) size)
                 return -ENOBUFS;
         return 0;
 }
@@ -66,7 +66,7 @@ static const ServiceConfig *config_find_agent(const Config *c, const char *key) 
         char k[300];
 
         for (size_t i = 0; c && i < c->n_services; i++)
-                if (c->services[i].agent_listen && agent_key(&c->services[i], k, sizeof k) >= 0 &&
+                if (c->services[i].proxy.agent_listen && agent_key(&c->services[i], k, sizeof k) >= 0 &&
                     strcmp(k, key) == 0)
                         return &c->services[i];
         return NULL;
@@ -202,21 +202,21 @@ static int agent_set_add(AgentSet *a, const ServiceConfig *svc, const char *key)
         }
         a->agents = l;
 
-        r = listen_open(svc->agent_listen, 64, false, &ag->fd);
+        r = listen_open(svc->proxy.agent_listen, 64, false, &ag->fd);
         if (r < 0) {
                 agent_free(ag);
                 return log_error_errno(r, "%s: agent_listen: cannot listen on %s: %s", svc->name,
-                                       svc->agent_listen_str, STRERROR(r));
+                                       svc->proxy.agent_listen_str, STRERROR(r));
         }
         r = sd_event_add_io(a->event, &ag->source, ag->fd, EPOLLIN, agent_on_io, ag);
         if (r < 0) {
                 agent_free(ag);
-                return log_error_errno(r, "%s: agent_listen: cannot watch %s: %s", svc->name, svc->agent_listen_str,
+                return log_error_errno(r, "%s: agent_listen: cannot watch %s: %s", svc->name, svc->proxy.agent_listen_str,
                                        STRERROR(r));
         }
         a->agents[a->n_agents++] = ag;
         if (listen_format_fd(ag->fd, shown, sizeof shown) < 0)
-                strcpy(shown, svc->agent_listen_str);
+                strcpy(shown, svc->proxy.agent_listen_str);
         log_info("Listening on %s (service %s agent check)", shown, svc->name);
         return 0;
 }
@@ -231,7 +231,7 @@ int agent_set_open(AgentSet *a, const Config *c) {
                 const ServiceConfig *svc = &c->services[i];
                 char key[300];
 
-                if (!svc->agent_listen)
+                if (!svc->proxy.agent_listen)
                         continue;
                 r = agent_key(svc, key, sizeof key);
                 if (r < 0)

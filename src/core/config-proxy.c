@@ -2,12 +2,12 @@
 #include <string.h>
 
 #include "config-proxy.h"
-#include "log.h"
+#include "macros.h"
 
 static const char *const proxy_mode_names[] = { "off", "v1", "v2", "any", NULL };
 
 /* proxy_from: one string or an array/list of them, each its own error. */
-static int parse_proxy_from(ConfigParser *p, const config_setting_t *l, ServiceConfig *s) {
+static int parse_proxy_from(ConfigParser *p, const config_setting_t *l, ProxyConfig *s) {
         int n, r = 0;
 
         if (config_setting_type(l) == CONFIG_TYPE_STRING)
@@ -22,8 +22,8 @@ static int parse_proxy_from(ConfigParser *p, const config_setting_t *l, ServiceC
         if (n == 0)
                 /* The default: anyone may send the header. */
                 return 0;
-        s->proxy_from = calloc((size_t) n, sizeof(Cidr));
-        if (!s->proxy_from)
+        s->from = calloc((size_t) n, sizeof(Cidr));
+        if (!s->from)
                 return -ENOMEM;
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_type(l) == CONFIG_TYPE_STRING
@@ -35,16 +35,16 @@ static int parse_proxy_from(ConfigParser *p, const config_setting_t *l, ServiceC
                 if (!v) {
                         config_error(p, e, NULL, "must be a string, not %s", config_type_name(config_setting_type(e)));
                         r = -EINVAL;
-                } else if (cidr_parse(v, &s->proxy_from[s->n_proxy_from], &why) < 0) {
+                } else if (cidr_parse(v, &s->from[s->n_from], &why) < 0) {
                         config_error(p, e, NULL, "invalid address range \"%s\": %s", v, why);
                         r = -EINVAL;
                 } else
-                        s->n_proxy_from++;
+                        s->n_from++;
         }
         return r;
 }
 
-static int parse_agent_listen(ConfigParser *p, const config_setting_t *a, ServiceConfig *s) {
+static int parse_agent_listen(ConfigParser *p, const config_setting_t *a, ProxyConfig *s) {
         const char *v = config_setting_type(a) == CONFIG_TYPE_STRING ? config_setting_get_string(a) : NULL;
         ListenAddress addr;
         const char *why;
@@ -70,7 +70,7 @@ static int parse_agent_listen(ConfigParser *p, const config_setting_t *a, Servic
         return 0;
 }
 
-int config_proxy_parse(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s) {
+int config_proxy_parse(ConfigParser *p, const config_setting_t *svc, ProxyConfig *s) {
         const config_setting_t *from = config_setting_get_member(svc, "proxy_from"),
                                *timeout = config_setting_get_member(svc, "proxy_timeout"),
                                *agent = config_setting_get_member(svc, "agent_listen");
@@ -78,9 +78,9 @@ int config_proxy_parse(ConfigParser *p, const config_setting_t *svc, ServiceConf
 
         if (config_get_enum(p, svc, "proxy_protocol", proxy_mode_names, PROXY_OFF, &mode) < 0)
                 r = -EINVAL;
-        s->proxy_protocol = (ProxyMode) mode;
+        s->mode = (ProxyMode) mode;
         /* The spec asks for at least 3 s, to cover a TCP retransmission. */
-        if (config_get_duration(p, svc, "proxy_timeout", 3, 3600, 5, &s->proxy_timeout_usec) < 0)
+        if (config_get_duration(p, svc, "proxy_timeout", 3, 3600, 5, &s->timeout_usec) < 0)
                 r = -EINVAL;
         if (from) {
                 k = parse_proxy_from(p, from, s);
@@ -91,7 +91,7 @@ int config_proxy_parse(ConfigParser *p, const config_setting_t *svc, ServiceConf
         }
         /* Without a header to expect, these limit nothing: an operator
          * who set them believes otherwise. */
-        if (s->proxy_protocol == PROXY_OFF) {
+        if (s->mode == PROXY_OFF) {
                 const config_setting_t *useless[] = { from, timeout };
 
                 for (size_t i = 0; i < ELEMENTSOF(useless); i++)
@@ -110,33 +110,9 @@ int config_proxy_parse(ConfigParser *p, const config_setting_t *svc, ServiceConf
         return r;
 }
 
-void config_proxy_done(ServiceConfig *s) {
-        free(s->proxy_from);
-        free(s->agent_listen);
-        free(s->agent_listen_str);
-}
-
-void config_proxy_check_unique(ConfigParser *p, const config_setting_t *list, const Config *c) {
-        for (size_t i = 0; i < c->n_services; i++) {
-                const ServiceConfig *a = &c->services[i];
-                const config_setting_t *at;
-                char ka[256], kb[256];
-
-                if (!a->agent_listen || listen_is_port_zero(a->agent_listen) ||
-                    listen_format(a->agent_listen, ka, sizeof ka) < 0)
-                        continue;
-                at = config_setting_get_member(config_setting_get_elem(list, (unsigned) i), "agent_listen");
-                for (size_t j = 0; j < c->n_services; j++) {
-                        const ServiceConfig *b = &c->services[j];
-
-                        if (j < i && b->agent_listen && listen_format(b->agent_listen, kb, sizeof kb) >= 0 &&
-                            strcmp(ka, kb) == 0)
-                                config_error(p, at, NULL, "duplicate agent_listen address %s (also in service \"%s\")",
-                                             ka, b->name ? b->name : "?");
-                        for (size_t m = 0; m < b->n_listen; m++)
-                                if (listen_format(&b->listen[m], kb, sizeof kb) >= 0 && strcmp(ka, kb) == 0)
-                                        config_error(p, at, NULL, "%s is also a listen address of service \"%s\"", ka,
-                                                     b->name ? b->name : "?");
-                }
-        }
+void config_proxy_done(ProxyConfig *c) {
+        free(c->from);
+        free(c->agent_listen);
+        free(c->agent_listen_str);
+        *c = (ProxyConfig) { .mode = PROXY_OFF };
 }

@@ -6,12 +6,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cidr.h"
 #include "conf-parser.h"
+#include "config-proxy.h"
 #include "handler.h"
 #include "listen.h"
 #include "macros.h"
-#include "proxy.h"
 
 typedef struct RespawnConfig {
         uint64_t min_uptime_usec;
@@ -36,13 +35,7 @@ struct ServiceConfig {
         uint64_t max_parked;     /* how many the front stage holds at most */
         uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
         void *handler_config;    /* the handler's own group, parsed by it */
-        /* Behind a load balancer (config-proxy.c). */
-        ProxyMode proxy_protocol; /* the PROXY header every connection must begin with */
-        Cidr *proxy_from;        /* who may send it; none: anyone */
-        size_t n_proxy_from;
-        uint64_t proxy_timeout_usec; /* to receive the whole header */
-        ListenAddress *agent_listen; /* HAProxy's agent check; NULL: none */
-        char *agent_listen_str;  /* as written */
+        ProxyConfig proxy;       /* behind a load balancer: PROXY header, agent check */
 };
 
 typedef struct Config {

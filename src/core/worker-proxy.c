@@ -6,7 +6,7 @@
 #include "cidr.h"
 #include "log.h"
 #include "proxy-read.h"
-#include "worker-proxy.h"
+#include "worker.h"
 
 /* The header read so far; a header can be this long, and only the pages
  * it reaches are ever touched. */
@@ -49,7 +49,7 @@ static int worker_proxy_park(const Conn *c, ProxyMode mode, size_t n, uint64_t d
 int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *client) {
         const ServiceConfig *svc = sp->svc;
         bool resumed = c->parked && c->parked->kind == PARK_PROXY, may_park = true;
-        ProxyMode mode = resumed ? (ProxyMode) c->parked->proxy_mode : svc->proxy_protocol;
+        ProxyMode mode = resumed ? (ProxyMode) c->parked->proxy_mode : svc->proxy.mode;
         uint64_t deadline;
         size_t n = 0;
 
@@ -71,10 +71,10 @@ int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *c
                 /* Who may speak for a client is checked before a byte is
                  * read. A unix socket's peers are whom its file's mode lets
                  * in. */
-                if (svc->n_proxy_from > 0 && c->peer && IN_SET(c->peer->sa_family, AF_INET, AF_INET6) &&
-                    !cidr_match_any(svc->proxy_from, svc->n_proxy_from, c->peer, c->peer_len))
+                if (svc->proxy.n_from > 0 && c->peer && IN_SET(c->peer->sa_family, AF_INET, AF_INET6) &&
+                    !cidr_match_any(svc->proxy.from, svc->proxy.n_from, c->peer, c->peer_len))
                         return worker_proxy_close(sp, c, "not in proxy_from");
-                deadline = now_usec() + svc->proxy_timeout_usec;
+                deadline = now_usec() + svc->proxy.timeout_usec;
         }
 
         for (;;) {

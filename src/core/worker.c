@@ -15,7 +15,6 @@
 #include "log.h"
 #include "park.h"
 #include "readiness.h"
-#include "worker-proxy.h"
 #include "worker.h"
 
 /* Set by the SIGTERM handler; read by the accept loop and worker_wait(). */

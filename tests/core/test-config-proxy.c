@@ -54,10 +54,10 @@ START_TEST(test_defaults) {
         char **errors = NULL;
 
         ck_assert_int_eq(load(SVC(""), &c, &errors), 0);
-        ck_assert_int_eq(c->services[0].proxy_protocol, PROXY_OFF);
-        ck_assert_uint_eq(c->services[0].n_proxy_from, 0);
-        ck_assert_uint_eq(c->services[0].proxy_timeout_usec, 5 * USEC_PER_SEC);
-        ck_assert_ptr_null(c->services[0].agent_listen);
+        ck_assert_int_eq(c->services[0].proxy.mode, PROXY_OFF);
+        ck_assert_uint_eq(c->services[0].proxy.n_from, 0);
+        ck_assert_uint_eq(c->services[0].proxy.timeout_usec, 5 * USEC_PER_SEC);
+        ck_assert_ptr_null(c->services[0].proxy.agent_listen);
 }
 END_TEST
 
@@ -70,25 +70,25 @@ START_TEST(test_settings) {
                                   "proxy_timeout = 3.5; agent_listen = \"127.0.0.1:0\";"),
                               &c, &errors),
                          0);
-        ck_assert_int_eq(c->services[0].proxy_protocol, PROXY_V2);
-        ck_assert_uint_eq(c->services[0].n_proxy_from, 2);
-        ck_assert_uint_eq(c->services[0].proxy_timeout_usec, 3500 * USEC_PER_MSEC);
-        ck_assert_ptr_nonnull(c->services[0].agent_listen);
-        ck_assert_str_eq(c->services[0].agent_listen_str, "127.0.0.1:0");
+        ck_assert_int_eq(c->services[0].proxy.mode, PROXY_V2);
+        ck_assert_uint_eq(c->services[0].proxy.n_from, 2);
+        ck_assert_uint_eq(c->services[0].proxy.timeout_usec, 3500 * USEC_PER_MSEC);
+        ck_assert_ptr_nonnull(c->services[0].proxy.agent_listen);
+        ck_assert_str_eq(c->services[0].proxy.agent_listen_str, "127.0.0.1:0");
         inet_pton(AF_INET, "127.0.1.9", &sin.sin_addr);
-        ck_assert(cidr_match_any(c->services[0].proxy_from, 2, (struct sockaddr *) &sin, sizeof sin));
+        ck_assert(cidr_match_any(c->services[0].proxy.from, 2, (struct sockaddr *) &sin, sizeof sin));
         inet_pton(AF_INET, "127.0.2.9", &sin.sin_addr);
-        ck_assert(!cidr_match_any(c->services[0].proxy_from, 2, (struct sockaddr *) &sin, sizeof sin));
+        ck_assert(!cidr_match_any(c->services[0].proxy.from, 2, (struct sockaddr *) &sin, sizeof sin));
         config_free(TAKE_PTR(c));
 
         /* One string for one range; "v1" and "any". */
         ck_assert_int_eq(load(SVC("proxy_protocol = \"v1\"; proxy_from = \"10.0.0.0/8\";"), &c, &errors), 0);
-        ck_assert_int_eq(c->services[0].proxy_protocol, PROXY_V1);
-        ck_assert_uint_eq(c->services[0].n_proxy_from, 1);
+        ck_assert_int_eq(c->services[0].proxy.mode, PROXY_V1);
+        ck_assert_uint_eq(c->services[0].proxy.n_from, 1);
         config_free(TAKE_PTR(c));
         ck_assert_int_eq(load(SVC("proxy_protocol = \"any\"; proxy_from = [];"), &c, &errors), 0);
-        ck_assert_int_eq(c->services[0].proxy_protocol, PROXY_ANY);
-        ck_assert_uint_eq(c->services[0].n_proxy_from, 0);
+        ck_assert_int_eq(c->services[0].proxy.mode, PROXY_ANY);
+        ck_assert_uint_eq(c->services[0].proxy.n_from, 0);
 }
 END_TEST
 
