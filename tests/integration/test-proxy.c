@@ -321,12 +321,12 @@ START_TEST(test_bad_headers) {
 }
 END_TEST
 
-/* Sends the header one byte a second until the server closes; returns
- * how many bytes it took. With a front stage, once the connection is
+/* Sends a v1 header (15 bytes) one byte a second until the server closes;
+ * returns how many bytes it took. With a front stage, once the connection is
  * parked, a complete request from another client is served by the only
  * worker while the trickle goes on. */
 static size_t trickle(TestDaemon *d, uint16_t port, bool front_stage) {
-        static const char hdr[] = "PROXY TCP4 203.0.113.50 10.0.0.1 5555 80\r\n";
+        static const char hdr[] = "PROXY UNKNOWN\r\n";
         _cleanup_close_ int fd = TD_OK(d, connect_from("127.0.3.1", port));
         size_t i;
 
@@ -362,7 +362,7 @@ START_TEST(test_trickle) {
 
         start_web(&d, "workers = 1; proxy_protocol = \"v1\"; proxy_timeout = 3;", &port);
         sent = trickle(d, port, true);
-        TD_ASSERT_MSG(d, sent < 42, "the whole header went through");
+        TD_ASSERT_MSG(d, sent < 15, "the whole header went through");
         TD_OK(d, td_wait_log(d, "web front stage: closing the connection from 127.0.3.1:", TD_TIMEOUT, NULL));
         TD_ASSERT(d, td_log_contains(d, "PROXY header not complete within proxy_timeout"));
         TD_ASSERT(d, td_log_contains(d, "203.0.113.51:5555 - - ["));
@@ -380,7 +380,7 @@ START_TEST(test_trickle_without_front_stage) {
 
         start_web(&d, "workers = 1; proxy_protocol = \"v1\"; proxy_timeout = 3; park = { enabled = false; };", &port);
         sent = trickle(d, port, false);
-        TD_ASSERT_MSG(d, sent < 42, "the whole header went through");
+        TD_ASSERT_MSG(d, sent < 15, "the whole header went through");
         TD_OK(d, td_wait_log(d, "web[slot 0]: closing the connection from 127.0.3.1:", TD_TIMEOUT, NULL));
         TD_ASSERT(d, td_log_contains(d, "PROXY header not complete within proxy_timeout"));
         fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
