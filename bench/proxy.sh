@@ -33,7 +33,7 @@
 # then the tables (markdown) and a last line "SUMMARY key=value ...".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 SECTIONS=${SECTIONS:-parse fleet}
