@@ -187,6 +187,36 @@ static inline int haproxy_wait_server(const Haproxy *h, const char *server, cons
         }
 }
 
+/* Runs argv (argv[0] a path) and waits for it, at most timeout; its
+ * output goes to ours. Returns its exit status, or a negative errno. */
+static inline int fleet_run(const char *const *argv, uint64_t timeout) {
+        uint64_t deadline = td_now() + timeout;
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                execv(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+
+                if (r == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (r < 0)
+                        return -errno;
+                if (td_now() >= deadline) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        return -ETIMEDOUT;
+                }
+                td_sleep(TD_MSEC(10));
+        }
+}
+
 /* ---- load through HAProxy ---- */
 
 /* Counters of one kind of client, summed over its threads. */

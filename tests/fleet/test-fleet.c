@@ -6,8 +6,10 @@
  * its own address, bounded in count and time):
  *
  *   - every host's access log shows the clients' own addresses;
- *   - each host in turn is reloaded (drained first when the build has
- *     preforkctl) with zero failed requests;
+ *   - each host in turn is drained (preforkctl drain: its agent says
+ *     "drain" and HAProxy sends it nothing new), reloaded and undrained,
+ *     with zero failed requests (without preforkctl in the build it is
+ *     only reloaded);
  *   - one host's agent reports it busy (its workers held): HAProxy's
  *     weight for it drops and so does its share of the traffic;
  *   - one host's master is killed with -9 and not restarted: its workers
@@ -47,18 +49,26 @@ static FleetLoad load;
 
 /* park: with a front stage; without one (the busy phase), an idle
  * keep-alive connection holds its worker, for at most 1 s. */
+/* preforkctl, when the build has it (PREFORKCTL_BINARY), or NULL. */
+static const char *preforkctl(void) {
+        const char *p = getenv("PREFORKCTL_BINARY");
+        return p && *p ? p : NULL;
+}
+
 static char *host_config(const Host *h, bool park) {
         char *s;
 
         if (asprintf(&s,
                      "log_level = \"info\";\n"
                      "shutdown_timeout = 5.0;\n"
+                     "%s\n"
                      "services = ( { name = \"web\"; listen = [ \"127.0.1.%u:0\" ]; workers = %u; handler = \"http\";\n"
                      "  proxy_protocol = \"v2\"; proxy_from = [ \"127.0.0.1\" ];\n"
                      "  agent_listen = \"127.0.1.%u:0\";\n"
                      "  park = { enabled = %s; };\n"
                      "  http = { root = \".\"; access_log = true; keepalive_timeout = %s; }; } );\n",
-                     h->n, WORKERS, h->n, park ? "true" : "false", park ? "30.0" : "1.0") < 0)
+                     preforkctl() ? "control_socket = \"@DIR@/control\";" : "", h->n, WORKERS, h->n,
+                     park ? "true" : "false", park ? "30.0" : "1.0") < 0)
                 return NULL;
         return s;
 }
@@ -78,6 +88,16 @@ static void host_start(Host *h, unsigned n) {
         TD_OK(h->d, td_wait_ready(h->d, TD_TIMEOUT));
         TD_OK(h->d, td_find_port(h->d, "web", 0, &h->port));
         TD_OK(h->d, td_find_port(h->d, "web agent check", 0, &h->agent_port));
+}
+
+/* preforkctl -s DIR/control COMMAND web on host h. */
+static void host_ctl(const Host *h, const char *command) {
+        char sock[512];
+        int r;
+
+        snprintf(sock, sizeof sock, "%s/control", td_dir(h->d));
+        r = fleet_run((const char *const[]) { preforkctl(), "-s", sock, command, "web", NULL }, TD_TIMEOUT);
+        TD_ASSERT_MSG(h->d, r == 0, "preforkctl %s web on host %u: %d", command, h->n, r);
 }
 
 /* A reload of host h with park on or off, applied. */
@@ -209,18 +229,27 @@ START_TEST(test_fleet) {
         /* Each host in turn: reloaded under load, and serving again
          * before the next. */
         for (unsigned i = 0; i < FLEET_HOSTS; i++) {
+                char name[8];
+
+                snprintf(name, sizeof name, "h%u", i + 1);
                 fleet_snapshot(&load, &s1);
+                if (preforkctl()) {
+                        host_ctl(&hosts[i], "drain");
+                        TD_OK(NULL, haproxy_wait_server(&haproxy, name, "DRAIN", -1, false, TD_TIMEOUT));
+                }
                 host_reload(&hosts[i], true);
-                TD_OK(NULL, haproxy_wait_server(&haproxy, i == 0 ? "h1" : i == 1 ? "h2" : "h3", "UP", 100, false,
-                                                TD_TIMEOUT));
+                if (preforkctl())
+                        host_ctl(&hosts[i], "undrain");
+                TD_OK(NULL, haproxy_wait_server(&haproxy, name, "UP", 100, false, TD_TIMEOUT));
                 wait_host_serves(&hosts[i], &s1, 20);
                 fleet_snapshot(&load, &s2);
-                fprintf(stderr, "fleet: host %u reloaded under load: %lu answers meanwhile, %lu failed\n", i + 1,
+                fprintf(stderr, "fleet: host %u %s under load: %lu answers meanwhile, %lu failed\n", i + 1,
+                        preforkctl() ? "drained, reloaded and undrained" : "reloaded (no preforkctl in this build)",
                         s2.ok - s1.ok, s2.failed - s1.failed);
         }
         fleet_snapshot(&load, &s2);
         failed_rolling = s2.failed - s0.failed;
-        TD_ASSERT_MSG(NULL, failed_rolling == 0, "%lu requests failed while the hosts were reloaded in turn (first: %s)",
+        TD_ASSERT_MSG(NULL, failed_rolling == 0, "%lu requests failed while the hosts were upgraded in turn (first: %s)",
                       failed_rolling, strerror(-atomic_load(&load.first_error)));
 
         /* Host 3 busy: without a front stage, keep-alive connections held

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "itest.h"
 
@@ -408,17 +409,49 @@ static void expect_agent(TestDaemon *d, uint16_t port, const char *want) {
 }
 
 /* agent_listen: "up ready N%" with N the idle share of the pool (busy
- * workers hold echo connections: no front stage here), the same port
- * across a reload, and "down" while stopping. */
+ * workers hold echo connections: no front stage here), "drain" while
+ * drained by preforkctl (when the build has it), the same port across a
+ * reload, and "down" while stopping. */
+/* preforkctl, when the build has it (PREFORKCTL_BINARY), or NULL. */
+static const char *preforkctl(void) {
+        const char *p = getenv("PREFORKCTL_BINARY");
+        return p && *p ? p : NULL;
+}
+
+/* preforkctl -s DIR/control COMMAND echo. */
+static void ctl(TestDaemon *d, const char *command) {
+        char sock[512];
+        int status;
+        pid_t pid;
+
+        snprintf(sock, sizeof sock, "%s/control", td_dir(d));
+        pid = fork();
+        TD_ASSERT(d, pid >= 0);
+        if (pid == 0) {
+                execl(preforkctl(), preforkctl(), "-s", sock, command, "echo", (char *) NULL);
+                _exit(127);
+        }
+        TD_ASSERT(d, waitpid(pid, &status, 0) == pid);
+        TD_ASSERT_MSG(d, WIFEXITED(status) && WEXITSTATUS(status) == 0, "preforkctl %s echo failed", command);
+}
+
 START_TEST(test_agent) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_free_ char *conf = NULL;
         int held[2];
         uint16_t port, aport, aport2;
 
-        start_echo(&d, 2, "agent_listen = \"127.0.0.1:0\"; idle_timeout = 600.0;", NULL, &port);
+        start_echo(&d, 2, "agent_listen = \"127.0.0.1:0\"; idle_timeout = 600.0;",
+                   preforkctl() ? "control_socket = \"@DIR@/control\";" : NULL, &port);
         TD_OK(d, td_find_port(d, "echo agent check", 0, &aport));
         expect_agent(d, aport, "up ready 100%\n");
+        /* Drained by the operator, then back. */
+        if (preforkctl()) {
+                ctl(d, "drain");
+                expect_agent(d, aport, "drain\n");
+                ctl(d, "undrain");
+                expect_agent(d, aport, "up ready 100%\n");
+        }
         for (unsigned i = 0; i < 2; i++) {
                 held[i] = TD_OK(d, td_connect_tcp("127.0.0.1", port));
                 TD_OK(d, td_echo_exchange(held[i], "busy", 4, TD_TIMEOUT));
