@@ -234,12 +234,21 @@ START_TEST(test_fleet) {
                 snprintf(name, sizeof name, "h%u", i + 1);
                 fleet_snapshot(&load, &s1);
                 if (preforkctl()) {
+                        FleetSnapshot d0, d1;
+
                         host_ctl(&hosts[i], "drain");
                         TD_OK(NULL, haproxy_wait_server(&haproxy, name, "DRAIN", -1, false, TD_TIMEOUT));
-                }
-                host_reload(&hosts[i], true);
-                if (preforkctl())
+                        /* Drained: nothing new for it but what was on its
+                         * way, at most one request per client. */
+                        fleet_snapshot(&load, &d0);
+                        host_reload(&hosts[i], true);
+                        fleet_snapshot(&load, &d1);
+                        TD_ASSERT_MSG(NULL, d1.by_host[i] - d0.by_host[i] <= N_KEEPALIVE + N_CLOSE,
+                                      "host %u answered %lu requests while drained", i + 1,
+                                      d1.by_host[i] - d0.by_host[i]);
                         host_ctl(&hosts[i], "undrain");
+                } else
+                        host_reload(&hosts[i], true);
                 TD_OK(NULL, haproxy_wait_server(&haproxy, name, "UP", 100, false, TD_TIMEOUT));
                 wait_host_serves(&hosts[i], &s1, 20);
                 fleet_snapshot(&load, &s2);
