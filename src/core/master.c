@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <systemd/sd-event.h>
 
+#include "agent.h"
 #include "config-loader.h"
 #include "fd-util.h"
 #include "fdstore.h"
@@ -35,6 +36,7 @@ typedef struct Master {
         Notifier *notifier;
         ConfigLoader *loader;         /* a reload's config being loaded off the loop */
         ListenerSet listeners;
+        AgentSet *agents;             /* agent_listen: HAProxy's agent checks */
         int ready_fd;                 /* the master's end of the readiness socket */
         int ready_worker_fd;          /* the workers' end */
         sd_event_source *ready_source;
@@ -98,6 +100,9 @@ static void master_prune_listeners(Master *m) {
         };
 
         listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);
+        /* Agent checks go on during a stop: they answer "down". */
+        if (!stopping)
+                agent_set_prune(m->agents, keep, ELEMENTSOF(keep));
 }
 
 static void master_reload_done(Master *m, bool applied, const char *why) {
@@ -284,6 +289,8 @@ static int master_apply(Master *m, Config *c, bool first, int *ret_exit) {
                 return r;
         *ret_exit = EX_OSERR;
         r = listener_set_open(&m->listeners, c);
+        if (r >= 0)
+                r = agent_set_open(m->agents, c);
         if (r < 0)
                 return r;
         if (first)
@@ -579,6 +586,7 @@ static int master_setup_event(Master *m) {
 static void master_done(Master *m) {
         upgrader_free(m->upgrader);
         config_loader_free(m->loader);
+        agent_set_free(m->agents);
         supervisor_free(m->supervisor);
         listener_set_done(&m->listeners);
         sd_event_source_disable_unref(m->ready_source);
@@ -622,6 +630,11 @@ int master_run(const char *config_path, Config *config) {
                 log_error_errno(r, "Failed to set up the supervisor: %s", STRERROR(r));
                 goto finish;
         }
+        r = agent_set_new(m.event, m.supervisor, &m.agents);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the agent checks: %s", STRERROR(r));
+                goto finish;
+        }
         r = listener_set_adopt_systemd(&m.listeners);
         if (r < 0)
                 goto finish;
@@ -653,9 +666,15 @@ static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
                 r = supervisor_new(&master_ops, m, &m->supervisor);
         if (r < 0)
                 return asprintf(ret_why, "cannot set up the event loop: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
+        r = agent_set_new(m->event, m->supervisor, &m->agents);
+        if (r < 0)
+                return asprintf(ret_why, "cannot set up the agent checks: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
         r = upgrade_take_over(st, m->supervisor, &m->listeners, m->event, master_on_child, m, ret_why);
         if (r < 0)
                 return r;
+        /* The agent ports are bound anew (their sockets do not cross the
+         * exec): HAProxy takes a refused agent check for "no news". */
+        (void) agent_set_open(m->agents, master_current_config(m));
         log_set_max_level(master_current_config(m)->log_level);
         m->n_reloads = st->n_reloads;
         m->last_reload_refused = st->last_reload_refused;

@@ -45,6 +45,7 @@ static int scoreboard_map(int fd, size_t capacity, Scoreboard **ret) {
                 return negative_errno();
         b->service = map;
         b->scores = (WorkerScore *) (b->service + 1);
+        assert((uintptr_t) b->scores % _Alignof(WorkerScore) == 0);
         b->capacity = capacity;
         b->fd = fd;
         *ret = TAKE_PTR(b);

@@ -135,6 +135,7 @@ int state_live_capture(const Supervisor *s, const ListenerSet *set, MasterState 
                 sv->park_fds[0] = service->park_fds[0];
                 sv->park_fds[1] = service->park_fds[1];
                 sv->front_kill_usec = service->front_kill_usec;
+                sv->drained = service->drained;
                 r = capture_slot(st, &service->front);
                 if (r < 0)
                         return r;
@@ -241,6 +242,7 @@ static int restore_services(const MasterState *st, Supervisor *s, char **ret_err
                 service->park_fds[0] = sv->park_fds[0];
                 service->park_fds[1] = sv->park_fds[1];
                 service->front_kill_usec = sv->front_kill_usec;
+                service->drained = sv->drained;
                 s->services[s->n_services++] = service;
         }
         return 0;

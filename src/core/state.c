@@ -216,6 +216,7 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
                 serialize_fd(&w, "park-fd", v->park_fds[0]);
                 serialize_fd(&w, "park-worker-fd", v->park_fds[1]);
                 serialize_usec(&w, "front-kill", v->front_kill_usec);
+                serialize_bool(&w, "drained", v->drained);
         }
         for (size_t i = 0; i < s->n_generations; i++) {
                 const StateGeneration *g = &s->generations[i];
@@ -436,6 +437,7 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 if ((v->park_fds[0] >= 0) != (v->park_fds[1] >= 0))
                         parse_fail(p, "park-fd", "needs park-worker-fd, and the other way round");
                 get_usec(p, "front-kill", false, &v->front_kill_usec);
+                get_bool(p, "drained", false, &v->drained);
         } else if (strcmp(r->type, "generation") == 0) {
                 StateGeneration *g = master_state_add_generation(s);
 

@@ -29,7 +29,7 @@
  *   systemd-socket fd=FD name=NAME used=B
  *       a socket systemd passed (socket activation or the fd store)
  *   service name=N restarts=N connections=N scoreboard-fd=FD capacity=N
- *           park-fd=FD park-worker-fd=FD front-kill=USEC
+ *           park-fd=FD park-worker-fd=FD front-kill=USEC drained=B
  *   generation number=N current=B kill=USEC shutdown-timeout=USEC
  *              [config=TEXT]
  *       the current generation carries its configuration, as libconfig
@@ -82,6 +82,7 @@ typedef struct StateService {
         size_t capacity;
         int park_fds[2];
         uint64_t front_kill_usec;
+        bool drained;
 } StateService;
 
 typedef struct StateGeneration {

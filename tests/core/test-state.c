@@ -295,6 +295,7 @@ START_TEST(test_live_round_trip) {
         supervisor_worker_exited(s1, backoff->pid, &crash, now + 3);
         ck_assert_int_eq(backoff->state, SLOT_BACKOFF);
         s1->services[0]->connections_done += 17;
+        s1->services[0]->drained = true;
         atomic_store(&s1->current->pools[0].slots[0].score->connections, 5);
 
         text = capture(s1, &set1);
@@ -321,6 +322,8 @@ START_TEST(test_live_round_trip) {
         ck_assert_uint_eq(atomic_load(&s2->current->pools[0].slots[0].score->connections), 6);
         ck_assert_uint_eq(s2->current->config->services[0].respawn.min_uptime_usec, 2 * USEC_PER_SEC);
         ck_assert_uint_eq(s2->services[0]->connections_done, 17);
+        ck_assert(s2->services[0]->drained);
+        ck_assert(!s2->services[1]->drained);
 
         /* And it supervises them: a retiring worker that exits is done,
          * the backoff slot respawns at its time. */
