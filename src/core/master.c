@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <systemd/sd-event.h>
@@ -688,6 +689,10 @@ int master_resume(const char *config_path, int state_fd, int rollback_fd) {
         Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
         int r;
 
+        /* Executed through an fd (the way back), a kernel before 6.14 names
+         * the process after the fd's number: ps, top and pgrep would no
+         * longer find it by name. */
+        (void) prctl(PR_SET_NAME, program_invocation_short_name, 0, 0, 0);
         r = rlimit_nofile_raise();
         if (r < 0)
                 log_warning_errno(r, "Cannot raise the file descriptor limit: %s", STRERROR(r));
