@@ -66,11 +66,12 @@ static bool word_is(const char *w, size_t n, const char *s) {
 static int parse_count(const char *w, size_t n, unsigned max, unsigned *ret) {
         unsigned v = 0;
 
-        if (n == 0 || n > 10 || (w[0] == '0' && n > 1))
+        if (n == 0 || (w[0] == '0' && n > 1))
                 return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
                 if (w[i] < '0' || w[i] > '9')
                         return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
                 if (v > (max - (unsigned) (w[i] - '0')) / 10)
                         return -ERANGE;
                 v = v * 10 + (unsigned) (w[i] - '0');

@@ -24,9 +24,3 @@ int metrics_http_new(sd_event *e, const ListenAddress *address, DaemonView *view
 /* Closes it (and removes a unix socket file). Accepts NULL. */
 MetricsHttp *metrics_http_free(MetricsHttp *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MetricsHttp *, metrics_http_free)
-
-/* Parses the request line at the start of req (n bytes, the head): GET or
- * HEAD of /metrics (a query allowed) with HTTP/1.0 or HTTP/1.1. Returns 0
- * with *ret_head and *ret_status "200 OK"; else a negative errno with the
- * status line to answer in *ret_status (400, 404, 405). */
-int metrics_http_parse_request_line(const char *req, size_t n, bool *ret_head, const char **ret_status);

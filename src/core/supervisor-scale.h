@@ -27,8 +27,3 @@ int supervisor_scale(Supervisor *s, const char *name, unsigned n, uint64_t now);
  * one larger or smaller. A pool at 1 worker is not shrunk and one at the
  * maximum not grown (each logged). Returns 0 or -EBUSY unless RUNNING. */
 int supervisor_scale_all(Supervisor *s, int delta, uint64_t now);
-
-/* Called from supervisor_run_timers(): starts the current generation's
- * slots below their pool's size that have no worker, and drops the slots
- * above it whose worker has gone. */
-void supervisor_scale_run(Supervisor *s, uint64_t now);

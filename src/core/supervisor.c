@@ -8,7 +8,6 @@
 #include "log.h"
 #include "respawn.h"
 #include "supervisor-internal.h"
-#include "supervisor-scale.h"
 #include "supervisor.h"
 #include "time-util.h"
 
