@@ -303,8 +303,12 @@ static void control_handle(RequestConn *c, const char *request, size_t n, void *
                 log_notice("Control socket: refused \"%s\" from uid %u (pid %d): only uid %u and root may",
                            control_command_to_string(req.command), (unsigned) cred.uid, (int) cred.pid,
                            (unsigned) geteuid());
-                (void) snprintf(msg, sizeof msg, "permission denied: \"%s\" is only for uid %u and root",
-                                control_command_to_string(req.command), (unsigned) geteuid());
+                if (geteuid() == 0)
+                        (void) snprintf(msg, sizeof msg, "permission denied: \"%s\" is only for root",
+                                        control_command_to_string(req.command));
+                else
+                        (void) snprintf(msg, sizeof msg, "permission denied: \"%s\" is only for uid %u and root",
+                                        control_command_to_string(req.command), (unsigned) geteuid());
                 reply(c, CONTROL_DENIED, msg);
                 return;
         }

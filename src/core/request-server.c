@@ -68,6 +68,21 @@ static void conn_free(RequestConn *c) {
         free(c);
 }
 
+/* The answer is out: end the connection. Input the request left unread
+ * (the rest of one that was too long, say) is read away first, since a
+ * socket closed with unread input resets the connection, and the client
+ * could lose the answer it has not read yet. Bounded: a client that keeps
+ * sending gets its reset. */
+static void conn_finish(RequestConn *c) {
+        char buf[4096];
+
+        (void) shutdown(c->fd, SHUT_WR);
+        for (unsigned i = 0; i < 16; i++)
+                if (recv(c->fd, buf, sizeof buf, MSG_DONTWAIT) <= 0)
+                        break;
+        conn_free(c);
+}
+
 static int conn_set_deadline(RequestConn *c, uint64_t usec) {
         if (usec == USEC_INFINITY)
                 return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
@@ -107,8 +122,12 @@ void request_conn_reply(RequestConn *c, char *answer, size_t n) {
         c->out = answer;
         c->n_out = n;
         r = conn_flush(c);
-        if (r != 0) {
-                /* Written, or the client is gone: either way, done. */
+        if (r > 0) {
+                conn_finish(c);
+                return;
+        }
+        if (r < 0) {
+                /* The client is gone. */
                 conn_free(c);
                 return;
         }
@@ -192,6 +211,7 @@ static void conn_read(RequestConn *c) {
 static int conn_on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         RequestConn *c = userdata;
         RequestServer *s = c->server;
+        int r;
 
         switch (c->state) {
         case CONN_READING:
@@ -204,7 +224,10 @@ static int conn_on_io(sd_event_source *es, int fd, uint32_t revents, void *userd
                 conn_free(c);
                 break;
         case CONN_WRITING:
-                if (conn_flush(c) != 0)
+                r = conn_flush(c);
+                if (r > 0)
+                        conn_finish(c);
+                else if (r < 0)
                         conn_free(c);
                 break;
         }
