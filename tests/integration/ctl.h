@@ -148,3 +148,10 @@ static inline void ctl_as(TestDaemon *d, uid_t uid, CtlRun *ret, const char *con
 
 /* The socket a test's daemon serves: its own, in its temp dir. */
 #define CTL_TOP "control_socket = \"@DIR@/control\";"
+
+/* Runs a shell command line (/bin/sh -c), bounded; its output in *ret. */
+static inline void ctl_sh(TestDaemon *d, const char *cmd, CtlRun *ret) {
+        const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+        TD_OK(d, ctl_exec(argv, (uid_t) -1, (gid_t) -1, TD_SEC(60), ret));
+}

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The control socket's tests that need root: mutating commands refused to
- * another user (preforkctl run as nobody), and a real Prometheus server
- * scraping metrics_listen, in a network namespace of the test's own so
- * that its fixed port cannot clash with a parallel test. */
+/* The control socket's tests that need root or other programs: mutating
+ * commands refused to another user (preforkctl run as nobody), the status
+ * JSON against the schema in the tree (python3-jsonschema), the metrics
+ * through promtool's check, and a real Prometheus server scraping
+ * metrics_listen, in a network namespace of the test's own so that its
+ * fixed port cannot clash with a parallel test. Skipped (77) without root
+ * or without those programs, so that a package build without them passes;
+ * CI has them all. */
 #include <pwd.h>
 #include <sys/stat.h>
 
@@ -106,10 +110,7 @@ START_TEST(test_prometheus_scrapes) {
                            "[ -n \"$found\" ] || { tail -20 prometheus.log; exit 1; }\n"
                            "echo scraped\n",
                            td_dir(d), PROMETHEUS_PORT, PROMETHEUS_PORT) >= 0);
-        {
-                const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-                TD_OK(d, ctl_exec(argv, (uid_t) -1, (gid_t) -1, TD_SEC(60), &r));
-        }
+        ctl_sh(d, cmd, &r);
         TD_ASSERT_MSG(d, r.code == 0 && strstr(r.out, "scraped") && strstr(r.out, "\"value\":["),
                       "Prometheus did not get preforkd's series:\n%s\n%s", r.out, r.err);
         ctl_run_done(&r);
@@ -117,20 +118,87 @@ START_TEST(test_prometheus_scrapes) {
 }
 END_TEST
 
+/* The status JSON, with a busy and an idle worker, is
+ * valid by doc/status.schema.json. */
+START_TEST(test_status_json_schema) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int held = -EBADF;
+        _cleanup_free_ char *cmd = NULL;
+        CtlRun r;
+        uint16_t port;
+
+        start(&d, 2, NULL, &port);
+        held = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(held, "hold", 4, TD_TIMEOUT));
+        CTL(d, &r, "--json", "status");
+        CTL_EXPECT(d, &r, 0);
+        TD_OK(d, td_write_file(d, "status.json", r.out));
+        ctl_run_done(&r);
+        ck_assert(asprintf(&cmd,
+                           "/usr/bin/python3 -c 'import json, sys, jsonschema; "
+                           "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1]))); "
+                           "print(\"valid\")' %s/doc/status.schema.json %s/status.json",
+                           getenv("PREFORKD_SOURCE_ROOT"), td_dir(d)) >= 0);
+        ctl_sh(d, cmd, &r);
+        TD_ASSERT_MSG(d, r.code == 0 && strstr(r.out, "valid"), "the status JSON does not match the schema:\n%s%s",
+                      r.out, r.err);
+        ctl_run_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+/* `preforkctl metrics` and GET /metrics pass promtool's check. */
+START_TEST(test_promtool_check) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *cmd = NULL;
+        CtlRun r;
+        uint16_t port;
+
+        start(&d, 2, "metrics_listen = \"127.0.0.1:9100\";", &port);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 1, TD_TIMEOUT));
+        CTL(d, &r, "metrics");
+        CTL_EXPECT(d, &r, 0);
+        TD_OK(d, td_write_file(d, "ctl.prom", r.out));
+        ctl_run_done(&r);
+        ck_assert(asprintf(&cmd,
+                           "set -e; cd %s; promtool check metrics < ctl.prom\n"
+                           "curl -sS --fail -o http.prom http://127.0.0.1:9100/metrics\n"
+                           "promtool check metrics < http.prom; echo checked",
+                           td_dir(d)) >= 0);
+        ctl_sh(d, cmd, &r);
+        TD_ASSERT_MSG(d, r.code == 0 && strstr(r.out, "checked"), "promtool check metrics:\n%s%s", r.out, r.err);
+        ctl_run_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("ctl-root");
+        CtlRun run;
         int r;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "not root: skipping\n");
                 return TD_EXIT_SKIP;
         }
+        if (ctl_exec((const char *[]) { "/bin/sh", "-c",
+                                         "command -v promtool && command -v prometheus && command -v curl && "
+                                         "/usr/bin/python3 -c 'import jsonschema'",
+                                         NULL },
+                     (uid_t) -1, (gid_t) -1, TD_SEC(30), &run) < 0 ||
+            run.code != 0) {
+                fprintf(stderr, "needs promtool, prometheus, curl and python3-jsonschema: skipping\n");
+                return TD_EXIT_SKIP;
+        }
+        ctl_run_done(&run);
         r = td_unshare_network();
         if (r < 0) {
                 fprintf(stderr, "cannot make a network namespace: %s\n", strerror(-r));
                 return TD_EXIT_SKIP;
         }
         TD_ADD_TEST(s, test_other_user_is_read_only);
+        TD_ADD_TEST(s, test_status_json_schema);
+        TD_ADD_TEST(s, test_promtool_check);
         TD_ADD_TEST(s, test_prometheus_scrapes);
         return td_run_suite(s);
 }

@@ -18,14 +18,6 @@ static void start(TestDaemon **ret, unsigned workers, const char *service_extra,
         start_echo(ret, workers, service_extra, top, ret_port);
 }
 
-/* Runs a shell command line (through /bin/sh), bounded; its stdout and
- * stderr in *ret. */
-static void sh(TestDaemon *d, const char *cmd, CtlRun *ret) {
-        const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-
-        TD_OK(d, ctl_exec(argv, (uid_t) -1, (gid_t) -1, TD_SEC(60), ret));
-}
-
 /* Sends raw bytes on the control socket and returns the whole answer. */
 static char *raw_request(TestDaemon *d, const char *bytes, size_t n) {
         _cleanup_free_ char *sock = td_subst(d, "@DIR@/control");
@@ -37,11 +29,20 @@ static char *raw_request(TestDaemon *d, const char *bytes, size_t n) {
         return answer;
 }
 
+/* One HTTP request to the metrics port; the whole answer. */
+static char *http_get(TestDaemon *d, int port, const char *request) {
+        _cleanup_close_ int fd = TD_OK(d, td_connect_tcp("127.0.0.1", (uint16_t) port));
+        char *answer = NULL;
+
+        TD_OK(d, td_write_all(fd, request, strlen(request), TD_TIMEOUT));
+        TD_OK(d, td_read_all(fd, 1 << 20, TD_TIMEOUT, &answer, NULL));
+        return answer;
+}
+
 START_TEST(test_status_text_and_json) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_close_ int held = -EBADF;
         _cleanup_free_ pid_t *w = NULL;
-        _cleanup_free_ char *cmd = NULL, *schema = NULL;
         struct sockaddr_in local;
         socklen_t l = sizeof local;
         char peer[64], pidtext[32];
@@ -74,23 +75,11 @@ START_TEST(test_status_text_and_json) {
         TD_ASSERT_MSG(d, strstr(r.err, "no such service: nosuch"), "stderr: %s", r.err);
         ctl_run_done(&r);
 
-        /* JSON, checked against the schema that ships in the tree, and for
-         * what it says. */
+        /* JSON (test-ctl-root checks it against the schema). */
         CTL(d, &r, "--json", "status", "echo");
         CTL_EXPECT(d, &r, 0);
-        TD_OK(d, td_write_file(d, "status.json", r.out));
         TD_ASSERT_MSG(d, strstr(r.out, "\"busy\":1,\"idle\":1"), "JSON: %s", r.out);
         TD_ASSERT_MSG(d, strstr(r.out, peer), "JSON has no peer %s: %s", peer, r.out);
-        ctl_run_done(&r);
-        ck_assert(asprintf(&schema, "%s/doc/status.schema.json", getenv("PREFORKD_SOURCE_ROOT")) >= 0);
-        ck_assert(asprintf(&cmd,
-                           "/usr/bin/python3 -c 'import json, sys, jsonschema; "
-                           "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1]))); "
-                           "print(\"valid\")' %s %s/status.json",
-                           schema, td_dir(d)) >= 0);
-        sh(d, cmd, &r);
-        TD_ASSERT_MSG(d, r.code == 0 && strstr(r.out, "valid"), "the status JSON does not match %s:\n%s%s", schema,
-                      r.out, r.err);
         ctl_run_done(&r);
         stop_and_expect(d, SIGTERM, 0);
 }
@@ -271,11 +260,11 @@ START_TEST(test_drain_undrain) {
 }
 END_TEST
 
-/* preforkctl metrics and GET /metrics: the same families, and both pass
- * promtool's check. */
+/* preforkctl metrics and GET /metrics: the same text (test-ctl-root runs
+ * promtool on it). */
 START_TEST(test_metrics) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ char *cmd = NULL, *line = NULL;
+        _cleanup_free_ char *line = NULL;
         char *colon;
         CtlRun r;
         uint16_t port;
@@ -294,22 +283,29 @@ START_TEST(test_metrics) {
         TD_ASSERT_MSG(d, strstr(r.out, "preforkd_slot_up{service=\"echo\",slot=\"1\"} 1\n"), "metrics:\n%s", r.out);
         TD_ASSERT_MSG(d, strstr(r.out, "preforkd_kills_total{service=\"echo\",reason=\"scale\"} 0\n"),
                       "metrics:\n%s", r.out);
-        TD_OK(d, td_write_file(d, "ctl.prom", r.out));
         ctl_run_done(&r);
 
-        ck_assert(asprintf(&cmd,
-                           "set -e; cd %s; promtool check metrics < ctl.prom; "
-                           "curl -sS --fail -o http.prom -D head http://127.0.0.1:%d/metrics; "
-                           "promtool check metrics < http.prom; grep -q 'version=0.0.4' head; "
-                           "grep -q '^preforkd_reloads_total{result=\"applied\"} 0$' http.prom; "
-                           "test $(curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/other) = 404; "
-                           "test $(curl -s -o /dev/null -w '%%{http_code}' -X POST http://127.0.0.1:%d/metrics) = 405; "
-                           "test $(curl -s -o /dev/null -w '%%{http_code}' -I http://127.0.0.1:%d/metrics) = 200; "
-                           "echo checked",
-                           td_dir(d), mport, mport, mport, mport) >= 0);
-        sh(d, cmd, &r);
-        TD_ASSERT_MSG(d, r.code == 0 && strstr(r.out, "checked"), "metrics checks failed:\n%s%s", r.out, r.err);
-        ctl_run_done(&r);
+        /* The same over HTTP; and what is not GET /metrics is refused. */
+        {
+                _cleanup_free_ char *ok = http_get(d, mport, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+                _cleanup_free_ char *head = http_get(d, mport, "HEAD /metrics HTTP/1.0\r\n\r\n");
+                _cleanup_free_ char *other = http_get(d, mport, "GET /other HTTP/1.1\r\n\r\n");
+                _cleanup_free_ char *post = http_get(d, mport, "POST /metrics HTTP/1.1\r\n\r\n");
+                _cleanup_free_ char *bad = http_get(d, mport, "GET /metrics HTTP/9\r\n\r\n");
+
+                TD_ASSERT_MSG(d, strncmp(ok, "HTTP/1.1 200 OK\r\n", 17) == 0 &&
+                                         strstr(ok, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n") &&
+                                         strstr(ok, "Connection: close\r\n") &&
+                                         strstr(ok, "\r\n\r\n# HELP preforkd_info ") &&
+                                         strstr(ok, "preforkd_connections_total{service=\"echo\"} 1\n"),
+                              "GET /metrics:\n%s", ok);
+                TD_ASSERT_MSG(d, strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0 && !strstr(head, "# HELP"),
+                              "HEAD /metrics:\n%s", head);
+                TD_ASSERT_MSG(d, strncmp(other, "HTTP/1.1 404 ", 13) == 0, "GET /other:\n%s", other);
+                TD_ASSERT_MSG(d, strncmp(post, "HTTP/1.1 405 ", 13) == 0 && strstr(post, "Allow: GET, HEAD"),
+                              "POST:\n%s", post);
+                TD_ASSERT_MSG(d, strncmp(bad, "HTTP/1.1 400 ", 13) == 0, "bad version:\n%s", bad);
+        }
         stop_and_expect(d, SIGTERM, 0);
 }
 END_TEST
