@@ -372,6 +372,43 @@ START_TEST(test_malformed_and_hostile_clients) {
 }
 END_TEST
 
+/* The kernel's accept queue: with the only worker busy, connections wait
+ * there, and status and metrics count them; the peak stays after they
+ * were served. */
+START_TEST(test_listen_queue) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_close_ int held = -EBADF;
+        int queued[3];
+        CtlRun r;
+        uint16_t port;
+
+        start(&d, 1, NULL, NULL, &port);
+        held = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_echo_exchange(held, "hold", 4, TD_TIMEOUT));
+        for (size_t i = 0; i < ELEMENTSOF(queued); i++)
+                queued[i] = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+
+        CTL(d, &r, "--json", "status");
+        TD_ASSERT_MSG(d, strstr(r.out, "\"listen_queue\":{\"now\":3,\"peak\":3,\"backlog\":511}"), "JSON: %s",
+                      r.out);
+        ctl_run_done(&r);
+        CTL(d, &r, "metrics");
+        TD_ASSERT_MSG(d, strstr(r.out, "preforkd_listen_queue{service=\"echo\"} 3\n"), "metrics:\n%s", r.out);
+        ctl_run_done(&r);
+
+        /* Served: the queue empties, the peak stays. */
+        held = safe_close(held);
+        for (size_t i = 0; i < ELEMENTSOF(queued); i++) {
+                TD_OK(d, td_echo_exchange(queued[i], "q", 1, TD_TIMEOUT));
+                safe_close(queued[i]);
+        }
+        CTL(d, &r, "--json", "status");
+        TD_ASSERT_MSG(d, strstr(r.out, "\"listen_queue\":{\"now\":0,\"peak\":3,"), "JSON: %s", r.out);
+        ctl_run_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 /* A socket file left by a daemon that died is replaced; a live daemon's is
  * not taken; the file goes at exit. */
 START_TEST(test_socket_file_lifecycle) {
@@ -431,6 +468,7 @@ int main(void) {
         TD_ADD_TEST(s, test_drain_undrain);
         TD_ADD_TEST(s, test_metrics);
         TD_ADD_TEST(s, test_malformed_and_hostile_clients);
+        TD_ADD_TEST(s, test_listen_queue);
         TD_ADD_TEST(s, test_socket_file_lifecycle);
         return td_run_suite(s);
 }
