@@ -124,11 +124,21 @@ static inline const char *ctl_binary(void) {
 }
 
 /* preforkctl -s DIR/control ARGS... (NULL-terminated), as uid when it is
- * not (uid_t) -1. */
+ * not (uid_t) -1. Another user runs a copy in the temp dir (which must be
+ * searchable for it): the build tree may not be. */
 static inline void ctl_as(TestDaemon *d, uid_t uid, CtlRun *ret, const char *const *args) {
-        _cleanup_free_ char *sock = td_subst(d, "@DIR@/control");
+        _cleanup_free_ char *sock = td_subst(d, "@DIR@/control"), *copy = NULL;
         const char *argv[16] = { ctl_binary(), "-s", sock };
         size_t n = 3;
+
+        if (uid != (uid_t) -1) {
+                _cleanup_free_ char *cmd = NULL;
+
+                copy = td_subst(d, "@DIR@/preforkctl");
+                ck_assert(asprintf(&cmd, "cp '%s' '%s' && chmod 0755 '%s'", ctl_binary(), copy, copy) >= 0);
+                ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+                argv[0] = copy;
+        }
 
         for (const char *const *a = args; *a; a++) {
                 ck_assert(n < ELEMENTSOF(argv) - 1);
