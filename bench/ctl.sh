@@ -117,7 +117,9 @@ if [ "$HOTPATH" = 1 ]; then
         echo "hot path: OLD = $BEFORE (before the scoreboard), NEW = this tree; bench/compare.sh follows"
         OLD=$TMP/before-build/src/preforkd NEW=$PREFORKD PEER=${PEER:-none} BUILD=$BUILD \
                 "$BENCH_SRC/bench/compare.sh" | tee "$TMP/compare.out"
-        HOT=$(sed -n 's/^SUMMARY //p' "$TMP/compare.out" | tr ' ' ',')
+        # The HTTP rows (compare.sh's SUMMARY has every metric).
+        HOT=$(sed -n 's/^SUMMARY //p' "$TMP/compare.out" | tr ' ' '\n' | grep -E '^http_.*\.(old|new|ratio)=' |
+                paste -sd, -)
 fi
 
 echo "SUMMARY workers=$WORKERS calls=$N status_text_med_us=${LAT[text.med]} status_text_p99_us=${LAT[text.p99]}" \
