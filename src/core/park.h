@@ -31,6 +31,12 @@ typedef enum ParkKind {
         PARK_IDLE,            /* between requests: nothing read yet */
         PARK_HEAD,            /* a request head has begun to arrive */
         PARK_SENDING,         /* the rest of a response is a file, for a client that reads slowly */
+        /* Fresh from accept(), its PROXY header (proxy_mode) not complete:
+         * the n_bytes of it read so far travel, and the front stage takes
+         * the rest before deadline_usec, not a byte more. It hands the
+         * connection back as an IDLE one with nothing gathered and the
+         * header's client as its peer. */
+        PARK_PROXY,
         _PARK_KIND_MAX,
 } ParkKind;
 
@@ -54,7 +60,7 @@ typedef struct ParkState {
         uint64_t send_timeout_usec;
         uint64_t keepalive_usec;
         uint32_t keep_alive;
-        uint32_t reserved;
+        uint32_t proxy_mode;          /* PROXY: the ProxyMode the header is read with */
         uint32_t n_bytes;             /* bytes that follow this header in the message */
         uint32_t peer_len;
         struct sockaddr_storage peer;

@@ -130,7 +130,7 @@ void score_peer_format(const ScorePeer *p, char *buf, size_t size);
  * connections instead of parking them. */
 typedef struct ServiceScore {
         /* Aligned like a WorkerScore, so that the entries that follow it
-         * in the mapping are (its size rounds up to a multiple of 64). */
+         * in the mapping are aligned too. */
         _Alignas(64) _Atomic int stopping;
         _Atomic uint64_t parked;           /* held by the front stage now */
         _Atomic uint64_t parked_idle;      /* ... of which idle between requests */
