@@ -4,66 +4,51 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <systemd/sd-event.h>
 
 #include "agent.h"
 #include "config-loader.h"
+#include "control.h"
+#include "daemon-view.h"
 #include "fd-util.h"
 #include "fdstore.h"
-#include "generation.h"
+#include "listen-queue.h"
 #include "listener.h"
 #include "log.h"
+#include "master-internal.h"
 #include "master.h"
+#include "metrics-http.h"
 #include "notify.h"
 #include "park.h"
 #include "readiness.h"
+#include "reload-outcome.h"
 #include "spawn.h"
-#include "state-live.h"
+#include "supervisor-scale.h"
 #include "supervisor.h"
 #include "time-util.h"
 #include "upgrade.h"
-#include "version.h"
 
 /* How often STATUS= is refreshed for the connection counters. */
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
+/* How often the listen queues are sampled for their peak. */
+#define SAMPLE_INTERVAL_USEC (1 * USEC_PER_SEC)
 
-typedef struct Master {
-        sd_event *event;
-        const char *config_path;
-        Supervisor *supervisor;
-        Notifier *notifier;
-        ConfigLoader *loader;         /* a reload's config being loaded off the loop */
-        ListenerSet listeners;
-        AgentSet *agents;             /* agent_listen: HAProxy's agent checks */
-        int ready_fd;                 /* the master's end of the readiness socket */
-        int ready_worker_fd;          /* the workers' end */
-        sd_event_source *ready_source;
-        sd_event_source *timer_source;
-        sd_event_source *status_timer;
-        bool reload_queued;           /* a HUP that came while a start or reload was under way */
-        unsigned n_reloads;           /* reloads handled: applied or refused */
-        bool last_reload_refused;
-        int exit_code;
-        Upgrader *upgrader;           /* binary upgrades (upgrade.h) */
-} Master;
 
 static void master_reload(Master *m);
-static void master_load_config(Master *m);
 
-static const Config *master_current_config(const Master *m) {
+const Config *master_current_config(const Master *m) {
         return m->supervisor->current ? m->supervisor->current->config : NULL;
 }
 
 /* STATUS=: one summary per service of the current generation, the reload
- * in progress, and "reload #N applied|refused" once a reload has been
- * handled, which preforkd-reload (ExecReload=) waits for. With ready,
+ * in progress, and "reload #N applied|refused|rolled back" once a reload
+ * has been handled. With ready,
  * READY=1 goes in the same datagram, so both are seen together. Nothing
  * here blocks: the notifier queues what the manager cannot take yet
  * (defect 10), and plain STATUS= updates are coalesced. */
-static void master_send_status(Master *m, bool ready) {
+void master_send_status(Master *m, bool ready) {
         const Supervisor *s = m->supervisor;
         char buf[2048];
         size_t n;
@@ -79,7 +64,7 @@ static void master_send_status(Master *m, bool ready) {
                 n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", s->pending->number);
         if (m->n_reloads > 0 && n < sizeof buf)
                 n += (size_t) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
-                                       m->last_reload_refused ? "refused" : "applied");
+                                       reload_outcome_to_string(m->last_reload));
         if (upgrader_status(m->upgrader)[0] && n < sizeof buf)
                 (void) snprintf(buf + n, sizeof buf - n, "; %s", upgrader_status(m->upgrader));
         if (ready)
@@ -90,7 +75,7 @@ static void master_send_status(Master *m, bool ready) {
 
 /* Closes the master's copy of every listener that neither the current nor
  * a starting generation uses. */
-static void master_prune_listeners(Master *m) {
+void master_prune_listeners(Master *m) {
         const Supervisor *s = m->supervisor;
         /* A stop closes them all at once, even while the workers still
          * finish (or take back from the front stage) what is in progress. */
@@ -106,22 +91,26 @@ static void master_prune_listeners(Master *m) {
                 agent_set_prune(m->agents, keep, ELEMENTSOF(keep));
 }
 
-static void master_reload_done(Master *m, bool applied, const char *why) {
+/* Every reload ends here, once: STATUS= and READY=1, the counters, and
+ * the answer to `preforkctl reload`. */
+static void master_reload_done(Master *m, ReloadOutcome outcome, const char *message, char *const *details) {
         if (upgrader_starting(m->upgrader)) {
                 /* The new binary's first generation: the upgrade's to
                  * finish (from an iteration of its own). */
-                upgrader_finish(m->upgrader, applied, why);
+                upgrader_finish(m->upgrader, outcome == RELOAD_APPLIED, message);
                 return;
         }
         m->n_reloads++;
-        m->last_reload_refused = !applied;
+        m->last_reload = outcome;
+        m->view.reloads[outcome]++;
         master_prune_listeners(m);
         master_send_status(m, true);
+        control_reload_finished(m->control, outcome, message, details);
 }
 
 /* After every event: the one timer follows the supervisor's next deadline,
  * and a reload that was asked for meanwhile starts once nothing else is. */
-static void master_sync(Master *m) {
+void master_sync(Master *m) {
         uint64_t next = supervisor_next_deadline(m->supervisor);
 
         if (next == USEC_INFINITY)
@@ -137,7 +126,7 @@ static void master_sync(Master *m) {
         }
 }
 
-static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
+int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
         Master *m = userdata;
         ExitStatus st = { .code = si->si_code, .status = si->si_status };
 
@@ -205,12 +194,16 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
         case SUPERVISOR_EVENT_STARTED:
                 master_send_status(m, true);
                 break;
-        case SUPERVISOR_EVENT_RELOAD_APPLIED:
+        case SUPERVISOR_EVENT_RELOAD_APPLIED: {
+                char applied[64];
+
                 log_set_max_level(master_current_config(m)->log_level);
-                master_reload_done(m, true, NULL);
+                (void) snprintf(applied, sizeof applied, "applied: generation %u", m->supervisor->current->number);
+                master_reload_done(m, RELOAD_APPLIED, applied, NULL);
                 break;
+        }
         case SUPERVISOR_EVENT_RELOAD_REFUSED:
-                master_reload_done(m, false, why);
+                master_reload_done(m, RELOAD_REFUSED, why, NULL);
                 break;
         case SUPERVISOR_EVENT_STOPPED:
                 (void) sd_event_exit(m->event, m->exit_code);
@@ -250,7 +243,7 @@ static void master_op_park_reclaim(void *userdata, Service *service) {
                           n == 1 ? "" : "s", lost);
 }
 
-static const SupervisorOps master_ops = {
+const SupervisorOps master_ops = {
         .spawn = master_op_spawn,
         .forget = master_op_forget,
         .kill = master_op_kill,
@@ -307,6 +300,19 @@ static int master_apply(Master *m, Config *c, bool first, int *ret_exit) {
         return r;
 }
 
+static bool streq_null(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The control socket and the metrics endpoint stay as they were started:
+ * a reload that changes them says so. */
+static void master_check_observability(const Config *old, const Config *new) {
+        if (!streq_null(old->control_socket, new->control_socket))
+                log_notice("control_socket changed: it takes effect when preforkd is started again");
+        if (!streq_null(old->metrics_listen, new->metrics_listen))
+                log_notice("metrics_listen changed: it takes effect when preforkd is started again");
+}
+
 /* The part of a reload that runs once its config is loaded: refuse it, or
  * open its listeners and start its generation. */
 static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char **errors, void *userdata) {
@@ -318,17 +324,25 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
         /* A load only starts while RUNNING, and a stop cancels it. */
         assert(m->supervisor->state == SUPERVISOR_RUNNING);
         m->loader = config_loader_free(m->loader);
+        if (r >= 0)
+                master_check_observability(master_current_config(m), c);
         if (r < 0) {
+                char why[128];
+
                 for (char **i = e; i && *i; i++)
                         log_error("%s", *i);
-                log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
-                          "configuration",
-                          e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
-                master_reload_done(m, false, e && e[0] ? e[0] : "the configuration cannot be loaded");
+                (void) snprintf(why, sizeof why, "the configuration has %s; still serving generation %u",
+                                e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
+                log_error("Reload failed: %s with the old configuration", why);
+                master_reload_done(m, RELOAD_REFUSED, why, e);
         } else if (master_apply(m, c, false, &ignored) < 0) {
+                char why[160];
+
+                (void) snprintf(why, sizeof why, "the new configuration cannot be set up (see the log); still "
+                                "serving generation %u", m->supervisor->current->number);
                 log_error("Reload failed; still serving generation %u with the old configuration",
                           m->supervisor->current->number);
-                master_reload_done(m, false, "the new generation cannot be set up (see the log)");
+                master_reload_done(m, RELOAD_REFUSED, why, NULL);
         } else {
                 TAKE_PTR(c);
                 master_send_status(m, false);
@@ -369,12 +383,14 @@ static void master_reload(Master *m) {
         (void) snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec());
         (void) notifier_send(m->notifier, reloading, "Reloading configuration");
         log_info("Reloading configuration from %s", m->config_path);
+        /* Before anything can end it: the requests so far wait for it. */
+        control_reload_started(m->control);
         master_load_config(m);
 }
 
 /* Loads the file on disk for a new generation: a reload's, or an
  * upgrade's in the new binary. */
-static void master_load_config(Master *m) {
+void master_load_config(Master *m) {
         int r;
 
         r = config_loader_start(m->event, m->config_path, master_on_config_loaded, m, &m->loader);
@@ -382,7 +398,7 @@ static void master_load_config(Master *m) {
                 log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
                                    "generation %u with the old configuration",
                                 STRERROR(r), m->supervisor->current->number);
-                master_reload_done(m, false, "cannot start loading the configuration");
+                master_reload_done(m, RELOAD_REFUSED, "cannot start loading the configuration", NULL);
         }
 }
 
@@ -395,54 +411,13 @@ static void master_stop(Master *m, bool fast) {
         upgrader_cancel(m->upgrader, "the daemon is stopping");
         if (!was_stopping)
                 (void) notifier_send(m->notifier, "STOPPING=1", "Stopping");
+        control_stopping(m->control);
         supervisor_stop(m->supervisor, fast, now_usec());
         /* Listeners close at the start of a stop: the kernel refuses new
          * connections while the workers finish theirs. */
         if (!was_stopping)
                 master_prune_listeners(m);
 }
-
-int master_upgrade(Master *m, int waiter_fd) {
-        assert(m);
-
-        if (IN_SET(m->supervisor->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED))
-                return upgrader_reject(m->upgrader, waiter_fd, "the daemon is stopping");
-        if (!upgrader_busy(m->upgrader) && (m->supervisor->state != SUPERVISOR_RUNNING || m->loader))
-                return upgrader_reject(m->upgrader, waiter_fd, "a start or reload is under way; try again after it");
-        return upgrader_start(m->upgrader, waiter_fd);
-}
-
-static int master_op_capture(void *userdata, MasterState *st) {
-        Master *m = userdata;
-
-        if (m->supervisor->state != SUPERVISOR_RUNNING || m->loader)
-                return -EBUSY;
-        st->config_path = strdup(m->config_path);
-        if (!st->config_path)
-                return -ENOMEM;
-        st->n_reloads = m->n_reloads;
-        st->last_reload_refused = m->last_reload_refused;
-        st->reload_queued = m->reload_queued;
-        st->ready_fd = m->ready_fd;
-        st->ready_worker_fd = m->ready_worker_fd;
-        return state_live_capture(m->supervisor, &m->listeners, st);
-}
-
-static void master_op_changed(void *userdata, bool ready) {
-        Master *m = userdata;
-
-        /* An upgrade that ended may leave listeners the new generation
-         * dropped, as a reload does. */
-        if (ready)
-                master_prune_listeners(m);
-        master_send_status(m, ready);
-        master_sync(m);
-}
-
-static const UpgradeOps master_upgrade_ops = {
-        .capture = master_op_capture,
-        .changed = master_op_changed,
-};
 
 static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
         Master *m = userdata;
@@ -461,12 +436,19 @@ static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *
                 log_info("Received SIGHUP");
                 master_reload(m);
                 break;
+        case SIGTTIN:
+        case SIGTTOU:
+                log_info("Received SIG%s", sigabbrev_np((int) si->ssi_signo));
+                if (supervisor_scale_all(m->supervisor, si->ssi_signo == SIGTTIN ? 1 : -1, now_usec()) >= 0)
+                        master_send_status(m, false);
+                break;
         case SIGUSR2:
                 log_info("Received SIGUSR2");
                 (void) master_upgrade(m, -EBADF);
                 break;
         default:
-                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads, USR2 upgrades)",
+                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads, TTIN/TTOU add/remove "
+                           "a worker, USR2 upgrades)",
                            sigabbrev_np((int) si->ssi_signo));
                 break;
         }
@@ -504,25 +486,86 @@ static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *user
         return sd_event_source_set_time_relative(es, STATUS_INTERVAL_USEC);
 }
 
-/* listener_store_fn: FDSTORE=1 with the socket, or FDSTOREREMOVE=1. */
-static int master_listener_store(void *userdata, int fd, const char *name, bool remove) {
+static int master_on_sample_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         Master *m = userdata;
-        char message[FDSTORE_NAME_MAX + 64];
 
-        (void) snprintf(message, sizeof message, "%s\nFDNAME=%s", remove ? "FDSTOREREMOVE=1" : "FDSTORE=1", name);
-        if (remove)
-                return notifier_send(m->notifier, message, NULL);
-        return notifier_send_fd(m->notifier, message, NULL, fd);
+        listen_queue_sample(m->supervisor);
+        return sd_event_source_set_time_relative(es, SAMPLE_INTERVAL_USEC);
+}
+
+static int master_op_control_reload(void *userdata) {
+        Master *m = userdata;
+
+        if (IN_SET(m->supervisor->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED))
+                return -ESHUTDOWN;
+        master_reload(m);
+        master_sync(m);
+        return 0;
+}
+
+static void master_op_control_changed(void *userdata) {
+        Master *m = userdata;
+
+        master_send_status(m, false);
+        master_sync(m);
+}
+
+static int master_op_control_upgrade(void *userdata, int fd) {
+        return master_upgrade(userdata, fd);
+}
+
+static const ControlOps master_control_ops = {
+        .reload = master_op_control_reload,
+        .upgrade = master_op_control_upgrade,
+        .changed = master_op_control_changed,
+};
+
+/* The control socket and the metrics endpoint, once the first
+ * configuration is known. A control socket that cannot be had is logged
+ * and done without; metrics_listen is asked for explicitly, so a start
+ * without it fails like one without a listener. */
+int master_setup_observability(Master *m, const Config *c) {
+        _cleanup_free_ char *path = NULL;
+        bool is_default;
+        int r;
+
+        m->view = (DaemonView) {
+                .supervisor = m->supervisor,
+                .pid = getpid(),
+                .start_realtime_usec = now_realtime_usec(),
+        };
+        r = control_socket_path(c, &path, &is_default);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the control socket: %s", STRERROR(r));
+        if (path) {
+                r = control_new(m->event, path, is_default, &m->view, m->supervisor, &master_control_ops, m,
+                                &m->control);
+                if (r < 0)
+                        return r;
+        } else
+                log_info("No control socket (control_socket = \"\")");
+        if (c->metrics_listen) {
+                r = metrics_http_new(m->event, &c->metrics_address, &m->view, m->supervisor, &m->metrics);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_add_time_relative(m->event, &m->sample_timer, CLOCK_MONOTONIC, SAMPLE_INTERVAL_USEC,
+                                       100 * USEC_PER_MSEC, master_on_sample_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the sampling timer: %s", STRERROR(r));
+        return sd_event_source_set_enabled(m->sample_timer, SD_EVENT_ON);
 }
 
 /* Sets up the loop, its signals, timers and the notifier. The readiness
  * socket pair is m's when already set (a master resumed after an exec
  * keeps the one its workers hold), else a new one. */
-static int master_setup_event(Master *m) {
+int master_setup_event(Master *m) {
         /* USR1 means "reopen logs" and the like to other daemons; an
          * operator's habit must not kill this master (its default
-         * action), so it is taken and logged as ignored. USR2 upgrades. */
-        static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
+         * action), so it is taken and logged as ignored. TTIN/TTOU
+         * (gunicorn's convention) grow and shrink every pool by one; USR2
+         * upgrades the binary. */
+        static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
         sigset_t mask;
         int r;
 
@@ -577,6 +620,9 @@ static int master_setup_event(Master *m) {
         r = upgrader_new(m->event, m->notifier, m->config_path, &master_upgrade_ops, m, &m->upgrader);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up upgrades: %s", STRERROR(r));
+        /* `preforkctl upgrade` hears the outcome from the control socket's
+         * protocol, in this image or the next. */
+        upgrader_set_reply(m->upgrader, control_upgrade_reply, NULL);
         if (fdstore_enabled()) {
                 m->listeners.store = master_listener_store;
                 m->listeners.store_userdata = m;
@@ -584,8 +630,11 @@ static int master_setup_event(Master *m) {
         return 0;
 }
 
-static void master_done(Master *m) {
+void master_done(Master *m) {
         upgrader_free(m->upgrader);
+        control_free(m->control);
+        metrics_http_free(m->metrics);
+        sd_event_source_disable_unref(m->sample_timer);
         config_loader_free(m->loader);
         agent_set_free(m->agents);
         supervisor_free(m->supervisor);
@@ -599,7 +648,7 @@ static void master_done(Master *m) {
         sd_event_unref(m->event);
 }
 
-static int master_loop(Master *m) {
+int master_loop(Master *m) {
         int r;
 
         master_sync(m);
@@ -643,6 +692,9 @@ int master_run(const char *config_path, Config *config) {
         /* Every listener is open before the first fork; if one fails, the
          * ones already open are closed (unix socket files removed) and no
          * worker was ever started. */
+        r = master_setup_observability(&m, c);
+        if (r < 0)
+                goto finish;
         r = master_apply(&m, c, true, &ret);
         if (r < 0)
                 goto finish;
@@ -651,82 +703,4 @@ int master_run(const char *config_path, Config *config) {
 finish:
         master_done(&m);
         return ret;
-}
-
-/* Takes the state over: the listeners, the supervisor with every running
- * worker, the counters. On failure *ret_why says why, and m holds part of
- * the state's fds, which it must not close: the caller hands the state
- * back or exits, without master_done(). */
-static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
-        int r;
-
-        m->ready_fd = st->ready_fd;
-        m->ready_worker_fd = st->ready_worker_fd;
-        r = master_setup_event(m);
-        if (r >= 0)
-                r = supervisor_new(&master_ops, m, &m->supervisor);
-        if (r < 0)
-                return asprintf(ret_why, "cannot set up the event loop: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
-        r = agent_set_new(m->event, m->supervisor, &m->agents);
-        if (r < 0)
-                return asprintf(ret_why, "cannot set up the agent checks: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
-        r = upgrade_take_over(st, m->supervisor, &m->listeners, m->event, master_on_child, m, ret_why);
-        if (r < 0)
-                return r;
-        /* The agent ports are bound anew (their sockets do not cross the
-         * exec): HAProxy takes a refused agent check for "no news". */
-        (void) agent_set_open(m->agents, master_current_config(m));
-        log_set_max_level(master_current_config(m)->log_level);
-        m->n_reloads = st->n_reloads;
-        m->last_reload_refused = st->last_reload_refused;
-        m->reload_queued = st->reload_queued;
-        return 0;
-}
-
-int master_resume(const char *config_path, int state_fd, int rollback_fd) {
-        _cleanup_(master_state_freep) MasterState *st = NULL;
-        _cleanup_free_ char *why = NULL;
-        Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
-        int r;
-
-        /* Executed through an fd (the way back), a kernel before 6.14 names
-         * the process after the fd's number: ps, top and pgrep would no
-         * longer find it by name. */
-        (void) prctl(PR_SET_NAME, program_invocation_short_name, 0, 0, 0);
-        r = rlimit_nofile_raise();
-        if (r < 0)
-                log_warning_errno(r, "Cannot raise the file descriptor limit: %s", STRERROR(r));
-        if (test_fault("deserialize-crash"))
-                abort();
-        r = upgrade_read_state(state_fd, &st, &why);
-        if (r >= 0 && rollback_fd >= 0 && test_fault("deserialize-fail")) {
-                why = strdup("test fault deserialize-fail");
-                r = -EINVAL;
-        }
-        if (r >= 0)
-                r = master_take_state(&m, st, &why);
-        if (r < 0) {
-                if (!why)
-                        why = strdup(STRERROR(r));
-                if (rollback_fd >= 0) {
-                        r = upgrade_hand_back(rollback_fd, state_fd, config_path, why ? why : "out of memory");
-                        log_error_errno(r, "Cannot go back to the old binary: %s", STRERROR(r));
-                }
-                log_error("Cannot resume from the state handed over: %s", why ? why : "out of memory");
-                return EX_SOFTWARE;
-        }
-        safe_close(state_fd);
-
-        upgrader_resume(m.upgrader, st, rollback_fd);
-        if (upgrader_starting(m.upgrader))
-                master_load_config(&m);
-        else {
-                /* Back from a failed upgrade: listeners that only the new
-                 * binary's generation used go, as after a refused reload. */
-                master_prune_listeners(&m);
-                master_send_status(&m, true);
-        }
-        r = master_loop(&m);
-        master_done(&m);
-        return r;
 }

@@ -22,7 +22,11 @@
  * any one worker that reads takes a handed-back connection whole. */
 
 #define PARK_MAGIC UINT32_C(0x70666b70)   /* "pfkp" */
-#define PARK_VERSION 1
+/* Raised whenever ParkState or the kinds change (2: PARK_PROXY and the
+ * client from a PROXY header), so that a front stage and workers of
+ * different binaries (during an in-place upgrade) refuse each other's
+ * messages instead of misreading them. */
+#define PARK_VERSION 2
 /* The most bytes that travel with a connection; a head that has more
  * stays with its worker. Well below the socket's send buffer. */
 #define PARK_BYTES_MAX (64U * 1024U)

@@ -60,6 +60,7 @@ static int capture_generation(MasterState *st, const Generation *g, bool current
                         return -ENOMEM;
                 sp->generation = g->number;
                 sp->workers = p->n_slots;
+                sp->size = p->size;
                 sp->service = strdup(p->service->name);
                 if (!sp->service)
                         return -ENOMEM;
@@ -130,6 +131,12 @@ int state_live_capture(const Supervisor *s, const ListenerSet *set, MasterState 
                         return -ENOMEM;
                 sv->restarts = service->restarts;
                 sv->connections_done = service->connections_done;
+                sv->requests_done = service->requests_done;
+                sv->bytes_in_done = service->bytes_in_done;
+                sv->bytes_out_done = service->bytes_out_done;
+                sv->crashes = service->crashes;
+                memcpy(sv->kills, service->kills, sizeof sv->kills);
+                sv->listen_queue_peak = service->listen_queue_peak;
                 sv->scoreboard_fd = service->scoreboard->fd;
                 sv->capacity = service->scoreboard->capacity;
                 sv->park_fds[0] = service->park_fds[0];
@@ -239,6 +246,12 @@ static int restore_services(const MasterState *st, Supervisor *s, char **ret_err
                 }
                 service->restarts = sv->restarts;
                 service->connections_done = sv->connections_done;
+                service->requests_done = sv->requests_done;
+                service->bytes_in_done = sv->bytes_in_done;
+                service->bytes_out_done = sv->bytes_out_done;
+                service->crashes = sv->crashes;
+                memcpy(service->kills, sv->kills, sizeof service->kills);
+                service->listen_queue_peak = sv->listen_queue_peak;
                 service->park_fds[0] = sv->park_fds[0];
                 service->park_fds[1] = sv->park_fds[1];
                 service->front_kill_usec = sv->front_kill_usec;
@@ -284,8 +297,9 @@ static int skeleton_config(const MasterState *st, const StateGeneration *sg, Con
         return 0;
 }
 
-/* The current generation's configuration must have exactly the pools the
- * state lists for it: the workers running are those of this shape. */
+/* The current generation's configuration must have exactly the services
+ * the state lists pools of. Their sizes may differ from the workers
+ * setting (a pool scaled at run time): the state's are taken. */
 static int check_current_shape(const MasterState *st, const StateGeneration *sg, const Config *c, char **ret_error) {
         size_t n = 0;
 
@@ -297,7 +311,7 @@ static int check_current_shape(const MasterState *st, const StateGeneration *sg,
                         continue;
                 n++;
                 svc = config_find_service(c, p->service);
-                if (!svc || svc->workers != p->workers)
+                if (!svc)
                         return restore_fail(ret_error, -EBADMSG,
                                             "the configuration snapshot of generation %u does not match its pools "
                                             "(service %s)",
@@ -307,6 +321,32 @@ static int check_current_shape(const MasterState *st, const StateGeneration *sg,
                 return restore_fail(ret_error, -EBADMSG,
                                     "the configuration snapshot of generation %u has %zu services, its pools %zu",
                                     sg->number, c->n_services, n);
+        return 0;
+}
+
+/* The pools of g get the slots and the size the state says, which a
+ * scaled pool has other than its configuration's workers. */
+static int restore_pool_sizes(const MasterState *st, Generation *g) {
+        for (size_t i = 0; i < st->n_pools; i++) {
+                const StatePool *sp = &st->pools[i];
+                Pool *p;
+                Slot *n;
+
+                if (sp->generation != g->number)
+                        continue;
+                p = generation_find_pool(g, sp->service);
+                assert(p);
+                p->size = sp->size;
+                if (sp->workers == p->n_slots)
+                        continue;
+                n = realloc(p->slots, sp->workers * sizeof(Slot));
+                if (!n)
+                        return -ENOMEM;
+                p->slots = n;
+                for (unsigned k = p->n_slots; k < sp->workers; k++)
+                        p->slots[k] = (Slot) { .pool = p, .service = p->service, .index = k, .state = SLOT_DEAD };
+                p->n_slots = sp->workers;
+        }
         return 0;
 }
 
@@ -341,7 +381,7 @@ static int restore_generation(const MasterState *st, const StateGeneration *sg, 
                 return r;
         TAKE_PTR(c);
         (*ret)->kill_usec = sg->kill_usec;
-        return 0;
+        return restore_pool_sizes(st, *ret);
 }
 
 static int restore_slot(const StateSlot *l, Supervisor *s, char **ret_error) {

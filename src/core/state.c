@@ -11,6 +11,32 @@
 #include "time-util.h"
 #include "version.h"
 
+/* Record keys, which allow no '_': as the names of reload-outcome.h and
+ * kill-reason.h, with '-'. */
+static const char *const outcome_keys[_RELOAD_OUTCOME_MAX] = {
+        [RELOAD_APPLIED] = "applied",
+        [RELOAD_REFUSED] = "refused",
+        [RELOAD_ROLLED_BACK] = "rolled-back",
+};
+static const char *const reloads_keys[_RELOAD_OUTCOME_MAX] = {
+        [RELOAD_APPLIED] = "reloads-applied",
+        [RELOAD_REFUSED] = "reloads-refused",
+        [RELOAD_ROLLED_BACK] = "reloads-rolled-back",
+};
+static const char *const kills_keys[_KILL_REASON_MAX] = {
+        [KILL_REASON_REQUEST_TIMEOUT] = "kills-request-timeout",
+        [KILL_REASON_WATCHDOG] = "kills-watchdog",
+        [KILL_REASON_MEMORY] = "kills-memory",
+        [KILL_REASON_SCALE] = "kills-scale",
+};
+
+static int key_index(const char *const *keys, int n, const char *s) {
+        for (int i = 0; i < n; i++)
+                if (s && strcmp(keys[i], s) == 0)
+                        return i;
+        return -EINVAL;
+}
+
 static const char *const slot_state_keys[_SLOT_STATE_MAX] = {
         [SLOT_DEAD] = "dead",
         [SLOT_STARTING] = "starting",
@@ -39,6 +65,7 @@ MasterState *master_state_new(void) {
         if (!s)
                 return NULL;
         s->ready_fd = s->ready_worker_fd = -EBADF;
+        s->last_reload = -1;
         return s;
 }
 
@@ -170,7 +197,11 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
         serialize_record(&w, "master");
         serialize_str(&w, "config", s->config_path ? s->config_path : "");
         serialize_u64(&w, "reloads", s->n_reloads);
-        serialize_bool(&w, "last-reload-refused", s->last_reload_refused);
+        if (s->last_reload >= 0)
+                serialize_str(&w, "last-reload", outcome_keys[s->last_reload]);
+        for (int i = 0; i < _RELOAD_OUTCOME_MAX; i++)
+                serialize_u64(&w, reloads_keys[i], s->reloads_by_outcome[i]);
+        serialize_u64(&w, "started-realtime", s->start_realtime_usec);
         serialize_bool(&w, "reload-queued", s->reload_queued);
         serialize_u64(&w, "last-generation", s->last_generation);
         serialize_fd(&w, "ready-fd", s->ready_fd);
@@ -211,6 +242,13 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
                 serialize_str(&w, "name", v->name);
                 serialize_u64(&w, "restarts", v->restarts);
                 serialize_u64(&w, "connections", v->connections_done);
+                serialize_u64(&w, "requests", v->requests_done);
+                serialize_u64(&w, "bytes-in", v->bytes_in_done);
+                serialize_u64(&w, "bytes-out", v->bytes_out_done);
+                serialize_u64(&w, "crashes", v->crashes);
+                for (int k = 0; k < _KILL_REASON_MAX; k++)
+                        serialize_u64(&w, kills_keys[k], v->kills[k]);
+                serialize_u64(&w, "listen-queue-peak", v->listen_queue_peak);
                 serialize_fd(&w, "scoreboard-fd", v->scoreboard_fd);
                 serialize_u64(&w, "capacity", v->capacity);
                 serialize_fd(&w, "park-fd", v->park_fds[0]);
@@ -234,6 +272,7 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
                 serialize_u64(&w, "generation", s->pools[i].generation);
                 serialize_str(&w, "service", s->pools[i].service);
                 serialize_u64(&w, "workers", s->pools[i].workers);
+                serialize_u64(&w, "size", s->pools[i].size);
         }
         for (size_t i = 0; i < s->n_slots; i++) {
                 const StateSlot *l = &s->slots[i];
@@ -374,7 +413,14 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 get_str(p, "config", true, &s->config_path);
                 get_u64(p, "reloads", false, &reloads);
                 s->n_reloads = (unsigned) MIN(reloads, (uint64_t) UINT32_MAX);
-                get_bool(p, "last-reload-refused", false, &s->last_reload_refused);
+                if (serialize_get(r, "last-reload")) {
+                        s->last_reload = key_index(outcome_keys, _RELOAD_OUTCOME_MAX, serialize_get(r, "last-reload"));
+                        if (s->last_reload < 0)
+                                parse_fail(p, "last-reload", "unknown outcome \"%s\"", serialize_get(r, "last-reload"));
+                }
+                for (int i = 0; i < _RELOAD_OUTCOME_MAX; i++)
+                        get_u64(p, reloads_keys[i], false, &s->reloads_by_outcome[i]);
+                get_u64(p, "started-realtime", false, &s->start_realtime_usec);
                 get_bool(p, "reload-queued", false, &s->reload_queued);
                 get_unsigned(p, "last-generation", true, &s->last_generation);
                 get_fd(p, "ready-fd", true, &s->ready_fd);
@@ -427,6 +473,13 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 get_str(p, "name", true, &v->name);
                 get_u64(p, "restarts", false, &v->restarts);
                 get_u64(p, "connections", false, &v->connections_done);
+                get_u64(p, "requests", false, &v->requests_done);
+                get_u64(p, "bytes-in", false, &v->bytes_in_done);
+                get_u64(p, "bytes-out", false, &v->bytes_out_done);
+                get_u64(p, "crashes", false, &v->crashes);
+                for (int k = 0; k < _KILL_REASON_MAX; k++)
+                        get_u64(p, kills_keys[k], false, &v->kills[k]);
+                get_u64(p, "listen-queue-peak", false, &v->listen_queue_peak);
                 get_fd(p, "scoreboard-fd", true, &v->scoreboard_fd);
                 get_u64(p, "capacity", true, &cap);
                 if (p->r >= 0 && (cap == 0 || cap > 1000000))
@@ -465,6 +518,10 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 get_unsigned(p, "workers", true, &l->workers);
                 if (p->r >= 0 && (l->workers == 0 || l->workers > 65536))
                         parse_fail(p, "workers", "%u is out of range", l->workers);
+                l->size = l->workers;
+                get_unsigned(p, "size", false, &l->size);
+                if (p->r >= 0 && (l->size == 0 || l->size > 65536))
+                        parse_fail(p, "size", "%u is out of range", l->size);
         } else if (strcmp(r->type, "slot") == 0) {
                 StateSlot *l = master_state_add_slot(s);
                 uint64_t pid = 0;

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kill-reason.h"
 #include "macros.h"
+#include "reload-outcome.h"
 #include "slot.h"
 
 /* What a master hands to the binary it executes in its own place (an
@@ -18,9 +20,12 @@
  *
  *   identity version=V build-id=HEX
  *       the binary that wrote the state
- *   master config=PATH reloads=N last-reload-refused=B reload-queued=B
- *          last-generation=N ready-fd=FD ready-worker-fd=FD upgrades=N
- *          last-upgrade=TEXT
+ *   master config=PATH reloads=N last-reload=OUTCOME reload-queued=B
+ *          reloads-applied=N reloads-refused=N reloads-rolled-back=N
+ *          started-realtime=USEC last-generation=N ready-fd=FD
+ *          ready-worker-fd=FD upgrades=N last-upgrade=TEXT
+ *       OUTCOME is applied, refused or rolled-back (reload-outcome.h);
+ *       started-realtime is when the daemon started (CLOCK_REALTIME)
  *   compat worker-score=BYTES service-score=BYTES park=V readiness=V
  *       the layouts that running workers share with the master: a binary
  *       with other ones cannot take them over
@@ -28,13 +33,19 @@
  *       an open listening socket, by canonical address (listener.h)
  *   systemd-socket fd=FD name=NAME used=B
  *       a socket systemd passed (socket activation or the fd store)
- *   service name=N restarts=N connections=N scoreboard-fd=FD capacity=N
- *           park-fd=FD park-worker-fd=FD front-kill=USEC drained=B
+ *   service name=N restarts=N connections=N requests=N bytes-in=N
+ *           bytes-out=N crashes=N kills-REASON=N listen-queue-peak=N
+ *           scoreboard-fd=FD capacity=N park-fd=FD park-worker-fd=FD
+ *           front-kill=USEC drained=B
+ *       the counters of the workers that have exited (kill-reason.h's
+ *       reasons, '_' written as '-')
  *   generation number=N current=B kill=USEC shutdown-timeout=USEC
  *              [config=TEXT]
  *       the current generation carries its configuration, as libconfig
  *       text with every @include expanded; retiring ones only their shape
- *   pool generation=N service=NAME workers=N
+ *   pool generation=N service=NAME workers=N size=N
+ *       workers: its slots; size: the workers it keeps (a scaled pool's
+ *       differ from the configuration's)
  *   slot generation=N service=NAME index=N state=S pid=PID ever-ready=B
  *        started=USEC crashes=N backoff=USEC backoff-until=USEC score=N
  *       generation 0 is the service's front stage; score is the entry in
@@ -78,6 +89,11 @@ typedef struct StateService {
         char *name;
         uint64_t restarts;
         uint64_t connections_done;
+        uint64_t requests_done;
+        uint64_t bytes_in_done, bytes_out_done;
+        uint64_t crashes;
+        uint64_t kills[_KILL_REASON_MAX];
+        uint64_t listen_queue_peak;
         int scoreboard_fd;
         size_t capacity;
         int park_fds[2];
@@ -96,7 +112,8 @@ typedef struct StateGeneration {
 typedef struct StatePool {
         unsigned generation;
         char *service;
-        unsigned workers;
+        unsigned workers;             /* slots */
+        unsigned size;                /* workers kept */
 } StatePool;
 
 typedef struct StateSlot {
@@ -122,7 +139,9 @@ typedef struct MasterState {
         BinaryIdentity identity;      /* the binary that wrote it */
         char *config_path;
         unsigned n_reloads;
-        bool last_reload_refused;
+        int last_reload;              /* ReloadOutcome, -1: none yet */
+        uint64_t reloads_by_outcome[_RELOAD_OUTCOME_MAX];
+        uint64_t start_realtime_usec;
         bool reload_queued;
         unsigned last_generation;
         unsigned n_upgrades;          /* upgrades that ended (done or refused) */

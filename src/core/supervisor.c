@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "respawn.h"
+#include "supervisor-internal.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -199,7 +200,7 @@ static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
 /* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
  * counts as a quick crash, so that a system out of processes is retried
  * with backoff instead of in a loop. */
-static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
+void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         Service *service = slot->service;
         char label[128];
         int r;
@@ -691,7 +692,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
         f.uptime_usec = (int64_t) e.uptime_usec;
         format_exit(st, how, sizeof how, &f);
 
-        service->connections_done += e.connections;
+        service_account_exit(service, slot->score);
         scoreboard_release(service->scoreboard, slot->score);
         slot->score = NULL;
         s->ops->forget(s->userdata, slot);
@@ -737,6 +738,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                         supervisor_spawn(s, slot, now);
                         break;
                 }
+                service->crashes++;
                 log_internal(LOG_WARNING, 0, &f,
                              "%s[slot %u]: %u quick crash%s in a row (uptime under %.3fs or not ready), respawning in %.3fs",
                              service->name, slot->index, slot->crashes, slot->crashes == 1 ? "" : "es",
@@ -782,6 +784,7 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
+        supervisor_scale_run(s, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
 
@@ -891,9 +894,9 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         for (unsigned i = 0; i < p->n_slots; i++)
                 if (p->slots[i].state == SLOT_RUNNING)
                         up++;
-        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s", service->name, up,
-                     p->n_slots, service_connections(s, service), service->restarts,
-                     service->restarts == 1 ? "" : "s");
+        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s%s", service->name, up,
+                     p->size, service_connections(s, service), service->restarts,
+                     service->restarts == 1 ? "" : "s", service->drained ? ", draining" : "");
         if (l < 0 || (size_t) l >= size)
                 return -ENOBUFS;
         n = (size_t) l;

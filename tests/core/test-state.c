@@ -368,7 +368,7 @@ START_TEST(test_restore_refuses_another_shape) {
         ck_assert_int_eq(master_state_parse(text, strlen(text), &st, &err), 0);
         ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &s2), 0);
         ck_assert_int_eq(state_live_restore(st, other, s2, &set2, &err), -EBADMSG);
-        ck_assert_msg(strstr(err, "the configuration snapshot of generation 1 does not match its pools (service echo)"),
+        ck_assert_msg(strstr(err, "the configuration snapshot of generation 1 does not match its pools (service gone)"),
                       "%s", err);
         /* A layout this binary does not share is refused before anything. */
         free(err);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "itest.h"
 
 static const char *variant(const char *which) {
@@ -59,7 +60,8 @@ static void install_script(TestDaemon *d, const char *text) {
 /* Starts the build under test from DIR/preforkd with an echo service of
  * workers workers (no front stage: the tests follow which worker holds a
  * connection) and env (may be NULL); returns its port. */
-static void start_upgradable(TestDaemon **ret, unsigned workers, const char *const *env, uint16_t *ret_port) {
+static void start_upgradable_top(TestDaemon **ret, unsigned workers, const char *const *env, const char *top,
+                                 uint16_t *ret_port) {
         _cleanup_free_ char *conf = NULL;
         TdStartOptions opts = { .binary = "@DIR@/preforkd", .env = env };
         TestDaemon *d = NULL;
@@ -67,12 +69,16 @@ static void start_upgradable(TestDaemon **ret, unsigned workers, const char *con
         TD_OK(NULL, td_new(&d));
         *ret = d;
         install_binary(d, td_binary());
-        conf = echo_config(workers, NULL, NULL);
+        conf = echo_config(workers, NULL, top);
         TD_ASSERT(d, conf);
         TD_OK(d, td_write_config(d, conf));
         TD_OK(d, td_start(d, &opts));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
         TD_OK(d, td_find_port(d, "echo", 0, ret_port));
+}
+
+static void start_upgradable(TestDaemon **ret, unsigned workers, const char *const *env, uint16_t *ret_port) {
+        start_upgradable_top(ret, workers, env, NULL, ret_port);
 }
 
 /* The binary a process runs, as /proc shows it (free()). */
@@ -370,6 +376,50 @@ START_TEST(test_upgrade_twice) {
 }
 END_TEST
 
+/* preforkctl upgrade waits for the outcome, which the binary that ends
+ * the upgrade answers on the connection it was handed: 0 and what runs
+ * now, or 1 and why the old binary still does. The control socket serves
+ * again after each exec. */
+START_TEST(test_upgrade_preforkctl) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ pid_t *w = NULL;
+        CtlRun run = { 0 };
+        pid_t master;
+        uint16_t port;
+        int n;
+
+        start_upgradable_top(&d, 2, NULL, CTL_TOP, &port);
+        master = td_pid(d);
+
+        install_binary(d, variant("b"));
+        CTL(d, &run, "upgrade");
+        CTL_EXPECT(d, &run, 0);
+        TD_ASSERT_MSG(d, strstr(run.out, "upgraded from 0.1.0 to 0.1.0+b"), "stdout: %s", run.out);
+        ctl_run_done(&run);
+        TD_ASSERT(d, td_pid(d) == master);
+        n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
+
+        install_binary(d, variant("c"));
+        CTL(d, &run, "upgrade");
+        CTL_EXPECT(d, &run, 1);
+        TD_ASSERT_MSG(d, strstr(run.err, "refused: a new worker of service echo"), "stderr: %s", run.err);
+        ctl_run_done(&run);
+        expect_same_workers(d, w, n);
+
+        install_binary(d, "/bin/true");
+        CTL(d, &run, "upgrade");
+        CTL_EXPECT(d, &run, 1);
+        TD_ASSERT_MSG(d, strstr(run.err, "is not preforkd"), "stderr: %s", run.err);
+        ctl_run_done(&run);
+
+        CTL(d, &run, "status");
+        CTL_EXPECT(d, &run, 0);
+        ctl_run_done(&run);
+        TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 static Suite *upgrade_suite(void) {
         Suite *s = suite_create("upgrade");
 
@@ -381,6 +431,7 @@ static Suite *upgrade_suite(void) {
         TD_ADD_TEST(s, test_upgrade_refused_crash_in_deserialization);
         TD_ADD_TEST(s, test_upgrade_refused_bad_config);
         TD_ADD_TEST(s, test_upgrade_twice);
+        TD_ADD_TEST(s, test_upgrade_preforkctl);
         return s;
 }
 
