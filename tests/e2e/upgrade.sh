@@ -9,11 +9,13 @@
 # itself, so its listener lives in systemd's fd store. Then, while a client
 # loops over connections and a keep-alive client talks on one connection,
 # and `systemctl is-active` is sampled all along:
-#   - B is installed over the binary and the master gets SIGUSR2
-#     (systemctl kill -s USR2 --kill-whom=main): same MAINPID, workers of B
-#     serve, the journal has PREFORKD_UPGRADE_RESULT=done;
-#   - C the same way: it rolls back, B serves on, the same MAINPID,
-#     PREFORKD_UPGRADE_RESULT=rolled-back;
+#   - B is installed over the binary, `preforkctl upgrade` exits 0: same
+#     MAINPID, workers of B serve, the journal has
+#     PREFORKD_UPGRADE_RESULT=done;
+#   - C the same way, but with SIGUSR2 (systemctl kill -s USR2
+#     --kill-whom=main): it rolls back, B serves on, the same MAINPID,
+#     PREFORKD_UPGRADE_RESULT=rolled-back; `preforkctl upgrade` with C
+#     again exits 1 with the reason;
 #   - not one connection failed, the unit was active throughout;
 # and finally, with the client loop alone: `systemctl restart preforkd`
 # twice, which refuses no connection (the listener comes back from the fd
@@ -232,7 +234,9 @@ check "load: the keep-alive client is served" eventually 30 eval '[ $(kas) -ge 2
 say "upgrade to B ($VERSION+b)"
 jmark
 install_bin /root/e2e/preforkd-b
-check "upgrade: SIGUSR2 -> STATUS= says upgrade #1 done" usr2_until "upgrade #1 done: $VERSION -> $VERSION+b"
+out=$(sx timeout 120 preforkctl upgrade 2>&1); rc=$?
+check "upgrade: preforkctl upgrade exits 0 ($out)" eval '[ $rc = 0 ] && [[ $out == *"upgraded from $VERSION to $VERSION+b"* ]]'
+check "upgrade: STATUS= says upgrade #1 done" status_has "upgrade #1 done: $VERSION -> $VERSION+b"
 check "upgrade: same MAINPID ($pid0)" test "$(mainpid)" = "$pid0"
 check "upgrade: journal record PREFORKD_UPGRADE_RESULT=done with both identities" \
         eval 'sx journalctl -q --cursor="$CURSOR" -u preforkd PREFORKD_UPGRADE_RESULT=done -o export |
@@ -256,6 +260,10 @@ check "rollback: B's workers serve on (no worker runs C)" \
 check "rollback: the client loop is served" more_served
 ka=$(kas)
 check "rollback: the keep-alive connection is served on" eventually 30 eval "[ \$(kas) -ge $((ka + 20)) ]"
+out=$(sx timeout 120 preforkctl upgrade 2>&1); rc=$?
+check "rollback: preforkctl upgrade with C again exits 1 with the reason ($out)" \
+        eval '[ $rc = 1 ] && [[ $out == *"refused: a new worker of service echo"* ]]'
+check "rollback: same MAINPID after the second rollback" test "$(mainpid)" = "$pid0"
 stop_clients
 total=$(sx grep -c . /run/e2e-loop.out) bad=$(sx grep -c FAIL /run/e2e-loop.out)
 check "upgrades: no connection of the loop failed ($total connections, $bad failed)" test "$bad" = 0 -a "$total" -gt 0
