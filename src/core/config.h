@@ -34,6 +34,7 @@ struct ServiceConfig {
         uint64_t max_parked;     /* how many the front stage holds at most */
         uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
         void *handler_config;    /* the handler's own group, parsed by it */
+        WorkerPolicy policy;     /* from the handler (worker_policy()), else the defaults */
 };
 
 typedef struct Config {

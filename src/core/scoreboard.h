@@ -44,6 +44,7 @@ typedef struct ServiceScore {
         _Atomic uint64_t handed_back;      /* total handed back to workers */
         _Atomic uint64_t park_refused;     /* total not parked: the front stage was full */
         _Atomic uint64_t park_expired;     /* total closed by the front stage at their deadline */
+        _Atomic uint64_t program_failures; /* total per-connection programs that failed (handler exec) */
 } ServiceScore;
 
 /* A service's scoreboard: one MAP_SHARED anonymous mapping made in the

@@ -55,6 +55,34 @@ static const RespawnConfig *slot_respawn(const Slot *s) {
         return s->service->svc ? &s->service->svc->respawn : &fallback;
 }
 
+/* The policy of a pool slot's worker; a front stage has the default. */
+static const WorkerPolicy *slot_policy(const Slot *s) {
+        static const WorkerPolicy fallback = WORKER_POLICY_INIT;
+
+        return s->pool ? &s->pool->svc->policy : &fallback;
+}
+
+/* Signals a pool slot's worker as its policy says: a stop (TERM, or QUIT
+ * for a fast one) is the policy's stop signal when the worker is a
+ * program of its own (it knows nothing of our QUIT), sent to its whole
+ * process group when the policy says so; SIGKILL always takes the group
+ * a worker leads, so that nothing it started outlives it. A group is
+ * passed to ops->kill() as the negative pid, as kill(2) takes it. */
+static void slot_kill(Supervisor *s, const Slot *slot, int sig) {
+        const WorkerPolicy *p = slot_policy(slot);
+        bool group = false;
+
+        assert(slot_has_process(slot));
+        if (sig == SIGKILL)
+                group = p->own_process_group;
+        else if (IN_SET(sig, SIGTERM, SIGQUIT) && p->stop_signal_to_group) {
+                sig = p->stop_signal;
+                group = true;
+        } else if (sig == SIGTERM)
+                sig = p->stop_signal;
+        s->ops->kill(s->userdata, group ? -slot->pid : slot->pid, sig);
+}
+
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
         Supervisor *s;
 
@@ -232,6 +260,12 @@ static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
                 return;
         }
         assert(slot->pid > 0);
+        slot->kill_reason = NULL;
+        slot->status = mfree(slot->status);
+        slot->watchdog_deadline_usec = 0;
+        slot->ready_deadline_usec = slot->pool && slot_policy(slot)->ready_timeout_usec > 0
+                                            ? deadline_after(now, slot_policy(slot)->ready_timeout_usec)
+                                            : 0;
         /* A front stage reports no readiness: the channel queues what
          * workers park until it reads. */
         slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
@@ -298,7 +332,8 @@ static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) 
                 case SLOT_RUNNING:
                         slot->ever_ready = slot->state == SLOT_RUNNING;
                         slot->state = SLOT_RETIRING;
-                        s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                        slot->ready_deadline_usec = slot->watchdog_deadline_usec = 0;
+                        slot_kill(s, slot, SIGTERM);
                         break;
                 case SLOT_BACKOFF:
                         slot->state = SLOT_DEAD;
@@ -530,7 +565,7 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 for (Generation *g = s->retiring; g; g = g->next)
                         GENERATION_FOREACH_SLOT(g, p, slot)
                                 if (slot_has_process(slot))
-                                        s->ops->kill(s->userdata, slot->pid, SIGQUIT);
+                                        slot_kill(s, slot, SIGQUIT);
                 for (size_t i = 0; i < s->n_services; i++)
                         if (slot_has_process(&s->services[i]->front))
                                 s->ops->kill(s->userdata, s->services[i]->front.pid, SIGQUIT);
@@ -582,6 +617,9 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         switch (slot->state) {
         case SLOT_STARTING:
                 slot->state = SLOT_RUNNING;
+                slot->ready_deadline_usec = 0;
+                if (slot_policy(slot)->watchdog_usec > 0)
+                        slot->watchdog_deadline_usec = deadline_after(now, slot_policy(slot)->watchdog_usec);
                 break;
         case SLOT_RETIRING:
                 /* A worker told to stop before it got ready: too late. */
@@ -596,6 +634,38 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
                 abort();
         }
         supervisor_run_timers(s, now);
+}
+
+static void supervisor_kill_for(Supervisor *s, Slot *slot, const char *reason, const char *why);
+
+void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now) {
+        Slot *slot = supervisor_find_slot(s, pid);
+
+        if (!slot || !slot->pool || slot->state != SLOT_RUNNING || slot->watchdog_deadline_usec == 0)
+                return;
+        if (trigger)
+                supervisor_kill_for(s, slot, "watchdog", "asked for it with WATCHDOG=trigger");
+        else
+                slot->watchdog_deadline_usec = deadline_after(now, slot->pool->svc->policy.watchdog_usec);
+        supervisor_run_timers(s, now);
+}
+
+int supervisor_worker_status(Supervisor *s, pid_t pid, const char *text, size_t len) {
+        Slot *slot = supervisor_find_slot(s, pid);
+        char *copy;
+
+        if (!slot || !slot->pool)
+                return -ESRCH;
+        copy = strndup(text, MIN(len, (size_t) SUPERVISOR_STATUS_MAX));
+        if (!copy)
+                return -ENOMEM;
+        /* Status text goes into one-line summaries. */
+        for (char *c = copy; *c; c++)
+                if ((unsigned char) *c < ' ')
+                        *c = ' ';
+        free(slot->status);
+        slot->status = copy;
+        return 0;
 }
 
 static void format_exit(const ExitStatus *st, char *buf, size_t size, LogFields *f) {
@@ -707,12 +777,25 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
         case SLOT_STARTING:
         case SLOT_RUNNING: {
                 bool was_starting = slot->state == SLOT_STARTING;
+                const char *extra[2] = { NULL, NULL };
+                char reason[64];
                 uint64_t delay;
 
+                if (slot->kill_reason) {
+                        (void) snprintf(reason, sizeof reason, "PREFORKD_KILL_REASON=%s", slot->kill_reason);
+                        extra[0] = reason;
+                        f.extra = extra;
+                }
                 log_internal(e.clean ? LOG_INFO : LOG_WARNING, 0, &f,
-                             "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s", service->name,
-                             slot->index, (int) pid, how, (double) e.uptime_usec / 1e6, e.connections,
-                             was_starting ? ", before it was ready" : "");
+                             "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s%s%s%s%s%s",
+                             service->name, slot->index, (int) pid, how, (double) e.uptime_usec / 1e6,
+                             e.connections, was_starting ? ", before it was ready" : "",
+                             slot->kill_reason ? " (killed: " : "", slot->kill_reason ? slot->kill_reason : "",
+                             slot->kill_reason ? ")" : "", !e.clean && st->output_tail && *st->output_tail
+                                                                   ? "; its last output: "
+                                                                   : "",
+                             !e.clean && st->output_tail ? st->output_tail : "");
+                slot->ready_deadline_usec = slot->watchdog_deadline_usec = 0;
                 if (!respawn_is_planned(&e))
                         service->restarts++;
                 slot->pid = 0;
@@ -764,7 +847,7 @@ static void supervisor_kill_stragglers(Supervisor *s, Generation *g) {
                     n == 1 ? "" : "s");
         GENERATION_FOREACH_SLOT(g, p, slot)
                 if (slot_has_process(slot))
-                        s->ops->kill(s->userdata, slot->pid, SIGKILL);
+                        slot_kill(s, slot, SIGKILL);
 }
 
 static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
@@ -775,6 +858,45 @@ static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
                         supervisor_spawn(s, slot, now);
 }
 
+/* Kills the worker of slot for reason (logged with why), once. */
+static void supervisor_kill_for(Supervisor *s, Slot *slot, const char *reason, const char *why) {
+        char field[64], label[128];
+        const char *extra[] = { field, NULL };
+        LogFields f = slot_fields(slot);
+
+        (void) snprintf(field, sizeof field, "PREFORKD_KILL_REASON=%s", reason);
+        f.extra = extra;
+        log_internal(LOG_WARNING, 0, &f, "%s: worker %d %s, killing it", slot_label(slot, label, sizeof label),
+                     (int) slot->pid, why);
+        slot->kill_reason = reason;
+        slot->ready_deadline_usec = slot->watchdog_deadline_usec = 0;
+        slot_kill(s, slot, SIGKILL);
+}
+
+/* The policy's deadlines: a worker not ready in time is a failed start
+ * (its exit counts as a quick crash, and refuses a reload); a ready one
+ * whose watchdog ran out is hung. */
+static void supervisor_deadlines_due(Supervisor *s, Generation *g, uint64_t now) {
+        char why[128];
+
+        if (!g)
+                return;
+        GENERATION_FOREACH_SLOT(g, p, slot) {
+                if (slot->state == SLOT_STARTING && slot->ready_deadline_usec > 0 &&
+                    slot->ready_deadline_usec <= now) {
+                        (void) snprintf(why, sizeof why, "did not get ready within %.1fs",
+                                        (double) p->svc->policy.ready_timeout_usec / 1e6);
+                        supervisor_kill_for(s, slot, "ready_timeout", why);
+                }
+                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0 &&
+                    slot->watchdog_deadline_usec <= now) {
+                        (void) snprintf(why, sizeof why, "sent no WATCHDOG=1 for %.1fs",
+                                        (double) p->svc->policy.watchdog_usec / 1e6);
+                        supervisor_kill_for(s, slot, "watchdog", why);
+                }
+        }
+}
+
 void supervisor_run_timers(Supervisor *s, uint64_t now) {
         char why[128];
 
@@ -782,6 +904,8 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
+        supervisor_deadlines_due(s, s->current, now);
+        supervisor_deadlines_due(s, s->pending, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
 
@@ -817,9 +941,14 @@ static uint64_t generation_next_deadline(const Generation *g) {
 
         if (!g)
                 return d;
-        GENERATION_FOREACH_SLOT(g, p, slot)
+        GENERATION_FOREACH_SLOT(g, p, slot) {
                 if (slot->state == SLOT_BACKOFF)
                         d = MIN(d, slot->backoff_until_usec);
+                if (slot->state == SLOT_STARTING && slot->ready_deadline_usec > 0)
+                        d = MIN(d, slot->ready_deadline_usec);
+                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0)
+                        d = MIN(d, slot->watchdog_deadline_usec);
+        }
         return d;
 }
 
@@ -921,6 +1050,19 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
                              (double) slot->backoff_usec / 1e6, slot->crashes, slot->crashes == 1 ? "" : "es");
                 if (l < 0 || (size_t) l >= size - n)
                         return -ENOBUFS;
+                n += (size_t) l;
+        }
+        /* What the programs say of themselves (STATUS=), as much as fits:
+         * the counters above matter more. */
+        for (unsigned i = 0; i < p->n_slots; i++) {
+                const Slot *slot = &p->slots[i];
+                if (!slot->status || slot->state != SLOT_RUNNING)
+                        continue;
+                l = snprintf(buf + n, size - n, ", slot %u: %.64s", i, slot->status);
+                if (l < 0 || (size_t) l >= size - n) {
+                        buf[n] = '\0';
+                        break;
+                }
                 n += (size_t) l;
         }
         return 0;

@@ -241,7 +241,7 @@ static void exited(pid_t pid, int code, int status) {
         bool known = supervisor_find_slot(fake.sup, pid);
         unsigned forgets = fake.forgets;
 
-        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { code, status }, fake.now);
+        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { .code = code, .status = status }, fake.now);
         /* every reaped worker is forgotten once, an unknown one never */
         ck_assert_uint_eq(fake.forgets, forgets + known);
         settle();
