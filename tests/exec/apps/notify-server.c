@@ -12,7 +12,6 @@
  * server keeps answering: hung as far as its watchdog can tell). A request
  * for /exit makes it exit with status 3 after answering. SIGTERM ends it
  * after it writes "notify-server: stopping" to stderr. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

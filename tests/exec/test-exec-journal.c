@@ -1,0 +1,2 @@
+#include "exec-test.h"
+int main(void) { return 0; }
