@@ -12,8 +12,11 @@
  * each. */
 #define OUTPUT_TAIL_LINES 3
 #define OUTPUT_TAIL_LINE_MAX 160
-/* The pause after journald refused a line for a full queue. */
-#define OUTPUT_RETRY_USEC (20 * USEC_PER_MSEC)
+/* The pause after journald refused a line for a full queue: short at
+ * first (journald is usually only busy, and its queue may be as short as
+ * 10 datagrams), doubling while it stays full. */
+#define OUTPUT_RETRY_MIN_USEC (1 * USEC_PER_MSEC)
+#define OUTPUT_RETRY_MAX_USEC (64 * USEC_PER_MSEC)
 /* Below every source of the master's own (priority 0 and higher). */
 #define OUTPUT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
 /* What output_set_flush_pid() reads at most: a full pipe and more. */
@@ -30,6 +33,7 @@ struct OutputReader {
         pid_t pid;
         bool is_stderr;
         bool eof;
+        uint64_t retry_usec;          /* the next pause; 0 after a line went through */
         char buf[OUTPUT_LINE_MAX];
         size_t n;                     /* bytes in buf, no complete line among them once flushed */
         char tail[OUTPUT_TAIL_LINES][OUTPUT_TAIL_LINE_MAX];
@@ -112,6 +116,7 @@ static int reader_flush(OutputReader *r, bool final) {
                 k = reader_emit(r, r->buf + done, len);
                 if (k < 0)
                         break;
+                r->retry_usec = 0;
                 done += len + (nl ? 1 : 0);
         }
         memmove(r->buf, r->buf + done, r->n - done);
@@ -124,10 +129,12 @@ static int reader_on_retry(sd_event_source *s, uint64_t usec, void *userdata);
 /* journald's queue is full: stop reading (the program's writes block once
  * the pipe is full) and try again after a pause. */
 static void reader_pause(OutputReader *r) {
+        r->retry_usec = r->retry_usec == 0 ? OUTPUT_RETRY_MIN_USEC : MIN(r->retry_usec * 2, OUTPUT_RETRY_MAX_USEC);
         (void) sd_event_source_set_enabled(r->io, SD_EVENT_OFF);
         if (!r->retry) {
-                if (sd_event_add_time_relative(r->set->event, &r->retry, CLOCK_MONOTONIC, OUTPUT_RETRY_USEC,
-                                               OUTPUT_RETRY_USEC / 4, reader_on_retry, r) < 0) {
+                /* Accuracy 0 would be sd-event's default, 250 ms. */
+                if (sd_event_add_time_relative(r->set->event, &r->retry, CLOCK_MONOTONIC, r->retry_usec,
+                                               OUTPUT_RETRY_MIN_USEC / 4, reader_on_retry, r) < 0) {
                         /* Without a timer there is no later: drop what is held. */
                         r->n = 0;
                         (void) sd_event_source_set_enabled(r->io, SD_EVENT_ON);
@@ -135,7 +142,7 @@ static void reader_pause(OutputReader *r) {
                 }
                 (void) sd_event_source_set_priority(r->retry, OUTPUT_PRIORITY);
         } else
-                (void) sd_event_source_set_time_relative(r->retry, OUTPUT_RETRY_USEC);
+                (void) sd_event_source_set_time_relative(r->retry, r->retry_usec);
         (void) sd_event_source_set_enabled(r->retry, SD_EVENT_ONESHOT);
 }
 

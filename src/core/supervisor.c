@@ -1052,6 +1052,14 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
                         return -ENOBUFS;
                 n += (size_t) l;
         }
+        if (atomic_load(&service->scoreboard->service->program_failures) > 0) {
+                uint64_t failed = atomic_load(&service->scoreboard->service->program_failures);
+
+                l = snprintf(buf + n, size - n, ", %" PRIu64 " program failure%s", failed, failed == 1 ? "" : "s");
+                if (l < 0 || (size_t) l >= size - n)
+                        return -ENOBUFS;
+                n += (size_t) l;
+        }
         /* What the programs say of themselves (STATUS=), as much as fits:
          * the counters above matter more. */
         for (unsigned i = 0; i < p->n_slots; i++) {
