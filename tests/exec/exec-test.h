@@ -35,6 +35,48 @@ static inline const char *apps_dir(void) {
         return path;
 }
 
+/* Returns a copy of s with every from replaced by to (free()). */
+static inline char *str_replace_all(const char *s, const char *from, const char *to) {
+        size_t n = 0, lf = strlen(from), lt = strlen(to);
+        char *r, *w;
+
+        for (const char *p = strstr(s, from); p; p = strstr(p + lf, from))
+                n++;
+        r = malloc(strlen(s) + n * lt + 1);
+        ck_assert_ptr_nonnull(r);
+        w = r;
+        for (const char *p; (p = strstr(s, from)); s = p + lf) {
+                memcpy(w, s, (size_t) (p - s));
+                w += p - s;
+                memcpy(w, to, lt);
+                w += lt;
+        }
+        strcpy(w, s);
+        return r;
+}
+
+/* conf/examples/NAME as the suite runs it: its listen address (listen,
+ * as written there) on port 0, and /srv/app as the test programs'
+ * directory. Free the result. */
+static inline char *example_config(const char *name, const char *listen) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *moved = NULL;
+        const char *src = getenv("PREFORKD_SOURCE_ROOT");
+        size_t len;
+        FILE *f;
+
+        ck_assert_int_ge(asprintf(&path, "%s/conf/examples/%s", src ? src : ".", name), 0);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "cannot read %s", path);
+        text = calloc(1, 65536);
+        ck_assert_ptr_nonnull(text);
+        len = fread(text, 1, 65535, f);
+        fclose(f);
+        ck_assert_uint_gt(len, 0);
+        ck_assert_msg(strstr(text, listen), "%s does not listen on %s", path, listen);
+        moved = str_replace_all(text, listen, "127.0.0.1:0");
+        return str_replace_all(moved, "/srv/app", apps_dir());
+}
+
 /* A config with one exec service "app" on 127.0.0.1:0; exec_group is the
  * inside of its exec group. Free the result. */
 static inline char *exec_config(unsigned workers, const char *exec_group, const char *service_extra) {

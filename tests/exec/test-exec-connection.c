@@ -158,6 +158,27 @@ START_TEST(test_stop_finishes_the_connection) {
 }
 END_TEST
 
+/* The cookbook's inetd example (conf/examples/inetd.conf). */
+START_TEST(test_inetd_example) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = example_config("inetd.conf", "127.0.0.1:7000"), *got = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint16_t port;
+        size_t n;
+
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "hello", 0, &port));
+        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_write_all(fd, "bye\n", 4, TD_TIMEOUT));
+        TD_OK(d, td_read_all(fd, 4096, TD_TIMEOUT, &got, &n));
+        TD_ASSERT_MSG(d, strcmp(got, "hello 127.0.0.1\nbye\n") == 0, "got \"%s\"", got);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("exec-connection");
 
@@ -166,5 +187,6 @@ int main(void) {
         TD_ADD_TEST(s, test_at_most_w_programs);
         TD_ADD_TEST(s, test_failures_are_counted);
         TD_ADD_TEST(s, test_stop_finishes_the_connection);
+        TD_ADD_TEST(s, test_inetd_example);
         return td_run_suite(s);
 }

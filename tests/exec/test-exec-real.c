@@ -108,6 +108,33 @@ START_TEST(test_node) {
 }
 END_TEST
 
+/* The cookbook's configs (conf/examples/) serve as written. */
+START_TEST(test_examples) {
+        static const struct {
+                const char *file, *service;
+        } examples[] = {
+                { "gunicorn.conf", "wsgi" },
+                { "uvicorn.conf", "asgi" },
+                { "node.conf", "node" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(examples); i++) {
+                _cleanup_(td_freep) TestDaemon *d = NULL;
+                _cleanup_free_ char *conf = example_config(examples[i].file, "127.0.0.1:8000"), *body = NULL;
+                uint16_t port;
+
+                TD_OK(NULL, td_new(&d));
+                TD_OK(d, td_write_config(d, conf));
+                TD_OK(d, td_start(d, NULL));
+                TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+                TD_OK(d, td_find_port(d, examples[i].service, 0, &port));
+                TD_OK(d, http_get(port, "/", &body));
+                TD_ASSERT_MSG(d, body_field(body, "pid") > 0, "%s: %s", examples[i].file, body);
+                stop_and_expect(d, SIGTERM, 0);
+        }
+}
+END_TEST
+
 int main(void) {
         const Program *all[] = { &gunicorn, &uvicorn, &node };
         Suite *s = suite_create("exec-real");
@@ -120,5 +147,6 @@ int main(void) {
         TD_ADD_TEST(s, test_gunicorn);
         TD_ADD_TEST(s, test_uvicorn);
         TD_ADD_TEST(s, test_node);
+        TD_ADD_TEST(s, test_examples);
         return td_run_suite(s);
 }
