@@ -33,6 +33,9 @@ struct OutputReader {
         pid_t pid;
         bool is_stderr;
         bool eof;
+        /* Its process's exit was handled (output_set_flush_pid()): at end
+         * of file nothing waits for its last lines any more. */
+        bool exited;
         uint64_t retry_usec;          /* the next pause; 0 after a line went through */
         char buf[OUTPUT_LINE_MAX];
         size_t n;                     /* bytes in buf, no complete line among them once flushed */
@@ -178,11 +181,25 @@ static bool reader_pump(OutputReader *r, size_t budget) {
         }
 }
 
+/* Everything is read and sent. The pipe may end before the master has
+ * handled its process's exit (the two are separate events), and that
+ * exit's record quotes the last lines: the reader stays, idle, until
+ * then. */
+static void reader_done(OutputReader *r) {
+        if (r->exited) {
+                reader_free(r);
+                return;
+        }
+        r->io = sd_event_source_disable_unref(r->io);
+        r->retry = sd_event_source_disable_unref(r->retry);
+        r->fd = safe_close(r->fd);
+}
+
 static int reader_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         OutputReader *r = userdata;
 
         if (reader_pump(r, OUTPUT_READ_BUDGET))
-                reader_free(r);
+                reader_done(r);
         return 0;
 }
 
@@ -191,7 +208,7 @@ static int reader_on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) sd_event_source_set_enabled(r->io, SD_EVENT_ON);
         if (reader_pump(r, OUTPUT_READ_BUDGET))
-                reader_free(r);
+                reader_done(r);
         return 0;
 }
 
@@ -251,8 +268,12 @@ void output_set_flush_pid(OutputSet *set, pid_t pid, char *buf, size_t size) {
                 if (r->pid != pid)
                         continue;
                 /* A paused reader waits for journald: reading on would
-                 * only hold more. */
-                done = sd_event_source_get_enabled(r->io, NULL) > 0 && reader_pump(r, OUTPUT_FLUSH_BUDGET);
+                 * only hold more. One that reached the end is done. */
+                r->exited = true;
+                if (r->fd < 0)
+                        done = true;
+                else
+                        done = sd_event_source_get_enabled(r->io, NULL) > 0 && reader_pump(r, OUTPUT_FLUSH_BUDGET);
                 if (r->is_stderr)
                         for (unsigned i = r->n_tail > OUTPUT_TAIL_LINES ? r->n_tail - OUTPUT_TAIL_LINES : 0;
                              i < r->n_tail && n + 1 < size; i++) {

@@ -123,6 +123,10 @@ START_TEST(test_ready_gates_the_reload) {
         for (const char *p = strstr(log, "sent READY=1"); p && p < applied; p = strstr(p + 1, "sent READY=1"))
                 ready_before++;
         TD_ASSERT_MSG(d, ready_before == 4, "%u READY=1 before the reload was applied", ready_before);
+        /* An old program may still take a connection or two before it
+         * acts on its TERM; once both are gone, the new ones answer. */
+        TD_OK(d, td_wait_log(d, "of generation 1 exited", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_log(d, "of generation 1 exited", TD_TIMEOUT, NULL));
         TD_OK(d, http_get(port, "/", &body));
         TD_ASSERT_MSG(d, body_field(body, "generation") == 2, "after the reload: %s", body);
         stop_and_expect(d, SIGTERM, 0);
@@ -264,30 +268,50 @@ START_TEST(test_environment_fds_and_signals) {
 END_TEST
 
 /* ready = "listening": a program blocked in accept() on its listener is
- * ready; the python one below sleeps first, so READY=1 of the daemon comes
- * only after it accepts. */
+ * ready. The python one below sleeps first, then marks a file and
+ * accepts: by the time the daemon is ready, the file is there. */
 START_TEST(test_ready_listening_blocking_accept) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        _cleanup_free_ char *conf = NULL;
-        char *log;
-        const char *accepting, *ready;
+        _cleanup_free_ char *conf = NULL, *mark = NULL;
 
-        ck_assert_int_ge(asprintf(&conf, "%s",
-                                  "services = ( { name = \"app\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"exec\";\n"
-                                  "  exec = { command = [ \"/usr/bin/python3\", \"-c\", \"import socket, sys, time, os; "
-                                  "s = socket.socket(fileno=3); s.setblocking(True); time.sleep(0.5); "
-                                  "print('accepting', flush=True); c, a = s.accept(); c.sendall(b'hi'); c.close(); time.sleep(600)\" ];\n"
-                                  "           ready = \"listening\"; }; } );\n"),
-                         0);
         TD_OK(NULL, td_new(&d));
+        mark = td_subst(d, "@DIR@/accepting");
+        ck_assert_int_ge(asprintf(&conf,
+                                  "services = ( { name = \"app\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"exec\";\n"
+                                  "  exec = { command = [ \"/usr/bin/python3\", \"-c\", \"import socket, time; "
+                                  "s = socket.socket(fileno=3); s.setblocking(True); time.sleep(0.5); "
+                                  "open('%s', 'w').close(); c, a = s.accept(); c.sendall(b'hi'); c.close(); time.sleep(600)\" ];\n"
+                                  "           ready = \"listening\"; }; } );\n",
+                                  mark),
+                         0);
         TD_OK(d, td_write_config(d, conf));
         TD_OK(d, td_start(d, NULL));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
-        log = td_log(d);
-        accepting = strstr(log, "accepting");
-        ready = strstr(log, "Ready: generation 1");
-        TD_ASSERT_MSG(d, accepting && ready && accepting < ready, "READY=1 before the program waited in accept()");
-        free(log);
+        TD_ASSERT_MSG(d, access(mark, F_OK) == 0, "READY=1 before the program waited in accept()");
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+/* What a program started goes with it: a child it left behind would go
+ * on holding the service's sockets without a supervisor. */
+START_TEST(test_program_group_dies_with_it) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *group = NULL, *conf = NULL, *line = NULL;
+        long child, pid;
+
+        ck_assert_int_ge(asprintf(&group,
+                                  "command = [ \"/bin/sh\", \"-c\", \"sleep 600 & echo child=$! program=$$ >&2; exec %s\" ];"
+                                  " ready = \"notify\";",
+                                  notify_server_path()),
+                         0);
+        conf = exec_config(1, group, NULL);
+        exec_start(&d, conf);
+        TD_OK(d, td_wait_log(d, "child=", TD_TIMEOUT, &line));
+        TD_ASSERT(d, sscanf(strstr(line, "child="), "child=%ld program=%ld", &child, &pid) == 2);
+        TD_ASSERT(d, td_pid_alive((pid_t) child));
+        TD_ASSERT(d, kill((pid_t) pid, SIGKILL) == 0);
+        TD_OK(d, td_wait_pid_gone((pid_t) child, TD_TIMEOUT));
+        TD_OK(d, td_wait_log(d, "killed by signal KILL", TD_TIMEOUT, NULL));
         stop_and_expect(d, SIGTERM, 0);
 }
 END_TEST
@@ -304,5 +328,6 @@ int main(void) {
         TD_ADD_TEST(s, test_stop_signal_to_the_group);
         TD_ADD_TEST(s, test_environment_fds_and_signals);
         TD_ADD_TEST(s, test_ready_listening_blocking_accept);
+        TD_ADD_TEST(s, test_program_group_dies_with_it);
         return td_run_suite(s);
 }
