@@ -381,8 +381,8 @@ int log_forward(int level, const char *identifier, pid_t pid, const LogFields *f
         assert(identifier);
         assert(line || len == 0);
 
-        if (level > log_max_level)
-                return 0;
+        /* Not filtered by log_max_level: that is the daemon's own
+         * verbosity, and a program's output is all there is of it. */
         if (log_target != LOG_TARGET_JOURNAL) {
                 write_stderr_as(level, identifier, pid, line, len);
                 return 0;

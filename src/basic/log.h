@@ -73,7 +73,8 @@ void log_record(int level, const char *message, const char *const *fields, size_
 
 /* Sends one line of another program's output (len bytes, no newline) as a
  * record of its own: under that program's identifier and pid (SYSLOG_PID=),
- * with f's fields, at level. In journal mode nothing falls back to stderr:
+ * with f's fields, at level, whatever the max level (which is the
+ * daemon's own verbosity). In journal mode nothing falls back to stderr:
  * -EAGAIN means that journald's queue is full, and the caller keeps the line
  * and slows the program down rather than crowd out the daemon's own
  * records; on any other failure the line goes to stderr, as the daemon's

@@ -165,10 +165,13 @@ static int master_op_spawn(void *userdata, Slot *s) {
         if (r < 0) {
                 /* A worker we cannot watch could never be respawned or
                  * reaped: take it down rather than run blind. */
+                char tail[1];
+
                 log_error_errno(r, "%s: cannot watch process %d, killing it: %s",
                                 slot_label(s, label, sizeof label), (int) pid, STRERROR(r));
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
+                programs_exited(&m->programs, s, pid, tail, sizeof tail);
                 return r;
         }
         s->pid = pid;
