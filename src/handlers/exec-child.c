@@ -44,6 +44,8 @@ int exec_child_place_fds(const int *fds, size_t n) {
                 }
         if (r < 0)
                 return r;
+        /* Everything the fork kept is close-on-exec already (spawn.c);
+         * this makes sure of it whatever a handler opened since. */
         if (syscall(SYS_close_range, (unsigned) n, ~0U, 0) < 0)
                 return negative_errno();
         /* The journal socket was among them. */
