@@ -9,12 +9,6 @@
 
 #include "exec-test.h"
 
-typedef struct Program {
-        const char *binary;        /* what must be installed */
-        const char *package;       /* ... from which Debian package */
-        const char *exec_group;    /* run in the apps directory */
-} Program;
-
 static const Program gunicorn = {
         "/usr/bin/gunicorn", "gunicorn",
         "command = [ \"/usr/bin/gunicorn\", \"--workers\", \"1\", \"--graceful-timeout\", \"5\", \"wsgi_app:application\" ];"
@@ -29,69 +23,6 @@ static const Program node = {
         "/usr/bin/node", "nodejs",
         "command = [ \"node\", \"server.js\" ]; ready = \"listening\";",
 };
-
-static uint16_t start_program(TestDaemon **d, const Program *p) {
-        _cleanup_free_ char *group = NULL, *conf = NULL;
-
-        ck_assert_int_ge(asprintf(&group, "%s working_directory = \"%s\";", p->exec_group, apps_dir()), 0);
-        conf = exec_config(2, group, NULL);
-        ck_assert_ptr_nonnull(conf);
-        return exec_start(d, conf);
-}
-
-/* Both slots answer; one program is SIGKILLed under load and replaced;
- * no connection is refused meanwhile. */
-static void traffic_and_kill(const Program *p) {
-        _cleanup_(td_freep) TestDaemon *d = NULL;
-        uint16_t port = start_program(&d, p);
-        long pids[2], after[2];
-        HttpLoad *load;
-
-        expect_all_slots(d, port, 2, 1000, pids);
-
-        load = http_load_start(port, 100000, TD_SEC(60));
-        http_load_wait_ok(load, 20);
-        td_log_mark(d);
-        /* The worker of slot 0: the master's log names it. */
-        {
-                _cleanup_free_ char *line = NULL;
-                _cleanup_free_ char *log = td_log(d);
-                const char *w = strstr(log, "app[slot 0]: started worker ");
-                long pid;
-
-                TD_ASSERT(d, w && sscanf(w, "app[slot 0]: started worker %ld", &pid) == 1);
-                TD_ASSERT(d, kill((pid_t) pid, SIGKILL) == 0);
-                TD_OK(d, td_wait_log(d, "killed by signal KILL", TD_TIMEOUT, &line));
-                TD_OK(d, td_wait_pid_gone((pid_t) pid, TD_TIMEOUT));
-        }
-        TD_OK(d, td_wait_log(d, "app[slot 0]: started worker", TD_TIMEOUT, NULL));
-        TD_OK(d, td_wait_log(d, strcmp(p->package, "gunicorn") == 0 ? "sent READY=1" : "waits for connections",
-                             TD_TIMEOUT, NULL));
-        http_load_wait_ok(load, atomic_load(&load->ok) + 20);
-        http_load_stop(load);
-        TD_ASSERT_MSG(d, atomic_load(&load->refused) == 0, "%lu connections refused", atomic_load(&load->refused));
-        /* What the killed program had accepted is lost with it. */
-        TD_ASSERT_MSG(d, atomic_load(&load->failed) <= 2, "%lu requests failed (first: %s)", atomic_load(&load->failed),
-                      strerror(-atomic_load(&load->first_error)));
-        free(load);
-        expect_all_slots(d, port, 2, 1000, after);
-
-        load = http_load_start(port, 100000, TD_SEC(60));
-        http_load_wait_ok(load, 20);
-        hup_expect_applied(d, 2);
-        TD_OK(d, td_wait_log(d, "of generation 1 exited", TD_TIMEOUT, NULL));
-        TD_OK(d, td_wait_log(d, "of generation 1 exited", TD_TIMEOUT, NULL));
-        http_load_wait_ok(load, atomic_load(&load->ok) + 20);
-        http_load_stop(load);
-        TD_ASSERT_MSG(d, atomic_load(&load->failed) + atomic_load(&load->refused) == 0,
-                      "reload: %lu failed, %lu refused (first: %s)", atomic_load(&load->failed),
-                      atomic_load(&load->refused), strerror(-atomic_load(&load->first_error)));
-        TD_ASSERT(d, atomic_load(&load->max_generation) == 2);
-        free(load);
-        stop_and_expect(d, SIGTERM, 0);
-        TD_OK(d, td_wait_pid_gone((pid_t) after[0], TD_TIMEOUT));
-        TD_OK(d, td_wait_pid_gone((pid_t) after[1], TD_TIMEOUT));
-}
 
 START_TEST(test_gunicorn) {
         traffic_and_kill(&gunicorn);
