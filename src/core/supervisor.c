@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "respawn.h"
+#include "slot-policy.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -55,32 +56,12 @@ static const RespawnConfig *slot_respawn(const Slot *s) {
         return s->service->svc ? &s->service->svc->respawn : &fallback;
 }
 
-/* The policy of a pool slot's worker; a front stage has the default. */
-static const WorkerPolicy *slot_policy(const Slot *s) {
-        static const WorkerPolicy fallback = WORKER_POLICY_INIT;
-
-        return s->pool ? &s->pool->svc->policy : &fallback;
-}
-
-/* Signals a pool slot's worker as its policy says: a stop (TERM, or QUIT
- * for a fast one) is the policy's stop signal when the worker is a
- * program of its own (it knows nothing of our QUIT), sent to its whole
- * process group when the policy says so; SIGKILL always takes the group
- * a worker leads, so that nothing it started outlives it. A group is
- * passed to ops->kill() as the negative pid, as kill(2) takes it. */
+/* Signals s's worker as its policy says (slot-policy.h). */
 static void slot_kill(Supervisor *s, const Slot *slot, int sig) {
-        const WorkerPolicy *p = slot_policy(slot);
-        bool group = false;
+        pid_t target;
 
-        assert(slot_has_process(slot));
-        if (sig == SIGKILL)
-                group = p->own_process_group;
-        else if (IN_SET(sig, SIGTERM, SIGQUIT) && p->stop_signal_to_group) {
-                sig = p->stop_signal;
-                group = true;
-        } else if (sig == SIGTERM)
-                sig = p->stop_signal;
-        s->ops->kill(s->userdata, group ? -slot->pid : slot->pid, sig);
+        slot_policy_signal(slot, sig, &target, &sig);
+        s->ops->kill(s->userdata, target, sig);
 }
 
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
@@ -260,12 +241,7 @@ static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
                 return;
         }
         assert(slot->pid > 0);
-        slot->kill_reason = NULL;
-        slot->status = mfree(slot->status);
-        slot->watchdog_deadline_usec = 0;
-        slot->ready_deadline_usec = slot->pool && slot_policy(slot)->ready_timeout_usec > 0
-                                            ? deadline_after(now, slot_policy(slot)->ready_timeout_usec)
-                                            : 0;
+        slot_policy_started(slot, now);
         /* A front stage reports no readiness: the channel queues what
          * workers park until it reads. */
         slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
@@ -332,7 +308,7 @@ static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) 
                 case SLOT_RUNNING:
                         slot->ever_ready = slot->state == SLOT_RUNNING;
                         slot->state = SLOT_RETIRING;
-                        slot->ready_deadline_usec = slot->watchdog_deadline_usec = 0;
+                        slot_policy_clear(slot);
                         slot_kill(s, slot, SIGTERM);
                         break;
                 case SLOT_BACKOFF:
@@ -617,9 +593,7 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         switch (slot->state) {
         case SLOT_STARTING:
                 slot->state = SLOT_RUNNING;
-                slot->ready_deadline_usec = 0;
-                if (slot_policy(slot)->watchdog_usec > 0)
-                        slot->watchdog_deadline_usec = deadline_after(now, slot_policy(slot)->watchdog_usec);
+                slot_policy_ready(slot, now);
                 break;
         case SLOT_RETIRING:
                 /* A worker told to stop before it got ready: too late. */
@@ -641,31 +615,22 @@ static void supervisor_kill_for(Supervisor *s, Slot *slot, const char *reason, c
 void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now) {
         Slot *slot = supervisor_find_slot(s, pid);
 
-        if (!slot || !slot->pool || slot->state != SLOT_RUNNING || slot->watchdog_deadline_usec == 0)
+        if (!slot || !slot->pool)
                 return;
-        if (trigger)
-                supervisor_kill_for(s, slot, "watchdog", "asked for it with WATCHDOG=trigger");
-        else
-                slot->watchdog_deadline_usec = deadline_after(now, slot->pool->svc->policy.watchdog_usec);
+        if (trigger) {
+                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0)
+                        supervisor_kill_for(s, slot, "watchdog", "asked for it with WATCHDOG=trigger");
+        } else if (!slot_policy_watchdog_ping(slot, now))
+                return;
         supervisor_run_timers(s, now);
 }
 
 int supervisor_worker_status(Supervisor *s, pid_t pid, const char *text, size_t len) {
         Slot *slot = supervisor_find_slot(s, pid);
-        char *copy;
 
         if (!slot || !slot->pool)
                 return -ESRCH;
-        copy = strndup(text, MIN(len, (size_t) SUPERVISOR_STATUS_MAX));
-        if (!copy)
-                return -ENOMEM;
-        /* Status text goes into one-line summaries. */
-        for (char *c = copy; *c; c++)
-                if ((unsigned char) *c < ' ')
-                        *c = ' ';
-        free(slot->status);
-        slot->status = copy;
-        return 0;
+        return slot_set_status(slot, text, len);
 }
 
 static void format_exit(const ExitStatus *st, char *buf, size_t size, LogFields *f) {
@@ -795,7 +760,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                                                                    ? "; its last output: "
                                                                    : "",
                              !e.clean && st->output_tail ? st->output_tail : "");
-                slot->ready_deadline_usec = slot->watchdog_deadline_usec = 0;
+                slot_policy_clear(slot);
                 if (!respawn_is_planned(&e))
                         service->restarts++;
                 slot->pid = 0;
@@ -869,7 +834,7 @@ static void supervisor_kill_for(Supervisor *s, Slot *slot, const char *reason, c
         log_internal(LOG_WARNING, 0, &f, "%s: worker %d %s, killing it", slot_label(slot, label, sizeof label),
                      (int) slot->pid, why);
         slot->kill_reason = reason;
-        slot->ready_deadline_usec = slot->watchdog_deadline_usec = 0;
+        slot_policy_clear(slot);
         slot_kill(s, slot, SIGKILL);
 }
 
@@ -882,18 +847,10 @@ static void supervisor_deadlines_due(Supervisor *s, Generation *g, uint64_t now)
         if (!g)
                 return;
         GENERATION_FOREACH_SLOT(g, p, slot) {
-                if (slot->state == SLOT_STARTING && slot->ready_deadline_usec > 0 &&
-                    slot->ready_deadline_usec <= now) {
-                        (void) snprintf(why, sizeof why, "did not get ready within %.1fs",
-                                        (double) p->svc->policy.ready_timeout_usec / 1e6);
-                        supervisor_kill_for(s, slot, "ready_timeout", why);
-                }
-                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0 &&
-                    slot->watchdog_deadline_usec <= now) {
-                        (void) snprintf(why, sizeof why, "sent no WATCHDOG=1 for %.1fs",
-                                        (double) p->svc->policy.watchdog_usec / 1e6);
-                        supervisor_kill_for(s, slot, "watchdog", why);
-                }
+                const char *reason = slot_policy_due(slot, now, why, sizeof why);
+
+                if (reason)
+                        supervisor_kill_for(s, slot, reason, why);
         }
 }
 
@@ -944,10 +901,7 @@ static uint64_t generation_next_deadline(const Generation *g) {
         GENERATION_FOREACH_SLOT(g, p, slot) {
                 if (slot->state == SLOT_BACKOFF)
                         d = MIN(d, slot->backoff_until_usec);
-                if (slot->state == SLOT_STARTING && slot->ready_deadline_usec > 0)
-                        d = MIN(d, slot->ready_deadline_usec);
-                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0)
-                        d = MIN(d, slot->watchdog_deadline_usec);
+                d = MIN(d, slot_policy_next_deadline(slot));
         }
         return d;
 }
@@ -1052,27 +1006,7 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
                         return -ENOBUFS;
                 n += (size_t) l;
         }
-        if (atomic_load(&service->scoreboard->service->program_failures) > 0) {
-                uint64_t failed = atomic_load(&service->scoreboard->service->program_failures);
-
-                l = snprintf(buf + n, size - n, ", %" PRIu64 " program failure%s", failed, failed == 1 ? "" : "s");
-                if (l < 0 || (size_t) l >= size - n)
-                        return -ENOBUFS;
-                n += (size_t) l;
-        }
-        /* What the programs say of themselves (STATUS=), as much as fits:
-         * the counters above matter more. */
-        for (unsigned i = 0; i < p->n_slots; i++) {
-                const Slot *slot = &p->slots[i];
-                if (!slot->status || slot->state != SLOT_RUNNING)
-                        continue;
-                l = snprintf(buf + n, size - n, ", slot %u: %.64s", i, slot->status);
-                if (l < 0 || (size_t) l >= size - n) {
-                        buf[n] = '\0';
-                        break;
-                }
-                n += (size_t) l;
-        }
+        pool_format_program_status(p, buf, size, &n);
         return 0;
 }
 

@@ -107,9 +107,8 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
  * starts over; with trigger (WATCHDOG=trigger), it is killed now as if it
  * had run out. Ignored for a worker without a watchdog or not ready yet. */
 void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now);
-/* Worker pid's STATUS= text (len bytes, kept up to SUPERVISOR_STATUS_MAX):
- * shown in the status summary. -ESRCH when pid is no pool worker. */
-#define SUPERVISOR_STATUS_MAX 256
+/* Worker pid's STATUS= text (len bytes, kept up to SLOT_STATUS_MAX): shown
+ * in the status summary. -ESRCH when pid is no pool worker. */
 int supervisor_worker_status(Supervisor *s, pid_t pid, const char *text, size_t len);
 /* The worker pid ended (and has been reaped). */
 void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now);
