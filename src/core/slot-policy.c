@@ -37,7 +37,7 @@ void slot_policy_signal(const Slot *s, int sig, pid_t *ret_target, int *ret_sig)
 void slot_policy_started(Slot *s, uint64_t now) {
         const WorkerPolicy *p = slot_policy(s);
 
-        s->kill_reason = NULL;
+        s->kill_reason = _KILL_REASON_INVALID;
         s->status = mfree(s->status);
         s->watchdog_deadline_usec = 0;
         s->ready_deadline_usec = s->pool && p->ready_timeout_usec > 0 ? deadline_after(now, p->ready_timeout_usec) : 0;
@@ -61,18 +61,18 @@ void slot_policy_clear(Slot *s) {
         s->ready_deadline_usec = s->watchdog_deadline_usec = 0;
 }
 
-const char *slot_policy_due(const Slot *s, uint64_t now, char *why, size_t size) {
+KillReason slot_policy_due(const Slot *s, uint64_t now, char *why, size_t size) {
         const WorkerPolicy *p = slot_policy(s);
 
         if (s->state == SLOT_STARTING && s->ready_deadline_usec > 0 && s->ready_deadline_usec <= now) {
                 (void) snprintf(why, size, "did not get ready within %.1fs", (double) p->ready_timeout_usec / 1e6);
-                return "ready_timeout";
+                return KILL_REASON_READY_TIMEOUT;
         }
         if (s->state == SLOT_RUNNING && s->watchdog_deadline_usec > 0 && s->watchdog_deadline_usec <= now) {
                 (void) snprintf(why, size, "sent no WATCHDOG=1 for %.1fs", (double) p->watchdog_usec / 1e6);
-                return "watchdog";
+                return KILL_REASON_WATCHDOG;
         }
-        return NULL;
+        return _KILL_REASON_INVALID;
 }
 
 uint64_t slot_policy_next_deadline(const Slot *s) {

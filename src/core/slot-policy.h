@@ -38,8 +38,9 @@ bool slot_policy_watchdog_ping(Slot *s, uint64_t now);
 void slot_policy_clear(Slot *s);
 
 /* The deadline of s that has passed at now, as its kill reason
- * ("ready_timeout" or "watchdog", with why it is killed in why), or NULL. */
-const char *slot_policy_due(const Slot *s, uint64_t now, char *why, size_t size);
+ * (KILL_REASON_READY_TIMEOUT or KILL_REASON_WATCHDOG, with why it is
+ * killed in why), or _KILL_REASON_INVALID. */
+KillReason slot_policy_due(const Slot *s, uint64_t now, char *why, size_t size);
 /* The next deadline of s, or UINT64_MAX. */
 uint64_t slot_policy_next_deadline(const Slot *s);
 

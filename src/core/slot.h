@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kill-reason.h"
 #include "scoreboard.h"
 
 typedef struct Pool Pool;
@@ -39,7 +40,7 @@ typedef struct Slot {
          * RUNNING, killed unless it sent WATCHDOG=1 since. */
         uint64_t ready_deadline_usec;
         uint64_t watchdog_deadline_usec;
-        const char *kill_reason;      /* why the supervisor killed it ("watchdog", ...), for its exit record */
+        KillReason kill_reason;       /* why the supervisor killed it, for its exit record; _KILL_REASON_INVALID: it did not */
         char *status;                 /* its last STATUS= (sd_notify), or NULL */
 } Slot;
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "respawn.h"
 #include "slot-policy.h"
+#include "supervisor-internal.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -208,7 +209,7 @@ static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
 /* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
  * counts as a quick crash, so that a system out of processes is retried
  * with backoff instead of in a loop. */
-static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
+void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         Service *service = slot->service;
         char label[128];
         int r;
@@ -610,7 +611,7 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         supervisor_run_timers(s, now);
 }
 
-static void supervisor_kill_for(Supervisor *s, Slot *slot, const char *reason, const char *why);
+static void supervisor_kill_for(Supervisor *s, Slot *slot, KillReason reason, const char *why);
 
 void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now) {
         Slot *slot = supervisor_find_slot(s, pid);
@@ -619,7 +620,7 @@ void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t
                 return;
         if (trigger) {
                 if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0)
-                        supervisor_kill_for(s, slot, "watchdog", "asked for it with WATCHDOG=trigger");
+                        supervisor_kill_for(s, slot, KILL_REASON_WATCHDOG, "asked for it with WATCHDOG=trigger");
         } else if (!slot_policy_watchdog_ping(slot, now))
                 return;
         supervisor_run_timers(s, now);
@@ -726,7 +727,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
         f.uptime_usec = (int64_t) e.uptime_usec;
         format_exit(st, how, sizeof how, &f);
 
-        service->connections_done += e.connections;
+        service_account_exit(service, slot->score);
         scoreboard_release(service->scoreboard, slot->score);
         slot->score = NULL;
         s->ops->forget(s->userdata, slot);
@@ -742,24 +743,19 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
         case SLOT_STARTING:
         case SLOT_RUNNING: {
                 bool was_starting = slot->state == SLOT_STARTING;
-                const char *extra[2] = { NULL, NULL };
-                char reason[64];
+                const char *reason = kill_reason_to_string(slot->kill_reason);
+                const char *extra[2] = { kill_reason_field(slot->kill_reason), NULL };
+                bool tail = !e.clean && st->output_tail && *st->output_tail;
                 uint64_t delay;
 
-                if (slot->kill_reason) {
-                        (void) snprintf(reason, sizeof reason, "PREFORKD_KILL_REASON=%s", slot->kill_reason);
-                        extra[0] = reason;
+                if (reason)
                         f.extra = extra;
-                }
                 log_internal(e.clean ? LOG_INFO : LOG_WARNING, 0, &f,
                              "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s%s%s%s%s%s",
                              service->name, slot->index, (int) pid, how, (double) e.uptime_usec / 1e6,
-                             e.connections, was_starting ? ", before it was ready" : "",
-                             slot->kill_reason ? " (killed: " : "", slot->kill_reason ? slot->kill_reason : "",
-                             slot->kill_reason ? ")" : "", !e.clean && st->output_tail && *st->output_tail
-                                                                   ? "; its last output: "
-                                                                   : "",
-                             !e.clean && st->output_tail ? st->output_tail : "");
+                             e.connections, was_starting ? ", before it was ready" : "", reason ? " (killed: " : "",
+                             reason ? reason : "", reason ? ")" : "", tail ? "; its last output: " : "",
+                             tail ? st->output_tail : "");
                 slot_policy_clear(slot);
                 if (!respawn_is_planned(&e))
                         service->restarts++;
@@ -785,6 +781,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                         supervisor_spawn(s, slot, now);
                         break;
                 }
+                service->crashes++;
                 log_internal(LOG_WARNING, 0, &f,
                              "%s[slot %u]: %u quick crash%s in a row (uptime under %.3fs or not ready), respawning in %.3fs",
                              service->name, slot->index, slot->crashes, slot->crashes == 1 ? "" : "es",
@@ -824,15 +821,15 @@ static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
 }
 
 /* Kills the worker of slot for reason (logged with why), once. */
-static void supervisor_kill_for(Supervisor *s, Slot *slot, const char *reason, const char *why) {
-        char field[64], label[128];
-        const char *extra[] = { field, NULL };
+static void supervisor_kill_for(Supervisor *s, Slot *slot, KillReason reason, const char *why) {
+        const char *extra[] = { kill_reason_field(reason), NULL };
         LogFields f = slot_fields(slot);
+        char label[128];
 
-        (void) snprintf(field, sizeof field, "PREFORKD_KILL_REASON=%s", reason);
         f.extra = extra;
         log_internal(LOG_WARNING, 0, &f, "%s: worker %d %s, killing it", slot_label(slot, label, sizeof label),
                      (int) slot->pid, why);
+        slot->service->kills[reason]++;
         slot->kill_reason = reason;
         slot_policy_clear(slot);
         slot_kill(s, slot, SIGKILL);
@@ -847,9 +844,9 @@ static void supervisor_deadlines_due(Supervisor *s, Generation *g, uint64_t now)
         if (!g)
                 return;
         GENERATION_FOREACH_SLOT(g, p, slot) {
-                const char *reason = slot_policy_due(slot, now, why, sizeof why);
+                KillReason reason = slot_policy_due(slot, now, why, sizeof why);
 
-                if (reason)
+                if (reason != _KILL_REASON_INVALID)
                         supervisor_kill_for(s, slot, reason, why);
         }
 }
@@ -863,6 +860,7 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
         supervisor_respawn_due(s, s->pending, now);
         supervisor_deadlines_due(s, s->current, now);
         supervisor_deadlines_due(s, s->pending, now);
+        supervisor_scale_run(s, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
 
@@ -974,9 +972,9 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         for (unsigned i = 0; i < p->n_slots; i++)
                 if (p->slots[i].state == SLOT_RUNNING)
                         up++;
-        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s", service->name, up,
-                     p->n_slots, service_connections(s, service), service->restarts,
-                     service->restarts == 1 ? "" : "s");
+        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s%s", service->name, up,
+                     p->size, service_connections(s, service), service->restarts,
+                     service->restarts == 1 ? "" : "s", service->drained ? ", draining" : "");
         if (l < 0 || (size_t) l >= size)
                 return -ENOBUFS;
         n = (size_t) l;

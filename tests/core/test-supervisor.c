@@ -1349,12 +1349,13 @@ START_TEST(test_policy_ready_timeout) {
         EXPECT_NONE();
         advance(1);
         EXPECT("kill -101 KILL");
-        ck_assert_str_eq(slot(1, "app", 0)->kill_reason, "ready_timeout");
+        ck_assert_int_eq(slot(1, "app", 0)->kill_reason, KILL_REASON_READY_TIMEOUT);
         exited(101, CLD_KILLED, SIGKILL);
         ASSERT_BACKOFF(1, "app", 0, 1, MS(100));
         advance(MS(100));
         EXPECT("event STARTED", "spawn g1 app[0] = 102");
-        ck_assert_ptr_null(slot(1, "app", 0)->kill_reason);
+        ck_assert_int_eq(slot(1, "app", 0)->kill_reason, _KILL_REASON_INVALID);
+        ck_assert_uint_eq(slot(1, "app", 0)->service->kills[KILL_REASON_READY_TIMEOUT], 1);
         /* In time: no deadline is left. */
         ready(102);
         advance(SEC(10));
@@ -1378,7 +1379,7 @@ START_TEST(test_policy_watchdog) {
         EXPECT_NONE();
         advance(MS(100));
         EXPECT("kill -101 KILL");
-        ck_assert_str_eq(slot(1, "app", 0)->kill_reason, "watchdog");
+        ck_assert_int_eq(slot(1, "app", 0)->kill_reason, KILL_REASON_WATCHDOG);
         exited(101, CLD_KILLED, SIGKILL);
         EXPECT("spawn g1 app[0] = 102");
         /* Not ready yet: no watchdog. */
