@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "integration/ctl.h"
 #include "integration/itest.h"
 #include "testlib.h"
 
@@ -86,6 +87,7 @@ static inline char *exec_config(unsigned workers, const char *exec_group, const 
         if (asprintf(&s,
                      "shutdown_timeout = 10.0;\n"
                      "log_level = \"debug\";\n"
+                     "control_socket = \"@DIR@/control\";\n"
                      "services = ( {\n"
                      "  name = \"app\";\n"
                      "  listen = [ \"127.0.0.1:0\" ];\n"

@@ -319,6 +319,28 @@ START_TEST(test_program_group_dies_with_it) {
 }
 END_TEST
 
+/* What a program says of itself (STATUS=) is its slot's in the daemon's
+ * STATUS= and in preforkctl status; the state there is the master's (the
+ * program writes no scoreboard entry). */
+START_TEST(test_program_status_shown) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        CtlRun r;
+
+        start_notify(&d, 1, NULL);
+        TD_OK(d, td_wait_status(d, (const char *const[]) { "slot 0: serving", NULL }, TD_TIMEOUT, NULL));
+        CTL(d, &r, "status");
+        CTL_EXPECT(d, &r, 0);
+        TD_ASSERT_MSG(d, strstr(r.out, " running ") && strstr(r.out, "  serving\n"), "%s", r.out);
+        ctl_run_done(&r);
+        CTL(d, &r, "--json", "status");
+        CTL_EXPECT(d, &r, 0);
+        TD_ASSERT_MSG(d, strstr(r.out, "\"worker_state\":null") && strstr(r.out, "\"program_status\":\"serving\""),
+                      "%s", r.out);
+        ctl_run_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("exec-pool");
 
@@ -332,5 +354,6 @@ int main(void) {
         TD_ADD_TEST(s, test_environment_fds_and_signals);
         TD_ADD_TEST(s, test_ready_listening_blocking_accept);
         TD_ADD_TEST(s, test_program_group_dies_with_it);
+        TD_ADD_TEST(s, test_program_status_shown);
         return td_run_suite(s);
 }
