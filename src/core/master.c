@@ -143,6 +143,8 @@ static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userd
         char tail[512];
         ExitStatus st = { .code = si->si_code, .status = si->si_status, .output_tail = tail };
 
+        /* First what a program left in its pipes: its last lines belong
+         * before its exit record, which quotes them. */
         programs_exited(&m->programs, supervisor_find_slot(m->supervisor, si->si_pid), si->si_pid, tail, sizeof tail);
         supervisor_worker_exited(m->supervisor, si->si_pid, &st, now_usec());
         master_send_status(m, false);
