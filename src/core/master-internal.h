@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "metrics-http.h"
 #include "notify.h"
+#include "programs.h"
 #include "reload-outcome.h"
 #include "supervisor.h"
 #include "upgrade.h"
@@ -35,6 +36,7 @@ struct Master {
         sd_event_source *ready_source;
         sd_event_source *timer_source;
         sd_event_source *status_timer;
+        Programs programs;            /* workers that are programs of their own */
         bool reload_queued;           /* a HUP that came while a start or reload was under way */
         unsigned n_reloads;           /* reloads handled: applied, refused or rolled back */
         ReloadOutcome last_reload;
@@ -56,6 +58,7 @@ void master_load_config(Master *m);
 int master_setup_event(Master *m);
 int master_setup_observability(Master *m, const Config *c);
 int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata);
+void master_on_programs_changed(void *userdata);
 int master_loop(Master *m);
 void master_done(Master *m);
 

@@ -27,8 +27,26 @@ int master_upgrade(Master *m, int waiter_fd) {
         return upgrader_start(m->upgrader, waiter_fd);
 }
 
+#define PROGRAMS_NOTIFY_FD_NAME "programs-notify"
+
+static int master_capture_output(int fd, const OutputSource *src, void *userdata) {
+        StateOutput *o = master_state_add_output(userdata);
+
+        if (!o)
+                return -ENOMEM;
+        o->fd = fd;
+        o->slot = src->slot;
+        o->generation = src->generation;
+        o->pid = src->pid;
+        o->is_stderr = src->is_stderr;
+        o->service = strdup(src->service ? src->service : "");
+        o->identifier = strdup(src->identifier ? src->identifier : "");
+        return o->service && o->identifier ? 0 : -ENOMEM;
+}
+
 static int master_op_capture(void *userdata, MasterState *st) {
         Master *m = userdata;
+        int r;
 
         if (m->supervisor->state != SUPERVISOR_RUNNING || m->loader)
                 return -EBUSY;
@@ -42,7 +60,47 @@ static int master_op_capture(void *userdata, MasterState *st) {
         st->reload_queued = m->reload_queued;
         st->ready_fd = m->ready_fd;
         st->ready_worker_fd = m->ready_worker_fd;
+        /* The programs' side: the socket their NOTIFY_SOCKET names and
+         * the pipes their output comes through stay theirs. */
+        if (m->programs.notify_fd >= 0) {
+                r = master_state_add_fd(st, PROGRAMS_NOTIFY_FD_NAME, m->programs.notify_fd);
+                if (r < 0)
+                        return r;
+        }
+        r = output_set_foreach(&m->programs.output, master_capture_output, st);
+        if (r < 0)
+                return r;
         return state_live_capture(m->supervisor, &m->listeners, st);
+}
+
+/* What the programs of exec services had with the earlier image: their
+ * notification socket and their output pipes. A pipe that cannot be read
+ * any more is logged (the program's output is lost, the program goes on). */
+static void master_take_programs(Master *m, const MasterState *st) {
+        int fd = master_state_find_fd(st, PROGRAMS_NOTIFY_FD_NAME), r;
+
+        if (fd >= 0) {
+                r = programs_adopt_notify(&m->programs, fd);
+                if (r < 0)
+                        log_error_errno(r, "Cannot take the programs' notification socket over: %s", STRERROR(r));
+        }
+        for (size_t i = 0; i < st->n_outputs; i++) {
+                const StateOutput *o = &st->outputs[i];
+                OutputSource src = {
+                        .service = o->service,
+                        .slot = o->slot,
+                        .generation = o->generation,
+                        .pid = o->pid,
+                        .identifier = o->identifier,
+                        .is_stderr = o->is_stderr,
+                };
+
+                r = output_reader_add(&m->programs.output, o->fd, &src);
+                if (r < 0)
+                        log_warning_errno(r, "%s[slot %u]: cannot read the output of worker %d any more: %s",
+                                          o->service, o->slot, (int) o->pid, STRERROR(r));
+        }
+        programs_probe_soon(&m->programs);
 }
 
 static void master_op_changed(void *userdata, bool ready) {
@@ -87,10 +145,12 @@ static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
                 r = agent_set_new(m->event, m->supervisor, &m->agents);
         if (r < 0)
                 return asprintf(ret_why, "cannot set up the event loop: %s", STRERROR(r)) < 0 ? -ENOMEM : r;
+        programs_init(&m->programs, m->event, m->supervisor, master_on_programs_changed, m);
         r = upgrade_take_over(st, m->supervisor, &m->listeners, m->event, master_on_child, m, ret_why);
         if (r < 0)
                 return r;
         log_set_max_level(master_current_config(m)->log_level);
+        master_take_programs(m, st);
 
         /* The control socket, the metrics endpoint and the agent ports are
          * bound anew (their sockets do not cross the exec): a client that
@@ -115,7 +175,12 @@ static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
 int master_resume(const char *config_path, int state_fd, int rollback_fd) {
         _cleanup_(master_state_freep) MasterState *st = NULL;
         _cleanup_free_ char *why = NULL;
-        Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
+        Master m = {
+                .ready_fd = -EBADF,
+                .ready_worker_fd = -EBADF,
+                .config_path = config_path,
+                .programs = { .notify_fd = -EBADF },
+        };
         int r;
 
         /* Executed through an fd (the way back), a kernel before 6.14 names

@@ -30,8 +30,12 @@ static int capture_slot(MasterState *st, const Slot *slot) {
                 .backoff_usec = slot->backoff_usec,
                 .backoff_until_usec = slot->backoff_until_usec,
                 .score = slot->score ? (int) scoreboard_index(slot->service->scoreboard, slot->score) : -1,
+                .ready_deadline_usec = slot->ready_deadline_usec,
+                .watchdog_deadline_usec = slot->watchdog_deadline_usec,
+                .kill_reason = (unsigned) slot->kill_reason < _KILL_REASON_MAX ? (int) slot->kill_reason : -1,
+                .status = slot->status ? strdup(slot->status) : NULL,
         };
-        return l->service ? 0 : -ENOMEM;
+        return l->service && (!slot->status || l->status) ? 0 : -ENOMEM;
 }
 
 static int capture_generation(MasterState *st, const Generation *g, bool current) {
@@ -409,6 +413,11 @@ static int restore_slot(const StateSlot *l, Supervisor *s, char **ret_error) {
         slot->crashes = l->crashes;
         slot->backoff_usec = l->backoff_usec;
         slot->backoff_until_usec = l->backoff_until_usec;
+        slot->ready_deadline_usec = l->ready_deadline_usec;
+        slot->watchdog_deadline_usec = l->watchdog_deadline_usec;
+        slot->kill_reason = l->kill_reason >= 0 ? (KillReason) l->kill_reason : _KILL_REASON_INVALID;
+        if (l->status && !(slot->status = strdup(l->status)))
+                return -ENOMEM;
         if (l->score >= 0) {
                 r = scoreboard_take(service->scoreboard, (size_t) l->score, &slot->score);
                 if (r < 0)

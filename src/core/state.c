@@ -11,28 +11,38 @@
 #include "time-util.h"
 #include "version.h"
 
-/* Record keys, which allow no '_': as the names of reload-outcome.h and
- * kill-reason.h, with '-'. */
-static const char *const outcome_keys[_RELOAD_OUTCOME_MAX] = {
-        [RELOAD_APPLIED] = "applied",
-        [RELOAD_REFUSED] = "refused",
-        [RELOAD_ROLLED_BACK] = "rolled-back",
-};
-static const char *const reloads_keys[_RELOAD_OUTCOME_MAX] = {
-        [RELOAD_APPLIED] = "reloads-applied",
-        [RELOAD_REFUSED] = "reloads-refused",
-        [RELOAD_ROLLED_BACK] = "reloads-rolled-back",
-};
-static const char *const kills_keys[_KILL_REASON_MAX] = {
-        [KILL_REASON_REQUEST_TIMEOUT] = "kills-request-timeout",
-        [KILL_REASON_WATCHDOG] = "kills-watchdog",
-        [KILL_REASON_MEMORY] = "kills-memory",
-        [KILL_REASON_SCALE] = "kills-scale",
-};
+/* A record key from one of reload-outcome.h's or kill-reason.h's names:
+ * prefix, then the name with '-' for '_' (keys allow no '_'). Derived, so
+ * that a reason added there is carried without a table to update here. */
+static const char *name_key(const char *prefix, const char *name, char *buf, size_t size) {
+        size_t n;
 
-static int key_index(const char *const *keys, int n, const char *s) {
-        for (int i = 0; i < n; i++)
-                if (s && strcmp(keys[i], s) == 0)
+        assert(name);
+        (void) snprintf(buf, size, "%s%s", prefix, name);
+        n = strlen(prefix);
+        for (char *p = buf + n; *p; p++)
+                if (*p == '_')
+                        *p = '-';
+        return buf;
+}
+
+static const char *outcome_key(int o, char *buf, size_t size) {
+        return name_key("", reload_outcome_to_label((ReloadOutcome) o), buf, size);
+}
+
+static const char *reloads_key(int o, char *buf, size_t size) {
+        return name_key("reloads-", reload_outcome_to_label((ReloadOutcome) o), buf, size);
+}
+
+static const char *kills_key(int k, char *buf, size_t size) {
+        return name_key("kills-", kill_reason_to_string((KillReason) k), buf, size);
+}
+
+static int outcome_from_key(const char *s) {
+        char buf[SERIALIZE_KEY_MAX];
+
+        for (int i = 0; i < _RELOAD_OUTCOME_MAX; i++)
+                if (s && strcmp(outcome_key(i, buf, sizeof buf), s) == 0)
                         return i;
         return -EINVAL;
 }
@@ -90,12 +100,19 @@ MasterState *master_state_free(MasterState *s) {
         for (size_t i = 0; i < s->n_pools; i++)
                 free(s->pools[i].service);
         free(s->pools);
-        for (size_t i = 0; i < s->n_slots; i++)
+        for (size_t i = 0; i < s->n_slots; i++) {
                 free(s->slots[i].service);
+                free(s->slots[i].status);
+        }
         free(s->slots);
         for (size_t i = 0; i < s->n_fds; i++)
                 free(s->fds[i].name);
         free(s->fds);
+        for (size_t i = 0; i < s->n_outputs; i++) {
+                free(s->outputs[i].service);
+                free(s->outputs[i].identifier);
+        }
+        free(s->outputs);
         free(s->config_path);
         free(s->last_upgrade);
         free(s->upgrade_refused_reason);
@@ -151,8 +168,16 @@ StateSlot *master_state_add_slot(MasterState *s) {
         StateSlot *l = grow(&s->slots, &s->n_slots, sizeof(StateSlot));
 
         if (l)
-                l->score = -1;
+                l->score = l->kill_reason = -1;
         return l;
+}
+
+StateOutput *master_state_add_output(MasterState *s) {
+        StateOutput *o = grow(&s->outputs, &s->n_outputs, sizeof(StateOutput));
+
+        if (o)
+                o->fd = -EBADF;
+        return o;
 }
 
 int master_state_add_fd(MasterState *s, const char *name, int fd) {
@@ -180,6 +205,7 @@ static void serialize_fd(SerializeWriter *w, const char *key, int fd) {
 }
 
 int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
+        char key[SERIALIZE_KEY_MAX];
         SerializeWriter w;
         int r;
 
@@ -198,9 +224,9 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
         serialize_str(&w, "config", s->config_path ? s->config_path : "");
         serialize_u64(&w, "reloads", s->n_reloads);
         if (s->last_reload >= 0)
-                serialize_str(&w, "last-reload", outcome_keys[s->last_reload]);
+                serialize_str(&w, "last-reload", outcome_key(s->last_reload, key, sizeof key));
         for (int i = 0; i < _RELOAD_OUTCOME_MAX; i++)
-                serialize_u64(&w, reloads_keys[i], s->reloads_by_outcome[i]);
+                serialize_u64(&w, reloads_key(i, key, sizeof key), s->reloads_by_outcome[i]);
         serialize_u64(&w, "started-realtime", s->start_realtime_usec);
         serialize_bool(&w, "reload-queued", s->reload_queued);
         serialize_u64(&w, "last-generation", s->last_generation);
@@ -247,7 +273,7 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
                 serialize_u64(&w, "bytes-out", v->bytes_out_done);
                 serialize_u64(&w, "crashes", v->crashes);
                 for (int k = 0; k < _KILL_REASON_MAX; k++)
-                        serialize_u64(&w, kills_keys[k], v->kills[k]);
+                        serialize_u64(&w, kills_key(k, key, sizeof key), v->kills[k]);
                 serialize_u64(&w, "listen-queue-peak", v->listen_queue_peak);
                 serialize_fd(&w, "scoreboard-fd", v->scoreboard_fd);
                 serialize_u64(&w, "capacity", v->capacity);
@@ -290,6 +316,12 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
                 serialize_usec(&w, "backoff-until", l->backoff_until_usec);
                 if (l->score >= 0)
                         serialize_u64(&w, "score", (uint64_t) l->score);
+                serialize_usec(&w, "ready-deadline", l->ready_deadline_usec);
+                serialize_usec(&w, "watchdog-deadline", l->watchdog_deadline_usec);
+                if (l->kill_reason >= 0)
+                        serialize_str(&w, "kill-reason", kill_reason_to_string((KillReason) l->kill_reason));
+                if (l->status)
+                        serialize_str(&w, "status", l->status);
         }
         if (s->upgrading) {
                 serialize_record(&w, "upgrade");
@@ -300,6 +332,18 @@ int master_state_format(const MasterState *s, char **ret, size_t *ret_size) {
                 serialize_str(&w, "reason", s->upgrade_refused_reason ? s->upgrade_refused_reason : "");
                 serialize_str(&w, "version", s->upgrade_target.version);
                 serialize_str(&w, "build-id", s->upgrade_target.build_id);
+        }
+        for (size_t i = 0; i < s->n_outputs; i++) {
+                const StateOutput *o = &s->outputs[i];
+
+                serialize_record(&w, "output");
+                serialize_fd(&w, "fd", o->fd);
+                serialize_str(&w, "service", o->service ? o->service : "");
+                serialize_u64(&w, "slot", o->slot);
+                serialize_u64(&w, "generation", o->generation);
+                serialize_u64(&w, "pid", (uint64_t) MAX(o->pid, 0));
+                serialize_str(&w, "identifier", o->identifier ? o->identifier : "");
+                serialize_bool(&w, "stderr", o->is_stderr);
         }
         for (size_t i = 0; i < s->n_fds; i++) {
                 serialize_record(&w, "fd");
@@ -402,6 +446,7 @@ static int slot_state_from_key(const char *s) {
 
 static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_master, bool *seen_compat) {
         const SerializeRecord *r = p->rec;
+        char key[SERIALIZE_KEY_MAX];
 
         if (strcmp(r->type, "identity") == 0) {
                 get_buf(p, "version", s->identity.version, sizeof s->identity.version);
@@ -414,12 +459,12 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 get_u64(p, "reloads", false, &reloads);
                 s->n_reloads = (unsigned) MIN(reloads, (uint64_t) UINT32_MAX);
                 if (serialize_get(r, "last-reload")) {
-                        s->last_reload = key_index(outcome_keys, _RELOAD_OUTCOME_MAX, serialize_get(r, "last-reload"));
+                        s->last_reload = outcome_from_key(serialize_get(r, "last-reload"));
                         if (s->last_reload < 0)
                                 parse_fail(p, "last-reload", "unknown outcome \"%s\"", serialize_get(r, "last-reload"));
                 }
                 for (int i = 0; i < _RELOAD_OUTCOME_MAX; i++)
-                        get_u64(p, reloads_keys[i], false, &s->reloads_by_outcome[i]);
+                        get_u64(p, reloads_key(i, key, sizeof key), false, &s->reloads_by_outcome[i]);
                 get_u64(p, "started-realtime", false, &s->start_realtime_usec);
                 get_bool(p, "reload-queued", false, &s->reload_queued);
                 get_unsigned(p, "last-generation", true, &s->last_generation);
@@ -478,7 +523,7 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 get_u64(p, "bytes-out", false, &v->bytes_out_done);
                 get_u64(p, "crashes", false, &v->crashes);
                 for (int k = 0; k < _KILL_REASON_MAX; k++)
-                        get_u64(p, kills_keys[k], false, &v->kills[k]);
+                        get_u64(p, kills_key(k, key, sizeof key), false, &v->kills[k]);
                 get_u64(p, "listen-queue-peak", false, &v->listen_queue_peak);
                 get_fd(p, "scoreboard-fd", true, &v->scoreboard_fd);
                 get_u64(p, "capacity", true, &cap);
@@ -556,6 +601,16 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                         get_unsigned(p, "score", true, &score);
                         l->score = score > INT32_MAX ? -1 : (int) score;
                 }
+                get_usec(p, "ready-deadline", false, &l->ready_deadline_usec);
+                get_usec(p, "watchdog-deadline", false, &l->watchdog_deadline_usec);
+                if (serialize_get(r, "kill-reason")) {
+                        for (int k = 0; k < _KILL_REASON_MAX; k++)
+                                if (strcmp(kill_reason_to_string((KillReason) k), serialize_get(r, "kill-reason")) == 0)
+                                        l->kill_reason = k;
+                        if (l->kill_reason < 0)
+                                parse_fail(p, "kill-reason", "unknown reason \"%s\"", serialize_get(r, "kill-reason"));
+                }
+                get_str(p, "status", false, &l->status);
         } else if (strcmp(r->type, "upgrade") == 0) {
                 s->upgrading = true;
                 get_usec(p, "started", false, &s->upgrade_started_usec);
@@ -564,6 +619,24 @@ static void parse_one(Parse *p, MasterState *s, bool *seen_identity, bool *seen_
                 get_str(p, "reason", true, &s->upgrade_refused_reason);
                 get_buf(p, "version", s->upgrade_target.version, sizeof s->upgrade_target.version);
                 get_buf(p, "build-id", s->upgrade_target.build_id, sizeof s->upgrade_target.build_id);
+        } else if (strcmp(r->type, "output") == 0) {
+                StateOutput *o = master_state_add_output(s);
+                uint64_t pid = 0;
+
+                if (!o) {
+                        p->r = -ENOMEM;
+                        return;
+                }
+                get_fd(p, "fd", true, &o->fd);
+                get_str(p, "service", true, &o->service);
+                get_unsigned(p, "slot", false, &o->slot);
+                get_unsigned(p, "generation", false, &o->generation);
+                get_u64(p, "pid", true, &pid);
+                if (p->r >= 0 && (pid == 0 || pid > INT32_MAX))
+                        parse_fail(p, "pid", "out of range");
+                o->pid = (pid_t) pid;
+                get_str(p, "identifier", false, &o->identifier);
+                get_bool(p, "stderr", false, &o->is_stderr);
         } else if (strcmp(r->type, "fd") == 0) {
                 _cleanup_free_ char *name = NULL;
                 int fd = -EBADF;
@@ -733,7 +806,7 @@ int master_state_parse(const char *text, size_t size, MasterState **ret, char **
 }
 
 int master_state_fds(const MasterState *s, int **ret, size_t *ret_n) {
-        size_t n = 0, max = 2 + s->n_listeners + s->n_systemd_sockets + 3 * s->n_services + s->n_fds;
+        size_t n = 0, max = 2 + s->n_listeners + s->n_systemd_sockets + 3 * s->n_services + s->n_fds + s->n_outputs;
         int *fds = calloc(max, sizeof(int));
 
         if (!fds)
@@ -751,6 +824,8 @@ int master_state_fds(const MasterState *s, int **ret, size_t *ret_n) {
         }
         for (size_t i = 0; i < s->n_fds; i++)
                 fds[n++] = s->fds[i].fd;
+        for (size_t i = 0; i < s->n_outputs; i++)
+                fds[n++] = s->outputs[i].fd;
         /* Drop the unset ones. */
         size_t j = 0;
         for (size_t i = 0; i < n; i++)

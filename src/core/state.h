@@ -48,8 +48,15 @@
  *       differ from the configuration's)
  *   slot generation=N service=NAME index=N state=S pid=PID ever-ready=B
  *        started=USEC crashes=N backoff=USEC backoff-until=USEC score=N
+ *        ready-deadline=USEC watchdog-deadline=USEC kill-reason=REASON
+ *        status=TEXT
  *       generation 0 is the service's front stage; score is the entry in
- *       the service's scoreboard (absent: none)
+ *       the service's scoreboard (absent: none); the deadlines are its
+ *       policy's (slot-policy.h, 0: none), kill-reason why the master
+ *       is killing it (absent: it is not), status its last STATUS=
+ *   output fd=FD service=NAME slot=N generation=N pid=PID identifier=TEXT
+ *          stderr=B
+ *       a pipe that carries a program's stdout or stderr (output.h)
  *   upgrade started=USEC
  *       an upgrade is under way (from the writer to the executed binary)
  *   upgrade-refused reason=TEXT version=V build-id=HEX
@@ -128,7 +135,21 @@ typedef struct StateSlot {
         uint64_t backoff_usec;
         uint64_t backoff_until_usec;
         int score;                    /* scoreboard entry, -1: none */
+        uint64_t ready_deadline_usec;
+        uint64_t watchdog_deadline_usec;
+        int kill_reason;              /* KillReason, -1: none */
+        char *status;
 } StateSlot;
+
+typedef struct StateOutput {
+        int fd;
+        char *service;
+        unsigned slot;
+        unsigned generation;
+        pid_t pid;
+        char *identifier;
+        bool is_stderr;
+} StateOutput;
 
 typedef struct StateFd {
         char *name;
@@ -168,6 +189,8 @@ typedef struct MasterState {
         size_t n_slots;
         StateFd *fds;
         size_t n_fds;
+        StateOutput *outputs;
+        size_t n_outputs;
 
         bool upgrading;               /* "upgrade": the reader is the new binary */
         uint64_t upgrade_started_usec;
@@ -193,6 +216,7 @@ StateGeneration *master_state_add_generation(MasterState *s);
 StatePool *master_state_add_pool(MasterState *s);
 StateSlot *master_state_add_slot(MasterState *s);
 int master_state_add_fd(MasterState *s, const char *name, int fd);
+StateOutput *master_state_add_output(MasterState *s);
 
 /* A new state with every fd -EBADF; NULL on ENOMEM. */
 MasterState *master_state_new(void);

@@ -327,6 +327,10 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
 /* This worker's spawn, for the park functions below. */
 static const WorkerSpawn *worker_spawn;
 
+const WorkerSpawn *worker_get_spawn(void) {
+        return worker_spawn;
+}
+
 static bool park_on(const WorkerSpawn *sp) {
         return sp && sp->park_fd >= 0 && sp->svc->park &&
                !atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed);
@@ -431,6 +435,13 @@ void worker_main(const WorkerSpawn *sp) {
 
         worker_spawn = sp;
         worker_prepare(sp);
+        /* Test builds only (version.h): a binary whose workers, and the
+         * programs it would execute, never get ready, for the upgrade's
+         * rollback. */
+        if (test_fault("worker-exit"))
+                _exit(EX_SOFTWARE);
+        if (h->worker_main)
+                h->worker_main(sp);
         acceptor_init(&acceptor, sp);
         if (h->init) {
                 r = h->init(sp->svc);
@@ -439,10 +450,6 @@ void worker_main(const WorkerSpawn *sp) {
         }
 
         atomic_store(&score->pid, (int) getpid());
-        /* Test builds only (version.h): a binary whose workers never get
-         * ready, for the upgrade's rollback. */
-        if (test_fault("worker-exit"))
-                _exit(EX_SOFTWARE);
         score_set_state(score, WORKER_IDLE);
         r = readiness_send(sp->ready_fd, sp->generation, sp->slot);
         if (r < 0)

@@ -19,43 +19,7 @@
 
 #include "ctl.h"
 #include "itest.h"
-
-static const char *variant(const char *which) {
-        const char *p = getenv(strcmp(which, "b") == 0 ? "PREFORKD_TEST_BINARY_B" : "PREFORKD_TEST_BINARY_C");
-
-        ck_assert_msg(p && *p, "PREFORKD_TEST_BINARY_%s is not set (run through meson test)", which);
-        return p;
-}
-
-/* Puts a copy of src at DIR/preforkd the way a package manager does: a new
- * file renamed over the old one, so that the running binary's inode lives
- * on (as "DIR/preforkd (deleted)") while the path names the new one. */
-static void install_binary(TestDaemon *d, const char *src) {
-        _cleanup_free_ char *tmp = td_subst(d, "@DIR@/preforkd.new"), *dst = td_subst(d, "@DIR@/preforkd");
-        _cleanup_close_ int in = -EBADF, out = -EBADF;
-        struct stat st;
-
-        TD_ASSERT(d, tmp && dst);
-        in = open(src, O_RDONLY | O_CLOEXEC);
-        TD_ASSERT_MSG(d, in >= 0, "open %s: %s", src, strerror(errno));
-        TD_ASSERT(d, fstat(in, &st) == 0);
-        out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-        TD_ASSERT_MSG(d, out >= 0, "create %s: %s", tmp, strerror(errno));
-        for (off_t done = 0; done < st.st_size;) {
-                ssize_t n = sendfile(out, in, &done, (size_t) (st.st_size - done));
-                TD_ASSERT_MSG(d, n > 0, "copy %s: %s", src, strerror(errno));
-        }
-        TD_ASSERT(d, close(TAKE_FD(out)) == 0);
-        TD_ASSERT_MSG(d, rename(tmp, dst) == 0, "rename %s: %s", tmp, strerror(errno));
-}
-
-static void install_script(TestDaemon *d, const char *text) {
-        _cleanup_free_ char *tmp = td_subst(d, "@DIR@/preforkd.new"), *dst = td_subst(d, "@DIR@/preforkd");
-
-        TD_OK(d, td_write_file(d, "preforkd.new", text));
-        TD_ASSERT(d, chmod(tmp, 0755) == 0);
-        TD_ASSERT(d, rename(tmp, dst) == 0);
-}
+#include "upgrade-test.h"
 
 /* Starts the build under test from DIR/preforkd with an echo service of
  * workers workers (no front stage: the tests follow which worker holds a
@@ -79,24 +43,6 @@ static void start_upgradable_top(TestDaemon **ret, unsigned workers, const char 
 
 static void start_upgradable(TestDaemon **ret, unsigned workers, const char *const *env, uint16_t *ret_port) {
         start_upgradable_top(ret, workers, env, NULL, ret_port);
-}
-
-/* The binary a process runs, as /proc shows it (free()). */
-static char *exe_of(pid_t pid) {
-        char path[64], buf[4096];
-        ssize_t n;
-
-        snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
-        n = readlink(path, buf, sizeof buf - 1);
-        if (n < 0)
-                return NULL;
-        buf[n] = 0;
-        return strdup(buf);
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-        size_t a = strlen(s), b = strlen(suffix);
-        return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
 /* The number N of ", N conns" in the STATUS= line. */
