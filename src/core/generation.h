@@ -20,6 +20,12 @@ struct Pool {
         size_t n_listen_fds;
         Slot *slots;
         unsigned n_slots;
+        /* A reload's new pool comes up in batches (reload-rolling.c): the
+         * slots below batch_end have been started, those below rolled
+         * were all ready (and, rolling, their old workers retired). */
+        unsigned rolled;
+        unsigned batch_end;
+        uint64_t batch_deadline;      /* the batch must be ready by then */
 };
 
 /* One configuration's set of workers: the first one, then one per reload.

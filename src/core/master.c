@@ -15,6 +15,8 @@
 #include "master.h"
 #include "notify.h"
 #include "park.h"
+#include "proc-util.h"
+#include "random-util.h"
 #include "readiness.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -36,8 +38,9 @@ typedef struct Master {
         sd_event_source *timer_source;
         sd_event_source *status_timer;
         bool reload_queued;           /* a HUP that came while a start or reload was under way */
-        unsigned n_reloads;           /* reloads handled: applied or refused */
-        bool last_reload_refused;
+        unsigned n_reloads;           /* reloads handled: applied, refused or rolled back */
+        ReloadOutcome last_reload;
+        char last_reload_reason[256]; /* why it was refused or rolled back; empty when applied */
         int exit_code;
 } Master;
 
@@ -48,8 +51,8 @@ static const Config *master_current_config(const Master *m) {
 }
 
 /* STATUS=: one summary per service of the current generation, the reload
- * in progress, and "reload #N applied|refused" once a reload has been
- * handled, which preforkd-reload (ExecReload=) waits for. With ready,
+ * in progress, and "reload #N applied|refused|rolled back" once a reload
+ * has been handled, which preforkd-reload (ExecReload=) waits for. With ready,
  * READY=1 goes in the same datagram, so both are seen together. Nothing
  * here blocks: the notifier queues what the manager cannot take yet
  * (defect 10), and plain STATUS= updates are coalesced. */
@@ -69,7 +72,7 @@ static void master_send_status(Master *m, bool ready) {
                 n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", s->pending->number);
         if (m->n_reloads > 0 && n < sizeof buf)
                 (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
-                                m->last_reload_refused ? "refused" : "applied");
+                                reload_outcome_to_string(m->last_reload));
         if (ready)
                 (void) notifier_send(m->notifier, "READY=1", buf);
         else
@@ -91,9 +94,10 @@ static void master_prune_listeners(Master *m) {
         listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);
 }
 
-static void master_reload_done(Master *m, bool applied) {
+static void master_reload_done(Master *m, ReloadOutcome outcome, const char *why) {
         m->n_reloads++;
-        m->last_reload_refused = !applied;
+        m->last_reload = outcome;
+        (void) snprintf(m->last_reload_reason, sizeof m->last_reload_reason, "%s", why ? why : "");
         master_prune_listeners(m);
         master_send_status(m, true);
 }
@@ -143,6 +147,7 @@ static int master_op_spawn(void *userdata, Slot *s) {
                 .service_score = service->scoreboard->service,
                 .front_stage = !p,
                 .master_pid = getpid(),
+                .max_requests = s->max_requests,
         };
         char label[128];
         sd_event_source *watch = NULL;
@@ -176,6 +181,14 @@ static void master_op_kill(void *userdata, pid_t pid, int sig) {
                 (void) kill(pid, sig);
 }
 
+static int master_op_memory(void *userdata, pid_t pid, uint64_t *ret_bytes) {
+        return proc_private_memory(pid, ret_bytes);
+}
+
+static uint64_t master_op_random(void *userdata) {
+        return random_u64();
+}
+
 static void master_op_event(void *userdata, SupervisorEvent event, const char *why) {
         Master *m = userdata;
 
@@ -185,10 +198,13 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
                 break;
         case SUPERVISOR_EVENT_RELOAD_APPLIED:
                 log_set_max_level(master_current_config(m)->log_level);
-                master_reload_done(m, true);
+                master_reload_done(m, RELOAD_OUTCOME_APPLIED, NULL);
                 break;
         case SUPERVISOR_EVENT_RELOAD_REFUSED:
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_OUTCOME_REFUSED, why);
+                break;
+        case SUPERVISOR_EVENT_RELOAD_ROLLED_BACK:
+                master_reload_done(m, RELOAD_OUTCOME_ROLLED_BACK, why);
                 break;
         case SUPERVISOR_EVENT_STOPPED:
                 (void) sd_event_exit(m->event, m->exit_code);
@@ -232,6 +248,8 @@ static const SupervisorOps master_ops = {
         .spawn = master_op_spawn,
         .forget = master_op_forget,
         .kill = master_op_kill,
+        .memory = master_op_memory,
+        .random = master_op_random,
         .park_reclaim = master_op_park_reclaim,
         .event = master_op_event,
 };
@@ -300,11 +318,11 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
                 log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
                           "configuration",
                           e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_OUTCOME_REFUSED, e && e[0] ? e[0] : "the configuration has errors");
         } else if (master_apply(m, c, false, &ignored) < 0) {
                 log_error("Reload failed; still serving generation %u with the old configuration",
                           m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_OUTCOME_REFUSED, "the new configuration could not be applied");
         } else {
                 TAKE_PTR(c);
                 master_send_status(m, false);
@@ -351,7 +369,7 @@ static void master_reload(Master *m) {
                 log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
                                    "generation %u with the old configuration",
                                 STRERROR(r), m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_OUTCOME_REFUSED, "the configuration could not be loaded");
         }
 }
 

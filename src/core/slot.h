@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kill-reason.h"
 #include "scoreboard.h"
 
 typedef struct Pool Pool;
@@ -29,11 +30,25 @@ typedef struct Slot {
         pid_t pid;                    /* > 0 in STARTING, RUNNING and (until the exit) RETIRING */
         bool ever_ready;              /* RETIRING: whether it got ready before */
         uint64_t started_usec;
-        unsigned crashes;             /* quick crashes in a row */
+        /* Crashes in a row that found the crash budget spent (or failed
+         * starts): the step of the backoff. */
+        unsigned crashes;
         uint64_t backoff_usec;        /* the current delay while BACKOFF */
         uint64_t backoff_until_usec;  /* when BACKOFF ends */
         WorkerScore *score;           /* its entry in the service's scoreboard, while it has a process */
         void *watch;                  /* the spawner's handle on the process */
+
+        /* The running worker's supervision (hang.c, recycle.c): */
+        uint64_t max_requests;        /* its own limit: max_requests plus its share of the jitter */
+        KillReason kill_reason;       /* why the master ended it or recycles it; NONE */
+        uint64_t hang_busy_since_usec; /* the request the hang check last acted on */
+        uint64_t hang_abort_usec;     /* when SIGABRT was sent; SIGKILL follows after a grace */
+        bool hang_capped;             /* hung past request_timeout, spared by the kill storm cap */
+        bool memory_warned;           /* over max_memory before serving: said once */
+
+        /* Rolling reloads (reload-rolling.c): */
+        bool handed_over;             /* serving generation: retired for the new generation's worker here */
+        uint64_t cover_until_usec;    /* rolled back: serves until the old slot is back, or until then */
 } Slot;
 
 const char *slot_state_to_string(SlotState s);
