@@ -89,9 +89,9 @@ static void hang_kill(Supervisor *s, Slot *slot, const WorkerSnapshot *snap, uin
         log_internal(LOG_WARNING, 0, &f,
                      "%s[slot %u]: worker %d busy for %.3fs on %s%s%s, past request_timeout (%.3fs): killing it "
                      "(SIGABRT, SIGKILL after %.0fs)",
-                     service->name, slot->index, (int) slot->pid, (double) busy / 1e6, snap->request[0] ? "\"" : "",
-                     what, snap->request[0] ? "\"" : "", (double) slot->pool->svc->request_timeout_usec / 1e6,
-                     (double) HANG_KILL_GRACE_USEC / 1e6);
+                     service->name, slot->index, (int) slot->pid, (double) busy / 1e6,
+                     snap->request[0] ? "\"" : "the connection of ", what, snap->request[0] ? "\"" : "",
+                     (double) slot->pool->svc->request_timeout_usec / 1e6, (double) HANG_KILL_GRACE_USEC / 1e6);
         s->ops->kill(s->userdata, slot->pid, SIGABRT);
 }
 
