@@ -246,8 +246,12 @@ void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
         slot->ever_ready = !slot->pool;
         LogFields f = supervisor_slot_fields(slot);
-        log_internal(LOG_DEBUG, 0, &f, "%s: started %s %d (generation %u)", label,
-                     slot->pool ? "worker" : "front stage", (int) slot->pid, slot_generation(slot));
+        if (slot->pool && slot->pool->svc->max_requests_jitter > 0)
+                log_internal(LOG_DEBUG, 0, &f, "%s: started worker %d (generation %u, max_requests %" PRIu64 ")",
+                             label, (int) slot->pid, slot_generation(slot), slot->max_requests);
+        else
+                log_internal(LOG_DEBUG, 0, &f, "%s: started %s %d (generation %u)", label,
+                             slot->pool ? "worker" : "front stage", (int) slot->pid, slot_generation(slot));
 }
 
 /* The serving generation's services get their settings, and those that
@@ -684,7 +688,7 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
                 hang_check(s, now);
                 recycle_check_memory(s, now);
         } else
-                s->memory_check_usec = USEC_INFINITY;
+                s->hang_check_usec = s->memory_check_usec = USEC_INFINITY;
         supervisor_stop_workers_due(s, now);
         if (s->state == SUPERVISOR_STOPPING && s->stop_deadline <= now) {
                 s->stop_deadline = USEC_INFINITY;
