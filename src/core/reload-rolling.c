@@ -130,9 +130,6 @@ bool reload_rolling_rollback(Supervisor *s, uint64_t now) {
                                 supervisor_spawn(s, o, now);
                 }
         }
-        if (any)
-                log_info("Rolling back: starting workers of generation %u again in the slots the new workers had "
-                         "taken over", s->current->number);
         return any;
 }
 

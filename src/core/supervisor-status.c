@@ -43,8 +43,10 @@ _printf_(4, 5) static int append(char *buf, size_t size, size_t *n, const char *
         return 0;
 }
 
-/* The workers serving p's service: p's ready ones, and during a rolling
- * reload those of the new generation that have taken over a slot. */
+/* The workers serving p's service: p's ready ones, during a rolling
+ * reload those of the new generation that have taken over a slot, and
+ * after a rollback those covering for a slot until its old worker is
+ * back. */
 static unsigned pool_up(const Supervisor *s, const Pool *p, const Pool **ret_rolling) {
         const Pool *np = s->pending ? generation_find_pool(s->pending, p->svc->name) : NULL;
         unsigned up = 0;
@@ -52,6 +54,13 @@ static unsigned pool_up(const Supervisor *s, const Pool *p, const Pool **ret_rol
         for (unsigned i = 0; i < p->n_slots; i++)
                 if (p->slots[i].state == SLOT_RUNNING)
                         up++;
+        for (const Generation *g = s->retiring; g; g = g->next) {
+                const Pool *rp = generation_find_pool(g, p->svc->name);
+
+                for (unsigned i = 0; rp && i < rp->n_slots; i++)
+                        if (rp->slots[i].cover_until_usec > 0 && slot_has_process(&rp->slots[i]))
+                                up++;
+        }
         if (np && np->svc->reload.strategy == RELOAD_STRATEGY_ROLLING) {
                 for (unsigned i = 0; i < np->rolled; i++)
                         if (np->slots[i].state == SLOT_RUNNING)

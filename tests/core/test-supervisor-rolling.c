@@ -115,6 +115,8 @@ START_TEST(test_rolling_rollback) {
         ASSERT_SLOT(2, "echo", 1, SLOT_RETIRING, 106);
         ASSERT_SLOT(1, "echo", 1, SLOT_RETIRING, 102);
         ASSERT_ACCEPTING("echo", 4);
+        /* the covering workers count as up */
+        ck_assert_str_eq(status(), "echo 4/4 up, 0 conns, 1 restart (1 before serving)");
 
         ready(109);
         EXPECT("kill 105 TERM");
