@@ -86,8 +86,9 @@ static bool slot_served(const Slot *s) {
 }
 
 /* The end of an exit record: what the supervisor makes of it. */
-static const char *verdict_text(const Slot *slot, RespawnVerdict v, const char *kill, uint64_t now, char *buf,
+static const char *verdict_text(const Slot *slot, const WorkerExit *e, RespawnVerdict v, uint64_t now, char *buf,
                                 size_t size) {
+        const char *kill = kill_reason_to_string(e->kill_reason);
         const Service *service = slot->service;
         const RespawnConfig *rc = slot_respawn(slot);
 
@@ -99,7 +100,7 @@ static const char *verdict_text(const Slot *slot, RespawnVerdict v, const char *
                         (void) snprintf(buf, size, "; killed for %s, replacing it at once", kill);
                 else
                         (void) snprintf(buf, size, "; %s, replacing it at once",
-                                        slot_served(slot) ? "exited after serving" : "exited after a stable run");
+                                        e->served ? "exited after serving" : "exited after a stable run");
                 return buf;
         case RESPAWN_CRASH:
                 (void) snprintf(buf, size, "; crashed before serving (%u of %u allowed in %.1fs), replacing it at once",
@@ -121,7 +122,6 @@ static const char *verdict_text(const Slot *slot, RespawnVerdict v, const char *
 static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *e, LogFields *f, const char *how,
                                    uint64_t now) {
         Service *service = slot->service;
-        const char *kill = kill_reason_to_string(e->kill_reason);
         bool was_starting = slot->state == SLOT_STARTING;
         RespawnVerdict v;
         uint64_t delay;
@@ -156,7 +156,7 @@ static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *
         log_internal(v == RESPAWN_PLANNED || (e->clean && v != RESPAWN_BACKOFF) ? LOG_INFO : LOG_WARNING, 0, f,
                      "%s %s after %.3fs, %" PRIu64 " connections%s%s", label, how, (double) e->uptime_usec / 1e6,
                      e->connections, was_starting ? ", before it was ready" : "",
-                     verdict_text(slot, v, kill, now, verdict, sizeof verdict));
+                     verdict_text(slot, e, v, now, verdict, sizeof verdict));
         if (delay == 0) {
                 slot->state = SLOT_DEAD;
                 supervisor_spawn(s, slot, now);
