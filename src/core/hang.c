@@ -29,7 +29,7 @@
 #define HANG_KILLED USEC_INFINITY
 
 bool hang_killing(const Slot *s) {
-        return s->kill_reason == KILL_REASON_REQUEST_TIMEOUT && s->hang_abort_usec > 0;
+        return slot_has_process(s) && s->kill_reason == KILL_REASON_REQUEST_TIMEOUT && s->hang_abort_usec > 0;
 }
 
 /* The request as the journal gets it: printable ASCII as is, any other
@@ -66,7 +66,7 @@ static void hang_kill(Supervisor *s, Slot *slot, const WorkerSnapshot *snap, uin
         Service *service = slot->service;
         uint64_t busy = now - snap->busy_since_usec;
         char what[SCORE_REQUEST_MAX * 4 + 1], request[sizeof what + 32];
-        const char *extra[4] = { "PREFORKD_KILL_REASON=request_timeout", request, NULL, NULL };
+        const char *extra[4] = { kill_reason_field(KILL_REASON_REQUEST_TIMEOUT), request, NULL, NULL };
         char busy_field[64];
         LogFields f = supervisor_slot_fields(slot);
 
@@ -99,7 +99,7 @@ static void hang_kill(Supervisor *s, Slot *slot, const WorkerSnapshot *snap, uin
  * each request it hangs on, and STATUS= tells (supervisor-status.c). */
 static void hang_spare(Slot *slot, const WorkerSnapshot *snap, uint64_t now) {
         LogFields f = supervisor_slot_fields(slot);
-        const char *extra[2] = { "PREFORKD_KILL_REASON=request_timeout", NULL };
+        const char *extra[2] = { kill_reason_field(KILL_REASON_REQUEST_TIMEOUT), NULL };
 
         if (slot->hang_capped && slot->hang_busy_since_usec == snap->busy_since_usec)
                 return;

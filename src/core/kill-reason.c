@@ -1,13 +1,26 @@
 /* SPDX-License-Identifier: MIT */
+#include <stddef.h>
+
 #include "kill-reason.h"
 
-static const char *const kill_reason_table[_KILL_REASON_MAX] = {
+static const char *const kill_reason_names[_KILL_REASON_MAX] = {
         [KILL_REASON_REQUEST_TIMEOUT] = "request_timeout",
         [KILL_REASON_WATCHDOG] = "watchdog",
         [KILL_REASON_MEMORY] = "memory",
         [KILL_REASON_SCALE] = "scale",
 };
 
+static const char *const kill_reason_fields[_KILL_REASON_MAX] = {
+        [KILL_REASON_REQUEST_TIMEOUT] = "PREFORKD_KILL_REASON=request_timeout",
+        [KILL_REASON_WATCHDOG] = "PREFORKD_KILL_REASON=watchdog",
+        [KILL_REASON_MEMORY] = "PREFORKD_KILL_REASON=memory",
+        [KILL_REASON_SCALE] = "PREFORKD_KILL_REASON=scale",
+};
+
 const char *kill_reason_to_string(KillReason r) {
-        return (unsigned) r < _KILL_REASON_MAX ? kill_reason_table[r] : NULL;
+        return (unsigned) r < _KILL_REASON_MAX ? kill_reason_names[r] : NULL;
+}
+
+const char *kill_reason_field(KillReason r) {
+        return (unsigned) r < _KILL_REASON_MAX ? kill_reason_fields[r] : NULL;
 }

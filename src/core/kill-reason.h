@@ -1,20 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-#include "macros.h"
-
-/* Why the master ended (or asked to end) a worker of its own accord: the
- * value of the PREFORKD_KILL_REASON= journal field, and the key the
- * per-service kill counters are kept by. */
+/* Why the master ended a worker that did not leave on its own: logged as
+ * PREFORKD_KILL_REASON= and counted per service (Service.kills[], exported
+ * as preforkd_kills_total{reason=...}). The names are DESIGN.md's. */
 typedef enum KillReason {
-        KILL_REASON_NONE,
-        KILL_REASON_REQUEST_TIMEOUT,  /* busy on one request or connection past request_timeout */
-        KILL_REASON_WATCHDOG,         /* exec: a worker that stopped pinging */
-        KILL_REASON_MEMORY,           /* private memory above max_memory: recycled after its connection */
-        KILL_REASON_SCALE,            /* the pool shrank at run time */
+        KILL_REASON_REQUEST_TIMEOUT,
+        KILL_REASON_WATCHDOG,
+        KILL_REASON_MEMORY,
+        KILL_REASON_SCALE,
         _KILL_REASON_MAX,
+        _KILL_REASON_INVALID = -1,
 } KillReason;
 
-/* "request_timeout", "watchdog", "memory", "scale"; NULL for NONE and
- * out-of-range values. */
-const char *kill_reason_to_string(KillReason r) _const_;
+/* "request_timeout", "watchdog", "memory", "scale". */
+const char *kill_reason_to_string(KillReason r);
+/* "PREFORKD_KILL_REASON=scale": for LogFields.extra. */
+const char *kill_reason_field(KillReason r);

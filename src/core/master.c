@@ -198,13 +198,13 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
                 break;
         case SUPERVISOR_EVENT_RELOAD_APPLIED:
                 log_set_max_level(master_current_config(m)->log_level);
-                master_reload_done(m, RELOAD_OUTCOME_APPLIED, NULL);
+                master_reload_done(m, RELOAD_APPLIED, NULL);
                 break;
         case SUPERVISOR_EVENT_RELOAD_REFUSED:
-                master_reload_done(m, RELOAD_OUTCOME_REFUSED, why);
+                master_reload_done(m, RELOAD_REFUSED, why);
                 break;
         case SUPERVISOR_EVENT_RELOAD_ROLLED_BACK:
-                master_reload_done(m, RELOAD_OUTCOME_ROLLED_BACK, why);
+                master_reload_done(m, RELOAD_ROLLED_BACK, why);
                 break;
         case SUPERVISOR_EVENT_STOPPED:
                 (void) sd_event_exit(m->event, m->exit_code);
@@ -318,11 +318,11 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
                 log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
                           "configuration",
                           e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
-                master_reload_done(m, RELOAD_OUTCOME_REFUSED, e && e[0] ? e[0] : "the configuration has errors");
+                master_reload_done(m, RELOAD_REFUSED, e && e[0] ? e[0] : "the configuration has errors");
         } else if (master_apply(m, c, false, &ignored) < 0) {
                 log_error("Reload failed; still serving generation %u with the old configuration",
                           m->supervisor->current->number);
-                master_reload_done(m, RELOAD_OUTCOME_REFUSED, "the new configuration could not be applied");
+                master_reload_done(m, RELOAD_REFUSED, "the new configuration could not be applied");
         } else {
                 TAKE_PTR(c);
                 master_send_status(m, false);
@@ -369,7 +369,7 @@ static void master_reload(Master *m) {
                 log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
                                    "generation %u with the old configuration",
                                 STRERROR(r), m->supervisor->current->number);
-                master_reload_done(m, RELOAD_OUTCOME_REFUSED, "the configuration could not be loaded");
+                master_reload_done(m, RELOAD_REFUSED, "the configuration could not be loaded");
         }
 }
 

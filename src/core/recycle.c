@@ -47,7 +47,7 @@ static void recycle_check_slot(Supervisor *s, Slot *slot) {
         Service *service = slot->service;
         uint64_t limit = slot->pool->svc->max_memory, used;
         char used_s[32], limit_s[32];
-        const char *extra[2] = { "PREFORKD_KILL_REASON=memory", NULL };
+        const char *extra[2] = { kill_reason_field(KILL_REASON_MEMORY), NULL };
         LogFields f;
         int r;
 
@@ -102,7 +102,7 @@ void recycle_check_memory(Supervisor *s, uint64_t now) {
                                 if (p->svc->max_memory == 0)
                                         continue;
                                 any = true;
-                                if (due && slot->state == SLOT_RUNNING && slot->kill_reason == KILL_REASON_NONE)
+                                if (due && slot->state == SLOT_RUNNING && slot->kill_reason < 0)
                                         recycle_check_slot(s, slot);
                         }
                 }

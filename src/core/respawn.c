@@ -6,11 +6,11 @@
 bool respawn_is_planned(const WorkerExit *e) {
         if (e->never_ready || !e->clean)
                 return false;
-        return e->served || e->kill_reason == KILL_REASON_MEMORY;
+        return e->served || e->killed;
 }
 
 bool respawn_is_crash(const RespawnConfig *c, const WorkerExit *e) {
-        if (e->kill_reason != KILL_REASON_NONE)
+        if (e->killed)
                 return false;
         if (e->never_ready)
                 return true;

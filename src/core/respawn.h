@@ -6,7 +6,6 @@
 
 #include "config.h"
 #include "crash-budget.h"
-#include "kill-reason.h"
 
 /* How a worker ended, as far as the respawn policy cares. */
 typedef struct WorkerExit {
@@ -17,7 +16,9 @@ typedef struct WorkerExit {
          * that the front stage handed back. */
         bool served;
         bool never_ready;        /* died before it reported reaching its accept loop */
-        KillReason kill_reason;  /* the master ended it or asked it to leave (kill-reason.h) */
+        /* The master ended it, or asked it to leave, of its own accord
+         * (a kill reason, kill-reason.h). */
+        bool killed;
 } WorkerExit;
 
 /* What the supervisor does about one worker exit. */
@@ -34,10 +35,11 @@ typedef enum RespawnVerdict {
  * init would otherwise respawn in a tight loop), or within min_uptime
  * after it. A worker that served is never a crash: such deaths are bounded
  * by the connections clients make, so they cannot become a fork storm.
- * Neither is one that the master ended itself (kill_reason). */
+ * Neither is one that the master ended itself (killed). */
 bool respawn_is_crash(const RespawnConfig *c, const WorkerExit *e);
 
-/* A planned recycle: not counted as a restart. */
+/* A planned recycle (a clean exit after serving, or when the master asked
+ * for it): not counted as a restart. */
 bool respawn_is_planned(const WorkerExit *e);
 
 /* Delay before the next start of a slot that has crashed `crashes` times in

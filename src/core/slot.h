@@ -40,7 +40,9 @@ typedef struct Slot {
 
         /* The running worker's supervision (hang.c, recycle.c): */
         uint64_t max_requests;        /* its own limit: max_requests plus its share of the jitter */
-        KillReason kill_reason;       /* why the master ended it or recycles it; NONE */
+        /* Why the master ended it or recycles it; _KILL_REASON_INVALID
+         * for none (set when the worker starts). */
+        KillReason kill_reason;
         uint64_t hang_busy_since_usec; /* the request the hang check last acted on */
         uint64_t hang_abort_usec;     /* when SIGABRT was sent; SIGKILL follows after a grace */
         bool hang_capped;             /* hung past request_timeout, spared by the kill storm cap */

@@ -88,7 +88,7 @@ static bool slot_served(const Slot *s) {
 /* The end of an exit record: what the supervisor makes of it. */
 static const char *verdict_text(const Slot *slot, const WorkerExit *e, RespawnVerdict v, uint64_t now, char *buf,
                                 size_t size) {
-        const char *kill = kill_reason_to_string(e->kill_reason);
+        const char *kill = e->killed ? kill_reason_to_string(slot->kill_reason) : NULL;
         const Service *service = slot->service;
         const RespawnConfig *rc = slot_respawn(slot);
 
@@ -174,8 +174,7 @@ static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *
 void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now) {
         Slot *slot = supervisor_find_slot(s, pid);
         Service *service;
-        const char *kill;
-        char how[64], reason[64];
+        char how[64];
         const char *extra[2] = { NULL, NULL };
         WorkerExit e;
         LogFields f;
@@ -199,14 +198,12 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 .connections = slot->score ? atomic_load(&slot->score->connections) : 0,
                 .served = slot_served(slot),
                 .never_ready = slot->state == SLOT_STARTING || (slot->state == SLOT_RETIRING && !slot->ever_ready),
-                .kill_reason = slot->kill_reason,
+                .killed = slot->kill_reason >= 0,
         };
         f.uptime_usec = (int64_t) e.uptime_usec;
         format_exit(st, how, sizeof how, &f);
-        kill = kill_reason_to_string(e.kill_reason);
-        if (kill) {
-                (void) snprintf(reason, sizeof reason, "PREFORKD_KILL_REASON=%s", kill);
-                extra[0] = reason;
+        if (e.killed) {
+                extra[0] = kill_reason_field(slot->kill_reason);
                 f.extra = extra;
         }
 

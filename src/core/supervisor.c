@@ -209,7 +209,7 @@ void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         r = scoreboard_acquire(service->scoreboard, slot_generation(slot), slot->index, &slot->score);
         if (r >= 0) {
                 slot->started_usec = now;
-                slot->kill_reason = KILL_REASON_NONE;
+                slot->kill_reason = _KILL_REASON_INVALID;
                 slot->hang_busy_since_usec = 0;
                 slot->hang_abort_usec = 0;
                 slot->hang_capped = false;

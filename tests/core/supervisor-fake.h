@@ -81,3 +81,13 @@ uint64_t start_two_ready(uint64_t up);
 #define ASSERT_SLOT(g, service, index, state, pid) assert_slot_(__LINE__, g, service, index, state, pid)
 #define ASSERT_BACKOFF(g, service, index, crashes, delay) assert_backoff_(__LINE__, g, service, index, crashes, delay)
 #define ASSERT_STATE(st) ck_assert_str_eq(supervisor_state_to_string(fake.sup->state), supervisor_state_to_string(st))
+
+/* Adds test tf to suite s in a test case of its own named like it (so
+ * that CK_RUN_CASE=tf runs just that one), with the fixture. */
+#define SUPERVISOR_ADD_TEST(s, tf)                                                              \
+        do {                                                                                    \
+                TCase *_tc_ = tcase_create(#tf);                                                \
+                tcase_add_checked_fixture(_tc_, setup, teardown);                               \
+                tcase_add_test(_tc_, tf);                                                       \
+                suite_add_tcase((s), _tc_);                                                     \
+        } while (0)

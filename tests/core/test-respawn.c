@@ -44,8 +44,8 @@ START_TEST(test_crash_classification) {
         WorkerExit quick_death_after_work = { .uptime_usec = 5000, .clean = false, .connections = 3, .served = true };
         WorkerExit long_run = { .uptime_usec = 5000000, .clean = false, .connections = 0 };
         WorkerExit exactly_min = { .uptime_usec = 1000000, .clean = false, .connections = 0 };
-        WorkerExit hung = { .uptime_usec = 5000, .clean = false, .kill_reason = KILL_REASON_REQUEST_TIMEOUT };
-        WorkerExit memory_idle = { .uptime_usec = 5000, .clean = true, .kill_reason = KILL_REASON_MEMORY };
+        WorkerExit hung = { .uptime_usec = 5000, .clean = false, .killed = true };
+        WorkerExit memory_idle = { .uptime_usec = 5000, .clean = true, .killed = true };
 
         ck_assert(respawn_is_crash(&rc, &quick_fail));
         ck_assert(respawn_is_crash(&rc, &quick_clean_idle));

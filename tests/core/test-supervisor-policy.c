@@ -328,17 +328,14 @@ END_TEST
 
 int main(void) {
         Suite *s = suite_create("supervisor-policy");
-        TCase *tc = tcase_create("policy");
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, test_budget_then_backoff);
-        tcase_add_test(tc, test_deaths_after_serving_never_back_off);
-        tcase_add_test(tc, test_startup_crash_loop_bounded);
-        tcase_add_test(tc, test_request_timeout);
-        tcase_add_test(tc, test_kill_storm_cap);
-        tcase_add_test(tc, test_max_memory);
-        tcase_add_test(tc, test_jitter_bounds);
-        tcase_add_test(tc, test_jitter_per_worker);
-        suite_add_tcase(s, tc);
+        SUPERVISOR_ADD_TEST(s, test_budget_then_backoff);
+        SUPERVISOR_ADD_TEST(s, test_deaths_after_serving_never_back_off);
+        SUPERVISOR_ADD_TEST(s, test_startup_crash_loop_bounded);
+        SUPERVISOR_ADD_TEST(s, test_request_timeout);
+        SUPERVISOR_ADD_TEST(s, test_kill_storm_cap);
+        SUPERVISOR_ADD_TEST(s, test_max_memory);
+        SUPERVISOR_ADD_TEST(s, test_jitter_bounds);
+        SUPERVISOR_ADD_TEST(s, test_jitter_per_worker);
         return td_run_suite(s);
 }

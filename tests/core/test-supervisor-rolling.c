@@ -240,15 +240,12 @@ END_TEST
 
 int main(void) {
         Suite *s = suite_create("supervisor-rolling");
-        TCase *tc = tcase_create("rolling");
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, test_rolling_batches);
-        tcase_add_test(tc, test_rolling_rollback);
-        tcase_add_test(tc, test_rolling_first_batch_refused);
-        tcase_add_test(tc, test_rolling_timeout_rolls_back);
-        tcase_add_test(tc, test_rolling_percent_with_all);
-        tcase_add_test(tc, test_stop_ends_cover);
-        suite_add_tcase(s, tc);
+        SUPERVISOR_ADD_TEST(s, test_rolling_batches);
+        SUPERVISOR_ADD_TEST(s, test_rolling_rollback);
+        SUPERVISOR_ADD_TEST(s, test_rolling_first_batch_refused);
+        SUPERVISOR_ADD_TEST(s, test_rolling_timeout_rolls_back);
+        SUPERVISOR_ADD_TEST(s, test_rolling_percent_with_all);
+        SUPERVISOR_ADD_TEST(s, test_stop_ends_cover);
         return td_run_suite(s);
 }
