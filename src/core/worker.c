@@ -400,6 +400,18 @@ static void worker_score_end(const WorkerSpawn *sp, WorkerScore *score) {
                               memory_order_relaxed);
 }
 
+/* Serves the connection c, whose fd it closes: its PROXY header first,
+ * when the service wants one (or c was parked in the middle of it). */
+static void worker_serve(const WorkerSpawn *sp, Conn *c) {
+        struct sockaddr_storage client;
+
+        worker_score_begin(sp->score, c);
+        if (worker_proxy_take(sp, c, &client) > 0)
+                (void) sp->svc->handler->serve(sp->svc, c);
+        safe_close(c->fd);
+        worker_score_end(sp, sp->score);
+}
+
 WorkerScore *worker_score(void) {
         return worker_spawn ? worker_spawn->score : NULL;
 }
@@ -408,6 +420,7 @@ void worker_main(const WorkerSpawn *sp) {
         const HandlerVTable *h = sp->svc->handler;
         WorkerScore *score = sp->score;
         uint64_t served = 0;
+        bool fresh;
         Acceptor acceptor;
         int r;
 
@@ -438,14 +451,12 @@ void worker_main(const WorkerSpawn *sp) {
                                 continue;
                         fatal(EX_OSERR, "%s[slot %u]: accept failed: %s", sp->svc->name, sp->slot, STRERROR(fd));
                 }
-                worker_score_begin(score, &c);
-                (void) h->serve(sp->svc, &c);
-                safe_close(fd);
-                worker_score_end(sp, score);
+                fresh = !c.parked;
+                worker_serve(sp, &c);
 
                 /* max_requests counts connections: one that comes back
                  * from the front stage was counted when it was accepted. */
-                if (!c.parked)
+                if (fresh)
                         served++;
                 if (sp->max_requests > 0 && served >= sp->max_requests)
                         break;
@@ -472,10 +483,7 @@ void worker_main(const WorkerSpawn *sp) {
                                 .parked = &st,
                                 .bytes = park_bytes,
                         };
-                        worker_score_begin(score, &c);
-                        (void) h->serve(sp->svc, &c);
-                        safe_close(fd);
-                        worker_score_end(sp, score);
+                        worker_serve(sp, &c);
                 }
         }
 
