@@ -12,6 +12,9 @@
 #include "listen.h"
 #include "macros.h"
 
+/* The most workers one service may have (the workers setting, scale). */
+#define WORKERS_MAX 4096
+
 typedef struct RespawnConfig {
         uint64_t min_uptime_usec;
         uint64_t backoff_initial_usec;
@@ -72,6 +75,9 @@ typedef struct Config {
         size_t n_supplementary_gids;
         int log_level;
         uint64_t shutdown_timeout_usec;
+        char *control_socket;    /* NULL: unset (the default path); "": no control socket */
+        char *metrics_listen;    /* as written; NULL: no metrics endpoint */
+        ListenAddress metrics_address;
         ServiceConfig *services;
         size_t n_services;
 } Config;

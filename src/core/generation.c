@@ -27,7 +27,7 @@ static int pool_init(Pool *p, Generation *g, const ServiceConfig *svc, Service *
         p->gen = g;
         p->svc = svc;
         p->service = service_ref(service);
-        p->n_slots = svc->workers;
+        p->n_slots = p->size = svc->workers;
         p->slots = calloc(p->n_slots, sizeof(Slot));
         p->listen_fds = calloc(svc->n_listen, sizeof(int));
         if (!p->slots || !p->listen_fds)

@@ -20,6 +20,10 @@ struct Pool {
         size_t n_listen_fds;
         Slot *slots;
         unsigned n_slots;
+        /* How many workers the pool keeps: the workers setting, until
+         * scaled (supervisor-scale.h). Slots at and above it only finish
+         * leaving; the array shrinks as they go. */
+        unsigned size;
         /* A reload's new pool comes up in batches (reload-rolling.c): the
          * slots below batch_end have been started, those below rolled
          * were all ready (and, rolling, their old workers retired). */

@@ -207,7 +207,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 f.extra = extra;
         }
 
-        service->connections_done += e.connections;
+        service_account_exit(service, slot->score);
         scoreboard_release(service->scoreboard, slot->score);
         slot->score = NULL;
         s->ops->forget(s->userdata, slot);

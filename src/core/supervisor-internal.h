@@ -3,9 +3,12 @@
 
 /* What the parts of the supervisor share: supervisor.c (the state machine
  * of workers, generations and stops) and the files that each own one
- * concern of it: supervisor-exit.c (a child's exit), hang.c (request_timeout), recycle.c
- * (max_requests_jitter, max_memory) and reload-rolling.c (rolling
- * reloads and their rollback). Not for use outside them. */
+ * concern of it: supervisor-exit.c (a child's exit), supervisor-scale.c
+ * (the pool size at run time), hang.c (request_timeout), recycle.c
+ * (max_requests_jitter, max_memory) and reload-rolling.c (rolling reloads
+ * and their rollback). Not for use outside them. None of those includes
+ * a header of another, so supervisor.c can include this one without a
+ * cycle. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,7 +33,8 @@ void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now);
 /* The pending generation failed for why: it retires, and the slots a
  * rolling reload had taken over go back to the serving generation. */
 void supervisor_refuse_pending(Supervisor *s, const char *why, uint64_t now);
-/* Starts the slot's worker (or backs off when that fails). */
+/* Starts the slot's worker (it has none); a failed start puts the slot
+ * into backoff. */
 void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now);
 /* Tells the slot's worker to finish its connection and leave; its exit
  * is not respawned. A slot that covers for a rolled-back one (its
@@ -41,6 +45,11 @@ void supervisor_retire_slot(Supervisor *s, Slot *slot);
         for (Generation *g = (s)->current ? (s)->current : (s)->pending ? (s)->pending : (s)->retiring; g; \
              g = supervisor_next_generation((s), g))
 Generation *supervisor_next_generation(const Supervisor *s, const Generation *g);
+
+/* supervisor-scale.c: starts the serving generation's slots below their
+ * pool's size that have no worker, and drops the slots above it whose
+ * worker has gone; every supervisor_run_timers() ends with it. */
+void supervisor_scale_run(Supervisor *s, uint64_t now);
 
 /* hang.c: acts on every busy worker past its service's request_timeout
  * (SIGABRT, SIGKILL after a grace, within the kill storm cap) and sets

@@ -78,11 +78,13 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         size_t n = 0;
 
         if (append(buf, size, &n, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s", service->name, up,
-                   p->n_slots, supervisor_service_connections(s, service), service->restarts,
+                   p->size, supervisor_service_connections(s, service), service->restarts,
                    service->restarts == 1 ? "" : "s") < 0)
                 return -ENOBUFS;
         if (service->crashes > 0 &&
             append(buf, size, &n, " (%" PRIu64 " before serving)", service->crashes) < 0)
+                return -ENOBUFS;
+        if (service->drained && append(buf, size, &n, ", draining") < 0)
                 return -ENOBUFS;
         if (service->front.state != SLOT_DEAD) {
                 const ServiceScore *ss = service->scoreboard->service;

@@ -665,6 +665,7 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
+        supervisor_scale_run(s, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
 

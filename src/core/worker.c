@@ -137,6 +137,10 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         (void) sigaction(SIGALRM, &dfl, NULL);
         (void) sigaction(SIGUSR1, &ign, NULL);
         (void) sigaction(SIGUSR2, &ign, NULL);
+        /* The master's pool-size signals; their default action would stop
+         * a worker that an operator's kill to the process group reached. */
+        (void) sigaction(SIGTTIN, &ign, NULL);
+        (void) sigaction(SIGTTOU, &ign, NULL);
 
         /* TERM stays blocked except while the worker waits, so that a stop
          * request is only ever acted on between connections or requests. */

@@ -213,9 +213,11 @@ UNIT_FILE=$(find "$STAGE" -path '*/system/preforkd.service' | head -n 1)
 [ -n "$UNIT_FILE" ] || die "meson install put no preforkd.service into $STAGE (-Dsystemdsystemunitdir=no?)"
 UNITDIR=${UNIT_FILE#"$STAGE"}; UNITDIR=${UNITDIR%/preforkd.service}
 BIN=$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$UNIT_FILE")
+CTL=$(sed -n 's/^ExecReload=\([^ ]*\) .*/\1/p' "$UNIT_FILE")
 CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$UNIT_FILE")
 CONFDIR=$(dirname "$CONF")
 [ -x "$STAGE$BIN" ] || die "the unit's ExecStart $BIN is not in the install"
+[ -x "$STAGE$CTL" ] || die "the unit's ExecReload $CTL is not in the install"
 say "binary $BIN, config $CONF, units in $UNITDIR"
 
 say "systemd-sandbox.sh setup (cached after the first run)"
@@ -290,9 +292,13 @@ write_conf 3 "                workers = 0;"
 jmark
 rc=0; sx timeout 90 systemctl reload preforkd >/dev/null 2>&1 || rc=$?
 check "broken reload: systemctl reload reports the refusal (exit $rc)" test "$rc" != 0
-# refused by the daemon (reload #N refused), not given up on by the helper
-check "broken reload: preforkd-reload saw the refusal, did not time out" \
-        eval 'jwait "refused the new configuration" -u preforkd && ! jgrep "did not finish the reload" -u preforkd'
+# refused by the daemon, as ExecReload's preforkctl reload was told
+check "broken reload: preforkctl reload got the refusal with the error" \
+        eval 'jwait "preforkctl: refused: the configuration has an error" -u preforkd &&
+              jwait "preforkd\\.conf:8: .*workers" -u preforkd'
+check "preforkctl status over \$RUNTIME_DIRECTORY/control: 3 echo workers" \
+        eval 'sx "$CTL" status > "$LOGDIR/preforkctl-status.txt" &&
+              grep -qE "^echo +[a-z]+ +[0-9]+ +3/3" "$LOGDIR/preforkctl-status.txt"'
 check "broken reload: the unit stays active" state_is active
 check "broken reload: same main process" test "$(mainpid)" = "$pid0"
 check "broken reload: the old config keeps serving (3 workers)" workers_are 3
