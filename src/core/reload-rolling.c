@@ -124,8 +124,9 @@ bool reload_rolling_rollback(Supervisor *s, uint64_t now) {
                         o->handed_over = false;
                         if (IN_SET(n->state, SLOT_STARTING, SLOT_RUNNING))
                                 n->cover_until_usec = usec_add(now, p->svc->reload.ready_timeout_usec);
-                        /* A retiring old worker is replaced when it exits
-                         * (supervisor_worker_exited()). */
+                        /* A retiring old worker is replaced when it exits,
+                         * as any empty slot of the serving generation
+                         * (supervisor_scale_run()). */
                         if (o->state == SLOT_DEAD)
                                 supervisor_spawn(s, o, now);
                 }

@@ -220,11 +220,10 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 slot->pid = 0;
                 slot->state = SLOT_DEAD;
                 slot->cover_until_usec = 0;
-                /* A serving slot that retired for a rolling reload, which
-                 * was then rolled back: the old configuration's worker
-                 * comes back (reload-rolling.c). */
-                if (slot->pool->gen == s->current && !slot->handed_over && s->state != SUPERVISOR_STOPPING)
-                        supervisor_spawn(s, slot, now);
+                /* A serving slot below the pool's size that retired for a
+                 * rolling reload which was then rolled back gets the old
+                 * configuration's worker again from supervisor_scale_run(),
+                 * which the timers below run. */
                 break;
         case SLOT_STARTING:
         case SLOT_RUNNING:
