@@ -225,6 +225,8 @@ static int parse_handler(ConfigParser *p, const config_setting_t *svc, ServiceCo
                                 r = -EINVAL;
                         } else if ((*t)->config_parse(p, svc, g, &s->handler_config) < 0)
                                 r = -EINVAL;
+                        else if ((*t)->worker_policy)
+                                (*t)->worker_policy(s->handler_config, &s->policy);
                 } else if (g) {
                         config_error(p, g, NULL, "only valid with handler = \"%s\"", (*t)->name);
                         r = -EINVAL;
@@ -299,6 +301,7 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         int64_t backlog = 511, workers = 1, max_requests = 0;
         int r = 0;
 
+        s->policy = (WorkerPolicy) WORKER_POLICY_INIT;
         if (config_setting_type(svc) != CONFIG_TYPE_GROUP) {
                 config_error(p, svc, NULL, "must be a group { ... }, not %s", config_type_name(config_setting_type(svc)));
                 return -EINVAL;

@@ -62,6 +62,7 @@ struct ServiceConfig {
         uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
         void *handler_config;    /* the handler's own group, parsed by it */
         ProxyConfig proxy;       /* behind a load balancer: PROXY header, agent check */
+        WorkerPolicy policy;     /* from the handler (worker_policy()), else the defaults */
 };
 
 typedef struct Config {

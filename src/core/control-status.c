@@ -7,6 +7,7 @@
 
 #include "build-config.h"
 #include "control-status.h"
+#include "slot-policy.h"
 #include "time-util.h"
 
 /* The column that tells what a worker is on: its request line (http) or,
@@ -54,12 +55,19 @@ typedef struct StatusWriter {
         bool first;         /* JSON: no comma before the next element */
 } StatusWriter;
 
+/* Whether the slot's worker is a program of its own (handler exec, pool
+ * mode): it never writes its scoreboard entry; the master's view and its
+ * STATUS= are all there is. */
+static bool slot_is_program(const Slot *slot) {
+        return slot_policy(slot)->ready != WORKER_READY_ACCEPT_LOOP;
+}
+
 static void text_slot(const Slot *slot, void *userdata) {
         StatusWriter *sw = userdata;
         WorkerSnapshot w = { .state = WORKER_STARTING };
         char since[32] = "-", work[SCORE_REQUEST_MAX + 64] = "-";
         const char *state = slot_state_to_string(slot->state);
-        bool have = slot->score && score_snapshot(slot->score, &w) >= 0;
+        bool have = !slot_is_program(slot) && slot->score && score_snapshot(slot->score, &w) >= 0;
 
         if (have) {
                 /* What the master thinks comes first where it is not the
@@ -70,6 +78,11 @@ static void text_slot(const Slot *slot, void *userdata) {
                 worker_work(&w, work, sizeof work);
         } else if (slot->state == SLOT_BACKOFF)
                 format_age(age(slot->backoff_until_usec, sw->now), since, sizeof since);
+        else if (slot_has_process(slot)) {
+                format_age(age(sw->now, slot->started_usec), since, sizeof since);
+                if (slot->status)
+                        (void) snprintf(work, sizeof work, "%s", slot->status);
+        }
         textbuf_printf(sw->out, "%-12s %5u %8d %4u %-10s %8s %8" PRIu64 " %8" PRIu64 "  %s\n", slot->service->name,
                       slot->index, (int) slot->pid, slot_generation(slot), state, since, have ? w.connections : 0,
                       have ? w.requests : 0, work);
@@ -123,10 +136,19 @@ static void json_comma(StatusWriter *sw) {
         sw->first = false;
 }
 
+/* An exec program's last STATUS=, or null. */
+static void json_program_status(StatusWriter *sw, const Slot *slot) {
+        textbuf_puts(sw->out, ",\"program_status\":");
+        if (slot->status)
+                textbuf_json_string(sw->out, slot->status);
+        else
+                textbuf_puts(sw->out, "null");
+}
+
 static void json_slot(const Slot *slot, void *userdata) {
         StatusWriter *sw = userdata;
         WorkerSnapshot w;
-        bool have = slot->score && score_snapshot(slot->score, &w) >= 0;
+        bool have = !slot_is_program(slot) && slot->score && score_snapshot(slot->score, &w) >= 0;
         char peer[64];
 
         json_comma(sw);
@@ -139,6 +161,7 @@ static void json_slot(const Slot *slot, void *userdata) {
                 if (slot->state == SLOT_BACKOFF)
                         textbuf_printf(sw->out, ",\"backoff_seconds\":%.3f,\"crashes\":%u",
                                       (double) age(slot->backoff_until_usec, sw->now) / 1e6, slot->crashes);
+                json_program_status(sw, slot);
                 textbuf_puts(sw->out, "}");
                 return;
         }
@@ -166,6 +189,7 @@ static void json_slot(const Slot *slot, void *userdata) {
                 textbuf_printf(sw->out, ",\"busy_seconds\":%.3f", (double) age(sw->now, w.busy_since_usec) / 1e6);
         else
                 textbuf_puts(sw->out, ",\"busy_seconds\":null");
+        json_program_status(sw, slot);
         textbuf_puts(sw->out, "}");
 }
 

@@ -7,6 +7,8 @@
 #include "time-util.h"
 
 static void pool_done(Pool *p) {
+        for (unsigned i = 0; p->slots && i < p->n_slots; i++)
+                free(p->slots[i].status);
         free(p->slots);
         free(p->listen_fds);
         service_unref(p->service);

@@ -28,10 +28,6 @@
 /* SIGKILL was sent too: nothing more to do but wait for the exit. */
 #define HANG_KILLED USEC_INFINITY
 
-bool hang_killing(const Slot *s) {
-        return slot_has_process(s) && s->kill_reason == KILL_REASON_REQUEST_TIMEOUT && s->hang_abort_usec > 0;
-}
-
 /* The request as the journal gets it: printable ASCII as is, any other
  * byte as \xHH, so that a client cannot forge log lines. */
 static void hang_escape(const char *in, char *out, size_t size) {
@@ -92,7 +88,7 @@ static void hang_kill(Supervisor *s, Slot *slot, const WorkerSnapshot *snap, uin
                      service->name, slot->index, (int) slot->pid, (double) busy / 1e6,
                      snap->request[0] ? "\"" : "the connection of ", what, snap->request[0] ? "\"" : "",
                      (double) slot->pool->svc->request_timeout_usec / 1e6, (double) HANG_KILL_GRACE_USEC / 1e6);
-        s->ops->kill(s->userdata, slot->pid, SIGABRT);
+        supervisor_slot_kill(s, slot, SIGABRT);
 }
 
 /* The kill storm cap holds: the hung worker is left alone, once said for
@@ -124,7 +120,7 @@ static uint64_t hang_check_slot(Supervisor *s, Slot *slot, uint64_t now) {
                 if (now < usec_add(slot->hang_abort_usec, HANG_KILL_GRACE_USEC))
                         return usec_add(slot->hang_abort_usec, HANG_KILL_GRACE_USEC);
                 slot->hang_abort_usec = HANG_KILLED;
-                s->ops->kill(s->userdata, slot->pid, SIGKILL);
+                supervisor_slot_kill(s, slot, SIGKILL);
                 return USEC_INFINITY;
         }
         /* A copy that the worker kept changing under the reader: it is

@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "park.h"
 #include "proc-util.h"
+#include "programs.h"
 #include "random-util.h"
 #include "readiness.h"
 #include "reload-outcome.h"
@@ -47,6 +48,7 @@ typedef struct Master {
         sd_event_source *ready_source;
         sd_event_source *timer_source;
         sd_event_source *status_timer;
+        Programs programs;            /* workers that are programs of their own */
         bool reload_queued;           /* a HUP that came while a start or reload was under way */
         unsigned n_reloads;           /* reloads handled: applied, refused or rolled back */
         ReloadOutcome last_reload;
@@ -140,8 +142,12 @@ static void master_sync(Master *m) {
 
 static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
         Master *m = userdata;
-        ExitStatus st = { .code = si->si_code, .status = si->si_status };
+        char tail[512];
+        ExitStatus st = { .code = si->si_code, .status = si->si_status, .output_tail = tail };
 
+        /* First what a program left in its pipes: its last lines belong
+         * before its exit record, which quotes them. */
+        programs_exited(&m->programs, supervisor_find_slot(m->supervisor, si->si_pid), si->si_pid, tail, sizeof tail);
         supervisor_worker_exited(m->supervisor, si->si_pid, &st, now_usec());
         master_send_status(m, false);
         master_sync(m);
@@ -170,20 +176,28 @@ static int master_op_spawn(void *userdata, Slot *s) {
         };
         char label[128];
         sd_event_source *watch = NULL;
+        int output[2];
         pid_t pid;
         int r;
 
+        r = programs_prepare_spawn(&m->programs, s, &sp, output);
+        if (r < 0)
+                return r;
         r = spawn_worker(&sp, &pid);
+        programs_spawned(&m->programs, s, &sp, r < 0 ? 0 : pid, output);
         if (r < 0)
                 return r;
         r = sd_event_add_child(m->event, &watch, pid, WEXITED, master_on_child, m);
         if (r < 0) {
                 /* A worker we cannot watch could never be respawned or
                  * reaped: take it down rather than run blind. */
+                char tail[1];
+
                 log_error_errno(r, "%s: cannot watch process %d, killing it: %s",
                                 slot_label(s, label, sizeof label), (int) pid, STRERROR(r));
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
+                programs_exited(&m->programs, s, pid, tail, sizeof tail);
                 return r;
         }
         s->pid = pid;
@@ -195,8 +209,9 @@ static void master_op_forget(void *userdata, Slot *s) {
         s->watch = sd_event_source_disable_unref(s->watch);
 }
 
+/* pid < 0: the process group -pid. */
 static void master_op_kill(void *userdata, pid_t pid, int sig) {
-        if (pid > 0)
+        if (pid > 0 || pid < -1)
                 (void) kill(pid, sig);
 }
 
@@ -623,7 +638,16 @@ static int master_setup_event(Master *m) {
         return 0;
 }
 
+/* Something a program reported changed the supervisor's state. */
+static void master_on_programs_changed(void *userdata) {
+        Master *m = userdata;
+
+        master_send_status(m, false);
+        master_sync(m);
+}
+
 static void master_done(Master *m) {
+        programs_done(&m->programs);
         control_free(m->control);
         metrics_http_free(m->metrics);
         sd_event_source_disable_unref(m->sample_timer);
@@ -642,7 +666,12 @@ static void master_done(Master *m) {
 
 int master_run(const char *config_path, Config *config) {
         _cleanup_(config_freep) Config *c = config;
-        Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
+        Master m = {
+                .ready_fd = -EBADF,
+                .ready_worker_fd = -EBADF,
+                .config_path = config_path,
+                .programs = { .notify_fd = -EBADF },
+        };
         int r, ret = EX_OSERR;
 
         /* Up to 4096 workers per service, each a pidfd here. */
@@ -663,6 +692,7 @@ int master_run(const char *config_path, Config *config) {
                 log_error_errno(r, "Failed to set up the agent checks: %s", STRERROR(r));
                 goto finish;
         }
+        programs_init(&m.programs, m.event, m.supervisor, master_on_programs_changed, &m);
         r = listener_set_adopt_systemd(&m.listeners);
         if (r < 0)
                 goto finish;

@@ -80,7 +80,7 @@ static void recycle_check_slot(Supervisor *s, Slot *slot) {
                      "%s[slot %u]: worker %d uses %s of private memory, above max_memory (%s): recycling it after "
                      "its connection", service->name, slot->index, (int) slot->pid, used_s, limit_s);
         if (atomic_load(&slot->score->state) == WORKER_IDLE)
-                s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                supervisor_slot_kill(s, slot, SIGTERM);
 }
 
 void recycle_check_memory(Supervisor *s, uint64_t now) {

@@ -138,7 +138,7 @@ bool reload_rolling_rollback(Supervisor *s, uint64_t now) {
 static void reload_rolling_end_cover(Supervisor *s, Slot *slot) {
         slot->cover_until_usec = 0;
         if (slot_has_process(slot) && slot->state == SLOT_RETIRING)
-                s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                supervisor_slot_kill(s, slot, SIGTERM);
 }
 
 void reload_rolling_uncover(Supervisor *s, const Slot *slot) {

@@ -37,12 +37,18 @@ typedef struct Slot {
         uint64_t backoff_until_usec;  /* when BACKOFF ends */
         WorkerScore *score;           /* its entry in the service's scoreboard, while it has a process */
         void *watch;                  /* the spawner's handle on the process */
+        /* Deadlines of the worker's policy (WorkerPolicy), 0 when none:
+         * STARTING, killed as a failed start unless ready by then;
+         * RUNNING, killed unless it sent WATCHDOG=1 since. */
+        uint64_t ready_deadline_usec;
+        uint64_t watchdog_deadline_usec;
+        /* Why the supervisor killed it (or, max_memory, recycles it), for
+         * its exit record; _KILL_REASON_INVALID: it did not. */
+        KillReason kill_reason;
+        char *status;                 /* its last STATUS= (sd_notify), or NULL */
 
         /* The running worker's supervision (hang.c, recycle.c): */
         uint64_t max_requests;        /* its own limit: max_requests plus its share of the jitter */
-        /* Why the master ended it or recycles it; _KILL_REASON_INVALID
-         * for none (set when the worker starts). */
-        KillReason kill_reason;
         uint64_t hang_busy_since_usec; /* the request the hang check last acted on */
         uint64_t hang_abort_usec;     /* when SIGABRT was sent; SIGKILL follows after a grace */
         bool hang_capped;             /* hung past request_timeout, spared by the kill storm cap */

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "respawn.h"
+#include "slot-policy.h"
 #include "supervisor-internal.h"
 #include "supervisor.h"
 #include "time-util.h"
@@ -96,11 +97,9 @@ static const char *verdict_text(const Slot *slot, const WorkerExit *e, RespawnVe
         case RESPAWN_PLANNED:
                 return kill ? (snprintf(buf, size, "; recycled for %s, replacing it", kill), buf) : "; replacing it";
         case RESPAWN_AT_ONCE:
-                if (kill)
-                        (void) snprintf(buf, size, "; killed for %s, replacing it at once", kill);
-                else
-                        (void) snprintf(buf, size, "; %s, replacing it at once",
-                                        e->served ? "exited after serving" : "exited after a stable run");
+                (void) snprintf(buf, size, "; %s, replacing it at once",
+                                kill ? "killed by the master" : e->served ? "exited after serving"
+                                                                          : "exited after a stable run");
                 return buf;
         case RESPAWN_CRASH:
                 (void) snprintf(buf, size, "; crashed before serving (%u of %u allowed in %.1fs), replacing it at once",
@@ -120,7 +119,7 @@ static const char *verdict_text(const Slot *slot, const WorkerExit *e, RespawnVe
  * refilled at once or after a backoff (respawn.h), unless a stop is under
  * way or the reload it was started for fails with it. */
 static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *e, LogFields *f, const char *how,
-                                   uint64_t now) {
+                                   const char *tail, uint64_t now) {
         Service *service = slot->service;
         bool was_starting = slot->state == SLOT_STARTING;
         RespawnVerdict v;
@@ -136,9 +135,10 @@ static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *
                         service->restarts++;
                 if (respawn_is_crash(slot_respawn(slot), e))
                         service->crashes++;
-                log_internal(e->clean ? LOG_INFO : LOG_WARNING, 0, f, "%s %s after %.3fs, %" PRIu64 " connections%s",
+                log_internal(e->clean ? LOG_INFO : LOG_WARNING, 0, f, "%s %s after %.3fs, %" PRIu64 " connections%s%s%s",
                              label, how, (double) e->uptime_usec / 1e6, e->connections,
-                             was_starting ? ", before it was ready" : "");
+                             was_starting ? ", before it was ready" : "", tail && *tail ? "; its last output: " : "",
+                             tail && *tail ? tail : "");
                 slot->state = SLOT_DEAD;
                 if (s->state != SUPERVISOR_STOPPING) {
                         (void) snprintf(why, sizeof why, "a new worker of service %s (slot %u) %s before accepting",
@@ -154,9 +154,10 @@ static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *
         if (IN_SET(v, RESPAWN_CRASH, RESPAWN_BACKOFF))
                 service->crashes++;
         log_internal(v == RESPAWN_PLANNED || (e->clean && v != RESPAWN_BACKOFF) ? LOG_INFO : LOG_WARNING, 0, f,
-                     "%s %s after %.3fs, %" PRIu64 " connections%s%s", label, how, (double) e->uptime_usec / 1e6,
+                     "%s %s after %.3fs, %" PRIu64 " connections%s%s%s%s", label, how, (double) e->uptime_usec / 1e6,
                      e->connections, was_starting ? ", before it was ready" : "",
-                     verdict_text(slot, e, v, now, verdict, sizeof verdict));
+                     verdict_text(slot, e, v, now, verdict, sizeof verdict), tail && *tail ? "; its last output: " : "",
+                     tail && *tail ? tail : "");
         if (delay == 0) {
                 slot->state = SLOT_DEAD;
                 supervisor_spawn(s, slot, now);
@@ -171,10 +172,24 @@ static void supervisor_worker_died(Supervisor *s, Slot *slot, const WorkerExit *
         slot_enter_backoff(slot, delay, now);
 }
 
+/* How the worker ended, for its exit record: its status or signal, and why
+ * the master killed it (none for a max_memory recycle, which exits on its
+ * own). */
+static void format_worker_exit(const Slot *slot, const ExitStatus *st, bool clean, char *buf, size_t size,
+                               LogFields *f) {
+        const char *reason = kill_reason_to_string(slot->kill_reason);
+        size_t n;
+
+        format_exit(st, buf, size, f);
+        n = strlen(buf);
+        if (reason && !(clean && slot->kill_reason == KILL_REASON_MEMORY))
+                (void) snprintf(buf + n, size - n, " (killed: %s)", reason);
+}
+
 void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now) {
         Slot *slot = supervisor_find_slot(s, pid);
         Service *service;
-        char how[64];
+        char how[96];
         const char *extra[2] = { NULL, NULL };
         WorkerExit e;
         LogFields f;
@@ -198,11 +213,13 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 .connections = slot->score ? atomic_load(&slot->score->connections) : 0,
                 .served = slot_served(slot),
                 .never_ready = slot->state == SLOT_STARTING || (slot->state == SLOT_RETIRING && !slot->ever_ready),
-                .killed = slot->kill_reason >= 0,
+                /* A program killed for not getting ready failed to start:
+                 * a crash like any other. */
+                .killed = slot->kill_reason >= 0 && slot->kill_reason != KILL_REASON_READY_TIMEOUT,
         };
         f.uptime_usec = (int64_t) e.uptime_usec;
-        format_exit(st, how, sizeof how, &f);
-        if (e.killed) {
+        format_worker_exit(slot, st, e.clean, how, sizeof how, &f);
+        if (slot->kill_reason >= 0) {
                 extra[0] = kill_reason_field(slot->kill_reason);
                 f.extra = extra;
         }
@@ -227,7 +244,8 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                 break;
         case SLOT_STARTING:
         case SLOT_RUNNING:
-                supervisor_worker_died(s, slot, &e, &f, how, now);
+                slot_policy_clear(slot);
+                supervisor_worker_died(s, slot, &e, &f, how, !e.clean ? st->output_tail : NULL, now);
                 break;
         case SLOT_BACKOFF:
         case SLOT_DEAD:

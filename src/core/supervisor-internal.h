@@ -36,6 +36,9 @@ void supervisor_refuse_pending(Supervisor *s, const char *why, uint64_t now);
 /* Starts the slot's worker (it has none); a failed start puts the slot
  * into backoff. */
 void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now);
+/* Signals s's worker as its policy says (slot-policy.h): the stop signal
+ * of a program of its own, the process group, ... */
+void supervisor_slot_kill(Supervisor *s, const Slot *slot, int sig);
 /* Tells the slot's worker to finish its connection and leave; its exit
  * is not respawned. A slot that covers for a rolled-back one (its
  * cover_until_usec set) is only marked: it is told later. */
@@ -46,6 +49,11 @@ void supervisor_retire_slot(Supervisor *s, Slot *slot);
              g = supervisor_next_generation((s), g))
 Generation *supervisor_next_generation(const Supervisor *s, const Generation *g);
 
+/* supervisor-policy.c: the policy's deadlines of g's workers: a worker
+ * not ready in time is a failed start (its exit counts as a crash, and
+ * refuses a reload); a ready one whose watchdog ran out is hung. */
+void supervisor_policy_deadlines_due(Supervisor *s, Generation *g, uint64_t now);
+
 /* supervisor-scale.c: starts the serving generation's slots below their
  * pool's size that have no worker, and drops the slots above it whose
  * worker has gone; every supervisor_run_timers() ends with it. */
@@ -55,9 +63,6 @@ void supervisor_scale_run(Supervisor *s, uint64_t now);
  * (SIGABRT, SIGKILL after a grace, within the kill storm cap) and sets
  * s->hang_check_usec to when the next check is due. */
 void hang_check(Supervisor *s, uint64_t now);
-/* Whether the master killed the worker of s for request_timeout and waits
- * for it to go. */
-bool hang_killing(const Slot *s);
 
 /* recycle.c: this worker's max_requests, with its share of the jitter
  * drawn from random. */

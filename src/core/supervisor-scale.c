@@ -5,6 +5,7 @@
 
 #include "control-proto.h"
 #include "log.h"
+#include "slot-policy.h"
 #include "supervisor-internal.h"
 #include "supervisor-scale.h"
 
@@ -35,6 +36,8 @@ static int pool_grow(Pool *p, unsigned n) {
 /* Tells the worker of a slot at or above the new size to leave. */
 static void scale_retire_slot(Supervisor *s, Slot *slot) {
         LogFields f = LOG_FIELDS_INIT;
+        pid_t target;
+        int sig;
         const char *extra[] = { kill_reason_field(KILL_REASON_SCALE), NULL };
 
         switch (slot->state) {
@@ -50,7 +53,10 @@ static void scale_retire_slot(Supervisor *s, Slot *slot) {
                 slot->ever_ready = slot->state == SLOT_RUNNING;
                 slot->state = SLOT_RETIRING;
                 slot->service->kills[KILL_REASON_SCALE]++;
-                s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                slot_policy_clear(slot);
+                /* As a reload's stop: a program's stop signal, to its group. */
+                slot_policy_signal(slot, SIGTERM, &target, &sig);
+                s->ops->kill(s->userdata, target, sig);
                 break;
         case SLOT_BACKOFF:
                 slot->state = SLOT_DEAD;
@@ -140,6 +146,8 @@ static void pool_trim(Pool *p) {
                 n--;
         if (n == p->n_slots)
                 return;
+        for (unsigned i = n; i < p->n_slots; i++)
+                p->slots[i].status = mfree(p->slots[i].status);
         p->n_slots = n;
         /* Shrinking cannot really fail; if it does, the extra room stays. */
         slots = reallocarray(p->slots, n, sizeof(Slot));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "slot-policy.h"
 #include "supervisor.h"
 
 static uint64_t generation_connections(const Generation *g, const Service *service) {
@@ -116,6 +117,7 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         if (hung > 0 && append(buf, size, &n, ", %u worker%s hung past request_timeout, not killed (kill storm cap)",
                                hung, hung == 1 ? "" : "s") < 0)
                 return -ENOBUFS;
+        pool_format_program_status(p, buf, size, &n);
         return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "respawn.h"
+#include "slot-policy.h"
 #include "supervisor-internal.h"
 #include "supervisor.h"
 #include "time-util.h"
@@ -52,6 +53,13 @@ const RespawnConfig *slot_respawn(const Slot *s) {
         if (s->pool)
                 return &s->pool->svc->respawn;
         return s->service->svc ? &s->service->svc->respawn : &fallback;
+}
+
+void supervisor_slot_kill(Supervisor *s, const Slot *slot, int sig) {
+        pid_t target;
+
+        slot_policy_signal(slot, sig, &target, &sig);
+        s->ops->kill(s->userdata, target, sig);
 }
 
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
@@ -241,6 +249,7 @@ void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
                 return;
         }
         assert(slot->pid > 0);
+        slot_policy_started(slot, now);
         /* A front stage reports no readiness: the channel queues what
          * workers park until it reads. */
         slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
@@ -308,10 +317,11 @@ void supervisor_retire_slot(Supervisor *s, Slot *slot) {
         case SLOT_RUNNING:
                 slot->ever_ready = slot->state == SLOT_RUNNING;
                 slot->state = SLOT_RETIRING;
+                slot_policy_clear(slot);
                 /* A worker covering for a rolled-back slot serves on until
                  * that slot's old worker is back (reload-rolling.c). */
                 if (slot->cover_until_usec == 0)
-                        s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                        supervisor_slot_kill(s, slot, SIGTERM);
                 break;
         case SLOT_BACKOFF:
                 slot->state = SLOT_DEAD;
@@ -567,7 +577,7 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 for (Generation *g = s->retiring; g; g = g->next)
                         GENERATION_FOREACH_SLOT(g, p, slot)
                                 if (slot_has_process(slot))
-                                        s->ops->kill(s->userdata, slot->pid, SIGQUIT);
+                                        supervisor_slot_kill(s, slot, SIGQUIT);
                 for (size_t i = 0; i < s->n_services; i++)
                         if (slot_has_process(&s->services[i]->front))
                                 s->ops->kill(s->userdata, s->services[i]->front.pid, SIGQUIT);
@@ -619,6 +629,7 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         switch (slot->state) {
         case SLOT_STARTING:
                 slot->state = SLOT_RUNNING;
+                slot_policy_ready(slot, now);
                 if (slot->pool->gen == s->current)
                         reload_rolling_uncover(s, slot);
                 break;
@@ -647,7 +658,7 @@ static void supervisor_kill_stragglers(Supervisor *s, Generation *g) {
                     n == 1 ? "" : "s");
         GENERATION_FOREACH_SLOT(g, p, slot)
                 if (slot_has_process(slot))
-                        s->ops->kill(s->userdata, slot->pid, SIGKILL);
+                        supervisor_slot_kill(s, slot, SIGKILL);
 }
 
 static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
@@ -665,6 +676,8 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
+        supervisor_policy_deadlines_due(s, s->current, now);
+        supervisor_policy_deadlines_due(s, s->pending, now);
         supervisor_scale_run(s, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
@@ -705,9 +718,11 @@ static uint64_t generation_next_deadline(const Generation *g) {
 
         if (!g)
                 return d;
-        GENERATION_FOREACH_SLOT(g, p, slot)
+        GENERATION_FOREACH_SLOT(g, p, slot) {
                 if (slot->state == SLOT_BACKOFF)
                         d = MIN(d, slot->backoff_until_usec);
+                d = MIN(d, slot_policy_next_deadline(slot));
+        }
         return d;
 }
 

@@ -326,6 +326,10 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st
 /* This worker's spawn, for the park functions below. */
 static const WorkerSpawn *worker_spawn;
 
+const WorkerSpawn *worker_get_spawn(void) {
+        return worker_spawn;
+}
+
 static bool park_on(const WorkerSpawn *sp) {
         return sp && sp->park_fd >= 0 && sp->svc->park &&
                !atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed);
@@ -430,6 +434,8 @@ void worker_main(const WorkerSpawn *sp) {
 
         worker_spawn = sp;
         worker_prepare(sp);
+        if (h->worker_main)
+                h->worker_main(sp);
         acceptor_init(&acceptor, sp);
         if (h->init) {
                 r = h->init(sp->svc);

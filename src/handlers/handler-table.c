@@ -7,6 +7,7 @@
 #include "handler.h"
 
 extern const HandlerVTable handler_echo;
+extern const HandlerVTable handler_exec;
 extern const HandlerVTable handler_http;
 /* "testing" (tests/handlers/testing.c) exists only in preforkd-testing,
  * the test suite's build of the daemon, which links it; here it is weak,
@@ -16,6 +17,7 @@ extern const HandlerVTable handler_testing __attribute__((weak));
 
 const HandlerVTable *const handler_table[] = {
         &handler_echo,
+        &handler_exec,
         &handler_http,
         &handler_testing,
         NULL,

@@ -58,8 +58,9 @@ static void fake_forget(void *userdata, Slot *s) {
         fake.forgets++;
 }
 
+/* A negative pid is the process group of a worker that leads one. */
 static void fake_kill(void *userdata, pid_t pid, int sig) {
-        ck_assert_int_gt(pid, 0);
+        ck_assert(pid > 0 || pid < -1);
         note("kill %d %s", (int) pid, sigabbrev_np(sig));
 }
 
@@ -224,7 +225,7 @@ void exited(pid_t pid, int code, int status) {
         bool known = supervisor_find_slot(fake.sup, pid);
         unsigned forgets = fake.forgets;
 
-        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { code, status }, fake.now);
+        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { .code = code, .status = status }, fake.now);
         /* every reaped worker is forgotten once, an unknown one never */
         ck_assert_uint_eq(fake.forgets, forgets + known);
         settle();

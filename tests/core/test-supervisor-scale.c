@@ -148,7 +148,7 @@ static void ready(pid_t pid) {
 }
 
 static void exited(pid_t pid, int code, int status) {
-        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { code, status }, fake.now);
+        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { .code = code, .status = status }, fake.now);
 }
 
 static Pool *pool(const char *name) {

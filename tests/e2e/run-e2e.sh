@@ -486,6 +486,38 @@ check "template: serves after the reload" echo_unix /run/preforkd-demo.sock agai
 check "template: systemctl stop" sx timeout 60 systemctl stop preforkd@demo.service
 check "template: Result=success" test "$(prop Result preforkd@demo.service)" = success
 
+# ---------------------------------------------------------------- exec handler
+say "preforkd@exec: a program pooled by handler exec, its output in the journal"
+sx sh -c "cat > '$CONFDIR/exec.conf'" <<'EOF'
+services = (
+        {
+                name = "app";
+                listen = [ "systemd:main" ];
+                workers = 2;
+                handler = "exec";
+                exec = {
+                        command = [ "/bin/sh", "-c", "echo \"hello from slot $PREFORKD_SLOT of $LISTEN_FDNAMES\"; echo \"<3>trouble in slot $PREFORKD_SLOT\" >&2; exec sleep 1000" ];
+                };
+        }
+);
+EOF
+jmark
+check "exec: systemctl start preforkd@exec.socket preforkd@exec.service" \
+        sx timeout 60 systemctl start preforkd@exec.socket preforkd@exec.service
+check "exec: journalctl -u preforkd@exec PREFORKD_SERVICE=app SYSLOG_IDENTIFIER=sh has the program's stdout" \
+        jwait '^hello from slot 0 of main$' -u preforkd@exec PREFORKD_SERVICE=app SYSLOG_IDENTIFIER=sh -o cat
+rec=$(jsince -u preforkd@exec SYSLOG_IDENTIFIER=sh -o export | grep -a -E '^(MESSAGE|PRIORITY|SYSLOG_PID|_TRANSPORT|PREFORKD_[A-Z_]+)=' | tr '\n' ' ')
+echo "   records: $rec"
+check "exec: its line carries slot, worker pid, generation and its pid" \
+        eval '[[ $rec == *"MESSAGE=hello from slot 0 of main"* && $rec == *PRIORITY=6* && $rec == *PREFORKD_SLOT=0* &&
+                 $rec == *PREFORKD_GENERATION=1* && $rec == *PREFORKD_WORKER_PID=* && $rec == *SYSLOG_PID=* &&
+                 $rec == *_TRANSPORT=journal* ]]'
+check "exec: a \"<3>\" line of its stderr is at priority err" \
+        jwait '^trouble in slot 1$' -u preforkd@exec SYSLOG_IDENTIFIER=sh -p err..err -o cat
+check "exec: systemctl stop preforkd@exec" sx timeout 60 systemctl stop preforkd@exec.service
+check "exec: Result=success, no program left" \
+        eval '[ "$(prop Result preforkd@exec.service)" = success ] && ! sx pgrep -x sleep'
+
 # ---------------------------------------------------------------- shipped config
 # last, so that a broken shipped config cannot spoil the checks above
 say "the shipped config $CONF with the shipped units"
