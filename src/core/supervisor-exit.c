@@ -97,9 +97,10 @@ static const char *verdict_text(const Slot *slot, const WorkerExit *e, RespawnVe
         case RESPAWN_PLANNED:
                 return kill ? (snprintf(buf, size, "; recycled for %s, replacing it", kill), buf) : "; replacing it";
         case RESPAWN_AT_ONCE:
+                if (kill)
+                        return "; replacing it at once";
                 (void) snprintf(buf, size, "; %s, replacing it at once",
-                                kill ? "killed by the master" : e->served ? "exited after serving"
-                                                                          : "exited after a stable run");
+                                e->served ? "exited after serving" : "exited after a stable run");
                 return buf;
         case RESPAWN_CRASH:
                 (void) snprintf(buf, size, "; crashed before serving (%u of %u allowed in %.1fs), replacing it at once",

@@ -68,8 +68,9 @@ START_TEST(test_hung_request_in_journal) {
         expect_fields(d, &r, (const char *const[]) { "PREFORKD_EXIT_SIGNAL", "PREFORKD_KILL_REASON", NULL },
                       (const char *const[]) { "SIGABRT", "request_timeout" });
         f = jr_get(&r, "MESSAGE");
-        TD_ASSERT_MSG(d, f && strstr(f->value, "killed for request_timeout, replacing it at once"), "MESSAGE=%s",
-                      f ? f->value : "-");
+        TD_ASSERT_MSG(d, f && strstr(f->value, "(killed: request_timeout) after ") &&
+                                 strstr(f->value, "; replacing it at once"),
+                      "MESSAGE=%s", f ? f->value : "-");
         jr_record_done(&r);
 
         TD_OK(d, td_wait_workers_without(d, 2, &owner, 1, TD_TIMEOUT, &after));
