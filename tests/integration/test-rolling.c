@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "itest.h"
+#include "ctl.h"
 
 static const char *const rolled_back[] = { "reload #1 rolled back", NULL };
 
@@ -17,7 +17,7 @@ static char *pool_config(const char *handler, const char *extra) {
         char *s;
 
         if (asprintf(&s,
-                     "log_level = \"debug\";\n"
+                     "log_level = \"debug\";\n" CTL_TOP "\n"
                      "services = ( { name = \"t\"; listen = [ \"127.0.0.1:0\" ]; workers = 4; handler = \"%s\";\n"
                      "  park = { enabled = false; }; %s } );\n",
                      handler, extra) < 0)
@@ -115,10 +115,39 @@ START_TEST(test_rolling_rollback_under_load) {
 }
 END_TEST
 
+/* `preforkctl reload`, the unit's ExecReload=, fails a rolled-back reload
+ * (so does `systemctl reload`) and says why; status counts it. */
+START_TEST(test_rolled_back_reload_fails_preforkctl) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = pool_config("testing", ""),
+                            *conf2 = pool_config("testing", "reload = { strategy = \"rolling\"; batch = 2; };\n"
+                                                            "  testing = { fail_init_from_slot = 2; };");
+        CtlRun r;
+
+        TD_ASSERT(d, conf && conf2);
+        TD_OK(NULL, td_new(&d));
+        TD_OK(d, td_write_config(d, conf));
+        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_write_config(d, conf2));
+        CTL(d, &r, "reload");
+        CTL_EXPECT(d, &r, 1);
+        TD_ASSERT_MSG(d, strstr(r.err, "a new worker of service t (slot "), "stderr: %s", r.err);
+        ctl_run_done(&r);
+        CTL(d, &r, "--json", "status");
+        CTL_EXPECT(d, &r, 0);
+        TD_ASSERT_MSG(d, strstr(r.out, "\"reloads\":{\"applied\":0,\"refused\":0,\"rolled_back\":1}"), "JSON: %s",
+                      r.out);
+        ctl_run_done(&r);
+        stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("rolling");
 
         TD_ADD_TEST(s, test_rolling_reload_under_load);
         TD_ADD_TEST(s, test_rolling_rollback_under_load);
+        TD_ADD_TEST(s, test_rolled_back_reload_fails_preforkctl);
         return td_run_suite(s);
 }
