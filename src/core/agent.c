@@ -20,11 +20,20 @@ typedef struct Agent {
         sd_event_source *source;
 } Agent;
 
+/* A listening socket handed over by the previous image of the master
+ * (a binary upgrade), waiting for agent_set_open() to take it. */
+typedef struct AgentAdopted {
+        char *key;
+        int fd;
+} AgentAdopted;
+
 struct AgentSet {
         sd_event *event;
         const Supervisor *supervisor;
         Agent **agents;
         size_t n_agents;
+        AgentAdopted *adopted;
+        size_t n_adopted;
 };
 
 size_t agent_format_reply(bool stopping, bool drained, unsigned idle, unsigned pool, char *buf, size_t size) {
@@ -168,12 +177,64 @@ int agent_set_new(sd_event *event, const Supervisor *s, AgentSet **ret) {
         return 0;
 }
 
+static void agent_set_drop_adopted(AgentSet *a) {
+        for (size_t i = 0; i < a->n_adopted; i++) {
+                free(a->adopted[i].key);
+                safe_close(a->adopted[i].fd);
+        }
+        a->adopted = mfree(a->adopted);
+        a->n_adopted = 0;
+}
+
+int agent_set_adopt(AgentSet *a, const char *key, int fd) {
+        AgentAdopted *l;
+        char *k;
+
+        assert(a);
+        assert(key);
+        assert(fd >= 0);
+
+        k = strdup(key);
+        if (!k)
+                return -ENOMEM;
+        l = realloc(a->adopted, (a->n_adopted + 1) * sizeof(AgentAdopted));
+        if (!l) {
+                free(k);
+                return -ENOMEM;
+        }
+        a->adopted = l;
+        a->adopted[a->n_adopted++] = (AgentAdopted) { .key = k, .fd = fd };
+        return 0;
+}
+
+/* The adopted socket for key, now the caller's, or -EBADF. */
+static int agent_set_take_adopted(AgentSet *a, const char *key) {
+        for (size_t i = 0; i < a->n_adopted; i++)
+                if (a->adopted[i].fd >= 0 && strcmp(a->adopted[i].key, key) == 0)
+                        return TAKE_FD(a->adopted[i].fd);
+        return -EBADF;
+}
+
+int agent_set_foreach_fd(const AgentSet *a, int (*cb)(const char *key, int fd, void *userdata), void *userdata) {
+        int r;
+
+        assert(a);
+        assert(cb);
+        for (size_t i = 0; i < a->n_agents; i++) {
+                r = cb(a->agents[i]->key, a->agents[i]->fd, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 AgentSet *agent_set_free(AgentSet *a) {
         if (!a)
                 return NULL;
         for (size_t i = 0; i < a->n_agents; i++)
                 agent_free(a->agents[i]);
         free(a->agents);
+        agent_set_drop_adopted(a);
         sd_event_unref(a->event);
         free(a);
         return NULL;
@@ -204,7 +265,11 @@ static int agent_set_add(AgentSet *a, const ServiceConfig *svc, const char *key)
         }
         a->agents = l;
 
-        r = listen_open(svc->proxy.agent_listen, 64, false, &ag->fd);
+        /* After a binary upgrade the socket is the one the previous image
+         * listened on: no connection is refused across the exec, and a
+         * port-0 address keeps the port HAProxy was told. */
+        ag->fd = agent_set_take_adopted(a, key);
+        r = ag->fd >= 0 ? 0 : listen_open(svc->proxy.agent_listen, 64, false, &ag->fd);
         if (r < 0) {
                 agent_free(ag);
                 return log_error_errno(r, "%s: agent_listen: cannot listen on %s: %s", svc->name,
@@ -245,6 +310,8 @@ int agent_set_open(AgentSet *a, const Config *c) {
                 if (r < 0)
                         return r;
         }
+        /* What the configuration no longer names is closed. */
+        agent_set_drop_adopted(a);
         return 0;
 }
 

@@ -37,6 +37,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AgentSet *, agent_set_free)
  * (a kept address keeps its socket across a reload). On failure, logged,
  * the ones opened stay until the next agent_set_prune(). */
 int agent_set_open(AgentSet *a, const Config *c);
+/* A listening socket the previous image of the master had for key (a
+ * binary upgrade): agent_set_open() uses it for that key instead of
+ * binding anew, and closes what it did not use. Takes fd. */
+int agent_set_adopt(AgentSet *a, const char *key, int fd);
+/* Calls cb with each agent check socket and its key, for the state an
+ * upgrade hands over; stops at the first negative return. */
+int agent_set_foreach_fd(const AgentSet *a, int (*cb)(const char *key, int fd, void *userdata), void *userdata);
 /* Closes every listener that none of the n configs (NULLs skipped)
  * names. */
 void agent_set_prune(AgentSet *a, const Config *const *keep, size_t n);

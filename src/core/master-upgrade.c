@@ -28,6 +28,16 @@ int master_upgrade(Master *m, int waiter_fd) {
 }
 
 #define PROGRAMS_NOTIFY_FD_NAME "programs-notify"
+/* "agent:" and the agent check socket's key (agent.c). */
+#define AGENT_FD_PREFIX "agent:"
+
+static int master_capture_agent(const char *key, int fd, void *userdata) {
+        _cleanup_free_ char *name = NULL;
+
+        if (asprintf(&name, AGENT_FD_PREFIX "%s", key) < 0)
+                return -ENOMEM;
+        return master_state_add_fd(userdata, name, fd);
+}
 
 static int master_capture_output(int fd, const OutputSource *src, void *userdata) {
         StateOutput *o = master_state_add_output(userdata);
@@ -68,6 +78,11 @@ static int master_op_capture(void *userdata, MasterState *st) {
                         return r;
         }
         r = output_set_foreach(&m->programs.output, master_capture_output, st);
+        if (r < 0)
+                return r;
+        /* The agent check sockets stay open across the exec: HAProxy's
+         * checks are never refused, and a port-0 one keeps its port. */
+        r = agent_set_foreach_fd(m->agents, master_capture_agent, st);
         if (r < 0)
                 return r;
         return state_live_capture(m->supervisor, &m->listeners, st);
@@ -152,10 +167,19 @@ static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
         log_set_max_level(master_current_config(m)->log_level);
         master_take_programs(m, st);
 
-        /* The control socket, the metrics endpoint and the agent ports are
-         * bound anew (their sockets do not cross the exec): a client that
-         * connects in the moment of the exec is refused, and HAProxy takes
-         * a refused agent check for no news. */
+        /* The control socket and the metrics endpoint are bound anew
+         * (their sockets do not cross the exec): a client that connects in
+         * the moment of the exec is refused. The agent check sockets came
+         * with the state. */
+        for (size_t i = 0; i < st->n_fds; i++)
+                if (strncmp(st->fds[i].name, AGENT_FD_PREFIX, strlen(AGENT_FD_PREFIX)) == 0 && st->fds[i].fd >= 0) {
+                        r = agent_set_adopt(m->agents, st->fds[i].name + strlen(AGENT_FD_PREFIX), st->fds[i].fd);
+                        if (r < 0)
+                                return asprintf(ret_why, "cannot take the agent check sockets over: %s",
+                                                STRERROR(r)) < 0
+                                               ? -ENOMEM
+                                               : r;
+                }
         r = master_setup_observability(m, master_current_config(m));
         if (r < 0)
                 return asprintf(ret_why, "cannot set up the control socket or metrics: %s", STRERROR(r)) < 0

@@ -100,6 +100,23 @@ static void host_ctl(const Host *h, const char *command) {
         TD_ASSERT_MSG(h->d, r == 0, "preforkctl %s web on host %u: %d", command, h->n, r);
 }
 
+/* preforkctl upgrade on host h: the binary on disk (the same build here)
+ * re-executed in place, its new generation serving: exit 0. */
+static void host_upgrade(Host *h) {
+        char sock[512];
+        int r;
+
+        snprintf(sock, sizeof sock, "%s/control", td_dir(h->d));
+        r = fleet_run((const char *const[]) { preforkctl(), "-s", sock, "upgrade", NULL }, TD_TIMEOUT);
+        TD_ASSERT_MSG(h->d, r == 0, "preforkctl upgrade on host %u: %d", h->n, r);
+        TD_OK(h->d, td_wait_log(h->d, "Upgraded from", TD_TIMEOUT, NULL));
+        /* The manager was told as for a reload. */
+        TD_OK(h->d, td_wait_notify(h->d, "RELOADING=1", TD_TIMEOUT, NULL));
+        TD_OK(h->d, td_wait_notify(h->d, "READY=1", TD_TIMEOUT, NULL));
+        /* Its new generation came from the reload path. */
+        h->generation++;
+}
+
 /* A reload of host h with park on or off, applied. */
 static void host_reload(Host *h, bool park) {
         _cleanup_free_ char *conf = host_config(h, park);
@@ -241,6 +258,7 @@ START_TEST(test_fleet) {
                         /* Drained: nothing new for it but what was on its
                          * way, at most one request per client. */
                         fleet_snapshot(&load, &d0);
+                        host_upgrade(&hosts[i]);
                         host_reload(&hosts[i], true);
                         fleet_snapshot(&load, &d1);
                         TD_ASSERT_MSG(NULL, d1.by_host[i] - d0.by_host[i] <= N_KEEPALIVE + N_CLOSE,
@@ -252,7 +270,7 @@ START_TEST(test_fleet) {
                 wait_host_serves(&hosts[i], &s1, 20);
                 fleet_snapshot(&load, &s2);
                 fprintf(stderr, "fleet: host %u %s under load: %lu answers meanwhile, %lu failed\n", i + 1,
-                        "drained, reloaded and undrained",
+                        "drained, upgraded, reloaded and undrained",
                         s2.ok - s1.ok, s2.failed - s1.failed);
         }
         fleet_snapshot(&load, &s2);
