@@ -188,6 +188,7 @@ typedef struct Acceptor {
         int epfd;                     /* made before the first wait, else -EBADF */
         int park_fd;                  /* the park channel while it works, else -EBADF */
         bool park_readable;           /* the last wait said so: look at the channel next */
+        bool accept_first;            /* the last connection was handed back: a new one's turn */
         size_t next;                  /* the listener to try first */
         int reserve_fd;               /* accept_reserve: one fd kept free for a connection */
         bool reserve_spent;           /* given up for a connection: open it again before the next accept */
@@ -309,23 +310,62 @@ static int acceptor_take_parked(Acceptor *a, Conn *c) {
         return 1;
 }
 
-/* Waits for one connection. Handed-back connections come first: their
- * clients have been waiting with a request ready. Whether one is queued is
- * read from the service's count (park_hand_back()), not asked of the
- * channel, which would cost a system call per accepted connection; the
- * count is only a hint, and the channel's own readiness in the epoll set
- * is the guarantee: a connection handed back while the count said none is
- * taken as soon as the listeners have nothing (at the latest when the
- * worker would sleep, since the channel wakes it), so an error in the
- * count can only change the order, never lose a connection. Accepts
- * before it waits: under load the queue is rarely empty, and the wait
- * would be a wasted system call. */
-static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c) {
+/* Whether a handed-back connection may be queued. It is read from the
+ * service's count (park_hand_back()), not asked of the channel, which
+ * would cost a system call per accepted connection. The count is only a
+ * hint; the channel's own readiness in the epoll set is the guarantee: a
+ * connection handed back while the count said none is taken as soon as
+ * the listeners have nothing (at the latest when the worker would sleep,
+ * since the channel wakes it), so an error in the count can only change
+ * the order, never lose a connection. */
+static bool acceptor_parked_queued(Acceptor *a) {
+        return a->park_fd >= 0 &&
+               (a->park_readable ||
+                atomic_load_explicit(&a->sp->service_score->handback_queued, memory_order_relaxed) > 0);
+}
+
+/* Accepts a new connection on one of the listeners, trying the one that
+ * last had one first: the fd, -EAGAIN when none is queued (or the worker
+ * paused for want of fds), or another negative errno. */
+static int acceptor_accept(Acceptor *a, Conn *c) {
         const WorkerSpawn *sp = a->sp;
 
+        for (size_t k = 0; k < sp->n_listen_fds; k++) {
+                size_t i = (a->next + k) % sp->n_listen_fds;
+                socklen_t peer_len = sizeof a->peer;
+                int fd;
+
+                fd = accept4(sp->listen_fds[i], (struct sockaddr *) &a->peer, &peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0 && IN_SET(errno, EMFILE, ENFILE))
+                        fd = acceptor_out_of_fds(a, sp->listen_fds[i], errno, &a->peer, &peer_len);
+                if (fd >= 0) {
+                        a->next = i;
+                        *c = (Conn) {
+                                .fd = fd,
+                                .peer = peer_len > 0 ? (const struct sockaddr *) &a->peer : NULL,
+                                .peer_len = peer_len,
+                        };
+                        return fd;
+                }
+                if (fd == -EAGAIN)
+                        return fd;
+                if (!IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENOBUFS, ENOMEM))
+                        return negative_errno();
+        }
+        return -EAGAIN;
+}
+
+/* Waits for one connection. When both a handed-back connection and a new
+ * one wait, the worker takes them in turn, one of each: both clients have
+ * a request ready, and a worker that always preferred one kind would
+ * starve the other (hot keep-alive connections that yield their worker
+ * after their time slice come back through the front stage, and must not
+ * keep new clients in the accept queue for ever, nor the reverse).
+ * Accepts before it waits: under load the queue is rarely empty, and the
+ * wait would be a wasted system call. */
+static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c) {
         for (;;) {
                 struct epoll_event ev;
-                socklen_t peer_len;
                 int fd, n;
 
                 if (stop_requested)
@@ -334,34 +374,24 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c) {
                         a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                         a->reserve_spent = a->reserve_fd < 0;
                 }
-                if (a->park_fd >= 0 &&
-                    (a->park_readable ||
-                     atomic_load_explicit(&sp->service_score->handback_queued, memory_order_relaxed) > 0)) {
+                if (!a->accept_first && acceptor_parked_queued(a)) {
                         a->park_readable = false;
-                        if (acceptor_take_parked(a, c) > 0)
+                        if (acceptor_take_parked(a, c) > 0) {
+                                a->accept_first = true;
                                 return c->fd;
-                }
-                for (size_t k = 0; k < sp->n_listen_fds; k++) {
-                        size_t i = (a->next + k) % sp->n_listen_fds;
-
-                        peer_len = sizeof a->peer;
-                        fd = accept4(sp->listen_fds[i], (struct sockaddr *) &a->peer, &peer_len,
-                                     SOCK_CLOEXEC | SOCK_NONBLOCK);
-                        if (fd < 0 && IN_SET(errno, EMFILE, ENFILE))
-                                fd = acceptor_out_of_fds(a, sp->listen_fds[i], errno, &a->peer, &peer_len);
-                        if (fd >= 0) {
-                                a->next = i;
-                                *c = (Conn) {
-                                        .fd = fd,
-                                        .peer = peer_len > 0 ? (const struct sockaddr *) &a->peer : NULL,
-                                        .peer_len = peer_len,
-                                };
-                                return fd;
                         }
-                        if (fd == -EAGAIN)
-                                return fd;
-                        if (!IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENOBUFS, ENOMEM))
-                                return negative_errno();
+                }
+                fd = acceptor_accept(a, c);
+                if (fd >= 0) {
+                        a->accept_first = false;
+                        return fd;
+                }
+                if (fd != -EAGAIN)
+                        return fd;
+                if (a->accept_first) {
+                        /* Nothing new: the handed-back one, if any. */
+                        a->accept_first = false;
+                        continue;
                 }
 
                 acceptor_prepare_wait(a);
@@ -399,6 +429,23 @@ bool worker_park_full(void) {
                 return false;
         atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         return true;
+}
+
+bool worker_others_waiting(void) {
+        const WorkerSpawn *sp = worker_spawn;
+        struct pollfd pfds[16];
+        size_t n;
+
+        if (!sp)
+                return false;
+        if (atomic_load_explicit(&sp->service_score->handback_queued, memory_order_relaxed) > 0)
+                return true;
+        /* Services with more listeners than this are asked about their
+         * first ones only: the answer is a hint for when to yield. */
+        n = MIN(sp->n_listen_fds, ELEMENTSOF(pfds));
+        for (size_t i = 0; i < n; i++)
+                pfds[i] = (struct pollfd) { .fd = sp->listen_fds[i], .events = POLLIN };
+        return n > 0 && poll(pfds, n, 0) > 0;
 }
 
 int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n) {

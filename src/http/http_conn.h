@@ -38,6 +38,13 @@ typedef struct HttpWorker {
         char server_field[64];       /* "Server: preforkd/x.y.z\r\n" */
         size_t server_field_len;
         size_t index_max;            /* longest index name */
+        /* Whether the next request of a keep-alive connection is read
+         * before waiting for it: a score that goes up when such a read
+         * found the request there and down when it found nothing (see
+         * wait_next_request()), and a count for the occasional read that
+         * tests a low score again. */
+        int read_first;
+        unsigned read_first_probe;
 } HttpWorker;
 
 /* One accepted connection. */
@@ -50,6 +57,7 @@ typedef struct HttpConn {
         size_t in_len;               /* bytes of w->in in use */
         uint64_t n_requests;         /* answered so far */
         uint64_t start_usec;         /* when the current request began */
+        uint64_t held_since_usec;    /* when this worker took the connection (accepted or handed back) */
         bool keep_alive;             /* decided for the current response */
         bool linger;                 /* unread input may follow: close gently */
         bool nodelay;                /* TCP_NODELAY is set */
