@@ -57,6 +57,26 @@ static void wait_parked(TestDaemon *d, int n) {
         }
 }
 
+/* The front stage sleeps: it is seen in state S 50 times in a row, 2 ms
+ * apart (after up to TD_TIMEOUT for the first time). A front stage that
+ * polls something ready over and over is seen running. */
+static void assert_front_sleeps(TestDaemon *d) {
+        _cleanup_free_ pid_t *f = NULL;
+        uint64_t deadline = td_now() + TD_TIMEOUT;
+        unsigned asleep = 0;
+
+        TD_ASSERT(d, td_front_stages(d, &f) == 1);
+        while (asleep < 50) {
+                _cleanup_free_ char *state = td_proc_status(f[0], "State");
+
+                TD_ASSERT_MSG(d, state && (state[0] == 'S' || td_now() < deadline),
+                              "the front stage is in state %s after %u looks in state S: it spins", state ? state : "?",
+                              asleep);
+                asleep = state[0] == 'S' ? asleep + 1 : 0;
+                td_sleep(TD_MSEC(2));
+        }
+}
+
 static void get_ok(TestDaemon *d, Client *c, const char *path, const char *body) {
         char req[256];
         Response r;
@@ -320,6 +340,9 @@ START_TEST(test_slow_reader_does_not_pin) {
         TD_ASSERT(d, r.status == 200 && r.body_len == 64 * 1024 * 1024);
         TD_ASSERT(d, memcmp(r.body + r.body_len - 3, "END", 3) == 0);
         response_done(&r);
+        /* The connection waits for its next request in the front stage,
+         * which waits for input now, not for room to send. */
+        assert_front_sleeps(d);
         get_ok(d, &slow, "/a.txt", "hello world\n");
         client_close(&slow);
         TD_OK(d, td_kill(d, SIGTERM));
