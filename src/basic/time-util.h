@@ -7,3 +7,5 @@
 
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t now_usec(void);
+/* CLOCK_REALTIME in microseconds: for times shown to people. */
+uint64_t now_realtime_usec(void);

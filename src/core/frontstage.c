@@ -453,7 +453,7 @@ void frontstage_main(const WorkerSpawn *sp) {
         if (f.epfd < 0 || epoll_ctl(f.epfd, EPOLL_CTL_ADD, f.channel, &ev) < 0)
                 fatal(EX_OSERR, "%s front stage: epoll: %s", sp->svc->name, STRERROR(errno));
         atomic_store(&sp->score->pid, (int) getpid());
-        atomic_store(&sp->score->state, WORKER_IDLE);
+        score_set_state(sp->score, WORKER_IDLE);
         frontstage_publish(&f);
 
         for (;;) {

@@ -28,6 +28,9 @@ struct Service {
         int park_fds[2];              /* [0] the front stage's end, [1] the workers' */
         Slot front;
         uint64_t front_kill_usec;     /* retiring front stage: SIGKILL then */
+        /* Drained by the operator (preforkctl drain): load balancers'
+         * agent checks are told "drain"; the service still serves. */
+        bool drained;
 };
 
 int service_new(const char *name, Service **ret);

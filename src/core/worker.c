@@ -486,6 +486,28 @@ void worker_prepare(const WorkerSpawn *sp) {
                 fatal(EX_OSERR, "%s[slot %u]: cannot set no_new_privs: %s", sp->svc->name, sp->slot, STRERROR(errno));
 }
 
+/* The score around one connection: the core knows when a connection's
+ * work begins and ends; a handler refines the state in between (reading,
+ * writing, keep-alive) and names the request. A connection handed back by
+ * the front stage was counted when it was accepted. */
+static void worker_score_begin(WorkerScore *score, const Conn *c) {
+        if (!c->parked)
+                atomic_fetch_add_explicit(&score->connections, 1, memory_order_relaxed);
+        score_begin_connection(score, c->peer, c->peer_len);
+        score_set_state(score, WORKER_BUSY);
+}
+
+static void worker_score_end(const WorkerSpawn *sp, WorkerScore *score) {
+        score_end_work(score);
+        score_set_state(score, WORKER_IDLE);
+        atomic_store_explicit(&sp->service_score->last_connection_end_usec, now_realtime_usec(),
+                              memory_order_relaxed);
+}
+
+WorkerScore *worker_score(void) {
+        return worker_spawn ? worker_spawn->score : NULL;
+}
+
 void worker_main(const WorkerSpawn *sp) {
         const HandlerVTable *h = sp->svc->handler;
         WorkerScore *score = sp->score;
@@ -502,7 +524,7 @@ void worker_main(const WorkerSpawn *sp) {
         }
 
         atomic_store(&score->pid, (int) getpid());
-        atomic_store(&score->state, WORKER_IDLE);
+        score_set_state(score, WORKER_IDLE);
         r = readiness_send(sp->ready_fd, sp->generation, sp->slot);
         if (r < 0)
                 log_warning_errno(r, "%s[slot %u]: cannot report readiness: %s", sp->svc->name, sp->slot, STRERROR(r));
@@ -516,12 +538,10 @@ void worker_main(const WorkerSpawn *sp) {
                                 continue;
                         fatal(EX_OSERR, "%s[slot %u]: accept failed: %s", sp->svc->name, sp->slot, STRERROR(fd));
                 }
-                atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
-                if (!c.parked)
-                        atomic_fetch_add_explicit(&score->connections, 1, memory_order_relaxed);
+                worker_score_begin(score, &c);
                 (void) h->serve(sp->svc, &c);
                 safe_close(fd);
-                atomic_store_explicit(&score->state, WORKER_IDLE, memory_order_relaxed);
+                worker_score_end(sp, score);
 
                 /* max_requests counts connections: one that comes back
                  * from the front stage was counted when it was accepted. */
@@ -539,13 +559,14 @@ void worker_main(const WorkerSpawn *sp) {
                 Conn c;
 
                 while (acceptor_take_parked(&acceptor, &c) > 0) {
-                        atomic_store_explicit(&score->state, WORKER_BUSY, memory_order_relaxed);
+                        worker_score_begin(score, &c);
                         (void) h->serve(sp->svc, &c);
                         safe_close(c.fd);
+                        worker_score_end(sp, score);
                 }
         }
 
-        atomic_store(&score->state, WORKER_EXITING);
+        score_set_state(score, WORKER_EXITING);
         log_debug("%s[slot %u]: worker leaving after %" PRIu64 " connections, %" PRIu64 " wakeups", sp->svc->name,
                   sp->slot, served, atomic_load(&score->wakeups));
         _exit(0);

@@ -36,6 +36,9 @@ _noreturn_ void worker_main(const WorkerSpawn *spawn);
 
 /* True once the master asked this worker to stop gracefully (SIGTERM). */
 bool worker_stop_requested(void);
+/* This worker's scoreboard entry, for a handler to refine its state and
+ * name its request (score_* in scoreboard.h); NULL outside a worker. */
+WorkerScore *worker_score(void);
 
 /* The first steps of every child the master forks (worker or front
  * stage): the generation's log level, signal handlers, the privilege drop,

@@ -43,6 +43,7 @@ static int echo_serve(const ServiceConfig *svc, const Conn *c) {
                 int r;
 
                 if (n > 0) {
+                        score_add_bytes(worker_score(), (uint64_t) n, (uint64_t) n);
                         /* A client that stops reading is as idle as one
                          * that stops sending. */
                         r = worker_send_all(fd, echo_buf, (size_t) n, 0, svc->idle_timeout_usec);

@@ -139,6 +139,7 @@ static int make_nonblocking(int fd) {
 }
 
 static void log_request(HttpConn *c, const HttpRequest *req) {
+        score_end_request(worker_score(), (int) c->status, c->body_bytes);
         if (c->w->cfg->access_log)
                 http_log_access(c, req, now_usec() - c->start_usec);
 }
@@ -193,6 +194,25 @@ static int http_park(HttpConn *c, ParkKind kind, uint64_t deadline) {
  * must arrive before deadline (header_timeout), however slowly it trickles
  * in. Returns 1 with *ret filled, or 0 when the connection is to end (the
  * client closed, timed out, or sent garbage, which was answered). */
+/* Names the request in the scoreboard (what preforkctl status shows, and
+ * what a request_timeout kill reports): its request line as received. */
+static void score_request(const HttpRequest *req, uint64_t body) {
+        WorkerScore *score = worker_score();
+        const char *line, *end;
+
+        if (!score)
+                return;
+        line = req->method_name.p;
+        end = memchr(line, '\n', (size_t) (req->head + req->head_len - line));
+        if (!end)
+                end = req->head + req->head_len;
+        if (end > line && end[-1] == '\r')
+                end--;
+        score_begin_request(score, line, (size_t) (end - line));
+        score_add_bytes(score, req->head_len + body, 0);
+        score_set_state(score, WORKER_WRITING);
+}
+
 static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
         HttpWorker *w = c->w;
         size_t scanned = 0;
@@ -200,6 +220,7 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
         bool may_park = true;
         int r;
 
+        score_set_state(worker_score(), WORKER_READING);
         for (;;) {
                 if (c->in_len > 0) {
                         size_t end = http_parse_find_head_end(w->in, c->in_len, scanned);
@@ -442,6 +463,7 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
 
         c->status = 0;
         c->body_bytes = 0;
+        score_request(req, body);
         /* A body beyond what is drained is refused whatever the method:
          * serving the request and then dropping the connection would leave
          * the client sending into a closed socket, and 413 tells it why
@@ -564,6 +586,8 @@ static int wait_next_request(HttpConn *c) {
 
         if (c->in_len > 0)
                 return 1;
+        score_end_work(worker_score());
+        score_set_state(worker_score(), WORKER_KEEPALIVE);
         if (worker_park_possible() && slice_over(c, now) && http_park(c, PARK_IDLE, end) >= 0)
                 return HTTP_PARKED;
         if (read_first_wanted(w)) {
@@ -670,6 +694,7 @@ static int http_serve(const ServiceConfig *svc, const Conn *conn) {
                         break;
                 c.start_usec = now_usec();
                 deadline = c.start_usec + worker.cfg->header_timeout_usec;
+                score_begin_work(worker_score());
         }
 
         if (c.linger)
