@@ -23,7 +23,8 @@ static const char *const top_keys[] = {
 
 static const char *const service_keys[] = {
         "name", "listen", "backlog", "workers", "handler", "max_requests",
-        "idle_timeout", "defer_accept", "respawn", "park", NULL,
+        "idle_timeout", "defer_accept", "respawn", "park",
+        "proxy_protocol", "proxy_from", "proxy_timeout", "agent_listen", NULL,
 };
 
 static const char *const respawn_keys[] = {
@@ -38,6 +39,7 @@ static void service_config_done(ServiceConfig *s) {
                 free(s->listen_str[i]);
         free(s->listen_str);
         free(s->listen_line);
+        config_proxy_done(&s->proxy);
         if (s->handler && s->handler->config_free)
                 s->handler->config_free(s->handler_config);
 }
@@ -320,6 +322,8 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
                 r = -EINVAL;
         if (parse_park(p, svc, s) < 0)
                 r = -EINVAL;
+        if (config_proxy_parse(p, svc, &s->proxy) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -358,6 +362,32 @@ static void check_unique(ConfigParser *p, const config_setting_t *list, Config *
                                                      b->name ? b->name : "?");
                                 }
                         }
+                }
+        }
+}
+
+/* An agent_listen address is one service's, and no service's listen
+ * address. */
+static void check_unique_agents(ConfigParser *p, const config_setting_t *list, const Config *c) {
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ListenAddress *a = c->services[i].proxy.agent_listen;
+                const config_setting_t *at;
+                char ka[256], kb[256];
+
+                if (!a || listen_is_port_zero(a) || listen_format(a, ka, sizeof ka) < 0)
+                        continue;
+                at = config_setting_get_member(config_setting_get_elem(list, (unsigned) i), "agent_listen");
+                for (size_t j = 0; j < c->n_services; j++) {
+                        const ServiceConfig *b = &c->services[j];
+
+                        if (j < i && b->proxy.agent_listen &&
+                            listen_format(b->proxy.agent_listen, kb, sizeof kb) >= 0 && strcmp(ka, kb) == 0)
+                                config_error(p, at, NULL, "duplicate agent_listen address %s (also in service \"%s\")",
+                                             ka, b->name ? b->name : "?");
+                        for (size_t m = 0; m < b->n_listen; m++)
+                                if (listen_format(&b->listen[m], kb, sizeof kb) >= 0 && strcmp(ka, kb) == 0)
+                                        config_error(p, at, NULL, "%s is also a listen address of service \"%s\"", ka,
+                                                     b->name ? b->name : "?");
                 }
         }
 }
@@ -505,6 +535,7 @@ static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
                         r = -EINVAL;
         }
         check_unique(p, list, c);
+        check_unique_agents(p, list, c);
         return p->n_errors > 0 ? -EINVAL : r;
 }
 

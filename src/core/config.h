@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "conf-parser.h"
+#include "config-proxy.h"
 #include "handler.h"
 #include "listen.h"
 #include "macros.h"
@@ -34,6 +35,7 @@ struct ServiceConfig {
         uint64_t max_parked;     /* how many the front stage holds at most */
         uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
         void *handler_config;    /* the handler's own group, parsed by it */
+        ProxyConfig proxy;       /* behind a load balancer: PROXY header, agent check */
 };
 
 typedef struct Config {

@@ -12,6 +12,7 @@
 #include "handler.h"
 #include "log.h"
 #include "park.h"
+#include "proxy-read.h"
 #include "time-util.h"
 #include "worker.h"
 
@@ -302,12 +303,82 @@ static void held_send(FrontStage *f, Held *h, uint32_t events) {
         held_become(f, h, PARK_IDLE, now + h->st.keepalive_usec);
 }
 
+static void held_log_close(const FrontStage *f, const Held *h, const char *why) {
+        ScorePeer p = { .sa.sa_family = AF_UNSPEC };
+        char peer[64];
+
+        if (h->st.peer_len <= sizeof p)
+                memcpy(&p, &h->st.peer, h->st.peer_len);
+        score_peer_format(&p, peer, sizeof peer);
+        log_debug("%s front stage: closing the connection from %s: %s", f->sp->svc->name, peer, why);
+}
+
+/* The rest of a PROXY header (PARK_PROXY), taken exactly: the bytes after
+ * it stay in the socket. Once it is complete, the connection goes back to
+ * a worker as a fresh one would, with the header's client as its peer
+ * (the real one for LOCAL): an IDLE connection with nothing gathered. */
+static void held_proxy(FrontStage *f, Held *h) {
+        size_t n = h->st.n_bytes;
+        const char *why = NULL;
+        ProxyHeader hdr;
+        int r;
+
+        if (!IN_SET(h->st.proxy_mode, PROXY_V1, PROXY_V2, PROXY_ANY)) {
+                held_log_close(f, h, "parked with an unknown PROXY mode");
+                held_close(f, h);
+                return;
+        }
+        for (;;) {
+                if (!h->buf) {
+                        h->buf = malloc(h->st.gather_max);
+                        if (!h->buf) {
+                                held_close(f, h);
+                                return;
+                        }
+                }
+                r = proxy_read(h->fd, h->st.proxy_mode, h->buf, h->st.gather_max, &n, &hdr, &why);
+                if (r != -ENOBUFS)
+                        break;
+                /* A v2 header longer than what was allocated for. */
+                size_t size = proxy_header_bound(h->buf, n);
+                char *b = realloc(h->buf, size);
+                if (!b) {
+                        held_close(f, h);
+                        return;
+                }
+                h->buf = b;
+                h->st.gather_max = (uint32_t) size;
+        }
+        h->st.n_bytes = (uint32_t) n;
+        if (r == 0)
+                return;
+        if (r < 0) {
+                held_log_close(f, h, why ? why : STRERROR(r));
+                held_close(f, h);
+                return;
+        }
+        if (!hdr.local) {
+                memcpy(&h->st.peer, &hdr.source, hdr.source_len);
+                h->st.peer_len = hdr.source_len;
+        }
+        held_count(f, h, -1);
+        h->st.kind = PARK_IDLE;
+        held_count(f, h, +1);
+        h->st.n_bytes = 0;
+        h->st.gather_max = 0;
+        held_hand_back(f, h);
+}
+
 /* The client of h sent something, or went away. */
 static void held_on_event(FrontStage *f, Held *h, uint32_t events) {
         ssize_t n;
 
         if (h->st.kind == PARK_SENDING) {
                 held_send(f, h, events);
+                return;
+        }
+        if (h->st.kind == PARK_PROXY) {
+                held_proxy(f, h);
                 return;
         }
         if (h->st.gather_max == 0) {
@@ -358,6 +429,8 @@ static void frontstage_expire(FrontStage *f, uint64_t now) {
                         (void) send(h->fd, answer, len, MSG_DONTWAIT | MSG_NOSIGNAL);
                         (void) shutdown(h->fd, SHUT_WR);
                 }
+                if (h->st.kind == PARK_PROXY)
+                        held_log_close(f, h, "PROXY header not complete within proxy_timeout");
                 atomic_fetch_add_explicit(&f->score->park_expired, 1, memory_order_relaxed);
                 held_close(f, h);
         }
@@ -379,7 +452,8 @@ static int frontstage_timeout_ms(const FrontStage *f, uint64_t now) {
 
 /* What a graceful stop does with a held connection: one idle between two
  * requests is closed (a FIN: nothing is left unread), unless the handler
- * has no such boundary (echo), and one that never sent a byte likewise; a
+ * has no such boundary (echo), and one that never sent a byte, or not yet
+ * its whole PROXY header, likewise; a
  * head in progress goes back to a worker, which finishes the request
  * (the master stops the workers only once the front stage has left); a
  * file being sent is finished here. */
@@ -398,6 +472,10 @@ static void frontstage_stop_one(FrontStage *f, Held *h) {
                         held_hand_back(f, h);
                 break;
         case PARK_SENDING:
+                break;
+        case PARK_PROXY:
+                /* Nothing of it has reached a handler yet. */
+                held_close(f, h);
                 break;
         case _PARK_KIND_MAX:
                 abort();

@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <systemd/sd-event.h>
 
+#include "agent.h"
 #include "config-loader.h"
 #include "fd-util.h"
 #include "listener.h"
@@ -30,6 +31,7 @@ typedef struct Master {
         Notifier *notifier;
         ConfigLoader *loader;         /* a reload's config being loaded off the loop */
         ListenerSet listeners;
+        AgentSet *agents;             /* agent_listen: HAProxy's agent checks */
         int ready_fd;                 /* the master's end of the readiness socket */
         int ready_worker_fd;          /* the workers' end */
         sd_event_source *ready_source;
@@ -89,6 +91,9 @@ static void master_prune_listeners(Master *m) {
         };
 
         listener_set_prune(&m->listeners, keep, ELEMENTSOF(keep), s->state == SUPERVISOR_STOPPING);
+        /* Agent checks go on during a stop: they answer "down". */
+        if (!stopping)
+                agent_set_prune(m->agents, keep, ELEMENTSOF(keep));
 }
 
 static void master_reload_done(Master *m, bool applied) {
@@ -277,6 +282,8 @@ static int master_apply(Master *m, Config *c, bool first, int *ret_exit) {
                 return r;
         *ret_exit = EX_OSERR;
         r = listener_set_open(&m->listeners, c);
+        if (r >= 0)
+                r = agent_set_open(m->agents, c);
         if (r < 0)
                 return r;
         if (first)
@@ -494,6 +501,7 @@ static int master_setup_event(Master *m) {
 
 static void master_done(Master *m) {
         config_loader_free(m->loader);
+        agent_set_free(m->agents);
         supervisor_free(m->supervisor);
         listener_set_done(&m->listeners);
         sd_event_source_disable_unref(m->ready_source);
@@ -521,6 +529,11 @@ int master_run(const char *config_path, Config *config) {
         r = supervisor_new(&master_ops, &m, &m.supervisor);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the supervisor: %s", STRERROR(r));
+                goto finish;
+        }
+        r = agent_set_new(m.event, m.supervisor, &m.agents);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the agent checks: %s", STRERROR(r));
                 goto finish;
         }
         r = listener_set_adopt_systemd(&m.listeners);

@@ -23,7 +23,11 @@
  * any one worker that reads takes a handed-back connection whole. */
 
 #define PARK_MAGIC UINT32_C(0x70666b70)   /* "pfkp" */
-#define PARK_VERSION 1
+/* Raised whenever ParkState or the kinds change (2: PARK_PROXY and the
+ * client from a PROXY header), so that a front stage and workers of
+ * different binaries (during an in-place upgrade) refuse each other's
+ * messages instead of misreading them. */
+#define PARK_VERSION 2
 /* The most bytes that travel with a connection; a head that has more
  * stays with its worker. Well below the socket's send buffer. */
 #define PARK_BYTES_MAX (64U * 1024U)
@@ -32,6 +36,12 @@ typedef enum ParkKind {
         PARK_IDLE,            /* between requests: nothing read yet */
         PARK_HEAD,            /* a request head has begun to arrive */
         PARK_SENDING,         /* the rest of a response is a file, for a client that reads slowly */
+        /* Fresh from accept(), its PROXY header (proxy_mode) not complete:
+         * the n_bytes of it read so far travel, and the front stage takes
+         * the rest before deadline_usec, not a byte more. It hands the
+         * connection back as an IDLE one with nothing gathered and the
+         * header's client as its peer. */
+        PARK_PROXY,
         _PARK_KIND_MAX,
 } ParkKind;
 
@@ -55,7 +65,7 @@ typedef struct ParkState {
         uint64_t send_timeout_usec;
         uint64_t keepalive_usec;
         uint32_t keep_alive;
-        uint32_t reserved;
+        uint32_t proxy_mode;          /* PROXY: the ProxyMode the header is read with */
         uint32_t n_bytes;             /* bytes that follow this header in the message */
         uint32_t peer_len;
         struct sockaddr_storage peer;

@@ -45,6 +45,7 @@ int scoreboard_new(size_t capacity, Scoreboard **ret) {
                 return negative_errno();
         b->service = map;
         b->scores = (WorkerScore *) (b->service + 1);
+        assert((uintptr_t) b->scores % _Alignof(WorkerScore) == 0);
         b->capacity = capacity;
         *ret = TAKE_PTR(b);
         return 0;

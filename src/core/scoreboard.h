@@ -129,7 +129,9 @@ void score_peer_format(const ScorePeer *p, char *buf, size_t size);
  * stopping before it tells workers to stop, so that they close idle
  * connections instead of parking them. */
 typedef struct ServiceScore {
-        _Atomic int stopping;
+        /* Aligned like a WorkerScore, so that the entries that follow it
+         * in the mapping are aligned too. */
+        _Alignas(64) _Atomic int stopping;
         _Atomic uint64_t parked;           /* held by the front stage now */
         _Atomic uint64_t parked_idle;      /* ... of which idle between requests */
         _Atomic uint64_t parked_head;      /* ... of which with a request arriving */

@@ -504,6 +504,18 @@ static void worker_score_end(const WorkerSpawn *sp, WorkerScore *score) {
                               memory_order_relaxed);
 }
 
+/* Serves the connection c, whose fd it closes: its PROXY header first,
+ * when the service wants one (or c was parked in the middle of it). */
+static void worker_serve(const WorkerSpawn *sp, Conn *c) {
+        struct sockaddr_storage client;
+
+        worker_score_begin(sp->score, c);
+        if (worker_proxy_take(sp, c, &client) > 0)
+                (void) sp->svc->handler->serve(sp->svc, c);
+        safe_close(c->fd);
+        worker_score_end(sp, sp->score);
+}
+
 WorkerScore *worker_score(void) {
         return worker_spawn ? worker_spawn->score : NULL;
 }
@@ -512,6 +524,7 @@ void worker_main(const WorkerSpawn *sp) {
         const HandlerVTable *h = sp->svc->handler;
         WorkerScore *score = sp->score;
         uint64_t served = 0;
+        bool fresh;
         int r;
 
         worker_spawn = sp;
@@ -538,14 +551,12 @@ void worker_main(const WorkerSpawn *sp) {
                                 continue;
                         fatal(EX_OSERR, "%s[slot %u]: accept failed: %s", sp->svc->name, sp->slot, STRERROR(fd));
                 }
-                worker_score_begin(score, &c);
-                (void) h->serve(sp->svc, &c);
-                safe_close(fd);
-                worker_score_end(sp, score);
+                fresh = !c.parked;
+                worker_serve(sp, &c);
 
                 /* max_requests counts connections: one that comes back
                  * from the front stage was counted when it was accepted. */
-                if (!c.parked)
+                if (fresh)
                         served++;
                 if (sp->svc->max_requests > 0 && served >= sp->svc->max_requests)
                         break;
@@ -558,12 +569,8 @@ void worker_main(const WorkerSpawn *sp) {
         if (stop_requested && acceptor.park_fd >= 0 && atomic_load(&sp->service_score->stopping)) {
                 Conn c;
 
-                while (acceptor_take_parked(&acceptor, &c) > 0) {
-                        worker_score_begin(score, &c);
-                        (void) h->serve(sp->svc, &c);
-                        safe_close(c.fd);
-                        worker_score_end(sp, score);
-                }
+                while (acceptor_take_parked(&acceptor, &c) > 0)
+                        worker_serve(sp, &c);
         }
 
         score_set_state(score, WORKER_EXITING);

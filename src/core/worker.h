@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "config.h"
+#include "handler.h"
 #include "park.h"
 #include "scoreboard.h"
 #include "time-util.h"
@@ -86,3 +87,17 @@ int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupt
  * client stops taking data. A response in flight is finished even when a
  * graceful stop is requested. Returns 0, -ETIMEDOUT, or a negative errno. */
 int worker_send_all(int fd, const void *buf, size_t len, int flags, uint64_t timeout_usec);
+
+/* Between accept() and the handler, on a service with proxy_protocol
+ * (worker-proxy.c): checks proxy_from and takes the PROXY header off the
+ * connection c (fresh from accept(), or parked with its header
+ * incomplete). A header that is not there at once is gathered by the
+ * front stage, so that a slow one never pins a worker for longer than
+ * park.delay (without a front stage, for at most proxy_timeout). On a
+ * complete header naming a client, c->peer points at *client and the
+ * worker's score shows it.
+ *
+ * Returns 1 when the handler is to serve c (at once for a connection that
+ * needs no header); 0 when c was parked, or is to be closed (refused,
+ * malformed, too slow: logged at debug with the peer). */
+int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *client);

@@ -95,6 +95,8 @@ void http_log_access(const HttpConn *c, const HttpRequest *req, uint64_t duratio
         fields[n++] = num[3];
         fields[n++] = field(&o, end, "PREFORKD_SERVICE=", w->svc->name, strlen(w->svc->name));
         fields[n++] = field(&o, end, "PREFORKD_REMOTE=", c->remote, strlen(c->remote));
+        /* The client: from the PROXY header when the service takes one. */
+        fields[n++] = field(&o, end, "PREFORKD_CLIENT=", c->remote, strlen(c->remote));
         fields[n++] = field(&o, end, "PREFORKD_HTTP_METHOD=", method.p, method.n);
         fields[n++] = field(&o, end, "PREFORKD_HTTP_TARGET=", target.p, target.n);
         if (req && req->referer.p)

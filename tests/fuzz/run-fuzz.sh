@@ -2,11 +2,10 @@
 # SPDX-License-Identifier: MIT
 #
 # Builds the libFuzzer targets with clang (ASan + UBSan) in their own build
-# directory and runs the HTTP parser, chunked decoder and config fuzzers
-# for a bounded time on the committed seed corpus. New inputs go to a
-# temporary directory, so the
-# tree stays clean; a crash leaves its reproducer in the build directory
-# and fails the script.
+# directory and runs the HTTP parser, chunked decoder, config and PROXY
+# header fuzzers for a bounded time on the committed seed corpus. New
+# inputs go to a temporary directory, so the tree stays clean; a crash
+# leaves its reproducer in the build directory and fails the script.
 #
 #   tests/fuzz/run-fuzz.sh [SECONDS]      (default 60, or $FUZZ_SECONDS)
 #
@@ -23,7 +22,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
         CC=clang meson setup "$build" "$src" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
                 --buildtype=debugoptimized >/dev/null
 fi
-ninja -C "$build" tests/fuzz/fuzz-http-parse tests/fuzz/fuzz-http-chunked tests/fuzz/fuzz-config >/dev/null
+ninja -C "$build" tests/fuzz/fuzz-http-parse tests/fuzz/fuzz-http-chunked tests/fuzz/fuzz-config tests/fuzz/fuzz-proxy >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/preforkd-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -51,4 +50,5 @@ run_target() {
 run_target fuzz-http-parse http-parse "$seconds" 16384
 run_target fuzz-http-chunked http-chunked $(( (seconds + 1) / 2 )) 8192
 run_target fuzz-config config $(( (seconds + 1) / 2 )) 8192
+run_target fuzz-proxy proxy $(( (seconds + 3) / 4 )) 1024
 echo "run-fuzz: no failure"

@@ -387,6 +387,32 @@ int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret) {
         return -ENOENT;
 }
 
+int td_conn_holder(TestDaemon *d, int client_fd, pid_t *ret) {
+        _cleanup_free_ pid_t *pids = NULL;
+        unsigned long inode = 0;
+        pid_t owner;
+        int n, r;
+
+        r = td_conn_owner(d, client_fd, &owner);
+        if (r != -ENOENT) {
+                if (r >= 0)
+                        *ret = owner;
+                return r;
+        }
+        r = find_server_socket(client_fd, &inode, NULL);
+        if (r < 0)
+                return r;
+        n = td_front_stages(d, &pids);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++)
+                if (proc_holds_inode(pids[i], &inode, 1)) {
+                        *ret = pids[i];
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 /* Only /proc/net/tcp shows how much of what a peer received its process has
  * read; there is no event for it. */
 int td_wait_conn_read(int client_fd, uint64_t timeout) {

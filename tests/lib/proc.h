@@ -49,6 +49,9 @@ int td_wait_group_gone(TestDaemon *d, uint64_t timeout);
  * TCP socket client_fd (found through /proc/net/tcp{,6} and /proc/PID/fd of
  * the master's children). -ENOENT if no worker holds it (yet). */
 int td_conn_owner(TestDaemon *d, int client_fd, pid_t *ret);
+/* Like td_conn_owner(), front stages included: the pid of the worker or
+ * front stage holding the server side of client_fd. */
+int td_conn_holder(TestDaemon *d, int client_fd, pid_t *ret);
 /* Waits until the daemon has read everything the test sent on the
  * connected TCP socket client_fd: nothing unacknowledged on the test's
  * side, nothing unread in the receive queue of the daemon's side. For "the
