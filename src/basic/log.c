@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -87,7 +89,7 @@ static int stderr_is_journal(void) {
         return st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
 }
 
-static void write_stderr(int level, const char *message) {
+static void write_stderr_as(int level, const char *identifier, pid_t pid, const char *message, size_t len) {
         char ts[64];
         struct timespec t;
         struct tm tm;
@@ -99,8 +101,12 @@ static void write_stderr(int level, const char *message) {
 
         /* One fprintf() per record: stderr is unbuffered, and a single write
          * keeps lines from master and workers from interleaving. */
-        (void) fprintf(stderr, "%s %s[%d]: <%s> %s\n", ts, program_invocation_short_name, (int) getpid(),
-                       log_level_to_string(level), message);
+        (void) fprintf(stderr, "%s %s[%d]: <%s> %.*s\n", ts, identifier, (int) pid, log_level_to_string(level),
+                       (int) MIN(len, (size_t) INT_MAX), message);
+}
+
+static void write_stderr(int level, const char *message) {
+        write_stderr_as(level, program_invocation_short_name, getpid(), message, strlen(message));
 }
 
 /* PREFORKD_JOURNAL_SOCKET=PATH names the socket journald's native protocol is
@@ -304,47 +310,59 @@ static int journal_send(const JournalRecord *r) {
         return journal_send_memfd(fd, r);
 }
 
+/* The formatted numbers a record's fields point to. */
+typedef struct RecordText {
+        char priority[4], slot[16], pid[16], generation[16], status[16], sig[24], uptime[24], syslog_pid[16];
+} RecordText;
+
+/* MESSAGE (len bytes of message), PRIORITY, SYSLOG_IDENTIFIER and the
+ * PREFORKD_* fields of f (may be NULL). */
+static void record_add_common(JournalRecord *r, RecordText *t, int level, const char *identifier,
+                              const char *message, size_t len, const LogFields *f) {
+        record_add(r, "MESSAGE", strlen("MESSAGE"), message, len);
+        (void) snprintf(t->priority, sizeof t->priority, "%d", level);
+        RECORD_ADD(r, "PRIORITY", t->priority);
+        RECORD_ADD(r, "SYSLOG_IDENTIFIER", identifier);
+        if (!f)
+                return;
+        if (f->service)
+                RECORD_ADD(r, "PREFORKD_SERVICE", f->service);
+        if (f->slot >= 0) {
+                (void) snprintf(t->slot, sizeof t->slot, "%d", f->slot);
+                RECORD_ADD(r, "PREFORKD_SLOT", t->slot);
+        }
+        if (f->worker_pid > 0) {
+                (void) snprintf(t->pid, sizeof t->pid, "%d", (int) f->worker_pid);
+                RECORD_ADD(r, "PREFORKD_WORKER_PID", t->pid);
+        }
+        if (f->generation > 0) {
+                (void) snprintf(t->generation, sizeof t->generation, "%u", f->generation);
+                RECORD_ADD(r, "PREFORKD_GENERATION", t->generation);
+        }
+        if (f->exit_status >= 0) {
+                (void) snprintf(t->status, sizeof t->status, "%d", f->exit_status);
+                RECORD_ADD(r, "PREFORKD_EXIT_STATUS", t->status);
+        }
+        if (f->exit_signal > 0) {
+                const char *abbrev = sigabbrev_np(f->exit_signal);
+                if (abbrev)
+                        (void) snprintf(t->sig, sizeof t->sig, "SIG%s", abbrev);
+                else
+                        (void) snprintf(t->sig, sizeof t->sig, "%d", f->exit_signal);
+                RECORD_ADD(r, "PREFORKD_EXIT_SIGNAL", t->sig);
+        }
+        if (f->uptime_usec >= 0) {
+                (void) snprintf(t->uptime, sizeof t->uptime, "%" PRIi64, f->uptime_usec);
+                RECORD_ADD(r, "PREFORKD_UPTIME_USEC", t->uptime);
+        }
+}
+
 static void write_journal(int level, const char *message, const LogFields *f, const char *const *extra,
                           size_t n_extra) {
         JournalRecord r = { .n_iov = 0 };
-        char priority[4], slot[16], pid[16], generation[16], status[16], sig[24], uptime[24];
+        RecordText t;
 
-        RECORD_ADD(&r, "MESSAGE", message);
-        (void) snprintf(priority, sizeof priority, "%d", level);
-        RECORD_ADD(&r, "PRIORITY", priority);
-        RECORD_ADD(&r, "SYSLOG_IDENTIFIER", program_invocation_short_name);
-        if (f) {
-                if (f->service)
-                        RECORD_ADD(&r, "PREFORKD_SERVICE", f->service);
-                if (f->slot >= 0) {
-                        (void) snprintf(slot, sizeof slot, "%d", f->slot);
-                        RECORD_ADD(&r, "PREFORKD_SLOT", slot);
-                }
-                if (f->worker_pid > 0) {
-                        (void) snprintf(pid, sizeof pid, "%d", (int) f->worker_pid);
-                        RECORD_ADD(&r, "PREFORKD_WORKER_PID", pid);
-                }
-                if (f->generation > 0) {
-                        (void) snprintf(generation, sizeof generation, "%u", f->generation);
-                        RECORD_ADD(&r, "PREFORKD_GENERATION", generation);
-                }
-                if (f->exit_status >= 0) {
-                        (void) snprintf(status, sizeof status, "%d", f->exit_status);
-                        RECORD_ADD(&r, "PREFORKD_EXIT_STATUS", status);
-                }
-                if (f->exit_signal > 0) {
-                        const char *abbrev = sigabbrev_np(f->exit_signal);
-                        if (abbrev)
-                                (void) snprintf(sig, sizeof sig, "SIG%s", abbrev);
-                        else
-                                (void) snprintf(sig, sizeof sig, "%d", f->exit_signal);
-                        RECORD_ADD(&r, "PREFORKD_EXIT_SIGNAL", sig);
-                }
-                if (f->uptime_usec >= 0) {
-                        (void) snprintf(uptime, sizeof uptime, "%" PRIi64, f->uptime_usec);
-                        RECORD_ADD(&r, "PREFORKD_UPTIME_USEC", uptime);
-                }
-        }
+        record_add_common(&r, &t, level, program_invocation_short_name, message, strlen(message), f);
         for (size_t i = 0; i < n_extra; i++)
                 record_add_field(&r, extra[i]);
 
@@ -353,6 +371,36 @@ static void write_journal(int level, const char *message, const LogFields *f, co
          * under systemd reaches the journal too, only without the fields. */
         if (r.invalid || journal_send(&r) < 0)
                 write_stderr(level, message);
+}
+
+int log_forward(int level, const char *identifier, pid_t pid, const LogFields *f, const char *line, size_t len) {
+        JournalRecord r = { .n_iov = 0 };
+        RecordText t;
+        int k;
+
+        assert(identifier);
+        assert(line || len == 0);
+
+        /* Not filtered by log_max_level: that is the daemon's own
+         * verbosity, and a program's output is all there is of it. */
+        if (log_target != LOG_TARGET_JOURNAL) {
+                write_stderr_as(level, identifier, pid, line, len);
+                return 0;
+        }
+        record_add_common(&r, &t, level, identifier, line, len, f);
+        if (pid > 0) {
+                (void) snprintf(t.syslog_pid, sizeof t.syslog_pid, "%d", (int) pid);
+                RECORD_ADD(&r, "SYSLOG_PID", t.syslog_pid);
+        }
+        for (size_t i = 0; f && f->extra && f->extra[i]; i++)
+                record_add_field(&r, f->extra[i]);
+        k = r.invalid ? -EINVAL : journal_send(&r);
+        if (IN_SET(k, -EAGAIN, -EWOULDBLOCK))
+                return -EAGAIN;
+        /* No journald at all (or a bad field): stderr, like our own. */
+        if (k < 0)
+                write_stderr_as(level, identifier, pid, line, len);
+        return 0;
 }
 
 static size_t strv_length(const char *const *l) {

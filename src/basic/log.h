@@ -71,6 +71,17 @@ int log_internal(int level, int error, const LogFields *f, const char *fmt, ...)
  * ("KEY=value", n of them): for the HTTP access log. */
 void log_record(int level, const char *message, const char *const *fields, size_t n_fields);
 
+/* Sends one line of another program's output (len bytes, no newline) as a
+ * record of its own: under that program's identifier and pid (SYSLOG_PID=),
+ * with f's fields, at level, whatever the max level (which is the
+ * daemon's own verbosity). In journal mode nothing falls back to stderr:
+ * -EAGAIN means that journald's queue is full, and the caller keeps the line
+ * and slows the program down rather than crowd out the daemon's own
+ * records; on any other failure the line goes to stderr, as the daemon's
+ * own records do. On stderr the line is written like the daemon's own,
+ * under the program's name and pid. Returns 0 or -EAGAIN. */
+int log_forward(int level, const char *identifier, pid_t pid, const LogFields *f, const char *line, size_t len);
+
 #define STRERROR(e) strerror(abs(e))
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), NULL, __VA_ARGS__)

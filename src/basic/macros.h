@@ -52,6 +52,12 @@
                 _tf_;                           \
         })
 
+/* free() for "p = mfree(p);". */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }

@@ -104,7 +104,9 @@ static size_t agent_reply(const AgentSet *a, const char *key, char *buf, size_t 
                     atomic_load_explicit(&slot->score->state, memory_order_relaxed) == WORKER_IDLE)
                         idle++;
         }
-        return agent_format_reply(false, service->drained, idle, p->n_slots, buf, size);
+        /* The pool's size, not its slots: a pool scaled down still has
+         * the slots of workers that are leaving. */
+        return agent_format_reply(false, service->drained, idle, p->size, buf, size);
 }
 
 /* Answers one connection and closes it. The line fits an empty socket's

@@ -7,18 +7,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "log.h"
-
-#define WORKERS_MAX 4096
 
 static const char *const log_level_names[] = {
         "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", NULL,
 };
 
 static const char *const top_keys[] = {
-        "user", "group", "log_level", "shutdown_timeout", "services", NULL,
+        "user", "group", "log_level", "shutdown_timeout", "control_socket", "metrics_listen", "services", NULL,
 };
 
 static const char *const service_keys[] = {
@@ -54,6 +53,8 @@ Config *config_free(Config *c) {
         free(c->user);
         free(c->group);
         free(c->supplementary_gids);
+        free(c->control_socket);
+        free(c->metrics_listen);
         free(c);
         return NULL;
 }
@@ -214,6 +215,8 @@ static int parse_handler(ConfigParser *p, const config_setting_t *svc, ServiceCo
                                 r = -EINVAL;
                         } else if ((*t)->config_parse(p, svc, g, &s->handler_config) < 0)
                                 r = -EINVAL;
+                        else if ((*t)->worker_policy)
+                                (*t)->worker_policy(s->handler_config, &s->policy);
                 } else if (g) {
                         config_error(p, g, NULL, "only valid with handler = \"%s\"", (*t)->name);
                         r = -EINVAL;
@@ -288,6 +291,7 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         int64_t backlog = 511, workers = 1, max_requests = 0;
         int r = 0;
 
+        s->policy = (WorkerPolicy) WORKER_POLICY_INIT;
         if (config_setting_type(svc) != CONFIG_TYPE_GROUP) {
                 config_error(p, svc, NULL, "must be a group { ... }, not %s", config_type_name(config_setting_type(svc)));
                 return -EINVAL;
@@ -495,6 +499,58 @@ static int parse_user(ConfigParser *p, const config_setting_t *root, Config *c) 
         return r;
 }
 
+/* control_socket and metrics_listen: where the master can be asked about
+ * its state (control.h, metrics-http.h). */
+static int parse_observability(ConfigParser *p, const config_setting_t *root, Config *c) {
+        const char *why;
+        int r = 0;
+
+        const config_setting_t *cs = config_setting_get_member(root, "control_socket");
+
+        /* "" turns the control socket off, which no other string key
+         * allows. */
+        if (cs && config_setting_type(cs) == CONFIG_TYPE_STRING && config_setting_get_string(cs) &&
+            !config_setting_get_string(cs)[0]) {
+                c->control_socket = strdup("");
+                if (!c->control_socket)
+                        return -ENOMEM;
+        } else if (config_get_string(p, root, "control_socket", false, NULL, &c->control_socket) < 0)
+                r = -EINVAL;
+        else if (c->control_socket) {
+                _cleanup_free_ char *abs = config_resolve_path(p, c->control_socket);
+
+                if (!abs)
+                        return -ENOMEM;
+                if (strlen(abs) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
+                        config_error(p, config_setting_get_member(root, "control_socket"), NULL,
+                                     "path too long for a unix socket: %s", abs);
+                        r = -EINVAL;
+                }
+                free(c->control_socket);
+                c->control_socket = TAKE_PTR(abs);
+        }
+        if (config_get_string(p, root, "metrics_listen", false, NULL, &c->metrics_listen) < 0)
+                r = -EINVAL;
+        else if (c->metrics_listen) {
+                _cleanup_free_ char *resolved = NULL;
+                const char *v = c->metrics_listen;
+
+                if (strncmp(v, "unix:", 5) == 0 && v[5] && v[5] != '/') {
+                        _cleanup_free_ char *abs = config_resolve_path(p, v + 5);
+                        if (!abs || asprintf(&resolved, "unix:%s", abs) < 0)
+                                return -ENOMEM;
+                        v = resolved;
+                }
+                if (listen_parse(v, &c->metrics_address, &why) < 0 ||
+                    (c->metrics_address.type == LISTEN_SYSTEMD && (why = "\"systemd:\" is for services"))) {
+                        config_error(p, config_setting_get_member(root, "metrics_listen"), NULL,
+                                     "invalid address \"%s\": %s", v, why);
+                        r = -EINVAL;
+                }
+        }
+        return r;
+}
+
 static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
         const config_setting_t *root = config_root_setting(cfg), *list;
         int lvl = LOG_INFO, r = 0;
@@ -506,6 +562,8 @@ static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
                 r = -EINVAL;
         c->log_level = lvl;
         if (config_get_duration(p, root, "shutdown_timeout", 0, 86400, 10, &c->shutdown_timeout_usec) < 0)
+                r = -EINVAL;
+        if (parse_observability(p, root, c) < 0)
                 r = -EINVAL;
 
         list = config_lookup_member(p, root, "services", true);

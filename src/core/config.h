@@ -12,6 +12,9 @@
 #include "listen.h"
 #include "macros.h"
 
+/* The most workers one service may have (the workers setting, scale). */
+#define WORKERS_MAX 4096
+
 typedef struct RespawnConfig {
         uint64_t min_uptime_usec;
         uint64_t backoff_initial_usec;
@@ -36,6 +39,7 @@ struct ServiceConfig {
         uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
         void *handler_config;    /* the handler's own group, parsed by it */
         ProxyConfig proxy;       /* behind a load balancer: PROXY header, agent check */
+        WorkerPolicy policy;     /* from the handler (worker_policy()), else the defaults */
 };
 
 typedef struct Config {
@@ -49,6 +53,9 @@ typedef struct Config {
         size_t n_supplementary_gids;
         int log_level;
         uint64_t shutdown_timeout_usec;
+        char *control_socket;    /* NULL: unset (the default path); "": no control socket */
+        char *metrics_listen;    /* as written; NULL: no metrics endpoint */
+        ListenAddress metrics_address;
         ServiceConfig *services;
         size_t n_services;
 } Config;

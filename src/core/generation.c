@@ -7,6 +7,8 @@
 #include "time-util.h"
 
 static void pool_done(Pool *p) {
+        for (unsigned i = 0; p->slots && i < p->n_slots; i++)
+                free(p->slots[i].status);
         free(p->slots);
         free(p->listen_fds);
         service_unref(p->service);
@@ -27,7 +29,7 @@ static int pool_init(Pool *p, Generation *g, const ServiceConfig *svc, Service *
         p->gen = g;
         p->svc = svc;
         p->service = service_ref(service);
-        p->n_slots = svc->workers;
+        p->n_slots = p->size = svc->workers;
         p->slots = calloc(p->n_slots, sizeof(Slot));
         p->listen_fds = calloc(svc->n_listen, sizeof(int));
         if (!p->slots || !p->listen_fds)

@@ -20,6 +20,10 @@ struct Pool {
         size_t n_listen_fds;
         Slot *slots;
         unsigned n_slots;
+        /* How many workers the pool keeps: the workers setting, until
+         * scaled (supervisor-scale.h). Slots at and above it only finish
+         * leaving; the array shrinks as they go. */
+        unsigned size;
 };
 
 /* One configuration's set of workers: the first one, then one per reload.

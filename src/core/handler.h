@@ -2,13 +2,59 @@
 #pragma once
 
 #include <libconfig.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "conf-parser.h"
 #include "park.h"
 
 typedef struct ServiceConfig ServiceConfig;
+typedef struct WorkerSpawn WorkerSpawn;
+
+/* How a worker tells the master that it serves. */
+typedef enum WorkerReady {
+        WORKER_READY_ACCEPT_LOOP,  /* our own worker loop reports over the readiness socket */
+        WORKER_READY_NOTIFY,       /* READY=1 on the NOTIFY_SOCKET the master hands it */
+        WORKER_READY_LISTENING,    /* the master sees it waiting on a listener (listening-probe.h) */
+        WORKER_READY_IMMEDIATE,    /* reported by the worker right before it executes a program */
+        _WORKER_READY_MAX,
+} WorkerReady;
+
+/* Where a worker's standard output and error go. */
+typedef enum WorkerOutput {
+        WORKER_OUTPUT_INHERIT,     /* the master's own */
+        WORKER_OUTPUT_JOURNAL,     /* a pipe the master reads: one log record per line */
+        WORKER_OUTPUT_NULL,        /* /dev/null */
+        _WORKER_OUTPUT_MAX,
+} WorkerOutput;
+
+/* What the core must know to supervise a handler's workers when they are
+ * not (only) its own accept loop but programs of their own: how they
+ * report readiness and liveness, how they are stopped, where their output
+ * goes. A handler without a worker_policy() hook gets the defaults
+ * (WORKER_POLICY_INIT): our accept loop, SIGTERM, inherited output. */
+typedef struct WorkerPolicy {
+        WorkerReady ready;
+        uint64_t ready_timeout_usec;  /* a worker not ready by then is killed as a failed start; 0: no limit */
+        uint64_t watchdog_usec;       /* a ready worker silent (no WATCHDOG=1) this long is killed; 0: off */
+        int stop_signal;              /* what a graceful stop sends instead of SIGTERM */
+        /* The worker leads a process group of its own (setpgid), whose
+         * members are SIGKILLed with it and after it exits. */
+        bool own_process_group;
+        /* The stop signal goes to the whole group, not only the worker. */
+        bool stop_signal_to_group;
+        WorkerOutput output[2];       /* [0] stdout, [1] stderr */
+        char identifier[64];          /* SYSLOG_IDENTIFIER of the records of its output */
+} WorkerPolicy;
+
+#define WORKER_POLICY_INIT                                                                      \
+        {                                                                                       \
+                .ready = WORKER_READY_ACCEPT_LOOP,                                              \
+                .stop_signal = SIGTERM,                                                         \
+                .output = { WORKER_OUTPUT_INHERIT, WORKER_OUTPUT_INHERIT },                     \
+        }
 
 /* A connection as a handler gets it: fresh from accept(), or handed back
  * by the front stage with its state and the bytes it read meanwhile. */
@@ -45,6 +91,15 @@ typedef struct HandlerVTable {
         int (*config_parse)(ConfigParser *p, const config_setting_t *service, const config_setting_t *group,
                             void **ret);
         void (*config_free)(void *config);
+        /* Fills in *policy (preset to WORKER_POLICY_INIT) from the
+         * handler's parsed group. May be NULL. */
+        void (*worker_policy)(const void *config, WorkerPolicy *policy);
+
+        /* When set, a new worker runs this first, once worker_prepare()
+         * has dropped privileges: a handler whose workers are programs of
+         * their own executes its program here and never returns; when it
+         * returns, the worker goes on to its accept loop. */
+        void (*worker_main)(const WorkerSpawn *sp);
 
         /* Runs once in every new worker after privileges are dropped and
          * before the first accept(). Returns 0 or a negative errno; on error

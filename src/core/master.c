@@ -10,19 +10,28 @@
 
 #include "agent.h"
 #include "config-loader.h"
+#include "control.h"
+#include "daemon-view.h"
 #include "fd-util.h"
+#include "listen-queue.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metrics-http.h"
 #include "notify.h"
 #include "park.h"
+#include "programs.h"
 #include "readiness.h"
+#include "reload-outcome.h"
 #include "spawn.h"
+#include "supervisor-scale.h"
 #include "supervisor.h"
 #include "time-util.h"
 
 /* How often STATUS= is refreshed for the connection counters. */
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
+/* How often the listen queues are sampled for their peak. */
+#define SAMPLE_INTERVAL_USEC (1 * USEC_PER_SEC)
 
 typedef struct Master {
         sd_event *event;
@@ -37,10 +46,15 @@ typedef struct Master {
         sd_event_source *ready_source;
         sd_event_source *timer_source;
         sd_event_source *status_timer;
+        Programs programs;            /* workers that are programs of their own */
         bool reload_queued;           /* a HUP that came while a start or reload was under way */
-        unsigned n_reloads;           /* reloads handled: applied or refused */
-        bool last_reload_refused;
+        unsigned n_reloads;           /* reloads handled: applied, refused or rolled back */
+        ReloadOutcome last_reload;
         int exit_code;
+        DaemonView view;              /* what status and metrics read */
+        Control *control;             /* the control socket, or NULL */
+        MetricsHttp *metrics;         /* metrics_listen, or NULL */
+        sd_event_source *sample_timer;
 } Master;
 
 static void master_reload(Master *m);
@@ -50,8 +64,8 @@ static const Config *master_current_config(const Master *m) {
 }
 
 /* STATUS=: one summary per service of the current generation, the reload
- * in progress, and "reload #N applied|refused" once a reload has been
- * handled, which preforkd-reload (ExecReload=) waits for. With ready,
+ * in progress, and "reload #N applied|refused|rolled back" once a reload
+ * has been handled. With ready,
  * READY=1 goes in the same datagram, so both are seen together. Nothing
  * here blocks: the notifier queues what the manager cannot take yet
  * (defect 10), and plain STATUS= updates are coalesced. */
@@ -71,7 +85,7 @@ static void master_send_status(Master *m, bool ready) {
                 n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", s->pending->number);
         if (m->n_reloads > 0 && n < sizeof buf)
                 (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
-                                m->last_reload_refused ? "refused" : "applied");
+                                reload_outcome_to_string(m->last_reload));
         if (ready)
                 (void) notifier_send(m->notifier, "READY=1", buf);
         else
@@ -96,11 +110,15 @@ static void master_prune_listeners(Master *m) {
                 agent_set_prune(m->agents, keep, ELEMENTSOF(keep));
 }
 
-static void master_reload_done(Master *m, bool applied) {
+/* Every reload ends here, once: STATUS= and READY=1, the counters, and
+ * the answer to `preforkctl reload`. */
+static void master_reload_done(Master *m, ReloadOutcome outcome, const char *message, char *const *details) {
         m->n_reloads++;
-        m->last_reload_refused = !applied;
+        m->last_reload = outcome;
+        m->view.reloads[outcome]++;
         master_prune_listeners(m);
         master_send_status(m, true);
+        control_reload_finished(m->control, outcome, message, details);
 }
 
 /* After every event: the one timer follows the supervisor's next deadline,
@@ -122,8 +140,12 @@ static void master_sync(Master *m) {
 
 static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
         Master *m = userdata;
-        ExitStatus st = { .code = si->si_code, .status = si->si_status };
+        char tail[512];
+        ExitStatus st = { .code = si->si_code, .status = si->si_status, .output_tail = tail };
 
+        /* First what a program left in its pipes: its last lines belong
+         * before its exit record, which quotes them. */
+        programs_exited(&m->programs, supervisor_find_slot(m->supervisor, si->si_pid), si->si_pid, tail, sizeof tail);
         supervisor_worker_exited(m->supervisor, si->si_pid, &st, now_usec());
         master_send_status(m, false);
         master_sync(m);
@@ -151,20 +173,28 @@ static int master_op_spawn(void *userdata, Slot *s) {
         };
         char label[128];
         sd_event_source *watch = NULL;
+        int output[2];
         pid_t pid;
         int r;
 
+        r = programs_prepare_spawn(&m->programs, s, &sp, output);
+        if (r < 0)
+                return r;
         r = spawn_worker(&sp, &pid);
+        programs_spawned(&m->programs, s, &sp, r < 0 ? 0 : pid, output);
         if (r < 0)
                 return r;
         r = sd_event_add_child(m->event, &watch, pid, WEXITED, master_on_child, m);
         if (r < 0) {
                 /* A worker we cannot watch could never be respawned or
                  * reaped: take it down rather than run blind. */
+                char tail[1];
+
                 log_error_errno(r, "%s: cannot watch process %d, killing it: %s",
                                 slot_label(s, label, sizeof label), (int) pid, STRERROR(r));
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
+                programs_exited(&m->programs, s, pid, tail, sizeof tail);
                 return r;
         }
         s->pid = pid;
@@ -176,8 +206,9 @@ static void master_op_forget(void *userdata, Slot *s) {
         s->watch = sd_event_source_disable_unref(s->watch);
 }
 
+/* pid < 0: the process group -pid. */
 static void master_op_kill(void *userdata, pid_t pid, int sig) {
-        if (pid > 0)
+        if (pid > 0 || pid < -1)
                 (void) kill(pid, sig);
 }
 
@@ -188,12 +219,16 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
         case SUPERVISOR_EVENT_STARTED:
                 master_send_status(m, true);
                 break;
-        case SUPERVISOR_EVENT_RELOAD_APPLIED:
+        case SUPERVISOR_EVENT_RELOAD_APPLIED: {
+                char applied[64];
+
                 log_set_max_level(master_current_config(m)->log_level);
-                master_reload_done(m, true);
+                (void) snprintf(applied, sizeof applied, "applied: generation %u", m->supervisor->current->number);
+                master_reload_done(m, RELOAD_APPLIED, applied, NULL);
                 break;
+        }
         case SUPERVISOR_EVENT_RELOAD_REFUSED:
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_REFUSED, why, NULL);
                 break;
         case SUPERVISOR_EVENT_STOPPED:
                 (void) sd_event_exit(m->event, m->exit_code);
@@ -299,6 +334,19 @@ static int master_apply(Master *m, Config *c, bool first, int *ret_exit) {
         return r;
 }
 
+static bool streq_null(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The control socket and the metrics endpoint stay as they were started:
+ * a reload that changes them says so. */
+static void master_check_observability(const Config *old, const Config *new) {
+        if (!streq_null(old->control_socket, new->control_socket))
+                log_notice("control_socket changed: it takes effect when preforkd is started again");
+        if (!streq_null(old->metrics_listen, new->metrics_listen))
+                log_notice("metrics_listen changed: it takes effect when preforkd is started again");
+}
+
 /* The part of a reload that runs once its config is loaded: refuse it, or
  * open its listeners and start its generation. */
 static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char **errors, void *userdata) {
@@ -310,17 +358,25 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
         /* A load only starts while RUNNING, and a stop cancels it. */
         assert(m->supervisor->state == SUPERVISOR_RUNNING);
         m->loader = config_loader_free(m->loader);
+        if (r >= 0)
+                master_check_observability(master_current_config(m), c);
         if (r < 0) {
+                char why[128];
+
                 for (char **i = e; i && *i; i++)
                         log_error("%s", *i);
-                log_error("Reload failed: the configuration has %s; still serving generation %u with the old "
-                          "configuration",
-                          e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
-                master_reload_done(m, false);
+                (void) snprintf(why, sizeof why, "the configuration has %s; still serving generation %u",
+                                e && e[0] && e[1] ? "errors" : "an error", m->supervisor->current->number);
+                log_error("Reload failed: %s with the old configuration", why);
+                master_reload_done(m, RELOAD_REFUSED, why, e);
         } else if (master_apply(m, c, false, &ignored) < 0) {
+                char why[160];
+
+                (void) snprintf(why, sizeof why, "the new configuration cannot be set up (see the log); still "
+                                "serving generation %u", m->supervisor->current->number);
                 log_error("Reload failed; still serving generation %u with the old configuration",
                           m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_REFUSED, why, NULL);
         } else {
                 TAKE_PTR(c);
                 master_send_status(m, false);
@@ -361,13 +417,15 @@ static void master_reload(Master *m) {
         (void) snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec());
         (void) notifier_send(m->notifier, reloading, "Reloading configuration");
         log_info("Reloading configuration from %s", m->config_path);
+        /* Before anything can end it: the requests so far wait for it. */
+        control_reload_started(m->control);
 
         r = config_loader_start(m->event, m->config_path, master_on_config_loaded, m, &m->loader);
         if (r < 0) {
                 log_error_errno(r, "Reload failed: cannot start loading the configuration: %s; still serving "
                                    "generation %u with the old configuration",
                                 STRERROR(r), m->supervisor->current->number);
-                master_reload_done(m, false);
+                master_reload_done(m, RELOAD_REFUSED, "cannot start loading the configuration", NULL);
         }
 }
 
@@ -379,6 +437,7 @@ static void master_stop(Master *m, bool fast) {
         m->loader = config_loader_free(m->loader);
         if (!was_stopping)
                 (void) notifier_send(m->notifier, "STOPPING=1", "Stopping");
+        control_stopping(m->control);
         supervisor_stop(m->supervisor, fast, now_usec());
         /* Listeners close at the start of a stop: the kernel refuses new
          * connections while the workers finish theirs. */
@@ -403,8 +462,15 @@ static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *
                 log_info("Received SIGHUP");
                 master_reload(m);
                 break;
+        case SIGTTIN:
+        case SIGTTOU:
+                log_info("Received SIG%s", sigabbrev_np((int) si->ssi_signo));
+                if (supervisor_scale_all(m->supervisor, si->ssi_signo == SIGTTIN ? 1 : -1, now_usec()) >= 0)
+                        master_send_status(m, false);
+                break;
         default:
-                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads)",
+                log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads, TTIN/TTOU add/remove "
+                           "a worker)",
                            sigabbrev_np((int) si->ssi_signo));
                 break;
         }
@@ -442,11 +508,77 @@ static int master_on_status_timer(sd_event_source *es, uint64_t usec, void *user
         return sd_event_source_set_time_relative(es, STATUS_INTERVAL_USEC);
 }
 
+static int master_on_sample_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+
+        listen_queue_sample(m->supervisor);
+        return sd_event_source_set_time_relative(es, SAMPLE_INTERVAL_USEC);
+}
+
+static int master_op_control_reload(void *userdata) {
+        Master *m = userdata;
+
+        if (IN_SET(m->supervisor->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED))
+                return -ESHUTDOWN;
+        master_reload(m);
+        master_sync(m);
+        return 0;
+}
+
+static void master_op_control_changed(void *userdata) {
+        Master *m = userdata;
+
+        master_send_status(m, false);
+        master_sync(m);
+}
+
+static const ControlOps master_control_ops = {
+        .reload = master_op_control_reload,
+        .changed = master_op_control_changed,
+};
+
+/* The control socket and the metrics endpoint, once the first
+ * configuration is known. A control socket that cannot be had is logged
+ * and done without; metrics_listen is asked for explicitly, so a start
+ * without it fails like one without a listener. */
+static int master_setup_observability(Master *m, const Config *c) {
+        _cleanup_free_ char *path = NULL;
+        bool is_default;
+        int r;
+
+        m->view = (DaemonView) {
+                .supervisor = m->supervisor,
+                .pid = getpid(),
+                .start_realtime_usec = now_realtime_usec(),
+        };
+        r = control_socket_path(c, &path, &is_default);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the control socket: %s", STRERROR(r));
+        if (path) {
+                r = control_new(m->event, path, is_default, &m->view, m->supervisor, &master_control_ops, m,
+                                &m->control);
+                if (r < 0)
+                        return r;
+        } else
+                log_info("No control socket (control_socket = \"\")");
+        if (c->metrics_listen) {
+                r = metrics_http_new(m->event, &c->metrics_address, &m->view, m->supervisor, &m->metrics);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_add_time_relative(m->event, &m->sample_timer, CLOCK_MONOTONIC, SAMPLE_INTERVAL_USEC,
+                                       100 * USEC_PER_MSEC, master_on_sample_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the sampling timer: %s", STRERROR(r));
+        return sd_event_source_set_enabled(m->sample_timer, SD_EVENT_ON);
+}
+
 static int master_setup_event(Master *m) {
         /* USR1/USR2 mean "reopen logs" and the like to other daemons; an
          * operator's habit must not kill this master (their default
-         * action), so they are taken and logged as ignored. */
-        static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
+         * action), so they are taken and logged as ignored. TTIN/TTOU
+         * (gunicorn's convention) grow and shrink every pool by one. */
+        static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
         sigset_t mask;
         int r;
 
@@ -499,7 +631,19 @@ static int master_setup_event(Master *m) {
         return 0;
 }
 
+/* Something a program reported changed the supervisor's state. */
+static void master_on_programs_changed(void *userdata) {
+        Master *m = userdata;
+
+        master_send_status(m, false);
+        master_sync(m);
+}
+
 static void master_done(Master *m) {
+        programs_done(&m->programs);
+        control_free(m->control);
+        metrics_http_free(m->metrics);
+        sd_event_source_disable_unref(m->sample_timer);
         config_loader_free(m->loader);
         agent_set_free(m->agents);
         supervisor_free(m->supervisor);
@@ -515,7 +659,12 @@ static void master_done(Master *m) {
 
 int master_run(const char *config_path, Config *config) {
         _cleanup_(config_freep) Config *c = config;
-        Master m = { .ready_fd = -EBADF, .ready_worker_fd = -EBADF, .config_path = config_path };
+        Master m = {
+                .ready_fd = -EBADF,
+                .ready_worker_fd = -EBADF,
+                .config_path = config_path,
+                .programs = { .notify_fd = -EBADF },
+        };
         int r, ret = EX_OSERR;
 
         /* Up to 4096 workers per service, each a pidfd here. */
@@ -536,6 +685,7 @@ int master_run(const char *config_path, Config *config) {
                 log_error_errno(r, "Failed to set up the agent checks: %s", STRERROR(r));
                 goto finish;
         }
+        programs_init(&m.programs, m.event, m.supervisor, master_on_programs_changed, &m);
         r = listener_set_adopt_systemd(&m.listeners);
         if (r < 0)
                 goto finish;
@@ -543,6 +693,9 @@ int master_run(const char *config_path, Config *config) {
         /* Every listener is open before the first fork; if one fails, the
          * ones already open are closed (unix socket files removed) and no
          * worker was ever started. */
+        r = master_setup_observability(&m, c);
+        if (r < 0)
+                goto finish;
         r = master_apply(&m, c, true, &ret);
         if (r < 0)
                 goto finish;

@@ -24,6 +24,9 @@ const char *worker_state_to_string(WorkerState s) {
         return worker_state_table[s];
 }
 
+/* The entries follow the ServiceScore in one mapping. */
+_Static_assert(sizeof(ServiceScore) % _Alignof(WorkerScore) == 0, "scoreboard entries would be misaligned");
+
 int scoreboard_new(size_t capacity, Scoreboard **ret) {
         _cleanup_(scoreboard_freep) Scoreboard *b = NULL;
         void *map;

@@ -145,6 +145,7 @@ typedef struct ServiceScore {
         /* CLOCK_REALTIME usec when a worker last finished a connection:
          * tells a draining host's operator when it went idle. */
         _Atomic uint64_t last_connection_end_usec;
+        _Atomic uint64_t program_failures; /* total per-connection programs that failed (handler exec) */
 } ServiceScore;
 
 /* A service's scoreboard: one MAP_SHARED anonymous mapping made in the

@@ -61,6 +61,16 @@ Service *service_unref(Service *s) {
         return NULL;
 }
 
+void service_account_exit(Service *s, const WorkerScore *score) {
+        assert(s);
+        if (!score)
+                return;
+        s->connections_done += atomic_load(&score->connections);
+        s->requests_done += atomic_load(&score->requests);
+        s->bytes_in_done += atomic_load(&score->bytes_in);
+        s->bytes_out_done += atomic_load(&score->bytes_out);
+}
+
 int service_open_park(Service *s) {
         assert(s);
         if (s->park_fds[0] >= 0)

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "kill-reason.h"
 #include "macros.h"
 #include "scoreboard.h"
 #include "slot.h"
@@ -18,6 +19,14 @@ struct Service {
         Scoreboard *scoreboard;
         uint64_t restarts;            /* unplanned worker exits */
         uint64_t connections_done;    /* served by workers that have exited */
+        uint64_t requests_done;       /* ... and their requests and bytes */
+        uint64_t bytes_in_done, bytes_out_done;
+        uint64_t crashes;             /* exits that started or continued a respawn backoff */
+        uint64_t kills[_KILL_REASON_MAX]; /* workers the master ended, by why */
+        /* The kernel's accept queue on the serving generation's
+         * listeners, summed (listen-queue.c): now, its peak since the
+         * start, and the backlog it is bounded by. */
+        uint64_t listen_queue, listen_queue_peak, listen_backlog;
         /* The serving generation's settings; NULL once no generation
          * names the service any more. */
         const Config *config;
@@ -37,5 +46,7 @@ int service_new(const char *name, Service **ret);
 Service *service_ref(Service *s);
 /* Drops a reference; frees the service with the last one. Returns NULL. */
 Service *service_unref(Service *s);
+/* Adds what an exiting worker counted to the service's totals. */
+void service_account_exit(Service *s, const WorkerScore *score);
 /* Makes the park channel if there is none yet. */
 int service_open_park(Service *s);

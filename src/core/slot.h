@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kill-reason.h"
 #include "scoreboard.h"
 
 typedef struct Pool Pool;
@@ -34,6 +35,13 @@ typedef struct Slot {
         uint64_t backoff_until_usec;  /* when BACKOFF ends */
         WorkerScore *score;           /* its entry in the service's scoreboard, while it has a process */
         void *watch;                  /* the spawner's handle on the process */
+        /* Deadlines of the worker's policy (WorkerPolicy), 0 when none:
+         * STARTING, killed as a failed start unless ready by then;
+         * RUNNING, killed unless it sent WATCHDOG=1 since. */
+        uint64_t ready_deadline_usec;
+        uint64_t watchdog_deadline_usec;
+        KillReason kill_reason;       /* why the supervisor killed it, for its exit record; _KILL_REASON_INVALID: it did not */
+        char *status;                 /* its last STATUS= (sd_notify), or NULL */
 } Slot;
 
 const char *slot_state_to_string(SlotState s);

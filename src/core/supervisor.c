@@ -7,6 +7,8 @@
 
 #include "log.h"
 #include "respawn.h"
+#include "slot-policy.h"
+#include "supervisor-internal.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -53,6 +55,14 @@ static const RespawnConfig *slot_respawn(const Slot *s) {
         if (s->pool)
                 return &s->pool->svc->respawn;
         return s->service->svc ? &s->service->svc->respawn : &fallback;
+}
+
+/* Signals s's worker as its policy says (slot-policy.h). */
+static void slot_kill(Supervisor *s, const Slot *slot, int sig) {
+        pid_t target;
+
+        slot_policy_signal(slot, sig, &target, &sig);
+        s->ops->kill(s->userdata, target, sig);
 }
 
 int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
@@ -199,7 +209,7 @@ static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
 /* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
  * counts as a quick crash, so that a system out of processes is retried
  * with backoff instead of in a loop. */
-static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
+void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         Service *service = slot->service;
         char label[128];
         int r;
@@ -232,6 +242,7 @@ static void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
                 return;
         }
         assert(slot->pid > 0);
+        slot_policy_started(slot, now);
         /* A front stage reports no readiness: the channel queues what
          * workers park until it reads. */
         slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
@@ -298,7 +309,8 @@ static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) 
                 case SLOT_RUNNING:
                         slot->ever_ready = slot->state == SLOT_RUNNING;
                         slot->state = SLOT_RETIRING;
-                        s->ops->kill(s->userdata, slot->pid, SIGTERM);
+                        slot_policy_clear(slot);
+                        slot_kill(s, slot, SIGTERM);
                         break;
                 case SLOT_BACKOFF:
                         slot->state = SLOT_DEAD;
@@ -530,7 +542,7 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 for (Generation *g = s->retiring; g; g = g->next)
                         GENERATION_FOREACH_SLOT(g, p, slot)
                                 if (slot_has_process(slot))
-                                        s->ops->kill(s->userdata, slot->pid, SIGQUIT);
+                                        slot_kill(s, slot, SIGQUIT);
                 for (size_t i = 0; i < s->n_services; i++)
                         if (slot_has_process(&s->services[i]->front))
                                 s->ops->kill(s->userdata, s->services[i]->front.pid, SIGQUIT);
@@ -582,6 +594,7 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         switch (slot->state) {
         case SLOT_STARTING:
                 slot->state = SLOT_RUNNING;
+                slot_policy_ready(slot, now);
                 break;
         case SLOT_RETIRING:
                 /* A worker told to stop before it got ready: too late. */
@@ -596,6 +609,29 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
                 abort();
         }
         supervisor_run_timers(s, now);
+}
+
+static void supervisor_kill_for(Supervisor *s, Slot *slot, KillReason reason, const char *why);
+
+void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now) {
+        Slot *slot = supervisor_find_slot(s, pid);
+
+        if (!slot || !slot->pool)
+                return;
+        if (trigger) {
+                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0)
+                        supervisor_kill_for(s, slot, KILL_REASON_WATCHDOG, "asked for it with WATCHDOG=trigger");
+        } else if (!slot_policy_watchdog_ping(slot, now))
+                return;
+        supervisor_run_timers(s, now);
+}
+
+int supervisor_worker_status(Supervisor *s, pid_t pid, const char *text, size_t len) {
+        Slot *slot = supervisor_find_slot(s, pid);
+
+        if (!slot || !slot->pool)
+                return -ESRCH;
+        return slot_set_status(slot, text, len);
 }
 
 static void format_exit(const ExitStatus *st, char *buf, size_t size, LogFields *f) {
@@ -691,7 +727,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
         f.uptime_usec = (int64_t) e.uptime_usec;
         format_exit(st, how, sizeof how, &f);
 
-        service->connections_done += e.connections;
+        service_account_exit(service, slot->score);
         scoreboard_release(service->scoreboard, slot->score);
         slot->score = NULL;
         s->ops->forget(s->userdata, slot);
@@ -707,12 +743,20 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
         case SLOT_STARTING:
         case SLOT_RUNNING: {
                 bool was_starting = slot->state == SLOT_STARTING;
+                const char *reason = kill_reason_to_string(slot->kill_reason);
+                const char *extra[2] = { kill_reason_field(slot->kill_reason), NULL };
+                bool tail = !e.clean && st->output_tail && *st->output_tail;
                 uint64_t delay;
 
+                if (reason)
+                        f.extra = extra;
                 log_internal(e.clean ? LOG_INFO : LOG_WARNING, 0, &f,
-                             "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s", service->name,
-                             slot->index, (int) pid, how, (double) e.uptime_usec / 1e6, e.connections,
-                             was_starting ? ", before it was ready" : "");
+                             "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s%s%s%s%s%s",
+                             service->name, slot->index, (int) pid, how, (double) e.uptime_usec / 1e6,
+                             e.connections, was_starting ? ", before it was ready" : "", reason ? " (killed: " : "",
+                             reason ? reason : "", reason ? ")" : "", tail ? "; its last output: " : "",
+                             tail ? st->output_tail : "");
+                slot_policy_clear(slot);
                 if (!respawn_is_planned(&e))
                         service->restarts++;
                 slot->pid = 0;
@@ -737,6 +781,7 @@ void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, ui
                         supervisor_spawn(s, slot, now);
                         break;
                 }
+                service->crashes++;
                 log_internal(LOG_WARNING, 0, &f,
                              "%s[slot %u]: %u quick crash%s in a row (uptime under %.3fs or not ready), respawning in %.3fs",
                              service->name, slot->index, slot->crashes, slot->crashes == 1 ? "" : "es",
@@ -764,7 +809,7 @@ static void supervisor_kill_stragglers(Supervisor *s, Generation *g) {
                     n == 1 ? "" : "s");
         GENERATION_FOREACH_SLOT(g, p, slot)
                 if (slot_has_process(slot))
-                        s->ops->kill(s->userdata, slot->pid, SIGKILL);
+                        slot_kill(s, slot, SIGKILL);
 }
 
 static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
@@ -775,6 +820,37 @@ static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
                         supervisor_spawn(s, slot, now);
 }
 
+/* Kills the worker of slot for reason (logged with why), once. */
+static void supervisor_kill_for(Supervisor *s, Slot *slot, KillReason reason, const char *why) {
+        const char *extra[] = { kill_reason_field(reason), NULL };
+        LogFields f = slot_fields(slot);
+        char label[128];
+
+        f.extra = extra;
+        log_internal(LOG_WARNING, 0, &f, "%s: worker %d %s, killing it", slot_label(slot, label, sizeof label),
+                     (int) slot->pid, why);
+        slot->service->kills[reason]++;
+        slot->kill_reason = reason;
+        slot_policy_clear(slot);
+        slot_kill(s, slot, SIGKILL);
+}
+
+/* The policy's deadlines: a worker not ready in time is a failed start
+ * (its exit counts as a quick crash, and refuses a reload); a ready one
+ * whose watchdog ran out is hung. */
+static void supervisor_deadlines_due(Supervisor *s, Generation *g, uint64_t now) {
+        char why[128];
+
+        if (!g)
+                return;
+        GENERATION_FOREACH_SLOT(g, p, slot) {
+                KillReason reason = slot_policy_due(slot, now, why, sizeof why);
+
+                if (reason != _KILL_REASON_INVALID)
+                        supervisor_kill_for(s, slot, reason, why);
+        }
+}
+
 void supervisor_run_timers(Supervisor *s, uint64_t now) {
         char why[128];
 
@@ -782,6 +858,9 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
+        supervisor_deadlines_due(s, s->current, now);
+        supervisor_deadlines_due(s, s->pending, now);
+        supervisor_scale_run(s, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
 
@@ -817,9 +896,11 @@ static uint64_t generation_next_deadline(const Generation *g) {
 
         if (!g)
                 return d;
-        GENERATION_FOREACH_SLOT(g, p, slot)
+        GENERATION_FOREACH_SLOT(g, p, slot) {
                 if (slot->state == SLOT_BACKOFF)
                         d = MIN(d, slot->backoff_until_usec);
+                d = MIN(d, slot_policy_next_deadline(slot));
+        }
         return d;
 }
 
@@ -891,9 +972,9 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
         for (unsigned i = 0; i < p->n_slots; i++)
                 if (p->slots[i].state == SLOT_RUNNING)
                         up++;
-        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s", service->name, up,
-                     p->n_slots, service_connections(s, service), service->restarts,
-                     service->restarts == 1 ? "" : "s");
+        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s%s", service->name, up,
+                     p->size, service_connections(s, service), service->restarts,
+                     service->restarts == 1 ? "" : "s", service->drained ? ", draining" : "");
         if (l < 0 || (size_t) l >= size)
                 return -ENOBUFS;
         n = (size_t) l;
@@ -923,6 +1004,7 @@ static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, siz
                         return -ENOBUFS;
                 n += (size_t) l;
         }
+        pool_format_program_status(p, buf, size, &n);
         return 0;
 }
 

@@ -40,6 +40,10 @@ typedef enum SupervisorEvent {
 typedef struct ExitStatus {
         int code;
         int status;
+        /* The last lines of its stderr, when the spawner captured it (" | "
+         * between them); quoted in the record of an unclean exit. May be
+         * NULL. */
+        const char *output_tail;
 } ExitStatus;
 
 typedef struct SupervisorOps {
@@ -99,6 +103,13 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now);
  * loop. The sender's pid comes from the kernel (SO_PASSCRED), so a report
  * about another worker cannot be forged; stale reports are ignored. */
 void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsigned slot, uint64_t now);
+/* Worker pid sent WATCHDOG=1: its watchdog (WorkerPolicy.watchdog_usec)
+ * starts over; with trigger (WATCHDOG=trigger), it is killed now as if it
+ * had run out. Ignored for a worker without a watchdog or not ready yet. */
+void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now);
+/* Worker pid's STATUS= text (len bytes, kept up to SLOT_STATUS_MAX): shown
+ * in the status summary. -ESRCH when pid is no pool worker. */
+int supervisor_worker_status(Supervisor *s, pid_t pid, const char *text, size_t len);
 /* The worker pid ended (and has been reaped). */
 void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now);
 /* Acts on every deadline that has passed. */

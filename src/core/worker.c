@@ -140,6 +140,10 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         (void) sigaction(SIGALRM, &dfl, NULL);
         (void) sigaction(SIGUSR1, &ign, NULL);
         (void) sigaction(SIGUSR2, &ign, NULL);
+        /* The master's pool-size signals; their default action would stop
+         * a worker that an operator's kill to the process group reached. */
+        (void) sigaction(SIGTTIN, &ign, NULL);
+        (void) sigaction(SIGTTOU, &ign, NULL);
 
         /* TERM stays blocked except while the worker waits, so that a stop
          * request is only ever acted on between connections or requests. */
@@ -409,6 +413,10 @@ static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c) {
 /* This worker's spawn, for the park functions below. */
 static const WorkerSpawn *worker_spawn;
 
+const WorkerSpawn *worker_get_spawn(void) {
+        return worker_spawn;
+}
+
 static bool park_on(const WorkerSpawn *sp) {
         return sp && sp->park_fd >= 0 && sp->svc->park &&
                !atomic_load_explicit(&sp->service_score->stopping, memory_order_relaxed);
@@ -529,6 +537,8 @@ void worker_main(const WorkerSpawn *sp) {
 
         worker_spawn = sp;
         worker_prepare(sp);
+        if (h->worker_main)
+                h->worker_main(sp);
         acceptor_init(&acceptor, sp);
         if (h->init) {
                 r = h->init(sp->svc);

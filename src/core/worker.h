@@ -28,12 +28,23 @@ typedef struct WorkerSpawn {
         ServiceScore *service_score;  /* the service's part of its scoreboard */
         bool front_stage;             /* run the service's front stage instead of a worker */
         pid_t master_pid;
+        /* The write ends of the pipes the master reads the worker's
+         * stdout and stderr from (WORKER_OUTPUT_JOURNAL), else -EBADF. The
+         * worker's own log stays where it was: only what it executes gets
+         * them as fds 1 and 2. */
+        int output_fds[2];
+        /* The address to put in NOTIFY_SOCKET for what the worker
+         * executes ("@..."), or NULL. */
+        const char *notify_socket;
 } WorkerSpawn;
 
 /* Runs in a freshly forked child: drops privileges, runs the handler's
  * init(), then accepts and serves until told to stop, max_requests is
  * reached, or the master dies. Never returns. */
 _noreturn_ void worker_main(const WorkerSpawn *spawn);
+
+/* This worker's spawn (set by worker_main()), or NULL in the master. */
+const WorkerSpawn *worker_get_spawn(void);
 
 /* True once the master asked this worker to stop gracefully (SIGTERM). */
 bool worker_stop_requested(void);

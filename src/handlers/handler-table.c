@@ -7,10 +7,12 @@
 #include "handler.h"
 
 extern const HandlerVTable handler_echo;
+extern const HandlerVTable handler_exec;
 extern const HandlerVTable handler_http;
 
 const HandlerVTable *const handler_table[] = {
         &handler_echo,
+        &handler_exec,
         &handler_http,
         NULL,
 };

@@ -263,7 +263,7 @@ START_TEST(test_bad_values) {
         assert_error("services = ( { name = \"Web\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n",
                      1, "services.[0].name", "not a valid name");
         assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"ftp\"; } );\n",
-                     1, "services.[0].handler", "must be one of \"echo\", \"http\"");
+                     1, "services.[0].handler", "must be one of \"echo\", \"exec\", \"http\"");
         assert_error("services = ( { name = \"e\"; listen = []; workers = 1; handler = \"echo\"; } );\n", 1,
                      "services.[0].listen", "at least one address");
         assert_error(SVC(" http = { root = \"/\"; };"), 1, "services.[0].http", "only valid with handler = \"http\"");

@@ -87,8 +87,9 @@ static void fake_forget(void *userdata, Slot *s) {
         fake.forgets++;
 }
 
+/* A negative pid is the process group of a worker that leads one. */
 static void fake_kill(void *userdata, pid_t pid, int sig) {
-        ck_assert_int_gt(pid, 0);
+        ck_assert(pid > 0 || pid < -1);
         note("kill %d %s", (int) pid, sigabbrev_np(sig));
 }
 
@@ -241,7 +242,7 @@ static void exited(pid_t pid, int code, int status) {
         bool known = supervisor_find_slot(fake.sup, pid);
         unsigned forgets = fake.forgets;
 
-        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { code, status }, fake.now);
+        supervisor_worker_exited(fake.sup, pid, &(ExitStatus) { .code = code, .status = status }, fake.now);
         /* every reaped worker is forgotten once, an unknown one never */
         ck_assert_uint_eq(fake.forgets, forgets + known);
         settle();
@@ -1332,6 +1333,97 @@ START_TEST(test_front_stage_fast_stop) {
 }
 END_TEST
 
+/* A program worker's policy (handler "exec"): one worker with the
+ * exec group's keys. */
+#define SVC_EXEC(exec)                                                                                   \
+        "{ name = \"app\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"exec\";"                    \
+        " respawn = { min_uptime = 1; backoff_initial = 0.1; backoff_max = 0.5; };"                      \
+        " exec = { command = [ \"/bin/cat\" ]; " exec " }; }"
+
+/* Not ready within ready_timeout: its group is killed, and its exit is a
+ * failed start that backs off. */
+START_TEST(test_policy_ready_timeout) {
+        start(CONF("5", SVC_EXEC("ready = \"notify\"; ready_timeout = 2;")));
+        EXPECT("spawn g1 app[0] = 101");
+        advance(SEC(2) - 1);
+        EXPECT_NONE();
+        advance(1);
+        EXPECT("kill -101 KILL");
+        ck_assert_int_eq(slot(1, "app", 0)->kill_reason, KILL_REASON_READY_TIMEOUT);
+        exited(101, CLD_KILLED, SIGKILL);
+        ASSERT_BACKOFF(1, "app", 0, 1, MS(100));
+        advance(MS(100));
+        EXPECT("event STARTED", "spawn g1 app[0] = 102");
+        ck_assert_int_eq(slot(1, "app", 0)->kill_reason, _KILL_REASON_INVALID);
+        ck_assert_uint_eq(slot(1, "app", 0)->service->kills[KILL_REASON_READY_TIMEOUT], 1);
+        /* In time: no deadline is left. */
+        ready(102);
+        advance(SEC(10));
+        EXPECT_NONE();
+}
+END_TEST
+
+/* The watchdog runs from READY=1; each WATCHDOG=1 starts it over; a
+ * worker that stops pinging is killed and, having run, replaced at once. */
+START_TEST(test_policy_watchdog) {
+        start(CONF("5", SVC_EXEC("ready = \"notify\"; watchdog_timeout = 1;")));
+        advance(SEC(5));
+        EXPECT("spawn g1 app[0] = 101");
+        ready(101);
+        EXPECT("event STARTED");
+        advance(MS(900));
+        supervisor_worker_watchdog(fake.sup, 101, false, fake.now);
+        advance(MS(900));
+        /* Another process's ping changes nothing. */
+        supervisor_worker_watchdog(fake.sup, 555, false, fake.now);
+        EXPECT_NONE();
+        advance(MS(100));
+        EXPECT("kill -101 KILL");
+        ck_assert_int_eq(slot(1, "app", 0)->kill_reason, KILL_REASON_WATCHDOG);
+        exited(101, CLD_KILLED, SIGKILL);
+        EXPECT("spawn g1 app[0] = 102");
+        /* Not ready yet: no watchdog. */
+        supervisor_worker_watchdog(fake.sup, 102, true, fake.now);
+        advance(SEC(10));
+        EXPECT_NONE();
+        ready(102);
+        supervisor_worker_watchdog(fake.sup, 102, true, fake.now);
+        EXPECT("kill -102 KILL");
+}
+END_TEST
+
+/* A program's stop signal goes to its group, for a fast stop too; the
+ * SIGKILL after shutdown_timeout as well. */
+START_TEST(test_policy_stop_signal_to_the_group) {
+        start(CONF("3", SVC_EXEC("stop_signal = \"INT\";")));
+        EXPECT("spawn g1 app[0] = 101");
+        ready(101);
+        EXPECT("event STARTED");
+        ck_assert_int_eq(supervisor_worker_status(fake.sup, 101, "busy\nok", 7), 0);
+        ck_assert_str_eq(slot(1, "app", 0)->status, "busy ok");
+        ck_assert_int_eq(supervisor_worker_status(fake.sup, 555, "x", 1), -ESRCH);
+        stop(false);
+        EXPECT("kill -101 INT");
+        stop(true);
+        EXPECT("kill -101 INT");
+        advance(SEC(1));
+        EXPECT("kill -101 KILL");
+}
+END_TEST
+
+/* Connection mode: TERM to the worker only (its program finishes the
+ * connection), SIGKILL to its group. */
+START_TEST(test_policy_connection_mode_signals) {
+        start(CONF("3", SVC_EXEC("mode = \"connection\";")));
+        ready(101);
+        EXPECT("spawn g1 app[0] = 101", "event STARTED");
+        stop(false);
+        EXPECT("kill 101 TERM");
+        advance(SEC(3));
+        EXPECT("kill -101 KILL");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("supervisor");
         TCase *tc = tcase_create("supervisor");
@@ -1370,6 +1462,10 @@ int main(void) {
         tcase_add_test(tc, test_front_stage_lifecycle);
         tcase_add_test(tc, test_front_stage_stop_deadlines);
         tcase_add_test(tc, test_front_stage_fast_stop);
+        tcase_add_test(tc, test_policy_ready_timeout);
+        tcase_add_test(tc, test_policy_watchdog);
+        tcase_add_test(tc, test_policy_stop_signal_to_the_group);
+        tcase_add_test(tc, test_policy_connection_mode_signals);
         suite_add_tcase(s, tc);
         return td_run_suite(s);
 }

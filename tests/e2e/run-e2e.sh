@@ -213,9 +213,11 @@ UNIT_FILE=$(find "$STAGE" -path '*/system/preforkd.service' | head -n 1)
 [ -n "$UNIT_FILE" ] || die "meson install put no preforkd.service into $STAGE (-Dsystemdsystemunitdir=no?)"
 UNITDIR=${UNIT_FILE#"$STAGE"}; UNITDIR=${UNITDIR%/preforkd.service}
 BIN=$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$UNIT_FILE")
+CTL=$(sed -n 's/^ExecReload=\([^ ]*\) .*/\1/p' "$UNIT_FILE")
 CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$UNIT_FILE")
 CONFDIR=$(dirname "$CONF")
 [ -x "$STAGE$BIN" ] || die "the unit's ExecStart $BIN is not in the install"
+[ -x "$STAGE$CTL" ] || die "the unit's ExecReload $CTL is not in the install"
 say "binary $BIN, config $CONF, units in $UNITDIR"
 
 say "systemd-sandbox.sh setup (cached after the first run)"
@@ -290,9 +292,13 @@ write_conf 3 "                workers = 0;"
 jmark
 rc=0; sx timeout 90 systemctl reload preforkd >/dev/null 2>&1 || rc=$?
 check "broken reload: systemctl reload reports the refusal (exit $rc)" test "$rc" != 0
-# refused by the daemon (reload #N refused), not given up on by the helper
-check "broken reload: preforkd-reload saw the refusal, did not time out" \
-        eval 'jwait "refused the new configuration" -u preforkd && ! jgrep "did not finish the reload" -u preforkd'
+# refused by the daemon, as ExecReload's preforkctl reload was told
+check "broken reload: preforkctl reload got the refusal with the error" \
+        eval 'jwait "preforkctl: refused: the configuration has an error" -u preforkd &&
+              jwait "preforkd\\.conf:8: .*workers" -u preforkd'
+check "preforkctl status over \$RUNTIME_DIRECTORY/control: 3 echo workers" \
+        eval 'sx "$CTL" status > "$LOGDIR/preforkctl-status.txt" &&
+              grep -qE "^echo +[a-z]+ +[0-9]+ +3/3" "$LOGDIR/preforkctl-status.txt"'
 check "broken reload: the unit stays active" state_is active
 check "broken reload: same main process" test "$(mainpid)" = "$pid0"
 check "broken reload: the old config keeps serving (3 workers)" workers_are 3
@@ -479,6 +485,38 @@ check "template: 1 worker after the reload" \
 check "template: serves after the reload" echo_unix /run/preforkd-demo.sock again
 check "template: systemctl stop" sx timeout 60 systemctl stop preforkd@demo.service
 check "template: Result=success" test "$(prop Result preforkd@demo.service)" = success
+
+# ---------------------------------------------------------------- exec handler
+say "preforkd@exec: a program pooled by handler exec, its output in the journal"
+sx sh -c "cat > '$CONFDIR/exec.conf'" <<'EOF'
+services = (
+        {
+                name = "app";
+                listen = [ "systemd:main" ];
+                workers = 2;
+                handler = "exec";
+                exec = {
+                        command = [ "/bin/sh", "-c", "echo \"hello from slot $PREFORKD_SLOT of $LISTEN_FDNAMES\"; echo \"<3>trouble in slot $PREFORKD_SLOT\" >&2; exec sleep 1000" ];
+                };
+        }
+);
+EOF
+jmark
+check "exec: systemctl start preforkd@exec.socket preforkd@exec.service" \
+        sx timeout 60 systemctl start preforkd@exec.socket preforkd@exec.service
+check "exec: journalctl -u preforkd@exec PREFORKD_SERVICE=app SYSLOG_IDENTIFIER=sh has the program's stdout" \
+        jwait '^hello from slot 0 of main$' -u preforkd@exec PREFORKD_SERVICE=app SYSLOG_IDENTIFIER=sh -o cat
+rec=$(jsince -u preforkd@exec SYSLOG_IDENTIFIER=sh -o export | grep -a -E '^(MESSAGE|PRIORITY|SYSLOG_PID|_TRANSPORT|PREFORKD_[A-Z_]+)=' | tr '\n' ' ')
+echo "   records: $rec"
+check "exec: its line carries slot, worker pid, generation and its pid" \
+        eval '[[ $rec == *"MESSAGE=hello from slot 0 of main"* && $rec == *PRIORITY=6* && $rec == *PREFORKD_SLOT=0* &&
+                 $rec == *PREFORKD_GENERATION=1* && $rec == *PREFORKD_WORKER_PID=* && $rec == *SYSLOG_PID=* &&
+                 $rec == *_TRANSPORT=journal* ]]'
+check "exec: a \"<3>\" line of its stderr is at priority err" \
+        jwait '^trouble in slot 1$' -u preforkd@exec SYSLOG_IDENTIFIER=sh -p err..err -o cat
+check "exec: systemctl stop preforkd@exec" sx timeout 60 systemctl stop preforkd@exec.service
+check "exec: Result=success, no program left" \
+        eval '[ "$(prop Result preforkd@exec.service)" = success ] && ! sx pgrep -x sleep'
 
 # ---------------------------------------------------------------- shipped config
 # last, so that a broken shipped config cannot spoil the checks above

@@ -109,10 +109,13 @@ listen_inodes() {
         done | sort -u
 }
 
+# No control socket: the checks count the daemon's listening sockets, and
+# only the passed one may be among them.
 write_conf() { # FILE WORKERS
         cat > "$1" <<EOC
 log_level = "debug";
 shutdown_timeout = 5.0;
+control_socket = "";
 services = (
         {
                 name = "echo";

@@ -8,8 +8,7 @@
  *   - every host's access log shows the clients' own addresses;
  *   - each host in turn is drained (preforkctl drain: its agent says
  *     "drain" and HAProxy sends it nothing new), reloaded and undrained,
- *     with zero failed requests (without preforkctl in the build it is
- *     only reloaded);
+ *     with zero failed requests;
  *   - one host's agent reports it busy (its workers held): HAProxy's
  *     weight for it drops and so does its share of the traffic;
  *   - one host's master is killed with -9 and not restarted: its workers
@@ -49,10 +48,11 @@ static FleetLoad load;
 
 /* park: with a front stage; without one (the busy phase), an idle
  * keep-alive connection holds its worker, for at most 1 s. */
-/* preforkctl, when the build has it (PREFORKCTL_BINARY), or NULL. */
+/* preforkctl from the build (PREFORKCTL_BINARY): the suite always has it. */
 static const char *preforkctl(void) {
         const char *p = getenv("PREFORKCTL_BINARY");
-        return p && *p ? p : NULL;
+        ck_assert_msg(p && *p, "PREFORKCTL_BINARY is not set");
+        return p;
 }
 
 static char *host_config(const Host *h, bool park) {
@@ -67,7 +67,7 @@ static char *host_config(const Host *h, bool park) {
                      "  agent_listen = \"127.0.1.%u:0\";\n"
                      "  park = { enabled = %s; };\n"
                      "  http = { root = \".\"; access_log = true; keepalive_timeout = %s; }; } );\n",
-                     preforkctl() ? "control_socket = \"@DIR@/control\";" : "", h->n, WORKERS, h->n,
+                     "control_socket = \"@DIR@/control\";", h->n, WORKERS, h->n,
                      park ? "true" : "false", park ? "30.0" : "1.0") < 0)
                 return NULL;
         return s;
@@ -233,7 +233,7 @@ START_TEST(test_fleet) {
 
                 snprintf(name, sizeof name, "h%u", i + 1);
                 fleet_snapshot(&load, &s1);
-                if (preforkctl()) {
+                {
                         FleetSnapshot d0, d1;
 
                         host_ctl(&hosts[i], "drain");
@@ -247,13 +247,12 @@ START_TEST(test_fleet) {
                                       "host %u answered %lu requests while drained", i + 1,
                                       d1.by_host[i] - d0.by_host[i]);
                         host_ctl(&hosts[i], "undrain");
-                } else
-                        host_reload(&hosts[i], true);
+                }
                 TD_OK(NULL, haproxy_wait_server(&haproxy, name, "UP", 100, false, TD_TIMEOUT));
                 wait_host_serves(&hosts[i], &s1, 20);
                 fleet_snapshot(&load, &s2);
                 fprintf(stderr, "fleet: host %u %s under load: %lu answers meanwhile, %lu failed\n", i + 1,
-                        preforkctl() ? "drained, reloaded and undrained" : "reloaded (no preforkctl in this build)",
+                        "drained, reloaded and undrained",
                         s2.ok - s1.ok, s2.failed - s1.failed);
         }
         fleet_snapshot(&load, &s2);

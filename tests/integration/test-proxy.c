@@ -410,12 +410,13 @@ static void expect_agent(TestDaemon *d, uint16_t port, const char *want) {
 
 /* agent_listen: "up ready N%" with N the idle share of the pool (busy
  * workers hold echo connections: no front stage here), "drain" while
- * drained by preforkctl (when the build has it), the same port across a
+ * drained by preforkctl, the same port across a
  * reload, and "down" while stopping. */
-/* preforkctl, when the build has it (PREFORKCTL_BINARY), or NULL. */
+/* preforkctl from the build (PREFORKCTL_BINARY): the suite always has it. */
 static const char *preforkctl(void) {
         const char *p = getenv("PREFORKCTL_BINARY");
-        return p && *p ? p : NULL;
+        ck_assert_msg(p && *p, "PREFORKCTL_BINARY is not set");
+        return p;
 }
 
 /* preforkctl -s DIR/control COMMAND echo. */
@@ -442,16 +443,14 @@ START_TEST(test_agent) {
         uint16_t port, aport, aport2;
 
         start_echo(&d, 2, "agent_listen = \"127.0.0.1:0\"; idle_timeout = 600.0;",
-                   preforkctl() ? "control_socket = \"@DIR@/control\";" : NULL, &port);
+                   "control_socket = \"@DIR@/control\";", &port);
         TD_OK(d, td_find_port(d, "echo agent check", 0, &aport));
         expect_agent(d, aport, "up ready 100%\n");
         /* Drained by the operator, then back. */
-        if (preforkctl()) {
-                ctl(d, "drain");
-                expect_agent(d, aport, "drain\n");
-                ctl(d, "undrain");
-                expect_agent(d, aport, "up ready 100%\n");
-        }
+        ctl(d, "drain");
+        expect_agent(d, aport, "drain\n");
+        ctl(d, "undrain");
+        expect_agent(d, aport, "up ready 100%\n");
         for (unsigned i = 0; i < 2; i++) {
                 held[i] = TD_OK(d, td_connect_tcp("127.0.0.1", port));
                 TD_OK(d, td_echo_exchange(held[i], "busy", 4, TD_TIMEOUT));
