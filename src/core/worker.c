@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -198,7 +199,7 @@ typedef struct Acceptor {
         bool reserve_spent;           /* given up for a connection: open it again before the next accept */
         uint64_t emfile_count;        /* failures since the last log line */
         uint64_t emfile_logged_usec;
-        char *park_bytes;             /* PARK_BYTES_MAX, allocated with the first hand-back */
+        char *park_bytes;             /* PARK_BYTES_MAX, mapped with the first hand-back */
         /* The connection being served: its peer, or its state and bytes
          * when it came back from the front stage. */
         struct sockaddr_storage peer;
@@ -285,10 +286,16 @@ static int acceptor_take_parked(Acceptor *a, Conn *c) {
         ParkState *st = &a->parked;
         int fd, file_fd = -EBADF, r;
 
+        /* A mapping of its own rather than the heap: the worker's private
+         * memory grows only by the pages that a hand-back's bytes reach
+         * (none for echo, whose connections bring none), not by the heap
+         * pages malloc() writes around a block of this size. */
         if (!a->park_bytes) {
-                a->park_bytes = malloc(PARK_BYTES_MAX);
-                if (!a->park_bytes)
-                        fatal(EX_OSERR, "%s[slot %u]: out of memory", sp->svc->name, sp->slot);
+                void *p = mmap(NULL, PARK_BYTES_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        fatal(EX_OSERR, "%s[slot %u]: cannot map a buffer for parked connections: %s", sp->svc->name,
+                              sp->slot, STRERROR(errno));
+                a->park_bytes = p;
         }
         r = park_receive(a->park_fd, &fd, &file_fd, st, a->park_bytes, PARK_BYTES_MAX);
         /* The front stage finishes a file itself: it never hands one back. */
