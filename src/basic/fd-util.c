@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -81,4 +83,76 @@ int rlimit_nofile_raise(void) {
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return negative_errno();
         return 1;
+}
+
+int fd_read_all(int fd, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, alloc = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (alloc - size < 4096) {
+                        char *b;
+
+                        if (alloc > max)
+                                return -EFBIG;
+                        alloc = alloc * 2 + 8192;
+                        b = realloc(buf, alloc + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                n = pread(fd, buf + size, alloc - size, (off_t) size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > max)
+                        return -EFBIG;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int memfd_new_with_data(const char *name, const void *data, size_t size, bool cloexec, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t done = 0;
+
+        fd = memfd_create(name, cloexec ? MFD_CLOEXEC : 0);
+        if (fd < 0)
+                return negative_errno();
+        while (done < size) {
+                ssize_t n = write(fd, (const char *) data + done, size - done);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                done += (size_t) n;
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int fd_set_cloexec(int fd, bool cloexec) {
+        int fl = fcntl(fd, F_GETFD);
+
+        if (fl < 0)
+                return negative_errno();
+        if (fcntl(fd, F_SETFD, cloexec ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC) < 0)
+                return negative_errno();
+        return 0;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -53,6 +54,7 @@ Config *config_free(Config *c) {
         free(c->user);
         free(c->group);
         free(c->supplementary_gids);
+        free(c->snapshot);
         free(c->control_socket);
         free(c->metrics_listen);
         free(c);
@@ -597,7 +599,30 @@ static int config_parse(ConfigParser *p, config_t *cfg, Config *c) {
         return p->n_errors > 0 ? -EINVAL : r;
 }
 
-int config_load(const char *path, Config **ret, char ***ret_errors) {
+/* The whole parsed tree as libconfig text, every @include expanded: what
+ * an upgrade hands to the next binary (state.h), so that it can rebuild
+ * exactly the configuration that the running workers were started with,
+ * whatever the file on disk says by then. */
+static int config_snapshot(const config_t *cfg, char **ret) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+        config_write(cfg, f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        return 0;
+}
+
+/* Parses the file at path, or with text the snapshot of it that
+ * config_snapshot() made, resolving relative paths against the file's
+ * directory either way. */
+static int config_load_internal(const char *path, const char *text, Config **ret, char ***ret_errors) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *dircopy = NULL;
         ConfigParser p = { .file = path };
@@ -624,7 +649,7 @@ int config_load(const char *path, Config **ret, char ***ret_errors) {
         }
         config_set_include_dir(&cfg, p.dir);
 
-        f = fopen(path, "re");
+        f = text ? fmemopen((char *) text, strlen(text), "r") : fopen(path, "re");
         if (!f) {
                 r = negative_errno();
                 char *msg;
@@ -635,7 +660,8 @@ int config_load(const char *path, Config **ret, char ***ret_errors) {
         if (!config_read(&cfg, f)) {
                 char *msg;
                 (void) fclose(f);
-                if (asprintf(&msg, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
+                if (asprintf(&msg, "%s%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+                             text && !config_error_file(&cfg) ? " (snapshot)" : "", config_error_line(&cfg),
                              config_error_text(&cfg)) >= 0)
                         config_add_error(&p, msg);
                 r = -EINVAL;
@@ -643,7 +669,9 @@ int config_load(const char *path, Config **ret, char ***ret_errors) {
         }
         (void) fclose(f);
 
-        r = config_parse(&p, &cfg, c);
+        r = config_snapshot(&cfg, &c->snapshot);
+        if (r >= 0)
+                r = config_parse(&p, &cfg, c);
         if (r >= 0)
                 *ret = TAKE_PTR(c);
 finish:
@@ -657,4 +685,13 @@ finish:
                 *ret_errors = TAKE_PTR(p.errors);
         strv_free(p.errors);
         return r < 0 ? r : 0;
+}
+
+int config_load(const char *path, Config **ret, char ***ret_errors) {
+        return config_load_internal(path, NULL, ret, ret_errors);
+}
+
+int config_load_snapshot(const char *path, const char *text, Config **ret, char ***ret_errors) {
+        assert(text);
+        return config_load_internal(path, text, ret, ret_errors);
 }

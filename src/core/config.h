@@ -58,6 +58,7 @@ typedef struct Config {
         ListenAddress metrics_address;
         ServiceConfig *services;
         size_t n_services;
+        char *snapshot;          /* the parsed tree as libconfig text (config_load_snapshot()) */
 } Config;
 
 /* Parses and validates the file. On success *ret is the config and 0 is
@@ -66,6 +67,9 @@ typedef struct Config {
  * negative errnos mean the file could not be read at all (and *ret_errors
  * holds one message too). */
 int config_load(const char *path, Config **ret, char ***ret_errors);
+/* Like config_load(), from text, a Config's snapshot, instead of the
+ * file; path is the file's name, for errors and relative paths. */
+int config_load_snapshot(const char *path, const char *text, Config **ret, char ***ret_errors);
 Config *config_free(Config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free)
 

@@ -25,6 +25,7 @@ static const struct {
         [CONTROL_SCALE] = { "scale", true, ARGS_SERVICE_COUNT },
         [CONTROL_DRAIN] = { "drain", true, ARGS_OPTIONAL_SERVICE },
         [CONTROL_UNDRAIN] = { "undrain", true, ARGS_OPTIONAL_SERVICE },
+        [CONTROL_UPGRADE] = { "upgrade", true, ARGS_NONE },
 };
 
 static const char *const control_status_names[_CONTROL_STATUS_MAX] = {
@@ -138,7 +139,7 @@ int control_request_parse(const char *line, size_t n, ControlRequest *ret, const
                 if (word_is(words[first], lens[first], control_commands[c].name))
                         k = (int) c;
         if (k < 0) {
-                *ret_why = "unknown command (status, metrics, reload, scale, drain, undrain)";
+                *ret_why = "unknown command (status, metrics, reload, scale, drain, undrain, upgrade)";
                 return -EINVAL;
         }
         req.command = (ControlCommand) k;

@@ -33,6 +33,7 @@ typedef enum ControlCommand {
         CONTROL_SCALE,    /* scale SERVICE N */
         CONTROL_DRAIN,    /* drain [SERVICE] */
         CONTROL_UNDRAIN,  /* undrain [SERVICE] */
+        CONTROL_UPGRADE,  /* upgrade */
         _CONTROL_COMMAND_MAX,
         _CONTROL_COMMAND_INVALID = -1,
 } ControlCommand;

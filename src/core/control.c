@@ -222,6 +222,31 @@ static void control_reload(Control *ctl, RequestConn *c) {
                 reply(c, CONTROL_REFUSED, r == -ESHUTDOWN ? "the daemon is stopping" : "cannot start a reload");
 }
 
+/* The answer comes when the upgrade is over, maybe from the new binary:
+ * the connection leaves the request server, and its fd travels with the
+ * upgrade (upgrade.h) to control_upgrade_reply(). */
+static void control_upgrade(Control *ctl, RequestConn *c) {
+        int fd = request_conn_detach(c);
+
+        if (fd < 0)
+                return;
+        (void) ctl->ops->upgrade(ctl->userdata, fd);
+}
+
+void control_upgrade_reply(int fd, bool ok, const char *message, void *userdata) {
+        _cleanup_free_ char *a = NULL;
+        size_t n = 0;
+
+        if (fd < 0)
+                return;
+        a = answer_new(ok ? CONTROL_OK : CONTROL_REFUSED, message, NULL, 0, &n);
+        /* One short line into a socket whose client waits for it: the
+         * buffer takes it whole; a client that left gets nothing. */
+        if (a)
+                (void) send(fd, a, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        safe_close(fd);
+}
+
 static void control_scale(Control *ctl, RequestConn *c, const ControlRequest *req) {
         char msg[192];
         int r;
@@ -330,6 +355,9 @@ static void control_handle(RequestConn *c, const char *request, size_t n, void *
         case CONTROL_DRAIN:
         case CONTROL_UNDRAIN:
                 control_drain(ctl, c, &req, &cred);
+                break;
+        case CONTROL_UPGRADE:
+                control_upgrade(ctl, c);
                 break;
         case _CONTROL_COMMAND_MAX:
         case _CONTROL_COMMAND_INVALID:

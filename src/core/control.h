@@ -15,7 +15,7 @@
  * through a RequestServer, so that slow or hostile clients are bounded in
  * time, size and number and never hold up the master. Read-only commands
  * (status, metrics) are for anyone the socket's mode lets connect;
- * mutating ones (reload, scale, drain, undrain) only for the daemon's own
+ * mutating ones (reload, scale, drain, undrain, upgrade) only for the daemon's own
  * uid and root, as SO_PEERCRED tells. */
 typedef struct Control Control;
 
@@ -24,6 +24,11 @@ typedef struct ControlOps {
          * way the master calls control_reload_started() when it begins.
          * Returns 0, or -ESHUTDOWN while the daemon stops. */
         int (*reload)(void *userdata);
+        /* Starts a binary upgrade (master_upgrade()); fd, the client's
+         * connection, is taken and answered with control_upgrade_reply()
+         * when it ends, in whichever process image that is. Returns 0, or
+         * a negative errno when it was refused (fd answered already). */
+        int (*upgrade)(void *userdata, int fd);
         /* Something STATUS= shows changed (drain, scale). */
         void (*changed)(void *userdata);
 } ControlOps;
@@ -55,5 +60,8 @@ void control_reload_started(Control *c);
 /* The reload that began last ended: its waiting requests are answered
  * with the outcome, message (one line) and details (lines, may be NULL). */
 void control_reload_finished(Control *c, ReloadOutcome outcome, const char *message, char *const *details);
+/* upgrade_reply_fn (upgrade.h): answers the `upgrade` request on fd, ok
+ * or refused with message, and closes it. */
+void control_upgrade_reply(int fd, bool ok, const char *message, void *userdata);
 /* The daemon stops: reload requests still waiting are refused. */
 void control_stopping(Control *c);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fdstore.h"
 #include "listener.h"
 #include "log.h"
 
@@ -40,11 +41,58 @@ static int listener_set_find(const ListenerSet *set, const ServiceConfig *svc, s
         return -ENOENT;
 }
 
-static void listener_close(Listener *l) {
+/* Closes l (unless systemd passed it: kept until exit). With forget, a
+ * stored listener leaves the store too; without, a stored unix socket's
+ * file stays, since the store keeps the socket for the next start. */
+static void listener_close(ListenerSet *set, Listener *l, bool forget) {
+        char name[FDSTORE_NAME_MAX + 1];
+
         if (l->from_systemd)
                 return;
+        if (l->stored && forget && set->store && fdstore_name(l->key, name, sizeof name) >= 0)
+                (void) set->store(set->store_userdata, l->fd, name, true);
         l->fd = safe_close(l->fd);
-        listen_unlink(&l->addr);
+        if (!l->stored || forget)
+                listen_unlink(&l->addr);
+}
+
+/* A listener that systemd's fd store kept for this very key, from before a
+ * restart: the index of the passed socket, or -ENOENT. */
+static int listener_find_stored(const ListenerSet *set, const char *key) {
+        char name[FDSTORE_NAME_MAX + 1];
+        int i;
+
+        if (fdstore_name(key, name, sizeof name) < 0)
+                return -ENOENT;
+        i = systemd_sockets_find(&set->systemd, name);
+        return i >= 0 && !set->systemd.used[i] ? i : -ENOENT;
+}
+
+int listener_set_adopt(ListenerSet *set, const char *key, const char *bound, const char *address, int fd,
+                       bool from_systemd, bool stored) {
+        Listener l = { .fd = fd, .from_systemd = from_systemd, .stored = stored };
+        const char *why = NULL;
+        Listener *n;
+        int r;
+
+        assert(key);
+        assert(address);
+        assert(fd >= 0);
+
+        if (strlen(key) >= sizeof l.key || (bound && strlen(bound) >= sizeof l.bound))
+                return -ENAMETOOLONG;
+        r = listen_parse(address, &l.addr, &why);
+        if (r < 0)
+                return r;
+        strcpy(l.key, key);
+        if (bound)
+                strcpy(l.bound, bound);
+        n = realloc(set->listeners, (set->n_listeners + 1) * sizeof(Listener));
+        if (!n)
+                return -ENOMEM;
+        set->listeners = n;
+        set->listeners[set->n_listeners++] = l;
+        return 0;
 }
 
 int listener_set_adopt_systemd(ListenerSet *set) {
@@ -76,9 +124,27 @@ static int listener_take_passed(ListenerSet *set, int i, Listener *l) {
         if (fl < 0 || fcntl(set->systemd.fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
                 return negative_errno();
         l->fd = set->systemd.fds[i];
-        l->from_systemd = true;
+        /* One from the fd store is the master's own again: the listener
+         * owns the fd from now on. */
+        l->stored = fdstore_is_name(set->systemd.names ? set->systemd.names[i] : NULL);
+        l->from_systemd = !l->stored;
+        if (l->stored)
+                set->systemd.fds[i] = -EBADF;
         set->systemd.used[i] = true;
         return 0;
+}
+
+/* A listener the master bound itself goes to the fd store. */
+static void listener_store(ListenerSet *set, Listener *l) {
+        char name[FDSTORE_NAME_MAX + 1];
+
+        if (l->from_systemd || l->stored || !set->store)
+                return;
+        if (fdstore_name(l->key, name, sizeof name) < 0) {
+                log_debug("Listener %s has a name too long for the fd store; not storing it", l->key);
+                return;
+        }
+        l->stored = set->store(set->store_userdata, l->fd, name, false) >= 0;
 }
 
 static int listener_set_add(ListenerSet *set, const ServiceConfig *svc, const ListenAddress *a, const char *key) {
@@ -93,7 +159,10 @@ static int listener_set_add(ListenerSet *set, const ServiceConfig *svc, const Li
                 if (i < 0)
                         return log_error_errno(ENOENT, "Socket systemd:%s was not passed by systemd", a->name);
                 r = listener_take_passed(set, i, &l);
-        } else if ((r = systemd_sockets_match(&set->systemd, a)) >= 0)
+        } else if ((r = listener_find_stored(set, key)) >= 0)
+                /* Kept for us in systemd's fd store over a restart. */
+                r = listener_take_passed(set, r, &l);
+        else if ((r = systemd_sockets_match(&set->systemd, a)) >= 0)
                 /* systemd already holds a socket on this very address: use
                  * it rather than fail to bind, so one config file serves in
                  * the foreground and under preforkd.socket alike. */
@@ -110,20 +179,22 @@ static int listener_set_add(ListenerSet *set, const ServiceConfig *svc, const Li
 
         n = realloc(set->listeners, (set->n_listeners + 1) * sizeof(Listener));
         if (!n) {
-                listener_close(&l);
+                listener_close(set, &l, false);
                 return log_error_errno(ENOMEM, "Failed to listen on %s: %s", key, STRERROR(ENOMEM));
         }
         if (listen_format_fd(l.fd, shown, sizeof shown) < 0)
                 (void) snprintf(shown, sizeof shown, "%s", key);
         else
                 (void) snprintf(l.bound, sizeof l.bound, "%s", shown);
-        set->listeners = n;
-        set->listeners[set->n_listeners++] = l;
-
         if (l.from_systemd)
                 log_info("Listening on %s (service %s, socket passed by systemd as %s)", shown, svc->name, key);
+        else if (l.stored)
+                log_info("Listening on %s (service %s), kept in systemd's fd store", shown, svc->name);
         else
                 log_info("Listening on %s (service %s)", shown, svc->name);
+        listener_store(set, &l);
+        set->listeners = n;
+        set->listeners[set->n_listeners++] = l;
         return 0;
 }
 
@@ -207,22 +278,36 @@ void listener_set_prune(ListenerSet *set, const Config *const *configs, size_t n
                 }
                 if (!quiet)
                         log_info("Closing listener %s", l->bound[0] ? l->bound : l->key);
-                listener_close(l);
+                listener_close(set, l, !quiet);
         }
         set->n_listeners = j;
 }
 
-void listener_set_warn_unused_systemd(const ListenerSet *set) {
-        for (size_t i = 0; i < set->systemd.n; i++)
-                if (!set->systemd.used[i])
-                        log_warning("Socket \"%s\" passed by systemd (fd %d) is not used by any service",
-                                    set->systemd.names && set->systemd.names[i] ? set->systemd.names[i] : "?",
+void listener_set_warn_unused_systemd(ListenerSet *set) {
+        for (size_t i = 0; i < set->systemd.n; i++) {
+                const char *name = set->systemd.names && set->systemd.names[i] ? set->systemd.names[i] : "?";
+
+                if (set->systemd.used[i])
+                        continue;
+                if (!fdstore_is_name(name)) {
+                        log_warning("Socket \"%s\" passed by systemd (fd %d) is not used by any service", name,
                                     set->systemd.fds[i]);
+                        continue;
+                }
+                /* A listener from before a restart that the configuration
+                 * no longer has: closed, and out of the store. */
+                log_info("Closing listener %s kept in systemd's fd store: no service uses it",
+                         name + strlen(FDSTORE_PREFIX));
+                if (set->store)
+                        (void) set->store(set->store_userdata, set->systemd.fds[i], name, true);
+                set->systemd.fds[i] = safe_close(set->systemd.fds[i]);
+                set->systemd.used[i] = true;
+        }
 }
 
 void listener_set_done(ListenerSet *set) {
         for (size_t i = 0; i < set->n_listeners; i++)
-                listener_close(&set->listeners[i]);
+                listener_close(set, &set->listeners[i], false);
         free(set->listeners);
         set->listeners = NULL;
         set->n_listeners = 0;

@@ -13,9 +13,11 @@
 #include "control.h"
 #include "daemon-view.h"
 #include "fd-util.h"
+#include "fdstore.h"
 #include "listen-queue.h"
 #include "listener.h"
 #include "log.h"
+#include "master-internal.h"
 #include "master.h"
 #include "metrics-http.h"
 #include "notify.h"
@@ -27,39 +29,17 @@
 #include "supervisor-scale.h"
 #include "supervisor.h"
 #include "time-util.h"
+#include "upgrade.h"
 
 /* How often STATUS= is refreshed for the connection counters. */
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
 /* How often the listen queues are sampled for their peak. */
 #define SAMPLE_INTERVAL_USEC (1 * USEC_PER_SEC)
 
-typedef struct Master {
-        sd_event *event;
-        const char *config_path;
-        Supervisor *supervisor;
-        Notifier *notifier;
-        ConfigLoader *loader;         /* a reload's config being loaded off the loop */
-        ListenerSet listeners;
-        AgentSet *agents;             /* agent_listen: HAProxy's agent checks */
-        int ready_fd;                 /* the master's end of the readiness socket */
-        int ready_worker_fd;          /* the workers' end */
-        sd_event_source *ready_source;
-        sd_event_source *timer_source;
-        sd_event_source *status_timer;
-        Programs programs;            /* workers that are programs of their own */
-        bool reload_queued;           /* a HUP that came while a start or reload was under way */
-        unsigned n_reloads;           /* reloads handled: applied, refused or rolled back */
-        ReloadOutcome last_reload;
-        int exit_code;
-        DaemonView view;              /* what status and metrics read */
-        Control *control;             /* the control socket, or NULL */
-        MetricsHttp *metrics;         /* metrics_listen, or NULL */
-        sd_event_source *sample_timer;
-} Master;
 
 static void master_reload(Master *m);
 
-static const Config *master_current_config(const Master *m) {
+const Config *master_current_config(const Master *m) {
         return m->supervisor->current ? m->supervisor->current->config : NULL;
 }
 
@@ -69,7 +49,7 @@ static const Config *master_current_config(const Master *m) {
  * READY=1 goes in the same datagram, so both are seen together. Nothing
  * here blocks: the notifier queues what the manager cannot take yet
  * (defect 10), and plain STATUS= updates are coalesced. */
-static void master_send_status(Master *m, bool ready) {
+void master_send_status(Master *m, bool ready) {
         const Supervisor *s = m->supervisor;
         char buf[2048];
         size_t n;
@@ -84,8 +64,10 @@ static void master_send_status(Master *m, bool ready) {
         if (s->state == SUPERVISOR_RELOADING && s->pending && n < sizeof buf)
                 n += (size_t) snprintf(buf + n, sizeof buf - n, "; reloading to generation %u", s->pending->number);
         if (m->n_reloads > 0 && n < sizeof buf)
-                (void) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
-                                reload_outcome_to_string(m->last_reload));
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "; reload #%u %s", m->n_reloads,
+                                       reload_outcome_to_string(m->last_reload));
+        if (upgrader_status(m->upgrader)[0] && n < sizeof buf)
+                (void) snprintf(buf + n, sizeof buf - n, "; %s", upgrader_status(m->upgrader));
         if (ready)
                 (void) notifier_send(m->notifier, "READY=1", buf);
         else
@@ -94,7 +76,7 @@ static void master_send_status(Master *m, bool ready) {
 
 /* Closes the master's copy of every listener that neither the current nor
  * a starting generation uses. */
-static void master_prune_listeners(Master *m) {
+void master_prune_listeners(Master *m) {
         const Supervisor *s = m->supervisor;
         /* A stop closes them all at once, even while the workers still
          * finish (or take back from the front stage) what is in progress. */
@@ -113,6 +95,12 @@ static void master_prune_listeners(Master *m) {
 /* Every reload ends here, once: STATUS= and READY=1, the counters, and
  * the answer to `preforkctl reload`. */
 static void master_reload_done(Master *m, ReloadOutcome outcome, const char *message, char *const *details) {
+        if (upgrader_starting(m->upgrader)) {
+                /* The new binary's first generation: the upgrade's to
+                 * finish (from an iteration of its own). */
+                upgrader_finish(m->upgrader, outcome == RELOAD_APPLIED, message);
+                return;
+        }
         m->n_reloads++;
         m->last_reload = outcome;
         m->view.reloads[outcome]++;
@@ -123,7 +111,7 @@ static void master_reload_done(Master *m, ReloadOutcome outcome, const char *mes
 
 /* After every event: the one timer follows the supervisor's next deadline,
  * and a reload that was asked for meanwhile starts once nothing else is. */
-static void master_sync(Master *m) {
+void master_sync(Master *m) {
         uint64_t next = supervisor_next_deadline(m->supervisor);
 
         if (next == USEC_INFINITY)
@@ -132,13 +120,14 @@ static void master_sync(Master *m) {
                 (void) sd_event_source_set_time(m->timer_source, next);
                 (void) sd_event_source_set_enabled(m->timer_source, SD_EVENT_ONESHOT);
         }
-        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued && !m->loader) {
+        if (m->supervisor->state == SUPERVISOR_RUNNING && m->reload_queued && !m->loader &&
+            !upgrader_busy(m->upgrader)) {
                 m->reload_queued = false;
                 master_reload(m);
         }
 }
 
-static int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
+int master_on_child(sd_event_source *es, const siginfo_t *si, void *userdata) {
         Master *m = userdata;
         char tail[512];
         ExitStatus st = { .code = si->si_code, .status = si->si_status, .output_tail = tail };
@@ -277,7 +266,7 @@ static void master_op_park_reclaim(void *userdata, Service *service) {
                           n == 1 ? "" : "s", lost);
 }
 
-static const SupervisorOps master_ops = {
+const SupervisorOps master_ops = {
         .spawn = master_op_spawn,
         .forget = master_op_forget,
         .kill = master_op_kill,
@@ -390,7 +379,6 @@ static void master_on_config_loaded(ConfigLoader *l, int r, Config *config, char
  * pinging the watchdog) meanwhile (defect 6). */
 static void master_reload(Master *m) {
         char reloading[64];
-        int r;
 
         switch (m->supervisor->state) {
         case SUPERVISOR_STOPPING:
@@ -408,8 +396,9 @@ static void master_reload(Master *m) {
         case _SUPERVISOR_STATE_MAX:
                 abort();
         }
-        if (m->loader) {
-                log_info("Reload requested while the configuration is being loaded; it will follow");
+        if (m->loader || upgrader_busy(m->upgrader)) {
+                log_info("Reload requested while the configuration is being loaded%s; it will follow",
+                         m->loader ? "" : " for an upgrade");
                 m->reload_queued = true;
                 return;
         }
@@ -419,6 +408,13 @@ static void master_reload(Master *m) {
         log_info("Reloading configuration from %s", m->config_path);
         /* Before anything can end it: the requests so far wait for it. */
         control_reload_started(m->control);
+        master_load_config(m);
+}
+
+/* Loads the file on disk for a new generation: a reload's, or an
+ * upgrade's in the new binary. */
+void master_load_config(Master *m) {
+        int r;
 
         r = config_loader_start(m->event, m->config_path, master_on_config_loaded, m, &m->loader);
         if (r < 0) {
@@ -435,6 +431,7 @@ static void master_stop(Master *m, bool fast) {
         m->reload_queued = false;
         /* A load's result would only be thrown away. */
         m->loader = config_loader_free(m->loader);
+        upgrader_cancel(m->upgrader, "the daemon is stopping");
         if (!was_stopping)
                 (void) notifier_send(m->notifier, "STOPPING=1", "Stopping");
         control_stopping(m->control);
@@ -468,9 +465,13 @@ static int master_on_signal(sd_event_source *es, const struct signalfd_siginfo *
                 if (supervisor_scale_all(m->supervisor, si->ssi_signo == SIGTTIN ? 1 : -1, now_usec()) >= 0)
                         master_send_status(m, false);
                 break;
+        case SIGUSR2:
+                log_info("Received SIGUSR2");
+                (void) master_upgrade(m, -EBADF);
+                break;
         default:
                 log_notice("Ignoring SIG%s (TERM/INT stop, QUIT stops fast, HUP reloads, TTIN/TTOU add/remove "
-                           "a worker)",
+                           "a worker, USR2 upgrades)",
                            sigabbrev_np((int) si->ssi_signo));
                 break;
         }
@@ -532,8 +533,13 @@ static void master_op_control_changed(void *userdata) {
         master_sync(m);
 }
 
+static int master_op_control_upgrade(void *userdata, int fd) {
+        return master_upgrade(userdata, fd);
+}
+
 static const ControlOps master_control_ops = {
         .reload = master_op_control_reload,
+        .upgrade = master_op_control_upgrade,
         .changed = master_op_control_changed,
 };
 
@@ -541,7 +547,7 @@ static const ControlOps master_control_ops = {
  * configuration is known. A control socket that cannot be had is logged
  * and done without; metrics_listen is asked for explicitly, so a start
  * without it fails like one without a listener. */
-static int master_setup_observability(Master *m, const Config *c) {
+int master_setup_observability(Master *m, const Config *c) {
         _cleanup_free_ char *path = NULL;
         bool is_default;
         int r;
@@ -573,11 +579,15 @@ static int master_setup_observability(Master *m, const Config *c) {
         return sd_event_source_set_enabled(m->sample_timer, SD_EVENT_ON);
 }
 
-static int master_setup_event(Master *m) {
-        /* USR1/USR2 mean "reopen logs" and the like to other daemons; an
-         * operator's habit must not kill this master (their default
-         * action), so they are taken and logged as ignored. TTIN/TTOU
-         * (gunicorn's convention) grow and shrink every pool by one. */
+/* Sets up the loop, its signals, timers and the notifier. The readiness
+ * socket pair is m's when already set (a master resumed after an exec
+ * keeps the one its workers hold), else a new one. */
+int master_setup_event(Master *m) {
+        /* USR1 means "reopen logs" and the like to other daemons; an
+         * operator's habit must not kill this master (its default
+         * action), so it is taken and logged as ignored. TTIN/TTOU
+         * (gunicorn's convention) grow and shrink every pool by one; USR2
+         * upgrades the binary. */
         static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
         sigset_t mask;
         int r;
@@ -601,9 +611,11 @@ static int master_setup_event(Master *m) {
                         return log_error_errno(r, "Failed to watch signal %d: %s", signals[i], STRERROR(r));
         }
 
-        r = readiness_open(&m->ready_fd, &m->ready_worker_fd);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the readiness socket: %s", STRERROR(r));
+        if (m->ready_fd < 0) {
+                r = readiness_open(&m->ready_fd, &m->ready_worker_fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the readiness socket: %s", STRERROR(r));
+        }
         r = sd_event_add_io(m->event, &m->ready_source, m->ready_fd, EPOLLIN, master_on_ready, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the readiness socket: %s", STRERROR(r));
@@ -628,18 +640,29 @@ static int master_setup_event(Master *m) {
         r = notifier_new(m->event, &m->notifier);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up notifications to the service manager: %s", STRERROR(r));
+        r = upgrader_new(m->event, m->notifier, m->config_path, &master_upgrade_ops, m, &m->upgrader);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up upgrades: %s", STRERROR(r));
+        /* `preforkctl upgrade` hears the outcome from the control socket's
+         * protocol, in this image or the next. */
+        upgrader_set_reply(m->upgrader, control_upgrade_reply, NULL);
+        if (fdstore_enabled()) {
+                m->listeners.store = master_listener_store;
+                m->listeners.store_userdata = m;
+        }
         return 0;
 }
 
 /* Something a program reported changed the supervisor's state. */
-static void master_on_programs_changed(void *userdata) {
+void master_on_programs_changed(void *userdata) {
         Master *m = userdata;
 
         master_send_status(m, false);
         master_sync(m);
 }
 
-static void master_done(Master *m) {
+void master_done(Master *m) {
+        upgrader_free(m->upgrader);
         programs_done(&m->programs);
         control_free(m->control);
         metrics_http_free(m->metrics);
@@ -655,6 +678,20 @@ static void master_done(Master *m) {
         safe_close(m->ready_fd);
         safe_close(m->ready_worker_fd);
         sd_event_unref(m->event);
+}
+
+int master_loop(Master *m) {
+        int r;
+
+        master_sync(m);
+        r = sd_event_loop(m->event);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed: %s", STRERROR(r));
+                return EX_SOFTWARE;
+        }
+        if (r == 0)
+                log_info("Stopped");
+        return r;
 }
 
 int master_run(const char *config_path, Config *config) {
@@ -700,16 +737,7 @@ int master_run(const char *config_path, Config *config) {
         if (r < 0)
                 goto finish;
         TAKE_PTR(c);
-        master_sync(&m);
-
-        r = sd_event_loop(m.event);
-        if (r < 0) {
-                log_error_errno(r, "Event loop failed: %s", STRERROR(r));
-                ret = EX_SOFTWARE;
-        } else
-                ret = r;
-        if (ret == 0)
-                log_info("Stopped");
+        ret = master_loop(&m);
 finish:
         master_done(&m);
         return ret;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,6 +30,8 @@
 typedef struct NotifyEntry {
         char *message;  /* NULL: a STATUS-only update, which may be coalesced */
         char *status;   /* NULL: no STATUS= */
+        bool has_fd;    /* fd goes along (SCM_RIGHTS): the entry's own copy */
+        int fd;
 } NotifyEntry;
 
 struct Notifier {
@@ -93,6 +96,8 @@ static char *status_dup(const char *status) {
 static void notify_entry_done(NotifyEntry *e) {
         free(e->message);
         free(e->status);
+        if (e->has_fd)
+                safe_close(e->fd);
         *e = (NotifyEntry) { .message = NULL };
 }
 
@@ -123,10 +128,23 @@ static int notifier_dropped(Notifier *n, int error) {
 /* Sends one datagram without blocking. Returns 0 when it went out, -EAGAIN
  * when the socket refused it for now (keep it, retry later), and another
  * negative errno when it was dropped for good. */
-static int notifier_transmit(Notifier *n, const char *message, const char *status) {
+static int notifier_transmit(Notifier *n, const char *message, const char *status, int fd) {
+        union {
+                struct cmsghdr cmsg;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = { .buf = { 0 } };
         struct iovec iov[3];
         struct msghdr mh = { .msg_iov = iov };
         int r;
+
+        if (fd >= 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof control;
+                control.cmsg.cmsg_level = SOL_SOCKET;
+                control.cmsg.cmsg_type = SCM_RIGHTS;
+                control.cmsg.cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(&control.cmsg), &fd, sizeof(int));
+        }
 
         if (message)
                 iov[mh.msg_iovlen++] = (struct iovec) { .iov_base = (char *) message, .iov_len = strlen(message) };
@@ -180,7 +198,7 @@ static bool notifier_flush(Notifier *n, bool *ret_progress) {
          * is the one message whose delay gets the daemon killed, and it
          * tells the truth only when it is sent now: the loop is running. */
         if (n->watchdog_pending) {
-                r = notifier_transmit(n, "WATCHDOG=1", NULL);
+                r = notifier_transmit(n, "WATCHDOG=1", NULL, -EBADF);
                 if (r == -EAGAIN)
                         blocked = true;
                 else {
@@ -200,7 +218,7 @@ static bool notifier_flush(Notifier *n, bool *ret_progress) {
                  * always the newest, so it delays nothing behind it. */
                 if (!e->message && !notifier_status_due(n, now))
                         break;
-                r = notifier_transmit(n, e->message, e->status);
+                r = notifier_transmit(n, e->message, e->status, e->has_fd ? e->fd : -EBADF);
                 if (r == -EAGAIN) {
                         blocked = true;
                         break;
@@ -357,13 +375,25 @@ Notifier *notifier_free(Notifier *n) {
 }
 
 int notifier_send(Notifier *n, const char *message, const char *status) {
+        return notifier_send_fd(n, message, status, -EBADF);
+}
+
+int notifier_send_fd(Notifier *n, const char *message, const char *status, int fd) {
         _cleanup_free_ char *m = NULL, *s = NULL;
+        _cleanup_close_ int copy = -EBADF;
 
         assert(n);
         assert(message);
 
         if (n->fd < 0)
                 return 0;
+        /* A copy of its own: the caller may close fd before the datagram
+         * leaves the queue. */
+        if (fd >= 0) {
+                copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (copy < 0)
+                        return -errno;
+        }
         m = strdup(message);
         if (!m)
                 return -ENOMEM;
@@ -402,7 +432,13 @@ int notifier_send(Notifier *n, const char *message, const char *status) {
                 notifier_pop(n);
         }
 
-        n->queue[n->n_queue++] = (NotifyEntry) { .message = TAKE_PTR(m), .status = TAKE_PTR(s) };
+        n->queue[n->n_queue++] = (NotifyEntry) {
+                .message = TAKE_PTR(m),
+                .status = TAKE_PTR(s),
+                .has_fd = copy >= 0,
+                .fd = copy,
+        };
+        copy = -EBADF;
         notifier_kick(n, false);
         return 0;
 }

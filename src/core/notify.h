@@ -40,6 +40,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Notifier *, notifier_free)
  * along in this datagram when status is NULL, and is dropped as outdated
  * when status is given. Never blocks. Returns 0 or -ENOMEM. */
 int notifier_send(Notifier *n, const char *message, const char *status);
+/* notifier_send() with fd (>= 0) attached (SCM_RIGHTS), as FDSTORE=1
+ * needs; the Notifier sends a copy of it. Returns 0, -ENOMEM, or the error
+ * of copying fd. */
+int notifier_send_fd(Notifier *n, const char *message, const char *status, int fd);
 
 /* A STATUS= update that may be coalesced: at most one STATUS-only datagram
  * goes out per 250 ms and only the latest text is kept. While messages wait

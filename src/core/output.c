@@ -60,6 +60,30 @@ static void reader_free(OutputReader *r) {
         free(r);
 }
 
+int output_set_foreach(const OutputSet *set, output_reader_fn f, void *userdata) {
+        assert(set);
+        assert(f);
+
+        for (const OutputReader *r = set->readers; r; r = r->next) {
+                OutputSource src = {
+                        .service = r->service,
+                        .slot = r->slot,
+                        .generation = r->generation,
+                        .pid = r->pid,
+                        .identifier = r->identifier,
+                        .is_stderr = r->is_stderr,
+                };
+                int k;
+
+                if (r->eof || r->fd < 0)
+                        continue;
+                k = f(r->fd, &src, userdata);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
 static void reader_keep_tail(OutputReader *r, const char *line, size_t len) {
         char *t = r->tail[r->n_tail % OUTPUT_TAIL_LINES];
 

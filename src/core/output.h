@@ -50,5 +50,13 @@ int output_reader_add(OutputSet *set, int fd, const OutputSource *src);
  * there were none). */
 void output_set_flush_pid(OutputSet *set, pid_t pid, char *buf, size_t size);
 
+/* Calls f for every reader that still reads: its pipe and whose it is. A
+ * binary upgrade (upgrade.h) hands them to the next process image, which
+ * goes on reading them with output_reader_add(); the start of a line not
+ * yet complete in a reader's buffer is lost then. Stops at f's first
+ * negative return and returns it. */
+typedef int (*output_reader_fn)(int fd, const OutputSource *src, void *userdata);
+int output_set_foreach(const OutputSet *set, output_reader_fn f, void *userdata);
+
 /* Frees every reader (at exit); what they hold unsent is dropped. */
 void output_set_done(OutputSet *set);

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "generation.h"
 #include "listening-probe.h"
@@ -119,6 +122,40 @@ static int programs_open_notify(Programs *p) {
          * the same iteration. */
         (void) sd_event_source_set_priority(p->notify_source, SD_EVENT_PRIORITY_IMPORTANT);
         log_debug("Workers notify on %s", p->notify_address);
+        return 0;
+}
+
+int programs_adopt_notify(Programs *p, int fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        socklen_t len = sizeof sa;
+        size_t name_len;
+        int r;
+
+        assert(p);
+        assert(p->notify_fd < 0);
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        name_len = len > offsetof(struct sockaddr_un, sun_path) + 1 ? len - offsetof(struct sockaddr_un, sun_path) - 1 : 0;
+        if (name_len == 0 || sa.sun_path[0] != '\0' || name_len + 2 > sizeof p->notify_address ||
+            memchr(sa.sun_path + 1, '\0', name_len)) {
+                safe_close(fd);
+                return -EADDRNOTAVAIL;
+        }
+        p->notify_address[0] = '@';
+        memcpy(p->notify_address + 1, sa.sun_path + 1, name_len);
+        p->notify_address[name_len + 1] = '\0';
+        p->notify_fd = fd;
+        r = sd_event_add_io(p->event, &p->notify_source, p->notify_fd, EPOLLIN, programs_on_notify, p);
+        if (r < 0) {
+                p->notify_fd = safe_close(p->notify_fd);
+                return r;
+        }
+        (void) sd_event_source_set_priority(p->notify_source, SD_EVENT_PRIORITY_IMPORTANT);
+        log_debug("Workers notify on %s (taken over)", p->notify_address);
         return 0;
 }
 

@@ -45,6 +45,12 @@ void programs_spawned(Programs *p, const Slot *slot, WorkerSpawn *sp, pid_t pid,
  * the output it left (its last stderr lines go in tail), and SIGKILLs
  * what is left of a process group it led. */
 void programs_exited(Programs *p, const Slot *slot, pid_t pid, char *tail, size_t size);
+/* After a binary upgrade's exec (upgrade.h): takes over the notification
+ * socket fd that the earlier process image had bound (its address is in
+ * the programs' NOTIFY_SOCKET, so it is the same socket, not a new one),
+ * and looks for "listening" workers still starting. fd is taken, also on
+ * failure. */
+int programs_adopt_notify(Programs *p, int fd);
 /* Checks "listening" readiness now (the probe timer is armed as long as
  * a worker needs it). Called after every spawn. */
 void programs_probe_soon(Programs *p);

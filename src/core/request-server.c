@@ -108,6 +108,20 @@ static int conn_flush(RequestConn *c) {
         return 1;
 }
 
+int request_conn_detach(RequestConn *c) {
+        int fd, fl;
+
+        assert(c);
+        assert(c->state != CONN_WRITING);
+
+        fd = TAKE_FD(c->fd);
+        conn_free(c);
+        fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+                (void) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        return fd;
+}
+
 void request_conn_reply(RequestConn *c, char *answer, size_t n) {
         int r;
 

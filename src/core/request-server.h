@@ -65,6 +65,11 @@ unsigned request_server_connections(const RequestServer *s);
  * failed) just closes it. Call it once per connection; c may be freed
  * before it returns. */
 void request_conn_reply(RequestConn *c, char *answer, size_t n);
+/* Takes the connection's socket out of the server: c is freed, and the
+ * caller owns the returned fd (blocking again), to answer it later,
+ * maybe from another process image (a binary upgrade keeps it across its
+ * exec). No deadline or limit of the server applies to it any more. */
+int request_conn_detach(RequestConn *c);
 /* The client's credentials (unix sockets: SO_PEERCRED at accept), or
  * -ENODATA. */
 int request_conn_peer(const RequestConn *c, struct ucred *ret);

@@ -148,9 +148,12 @@ typedef struct ServiceScore {
         _Atomic uint64_t program_failures; /* total per-connection programs that failed (handler exec) */
 } ServiceScore;
 
-/* A service's scoreboard: one MAP_SHARED anonymous mapping made in the
+/* A service's scoreboard: one MAP_SHARED mapping of a memfd, made in the
  * master before any of the service's workers is forked, so that every
- * worker of every generation sees it, and it outlives reloads. Entries are
+ * worker of every generation sees it, and it outlives reloads. The memfd
+ * (close-on-exec, closed in every worker) lets the master map the same
+ * memory again after it executed a new binary in its place (upgrade.h),
+ * while the workers keep writing to their own mappings. Entries are
  * handed out per worker (not per slot), because during a reload the old
  * and the new generation's workers of one service are alive at once. */
 typedef struct Scoreboard {
@@ -158,11 +161,21 @@ typedef struct Scoreboard {
         WorkerScore *scores;
         size_t capacity;
         size_t map_size;
+        int fd;                  /* the memfd */
         bool *used;              /* master-private */
 } Scoreboard;
 
 /* capacity entries; pages are only touched as entries are used. */
 int scoreboard_new(size_t capacity, Scoreboard **ret);
+/* Maps the memfd of a scoreboard of capacity entries that an earlier
+ * process image made (taking fd on success); no entry is in use until
+ * scoreboard_take() says so. -EBADMSG when fd is smaller than that. */
+int scoreboard_adopt(int fd, size_t capacity, Scoreboard **ret);
+/* Marks entry index in use, as it was, and returns it untouched. -ERANGE
+ * beyond the capacity, -EBUSY when it is in use already. */
+int scoreboard_take(Scoreboard *b, size_t index, WorkerScore **ret);
+/* The index of s in b. */
+size_t scoreboard_index(const Scoreboard *b, const WorkerScore *s);
 Scoreboard *scoreboard_free(Scoreboard *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Scoreboard *, scoreboard_free)
 

@@ -12,11 +12,11 @@
  * twice over plus stragglers is cheap. */
 #define SCOREBOARD_CAPACITY (3 * 4096)
 
-int service_new(const char *name, Service **ret) {
+int service_new_adopted(const char *name, Scoreboard *b, Service **ret) {
         Service *s;
-        int r;
 
         assert(name);
+        assert(b);
         assert(ret);
 
         s = calloc(1, sizeof(Service));
@@ -31,14 +31,25 @@ int service_new(const char *name, Service **ret) {
                 free(s);
                 return -ENOMEM;
         }
-        r = scoreboard_new(SCOREBOARD_CAPACITY, &s->scoreboard);
-        if (r < 0) {
-                free(s->name);
-                free(s);
-                return r;
-        }
+        s->scoreboard = b;
         *ret = s;
         return 0;
+}
+
+int service_new(const char *name, Service **ret) {
+        Scoreboard *b;
+        int r;
+
+        assert(name);
+        assert(ret);
+
+        r = scoreboard_new(SCOREBOARD_CAPACITY, &b);
+        if (r < 0)
+                return r;
+        r = service_new_adopted(name, b, ret);
+        if (r < 0)
+                scoreboard_free(b);
+        return r;
 }
 
 Service *service_ref(Service *s) {

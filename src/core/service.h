@@ -43,6 +43,9 @@ struct Service {
 };
 
 int service_new(const char *name, Service **ret);
+/* A service with the scoreboard b (taken on success) that an earlier
+ * process image made: for a master that resumes after an exec. */
+int service_new_adopted(const char *name, Scoreboard *b, Service **ret);
 Service *service_ref(Service *s);
 /* Drops a reference; frees the service with the last one. Returns NULL. */
 Service *service_unref(Service *s);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "park.h"
 #include "readiness.h"
+#include "version.h"
 #include "worker.h"
 
 /* Set by the SIGTERM handler; read by the accept loop and worker_wait(). */
@@ -544,6 +545,11 @@ void worker_main(const WorkerSpawn *sp) {
 
         worker_spawn = sp;
         worker_prepare(sp);
+        /* Test builds only (version.h): a binary whose workers, and the
+         * programs it would execute, never get ready, for the upgrade's
+         * rollback. */
+        if (test_fault("worker-exit"))
+                _exit(EX_SOFTWARE);
         if (h->worker_main)
                 h->worker_main(sp);
         acceptor_init(&acceptor, sp);

@@ -18,8 +18,8 @@
 #include "time-util.h"
 
 #define DEFAULT_SOCKET "/run/preforkd/control"
-/* Commands other than reload answer at once; a daemon that does not
- * within this is stuck or not a preforkd. */
+/* Commands other than reload and upgrade answer at once; a daemon that
+ * does not within this is stuck or not a preforkd. */
 #define DEFAULT_TIMEOUT_SEC 30.0
 /* An answer is never larger: 4096 workers' status is well below. */
 #define ANSWER_MAX (64U << 20)
@@ -42,12 +42,14 @@ static void help(FILE *f) {
                 "  reload                 reload the configuration; waits for the outcome\n"
                 "  scale SERVICE N        run N workers for SERVICE until the next reload\n"
                 "  drain [SERVICE]        tell load balancers' agent checks \"drain\"\n"
-                "  undrain [SERVICE]      ... and \"up\" again\n\n"
+                "  undrain [SERVICE]      ... and \"up\" again\n"
+                "  upgrade                run the preforkd binary now on disk in place (same PID);\n"
+                "                         waits: 0 when it serves, 1 when the old one still does\n\n"
                 "Options:\n"
                 "  -s, --socket SOCKET    the control socket (default: $RUNTIME_DIRECTORY/control,\n"
                 "                         else %s)\n"
                 "  -j, --json             JSON output (status)\n"
-                "  -t, --timeout SECONDS  give up after this long (default: %.0f; reload: none)\n"
+                "  -t, --timeout SECONDS  give up after this long (default: %.0f; reload, upgrade: none)\n"
                 "  -V, --version          print the version and exit\n"
                 "  -h, --help             show this help and exit\n\n"
                 "Exit status: 0 done, 1 refused or rolled back, 2 usage, 3 no daemon answered,\n"
@@ -264,7 +266,7 @@ int main(int argc, char *argv[]) {
         if (!path)
                 path = default_socket(sockbuf, sizeof sockbuf);
         if (timeout < 0)
-                timeout = req.command == CONTROL_RELOAD ? 0 : DEFAULT_TIMEOUT_SEC;
+                timeout = IN_SET(req.command, CONTROL_RELOAD, CONTROL_UPGRADE) ? 0 : DEFAULT_TIMEOUT_SEC;
         deadline = timeout > 0 ? now_usec() + (uint64_t) (timeout * 1e6) : USEC_INFINITY;
 
         r = connect_socket(path, deadline, &fd);

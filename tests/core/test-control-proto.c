@@ -47,6 +47,9 @@ START_TEST(test_request_commands) {
         ck_assert_int_eq(parse("undrain echo", &r, &why), 0);
         ck_assert_int_eq(r.command, CONTROL_UNDRAIN);
         ck_assert_str_eq(r.service, "echo");
+        ck_assert_int_eq(parse("upgrade", &r, &why), 0);
+        ck_assert_int_eq(r.command, CONTROL_UPGRADE);
+        ck_assert_int_eq(parse("upgrade now", &r, &why), -EINVAL);
 
         ck_assert_int_eq(parse("scale web 4096", &r, &why), 0);
         ck_assert_int_eq(r.command, CONTROL_SCALE);
@@ -64,6 +67,7 @@ START_TEST(test_request_mutating) {
         ck_assert(control_command_is_mutating(CONTROL_SCALE));
         ck_assert(control_command_is_mutating(CONTROL_DRAIN));
         ck_assert(control_command_is_mutating(CONTROL_UNDRAIN));
+        ck_assert(control_command_is_mutating(CONTROL_UPGRADE));
 }
 END_TEST
 

@@ -3,10 +3,10 @@
 #
 # Builds the libFuzzer targets with clang (ASan + UBSan) in their own build
 # directory and runs the HTTP parser, chunked decoder, config, PROXY
-# header and control protocol fuzzers and the workers' sd_notify parser for
-# a bounded time on the committed seed corpus. New inputs go to a temporary
-# directory, so the tree stays clean; a crash leaves its reproducer in the
-# build directory and fails the script.
+# header and control protocol fuzzers, the workers' sd_notify parser and
+# the upgrade state for a bounded time on the committed seed corpus. New
+# inputs go to a temporary directory, so the tree stays clean; a crash
+# leaves its reproducer in the build directory and fails the script.
 #
 #   tests/fuzz/run-fuzz.sh [SECONDS]      (default 60, or $FUZZ_SECONDS)
 #
@@ -24,7 +24,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
                 --buildtype=debugoptimized >/dev/null
 fi
 ninja -C "$build" tests/fuzz/fuzz-http-parse tests/fuzz/fuzz-http-chunked tests/fuzz/fuzz-config tests/fuzz/fuzz-proxy \
-        tests/fuzz/fuzz-control tests/fuzz/fuzz-notify >/dev/null
+        tests/fuzz/fuzz-control tests/fuzz/fuzz-notify tests/fuzz/fuzz-state >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/preforkd-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -55,4 +55,5 @@ run_target fuzz-config config $(( (seconds + 1) / 2 )) 8192
 run_target fuzz-control control $(( (seconds + 3) / 4 )) 4096
 run_target fuzz-proxy proxy $(( (seconds + 3) / 4 )) 1024
 run_target fuzz-notify notify $(( (seconds + 3) / 4 )) 4096
+run_target fuzz-state state $(( (seconds + 3) / 4 )) 16384
 echo "run-fuzz: no failure"

@@ -326,7 +326,7 @@ START_TEST(test_malformed_and_hostile_clients) {
 
         a = raw_request(d, "frobnicate\n", 11);
         TD_ASSERT_MSG(d, strcmp(a, "error malformed request: unknown command (status, metrics, reload, scale, "
-                                   "drain, undrain)\n") == 0,
+                                   "drain, undrain, upgrade)\n") == 0,
                       "answer: %s", a);
         b = raw_request(d, "scale echo\x01 2\n", 14);
         TD_ASSERT_MSG(d, strncmp(b, "error malformed request: request contains a character", 53) == 0, "answer: %s",

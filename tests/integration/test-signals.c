@@ -298,9 +298,10 @@ START_TEST(test_hup_queued_during_startup) {
 }
 END_TEST
 
-/* Signals with no meaning here (USR1/USR2, which other daemons take for
- * "reopen logs") are logged and ignored by the master and ignored by the
- * workers: nothing stops, nothing is respawned. */
+/* Signals with no meaning here (USR1, which other daemons take for
+ * "reopen logs") are logged and ignored by the master, and USR1 and USR2
+ * (the master's upgrade, test-upgrade.c) are ignored by the workers:
+ * nothing stops, nothing is respawned. */
 START_TEST(test_usr_signals_ignored) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_free_ pid_t *before = NULL, *after = NULL;
@@ -310,13 +311,11 @@ START_TEST(test_usr_signals_ignored) {
         start_echo(&d, 2, NULL, NULL, &port);
         n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &before));
         TD_ASSERT(d, kill(td_pid(d), SIGUSR1) == 0);
-        TD_ASSERT(d, kill(td_pid(d), SIGUSR2) == 0);
         for (int i = 0; i < n; i++)
                 TD_ASSERT(d, kill(before[i], SIGUSR1) == 0 && kill(before[i], SIGUSR2) == 0);
-        TD_OK(d, td_wait_log(d, "Ignoring SIGUSR2", TD_TIMEOUT, NULL));
+        TD_OK(d, td_wait_log(d, "Ignoring SIGUSR1", TD_TIMEOUT, NULL));
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 1000, 1, TD_TIMEOUT));
         TD_ASSERT(d, td_running(d));
-        TD_ASSERT(d, td_log_contains(d, "Ignoring SIGUSR1"));
         TD_ASSERT(d, TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &after)) == 2);
         for (int i = 0; i < n; i++)
                 TD_ASSERT_MSG(d, before[i] == after[0] || before[i] == after[1], "worker %d died", (int) before[i]);

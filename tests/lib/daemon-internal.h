@@ -56,6 +56,10 @@ struct TestDaemon {
         TdLine *notify;
         size_t n_notify, notify_alloc;
         size_t n_datagrams;
+        /* The fd store, as a service manager keeps it (FDSTORE=1). */
+        int *store_fds;
+        char **store_names;
+        size_t n_store, store_alloc;
 
         size_t log_cursor;
         size_t notify_cursor;
@@ -107,11 +111,14 @@ void tdi_log_free(TestDaemon *d);
  * before it notifies, so every line written before a received datagram is
  * in the pipe by then, and a notify message never becomes visible before
  * the log lines that preceded it. */
+#define TDI_NOTIFY_FDS_MAX 8
 typedef struct NotifyDatagram {
         char *data;
         size_t len;
         pid_t pid;
         uint64_t usec;
+        int fds[TDI_NOTIFY_FDS_MAX];  /* passed with it (SCM_RIGHTS) */
+        size_t n_fds;
 } NotifyDatagram;
 typedef struct NotifyBatch {
         NotifyDatagram *dg;

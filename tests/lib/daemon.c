@@ -441,8 +441,8 @@ int td_start(TestDaemon *d, const TdStartOptions *opts) {
         r = start_env(opts, &env, &env_fds, &env_names);
         if (r < 0)
                 return r;
-        r = tdi_exec_plan_build(&plan, d->dir, opts && opts->args ? opts->args : default_args, env,
-                                opts && opts->no_notify ? NULL : d->notify_path);
+        r = tdi_exec_plan_build(&plan, d->dir, opts ? opts->binary : NULL, opts && opts->args ? opts->args : default_args,
+                                env, opts && opts->no_notify ? NULL : d->notify_path);
         if (r < 0) {
                 tdi_exec_plan_done(&plan);
                 return r;

@@ -51,6 +51,10 @@ typedef struct TdStartOptions {
         /* Arguments instead of the default "-c DIR/preforkd.conf",
          * NULL-terminated, "@DIR@" replaced. */
         const char *const *args;
+        /* The binary to run instead of PREFORKD_BINARY ("@DIR@"
+         * replaced): the upgrade tests run a copy in the temp dir that
+         * they replace by another build. */
+        const char *binary;
         /* Do not set NOTIFY_SOCKET. */
         bool no_notify;
         /* Sockets handed over the way systemd's socket activation does: as

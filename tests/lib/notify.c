@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,12 @@ int tdi_notify_open(TestDaemon *d) {
 
 void tdi_notify_free(TestDaemon *d) {
         d->notify_fd = safe_close(d->notify_fd);
+        for (size_t i = 0; i < d->n_store; i++) {
+                safe_close(d->store_fds[i]);
+                free(d->store_names[i]);
+        }
+        free(d->store_fds);
+        free(d->store_names);
         for (size_t i = 0; i < d->n_notify; i++)
                 free(d->notify[i].text);
         free(d->notify);
@@ -69,11 +76,99 @@ static void notify_append(TestDaemon *d, const char *buf, size_t len, uint64_t n
         }
 }
 
+/* The value of "key=" in the datagram's lines (a pointer into data and its
+ * length), or NULL. */
+static const char *datagram_field(const NotifyDatagram *dg, const char *key, size_t *ret_len) {
+        size_t l = strlen(key);
+
+        for (const char *p = dg->data, *end = dg->data + dg->len; p < end;) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p)), *e = nl ? nl : end;
+
+                if ((size_t) (e - p) >= l && memcmp(p, key, l) == 0) {
+                        *ret_len = (size_t) (e - p) - l;
+                        return p + l;
+                }
+                p = e + 1;
+        }
+        return NULL;
+}
+
+/* Called with the lock held: what a service manager does with
+ * FDSTORE=1 and FDSTOREREMOVE=1, for td_fdstore(). The datagram's fds are
+ * taken or closed. */
+static void store_apply(TestDaemon *d, NotifyDatagram *dg) {
+        size_t nl = 0, l;
+        const char *name = datagram_field(dg, "FDNAME=", &nl);
+        bool store = datagram_field(dg, "FDSTORE=1", &l), remove = datagram_field(dg, "FDSTOREREMOVE=1", &l);
+
+        for (size_t i = 0; remove && name && i < d->n_store;) {
+                if (strlen(d->store_names[i]) != nl || memcmp(d->store_names[i], name, nl) != 0) {
+                        i++;
+                        continue;
+                }
+                safe_close(d->store_fds[i]);
+                free(d->store_names[i]);
+                d->n_store--;
+                d->store_fds[i] = d->store_fds[d->n_store];
+                d->store_names[i] = d->store_names[d->n_store];
+        }
+        for (size_t k = 0; k < dg->n_fds; k++) {
+                char *n = store ? strndup(name ? name : "stored", name ? nl : 6) : NULL;
+
+                if (!n || tdi_grow((void **) &d->store_fds, &d->store_alloc, d->n_store + 1, sizeof(int)) < 0) {
+                        free(n);
+                        safe_close(dg->fds[k]);
+                        continue;
+                }
+                /* store_names grows with store_fds: same capacity. */
+                char **names = realloc(d->store_names, d->store_alloc * sizeof(char *));
+                if (!names) {
+                        free(n);
+                        safe_close(dg->fds[k]);
+                        continue;
+                }
+                d->store_names = names;
+                d->store_fds[d->n_store] = dg->fds[k];
+                d->store_names[d->n_store++] = n;
+        }
+        dg->n_fds = 0;
+}
+
+int td_fdstore(TestDaemon *d, int **ret_fds, char ***ret_names) {
+        _cleanup_free_ int *fds = NULL;
+        char **names = NULL;
+        size_t n;
+        int r = 0;
+
+        pthread_mutex_lock(&d->lock);
+        n = d->n_store;
+        fds = calloc(n + 1, sizeof(int));
+        names = calloc(n + 1, sizeof(char *));
+        for (size_t i = 0; fds && names && i < n; i++) {
+                fds[i] = fcntl(d->store_fds[i], F_DUPFD_CLOEXEC, 3);
+                names[i] = strdup(d->store_names[i]);
+                if (fds[i] < 0 || !names[i]) {
+                        r = -ENOMEM;
+                        for (size_t k = 0; k <= i; k++)
+                                safe_close(fds[k]);
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (!fds || !names || r < 0) {
+                strv_free(names);
+                return -ENOMEM;
+        }
+        *ret_fds = TAKE_PTR(fds);
+        *ret_names = names;
+        return (int) n;
+}
+
 void tdi_notify_receive(TestDaemon *d, NotifyBatch *b) {
         for (;;) {
                 union {
                         struct cmsghdr h;
-                        char buf[CMSG_SPACE(sizeof(struct ucred))];
+                        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * TDI_NOTIFY_FDS_MAX)];
                 } control;
                 char buf[8192];
                 struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
@@ -93,6 +188,9 @@ void tdi_notify_receive(TestDaemon *d, NotifyBatch *b) {
                                 continue;
                         return;
                 }
+                int fds[TDI_NOTIFY_FDS_MAX];
+                size_t n_fds = 0;
+
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
                         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
                             c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
@@ -100,13 +198,33 @@ void tdi_notify_receive(TestDaemon *d, NotifyBatch *b) {
 
                                 memcpy(&uc, CMSG_DATA(c), sizeof(uc));
                                 pid = uc.pid;
+                        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                size_t m = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+                                for (size_t i = 0; i < m; i++) {
+                                        int fd;
+
+                                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                        if (n_fds < TDI_NOTIFY_FDS_MAX)
+                                                fds[n_fds++] = fd;
+                                        else
+                                                safe_close(fd);
+                                }
                         }
-                if (tdi_grow((void **) &b->dg, &b->alloc, b->n + 1, sizeof(NotifyDatagram)) < 0)
+                if (tdi_grow((void **) &b->dg, &b->alloc, b->n + 1, sizeof(NotifyDatagram)) < 0) {
+                        for (size_t i = 0; i < n_fds; i++)
+                                safe_close(fds[i]);
                         continue; /* dropped, as a full queue would */
+                }
                 dg = &b->dg[b->n];
                 dg->data = malloc((size_t) k);
-                if (!dg->data)
+                if (!dg->data) {
+                        for (size_t i = 0; i < n_fds; i++)
+                                safe_close(fds[i]);
                         continue;
+                }
+                memcpy(dg->fds, fds, n_fds * sizeof(int));
+                dg->n_fds = n_fds;
                 memcpy(dg->data, buf, (size_t) k);
                 dg->len = (size_t) k;
                 dg->pid = pid;
@@ -118,8 +236,10 @@ void tdi_notify_receive(TestDaemon *d, NotifyBatch *b) {
 void tdi_notify_publish(TestDaemon *d, NotifyBatch *b) {
         if (b->n > 0) {
                 pthread_mutex_lock(&d->lock);
-                for (size_t i = 0; i < b->n; i++)
+                for (size_t i = 0; i < b->n; i++) {
                         notify_append(d, b->dg[i].data, b->dg[i].len, b->dg[i].usec, b->dg[i].pid);
+                        store_apply(d, &b->dg[i]);
+                }
                 pthread_cond_broadcast(&d->cond);
                 pthread_mutex_unlock(&d->lock);
         }

@@ -39,3 +39,10 @@ int td_notify_datagram(TestDaemon *d, size_t index, char **ret);
 /* Index of the notify cursor (the next line a wait would look at). */
 size_t td_notify_cursor(TestDaemon *d);
 void td_notify_set_cursor(TestDaemon *d, size_t pos);
+
+/* The daemon's fd store as a service manager keeps it: every fd sent with
+ * FDSTORE=1 under its FDNAME=, less those named by FDSTOREREMOVE=1. Copies
+ * of the fds in *ret_fds and their names in *ret_names (NULL-terminated;
+ * strv_free()); returns their number. A test that restarts the daemon
+ * passes them back as systemd would (TdStartOptions.listen_fds). */
+int td_fdstore(TestDaemon *d, int **ret_fds, char ***ret_names);

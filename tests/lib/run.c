@@ -42,7 +42,7 @@ int td_run(TestDaemon *d, const char *const *argv, uint64_t timeout, int *ret_co
 
         tdi_ignore_sigpipe();
 
-        r = tdi_exec_plan_build(&plan, d ? td_dir(d) : NULL, argv ? argv : empty, NULL, NULL);
+        r = tdi_exec_plan_build(&plan, d ? td_dir(d) : NULL, NULL, argv ? argv : empty, NULL, NULL);
         if (r < 0)
                 goto fail;
         if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {

@@ -19,7 +19,7 @@ typedef struct ExecPlan {
         size_t n_env;
 } ExecPlan;
 
-/* argv is PREFORKD_BINARY followed by args (NULL-terminated). The
+/* argv is binary (NULL: PREFORKD_BINARY) followed by args (NULL-terminated). The
  * environment is the test's own without the variables that would confuse
  * the daemon (NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*, ...), plus
  * PREFORKD_LOG_TARGET=stderr, NOTIFY_SOCKET=notify_path (unless NULL) and
@@ -27,8 +27,8 @@ typedef struct ExecPlan {
  * the same key and "@PID@" becomes the child's pid. When dir is not NULL,
  * "@DIR@" in args and extra_env becomes dir. On failure, *p still needs
  * tdi_exec_plan_done(). */
-int tdi_exec_plan_build(ExecPlan *p, const char *dir, const char *const *args, const char *const *extra_env,
-                        const char *notify_path);
+int tdi_exec_plan_build(ExecPlan *p, const char *dir, const char *binary, const char *const *args,
+                        const char *const *extra_env, const char *notify_path);
 void tdi_exec_plan_done(ExecPlan *p);
 
 /* What the child does beyond the defaults; all of it may be left out. */

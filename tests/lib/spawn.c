@@ -82,15 +82,15 @@ static char *subst_dir(const char *s, const char *dir) {
         return dir ? tdi_str_replace(s, "@DIR@", dir) : strdup(s);
 }
 
-int tdi_exec_plan_build(ExecPlan *p, const char *dir, const char *const *args, const char *const *extra_env,
-                        const char *notify_path) {
+int tdi_exec_plan_build(ExecPlan *p, const char *dir, const char *binary, const char *const *args,
+                        const char *const *extra_env, const char *notify_path) {
         extern char **environ;
         size_t n_argv = 0, n_extra = 0, cap;
         int r;
 
         *p = (ExecPlan) { .argv = NULL };
 
-        r = strv_push(&p->argv, &n_argv, strdup(td_binary()));
+        r = strv_push(&p->argv, &n_argv, binary ? subst_dir(binary, dir) : strdup(td_binary()));
         if (r < 0)
                 return r;
         for (const char *const *a = args; *a; a++) {

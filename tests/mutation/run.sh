@@ -229,8 +229,8 @@ setup_copy() {
                 return 1
         fi
         # What each test runs, for building only that (and the daemon)
-        # after a mutation: "NAME TARGET" lines; a test that runs a script
-        # has no target of its own. meson is Python, so python3 is there.
+        # after a mutation: "NAME TARGET DEPENDS..." lines; a test that
+        # runs a script has no target of its own. meson is Python, so python3 is there.
         python3 - "$dir/build" >"$dir/targets" <<'EOF_PY'
 import json, os, subprocess, sys
 build = os.path.realpath(sys.argv[1])
@@ -239,10 +239,15 @@ def introspect(what):
 def target(path):
     path = os.path.realpath(path)
     return os.path.relpath(path, build) if path.startswith(build + os.sep) else ''
-daemon = [t for t in introspect('--targets') if t['name'] == 'preforkd' and t['type'] == 'executable']
+targets = introspect('--targets')
+daemon = [t for t in targets if t['name'] == 'preforkd' and t['type'] == 'executable']
 print('preforkd', target(daemon[0]['filename'][0]))
+# A test's own executable and what it depends on (the upgrade tests run
+# test builds of the daemon, which a mutation of the core changes too).
+files = {t['id']: target(t['filename'][0]) for t in targets if t.get('filename')}
 for t in introspect('--tests'):
-    print(t['name'], target(t['cmd'][0]))
+    deps = [files.get(d, '') for d in t.get('depends', [])]
+    print(t['name'], target(t['cmd'][0]), *[d for d in deps if d])
 EOF_PY
 }
 
@@ -257,7 +262,7 @@ build_targets() {
                 if [[ $spec == suite:* ]]; then
                         return 0
                 fi
-                t=$(awk -v n="${spec%%:*}" '$1 == n { print $2 }' "$map")
+                t=$(awk -v n="${spec%%:*}" '$1 == n { $1 = ""; print }' "$map")
                 [ -n "$t" ] && out+=" $t"
         done
         echo "$out"
