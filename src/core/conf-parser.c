@@ -5,6 +5,8 @@
  * core's keys (config.c) and every handler's own group (through the handler
  * table). A getter stores its result only on success: on failure the
  * caller's variable keeps the default it was initialised with. */
+#include <assert.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -228,6 +230,70 @@ int config_get_duration(ConfigParser *p, const config_setting_t *g, const char *
                 return -EINVAL;
         }
         *ret_usec = (uint64_t) llround(v * 1e6);
+        return 1;
+}
+
+int config_parse_size(const char *s, uint64_t *ret) {
+        static const char suffixes[] = "KMGT";
+        uint64_t v = 0, mult = 1;
+        const char *p = s, *x;
+
+        assert(s);
+        assert(ret);
+
+        if (!(*p >= '0' && *p <= '9'))
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (*p) {
+                x = strchr(suffixes, toupper((unsigned char) *p));
+                if (!x || p[1])
+                        return -EINVAL;
+                mult = UINT64_C(1) << (10 * (x - suffixes + 1));
+        }
+        if (v > UINT64_MAX / mult)
+                return -ERANGE;
+        *ret = v * mult;
+        return 0;
+}
+
+int config_get_size(ConfigParser *p, const config_setting_t *g, const char *key, uint64_t min, uint64_t max,
+                    uint64_t def, uint64_t *ret) {
+        config_setting_t *s = config_lookup_member(p, g, key, false);
+        uint64_t v;
+
+        if (!s) {
+                *ret = def;
+                return 0;
+        }
+        if (config_is_int_type(config_setting_type(s))) {
+                int64_t i = config_setting_get_int64(s);
+                if (i < 0) {
+                        config_error(p, s, NULL, "must not be negative");
+                        return -EINVAL;
+                }
+                v = (uint64_t) i;
+        } else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *str = config_setting_get_string(s);
+                int r = config_parse_size(str, &v);
+                if (r < 0) {
+                        config_error(p, s, NULL, "\"%s\" is not a size: digits with an optional K, M, G or T%s", str,
+                                     r == -ERANGE ? " (too large)" : "");
+                        return -EINVAL;
+                }
+        } else {
+                config_error(p, s, NULL, "must be a size such as \"64M\", not %s",
+                             config_type_name(config_setting_type(s)));
+                return -EINVAL;
+        }
+        if (v < min || v > max) {
+                config_error(p, s, NULL, "must be between %" PRIu64 " and %" PRIu64 " bytes", min, max);
+                return -EINVAL;
+        }
+        *ret = v;
         return 1;
 }
 

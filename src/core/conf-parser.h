@@ -48,6 +48,14 @@ int config_get_bool(ConfigParser *p, const config_setting_t *g, const char *key,
 /* Seconds as int or float, stored as microseconds. */
 int config_get_duration(ConfigParser *p, const config_setting_t *g, const char *key, double min_sec,
                         double max_sec, double def_sec, uint64_t *ret_usec);
+/* A size in bytes: an integer, or a string of digits with an optional
+ * binary suffix K, M, G or T (case-insensitive; "64M" is 64 MiB), between
+ * min and max bytes. Absent: def is stored and 0 returned. */
+int config_get_size(ConfigParser *p, const config_setting_t *g, const char *key, uint64_t min, uint64_t max,
+                    uint64_t def, uint64_t *ret);
+/* The string form of config_get_size(): 0 and the bytes in *ret, or
+ * -EINVAL (malformed) or -ERANGE (above UINT64_MAX). */
+int config_parse_size(const char *s, uint64_t *ret);
 /* A string that must be one of choices (NULL-terminated); stores the index.
  * def < 0 makes the key required. */
 int config_get_enum(ConfigParser *p, const config_setting_t *g, const char *key, const char *const *choices,

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "crash-budget.h"
 #include "log.h"
 
 static const char *const log_level_names[] = {
@@ -24,11 +25,12 @@ static const char *const top_keys[] = {
 static const char *const service_keys[] = {
         "name", "listen", "backlog", "workers", "handler", "max_requests",
         "idle_timeout", "defer_accept", "respawn", "park",
-        "proxy_protocol", "proxy_from", "proxy_timeout", "agent_listen", NULL,
+        "proxy_protocol", "proxy_from", "proxy_timeout", "agent_listen",
+        "max_requests_jitter", "max_memory", "request_timeout", "reload", NULL,
 };
 
 static const char *const respawn_keys[] = {
-        "min_uptime", "backoff_initial", "backoff_max", NULL,
+        "min_uptime", "backoff_initial", "backoff_max", "burst", "interval", NULL,
 };
 
 
@@ -153,6 +155,7 @@ static int parse_listen(ConfigParser *p, const config_setting_t *svc, ServiceCon
 static int parse_respawn(ConfigParser *p, const config_setting_t *svc, RespawnConfig *ret) {
         const config_setting_t *g = config_setting_get_member(svc, "respawn");
         RespawnConfig rc = { 0 };
+        int64_t burst = 10;
         int r = 0;
 
         if (g && config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -164,6 +167,8 @@ static int parse_respawn(ConfigParser *p, const config_setting_t *svc, RespawnCo
                         .min_uptime_usec = 1 * USEC_PER_SEC,
                         .backoff_initial_usec = 100 * USEC_PER_MSEC,
                         .backoff_max_usec = 30 * USEC_PER_SEC,
+                        .burst = 10,
+                        .interval_usec = 10 * USEC_PER_SEC,
                 };
                 return 0;
         }
@@ -173,6 +178,11 @@ static int parse_respawn(ConfigParser *p, const config_setting_t *svc, RespawnCo
         if (config_get_duration(p, g, "backoff_initial", 0.001, 3600, 0.1, &rc.backoff_initial_usec) < 0)
                 r = -EINVAL;
         if (config_get_duration(p, g, "backoff_max", 0.001, 86400, 30, &rc.backoff_max_usec) < 0)
+                r = -EINVAL;
+        if (config_get_int(p, g, "burst", false, 0, CRASH_BUDGET_BURST_MAX, 10, &burst) < 0)
+                r = -EINVAL;
+        rc.burst = (unsigned) burst;
+        if (config_get_duration(p, g, "interval", 0.001, 86400, 10, &rc.interval_usec) < 0)
                 r = -EINVAL;
         if (r == 0 && rc.backoff_max_usec < rc.backoff_initial_usec) {
                 const config_setting_t *bm = config_setting_get_member(g, "backoff_max");
@@ -329,6 +339,8 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         if (parse_park(p, svc, s) < 0)
                 r = -EINVAL;
         if (config_proxy_parse(p, svc, &s->proxy) < 0)
+                r = -EINVAL;
+        if (config_parse_supervision(p, svc, s) < 0)
                 r = -EINVAL;
         return r;
 }

@@ -19,7 +19,26 @@ typedef struct RespawnConfig {
         uint64_t min_uptime_usec;
         uint64_t backoff_initial_usec;
         uint64_t backoff_max_usec;
+        /* The crash budget: this many deaths before serving per interval
+         * are replaced at once; past it, backoff (crash-budget.h). */
+        unsigned burst;
+        uint64_t interval_usec;
 } RespawnConfig;
+
+typedef enum ReloadStrategy {
+        RELOAD_STRATEGY_ALL,     /* every new worker at once; the old ones retire when all are ready */
+        RELOAD_STRATEGY_ROLLING, /* in batches, each gated on readiness, rolled back on failure */
+        _RELOAD_STRATEGY_MAX,
+} ReloadStrategy;
+
+/* How a reload to this configuration replaces the service's workers
+ * (reload-rolling.h). */
+typedef struct ReloadConfig {
+        ReloadStrategy strategy;
+        unsigned batch;          /* workers per batch, or 0 when batch_percent says */
+        unsigned batch_percent;  /* 1-100: that share of workers, rounded up */
+        uint64_t ready_timeout_usec;
+} ReloadConfig;
 
 struct ServiceConfig {
         char *name;
@@ -31,6 +50,10 @@ struct ServiceConfig {
         unsigned workers;
         const HandlerVTable *handler;
         uint64_t max_requests;   /* 0: never recycle */
+        uint64_t max_requests_jitter; /* each worker adds random(0..this) to max_requests */
+        uint64_t max_memory;     /* bytes of private memory; 0: no limit */
+        uint64_t request_timeout_usec; /* 0: off */
+        ReloadConfig reload;
         uint64_t idle_timeout_usec;
         bool defer_accept;       /* TCP_DEFER_ACCEPT on its TCP listeners */
         RespawnConfig respawn;
@@ -77,3 +100,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free)
 int config_summary(const Config *c, char *buf, size_t size);
 
 const ServiceConfig *config_find_service(const Config *c, const char *name);
+
+/* config-supervise.c: the keys of a service that steer its supervision
+ * beyond the respawn policy: max_requests_jitter, max_memory,
+ * request_timeout and the reload group. Runs after the service's other
+ * keys are parsed (it checks them against max_requests). Records every
+ * error in p; returns 0 or -EINVAL. */
+int config_parse_supervision(ConfigParser *p, const config_setting_t *svc, ServiceConfig *s);
+/* The number of workers in one batch of a rolling reload of s: batch, or
+ * batch_percent of its workers rounded up; at least 1, at most workers. */
+unsigned reload_batch_size(const ServiceConfig *s);

@@ -24,6 +24,12 @@ struct Pool {
          * scaled (supervisor-scale.h). Slots at and above it only finish
          * leaving; the array shrinks as they go. */
         unsigned size;
+        /* A reload's new pool comes up in batches (reload-rolling.c): the
+         * slots below batch_end have been started, those below rolled
+         * were all ready (and, rolling, their old workers retired). */
+        unsigned rolled;
+        unsigned batch_end;
+        uint64_t batch_deadline;      /* the batch must be ready by then */
 };
 
 /* One configuration's set of workers: the first one, then one per reload.

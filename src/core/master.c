@@ -22,7 +22,9 @@
 #include "metrics-http.h"
 #include "notify.h"
 #include "park.h"
+#include "proc-util.h"
 #include "programs.h"
+#include "random-util.h"
 #include "readiness.h"
 #include "reload-outcome.h"
 #include "spawn.h"
@@ -159,6 +161,7 @@ static int master_op_spawn(void *userdata, Slot *s) {
                 .service_score = service->scoreboard->service,
                 .front_stage = !p,
                 .master_pid = getpid(),
+                .max_requests = s->max_requests,
         };
         char label[128];
         sd_event_source *watch = NULL;
@@ -201,6 +204,14 @@ static void master_op_kill(void *userdata, pid_t pid, int sig) {
                 (void) kill(pid, sig);
 }
 
+static int master_op_memory(void *userdata, pid_t pid, uint64_t *ret_bytes) {
+        return proc_private_memory(pid, ret_bytes);
+}
+
+static uint64_t master_op_random(void *userdata) {
+        return random_u64();
+}
+
 static void master_op_event(void *userdata, SupervisorEvent event, const char *why) {
         Master *m = userdata;
 
@@ -218,6 +229,9 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
         }
         case SUPERVISOR_EVENT_RELOAD_REFUSED:
                 master_reload_done(m, RELOAD_REFUSED, why, NULL);
+                break;
+        case SUPERVISOR_EVENT_RELOAD_ROLLED_BACK:
+                master_reload_done(m, RELOAD_ROLLED_BACK, why, NULL);
                 break;
         case SUPERVISOR_EVENT_STOPPED:
                 (void) sd_event_exit(m->event, m->exit_code);
@@ -270,6 +284,8 @@ const SupervisorOps master_ops = {
         .spawn = master_op_spawn,
         .forget = master_op_forget,
         .kill = master_op_kill,
+        .memory = master_op_memory,
+        .random = master_op_random,
         .park_reclaim = master_op_park_reclaim,
         .event = master_op_event,
 };

@@ -83,6 +83,9 @@ static uint64_t v_restarts(const Service *s, const ServiceSummary *sum) {
 static uint64_t v_crashes(const Service *s, const ServiceSummary *sum) {
         return s->crashes;
 }
+static uint64_t v_exits_after_serving(const Service *s, const ServiceSummary *sum) {
+        return s->restarts - s->crashes;
+}
 static uint64_t v_size(const Service *s, const ServiceSummary *sum) {
         return sum->pool ? sum->pool->size : 0;
 }
@@ -159,8 +162,12 @@ static const ServiceRow service_rows[] = {
         VALUE("preforkd_received_bytes_total", "counter", "Bytes the service's workers received.", v_bytes_in),
         VALUE("preforkd_sent_bytes_total", "counter", "Bytes the service's workers sent.", v_bytes_out),
         VALUE("preforkd_restarts_total", "counter", "Workers that ended unplanned and were replaced.", v_restarts),
-        VALUE("preforkd_crashes_total", "counter", "Worker exits that started or continued a respawn backoff.",
-          v_crashes),
+        VALUE("preforkd_crashes_total", "counter",
+              "Workers that died before serving a connection (they spend the crash budget, respawn.burst).",
+              v_crashes),
+        VALUE("preforkd_exits_after_serving_total", "counter",
+              "Workers that died unplanned after serving, or were killed by the master (replaced at once).",
+              v_exits_after_serving),
         SAMPLES("preforkd_kills_total", "counter", "Workers the master ended, by reason.", s_kills),
         VALUE("preforkd_pool_size", "gauge", "Workers the pool keeps (the workers setting, or as scaled).", v_size),
         SAMPLES("preforkd_slots", "gauge", "Worker slots by the master's state, every generation.", s_slots),

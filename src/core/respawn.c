@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
+
 #include "respawn.h"
 
 bool respawn_is_planned(const WorkerExit *e) {
-        return !e->never_ready && e->clean && e->connections > 0;
+        if (e->never_ready || !e->clean)
+                return false;
+        return e->served || e->killed;
 }
 
 bool respawn_is_crash(const RespawnConfig *c, const WorkerExit *e) {
+        if (e->killed)
+                return false;
         if (e->never_ready)
                 return true;
-        if (respawn_is_planned(e))
+        if (e->served)
                 return false;
         return e->uptime_usec < c->min_uptime_usec;
 }
@@ -32,4 +38,25 @@ uint64_t respawn_after_exit(const RespawnConfig *c, const WorkerExit *e, unsigne
         } else
                 *crashes = 0;
         return respawn_delay_usec(c, *crashes);
+}
+
+RespawnVerdict respawn_worker_exit(const RespawnConfig *c, const WorkerExit *e, CrashBudget *b, unsigned *crashes,
+                                   uint64_t now, uint64_t *ret_delay) {
+        assert(c);
+        assert(e);
+        assert(b);
+        assert(crashes);
+        assert(ret_delay);
+
+        *ret_delay = 0;
+        if (!respawn_is_crash(c, e)) {
+                *crashes = 0;
+                return respawn_is_planned(e) ? RESPAWN_PLANNED : RESPAWN_AT_ONCE;
+        }
+        if (crash_budget_spend(b, c->burst, c->interval_usec, now))
+                return RESPAWN_CRASH;
+        if (*crashes < UINT32_MAX)
+                (*crashes)++;
+        *ret_delay = respawn_delay_usec(c, *crashes);
+        return RESPAWN_BACKOFF;
 }

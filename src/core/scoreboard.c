@@ -139,6 +139,7 @@ int scoreboard_acquire(Scoreboard *b, unsigned generation, unsigned slot, Worker
                 atomic_store(&s->last_status, 0);
                 atomic_store(&s->wakeups, 0);
                 atomic_store(&s->spurious_wakeups, 0);
+                atomic_store(&s->recycle, 0);
                 /* The worker is not forked yet: nobody reads or writes the
                  * guarded part now. */
                 atomic_store(&s->seq, 0);

@@ -47,7 +47,8 @@ typedef union ScorePeer {
 
 /* One worker's entry in its service's shared-memory scoreboard. The master
  * fills generation and slot before the fork; after it only the worker
- * writes, and the master reads without taking a lock.
+ * writes (but for the recycle flag), and the master reads without taking
+ * a lock.
  *
  * The counters are single atomics, each consistent on its own. What must
  * be read as a whole (the current peer, request line and when the work on
@@ -72,6 +73,10 @@ typedef struct WorkerScore {
         _Atomic int last_status;           /* http: the last response's status; 0 for none */
         _Atomic uint64_t wakeups;          /* returns from waiting for a connection */
         _Atomic uint64_t spurious_wakeups; /* ... that found no connection to accept */
+        /* The one field the master writes after the fork: set when the
+         * worker is to leave after its current connection (max_memory,
+         * recycle.c); the worker reads it between connections. */
+        _Atomic int recycle;
 
         _Atomic unsigned seq;
         /* Behind seq: */

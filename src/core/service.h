@@ -4,10 +4,15 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "crash-budget.h"
 #include "kill-reason.h"
 #include "macros.h"
 #include "scoreboard.h"
 #include "slot.h"
+
+/* The kill storm cap: at most this many request_timeout kills per service
+ * and minute. */
+#define SERVICE_HANG_KILLS_MAX 5
 
 /* A service's state that outlives its generations, keyed by the service's
  * name: the counters STATUS= reports, and the scoreboard its workers of
@@ -17,12 +22,17 @@ struct Service {
         char *name;
         unsigned n_refs;
         Scoreboard *scoreboard;
-        uint64_t restarts;            /* unplanned worker exits */
+        uint64_t restarts;            /* unplanned worker exits: crashes and exits after serving */
+        uint64_t crashes;             /* ... of workers that had not served (respawn.c) */
+        uint64_t kills[_KILL_REASON_MAX]; /* workers the master ended or recycled, by reason */
+        CrashBudget budget;           /* the recent crashes, for respawn.burst */
+        /* request_timeout kills of the last minute, for the kill storm
+         * cap (hang.c): a ring of their times. */
+        uint64_t hang_kills_usec[SERVICE_HANG_KILLS_MAX];
+        unsigned hang_kills_next;
         uint64_t connections_done;    /* served by workers that have exited */
         uint64_t requests_done;       /* ... and their requests and bytes */
         uint64_t bytes_in_done, bytes_out_done;
-        uint64_t crashes;             /* exits that started or continued a respawn backoff */
-        uint64_t kills[_KILL_REASON_MAX]; /* workers the master ended, by why */
         /* The kernel's accept queue on the serving generation's
          * listeners, summed (listen-queue.c): now, its peak since the
          * start, and the backlog it is bounded by. */

@@ -30,7 +30,9 @@ typedef struct Slot {
         pid_t pid;                    /* > 0 in STARTING, RUNNING and (until the exit) RETIRING */
         bool ever_ready;              /* RETIRING: whether it got ready before */
         uint64_t started_usec;
-        unsigned crashes;             /* quick crashes in a row */
+        /* Crashes in a row that found the crash budget spent (or failed
+         * starts): the step of the backoff. */
+        unsigned crashes;
         uint64_t backoff_usec;        /* the current delay while BACKOFF */
         uint64_t backoff_until_usec;  /* when BACKOFF ends */
         WorkerScore *score;           /* its entry in the service's scoreboard, while it has a process */
@@ -40,8 +42,21 @@ typedef struct Slot {
          * RUNNING, killed unless it sent WATCHDOG=1 since. */
         uint64_t ready_deadline_usec;
         uint64_t watchdog_deadline_usec;
-        KillReason kill_reason;       /* why the supervisor killed it, for its exit record; _KILL_REASON_INVALID: it did not */
+        /* Why the supervisor killed it (or, max_memory, recycles it), for
+         * its exit record; _KILL_REASON_INVALID: it did not. */
+        KillReason kill_reason;
         char *status;                 /* its last STATUS= (sd_notify), or NULL */
+
+        /* The running worker's supervision (hang.c, recycle.c): */
+        uint64_t max_requests;        /* its own limit: max_requests plus its share of the jitter */
+        uint64_t hang_busy_since_usec; /* the request the hang check last acted on */
+        uint64_t hang_abort_usec;     /* when SIGABRT was sent; SIGKILL follows after a grace */
+        bool hang_capped;             /* hung past request_timeout, spared by the kill storm cap */
+        bool memory_warned;           /* over max_memory before serving: said once */
+
+        /* Rolling reloads (reload-rolling.c): */
+        bool handed_over;             /* serving generation: retired for the new generation's worker here */
+        uint64_t cover_until_usec;    /* rolled back: serves until the old slot is back, or until then */
 } Slot;
 
 const char *slot_state_to_string(SlotState s);

@@ -165,10 +165,12 @@ void supervisor_scale_run(Supervisor *s, uint64_t now) {
 
                 /* Only a running pool grows: while it starts, the
                  * supervisor brings every slot up itself, and during a
-                 * stop no worker is replaced. */
+                 * stop no worker is replaced. A slot that a rolling reload
+                 * handed over to the new generation stays empty
+                 * (reload-rolling.c). */
                 if (IN_SET(s->state, SUPERVISOR_RUNNING, SUPERVISOR_RELOADING))
                         for (unsigned k = 0; k < MIN(p->size, p->n_slots); k++)
-                                if (p->slots[k].state == SLOT_DEAD)
+                                if (p->slots[k].state == SLOT_DEAD && !p->slots[k].handed_over)
                                         supervisor_spawn(s, &p->slots[k], now);
                 pool_trim(p);
         }

@@ -12,8 +12,6 @@
 #include "supervisor.h"
 #include "time-util.h"
 
-/* How long a reload waits for every new worker to reach its accept loop. */
-#define RELOAD_TIMEOUT_USEC (30 * USEC_PER_SEC)
 /* How long a fast stop waits for workers to act on SIGQUIT. */
 #define FAST_STOP_USEC (1 * USEC_PER_SEC)
 /* After a stop's SIGKILL, how long before the master gives up on them. */
@@ -32,7 +30,7 @@ const char *supervisor_state_to_string(SupervisorState st) {
         return (unsigned) st < _SUPERVISOR_STATE_MAX ? supervisor_state_names[st] : NULL;
 }
 
-static LogFields slot_fields(const Slot *s) {
+LogFields supervisor_slot_fields(const Slot *s) {
         return (LogFields) {
                 .service = s->service->name,
                 .slot = s->pool ? (int) s->index : -1,
@@ -45,7 +43,7 @@ static LogFields slot_fields(const Slot *s) {
 
 /* The respawn policy that applies to s: its generation's, and for a front
  * stage the serving generation's. */
-static const RespawnConfig *slot_respawn(const Slot *s) {
+const RespawnConfig *slot_respawn(const Slot *s) {
         static const RespawnConfig fallback = {
                 .min_uptime_usec = USEC_PER_SEC,
                 .backoff_initial_usec = 100 * USEC_PER_MSEC,
@@ -57,8 +55,7 @@ static const RespawnConfig *slot_respawn(const Slot *s) {
         return s->service->svc ? &s->service->svc->respawn : &fallback;
 }
 
-/* Signals s's worker as its policy says (slot-policy.h). */
-static void slot_kill(Supervisor *s, const Slot *slot, int sig) {
+void supervisor_slot_kill(Supervisor *s, const Slot *slot, int sig) {
         pid_t target;
 
         slot_policy_signal(slot, sig, &target, &sig);
@@ -78,9 +75,9 @@ int supervisor_new(const SupervisorOps *ops, void *userdata, Supervisor **ret) {
                 .state = SUPERVISOR_IDLE,
                 .ops = ops,
                 .userdata = userdata,
-                .pending_deadline = USEC_INFINITY,
                 .stop_deadline = USEC_INFINITY,
-                .reload_timeout_usec = RELOAD_TIMEOUT_USEC,
+                .hang_check_usec = USEC_INFINITY,
+                .memory_check_usec = USEC_INFINITY,
                 .stop_kill_usec = USEC_INFINITY,
         };
         *ret = s;
@@ -195,20 +192,20 @@ static int supervisor_new_generation(Supervisor *s, Config *config, int *const *
         return 0;
 }
 
-static uint64_t deadline_after(uint64_t now, uint64_t usec) {
+uint64_t usec_add(uint64_t now, uint64_t usec) {
         return usec > USEC_INFINITY - now ? USEC_INFINITY : now + usec;
 }
 
-static void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
+void slot_enter_backoff(Slot *slot, uint64_t delay, uint64_t now) {
         slot->state = SLOT_BACKOFF;
         slot->pid = 0;
         slot->backoff_usec = delay;
-        slot->backoff_until_usec = deadline_after(now, delay);
+        slot->backoff_until_usec = usec_add(now, delay);
 }
 
 /* Starts the slot's worker. A failed start (no scoreboard entry, no fork)
- * counts as a quick crash, so that a system out of processes is retried
- * with backoff instead of in a loop. */
+ * backs off like a crash past the budget, so that a system out of
+ * processes is retried with backoff instead of in a loop. */
 void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         Service *service = slot->service;
         char label[128];
@@ -220,13 +217,23 @@ void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
         r = scoreboard_acquire(service->scoreboard, slot_generation(slot), slot->index, &slot->score);
         if (r >= 0) {
                 slot->started_usec = now;
+                slot->kill_reason = _KILL_REASON_INVALID;
+                slot->hang_busy_since_usec = 0;
+                slot->hang_abort_usec = 0;
+                slot->hang_capped = false;
+                slot->memory_warned = false;
+                slot->cover_until_usec = 0;
+                if (slot->pool)
+                        slot->max_requests = recycle_max_requests(slot->pool->svc->max_requests,
+                                                                  slot->pool->svc->max_requests_jitter,
+                                                                  s->ops->random ? s->ops->random(s->userdata) : 0);
                 r = s->ops->spawn(s->userdata, slot);
                 if (r < 0) {
                         scoreboard_release(service->scoreboard, slot->score);
                         slot->score = NULL;
                 }
         } else {
-                LogFields f = slot_fields(slot);
+                LogFields f = supervisor_slot_fields(slot);
                 log_internal(LOG_ERR, r, &f, "%s: no free scoreboard entry for a new worker", label);
         }
         if (r < 0) {
@@ -235,7 +242,7 @@ void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
                 if (slot->crashes < UINT32_MAX)
                         slot->crashes++;
                 delay = respawn_delay_usec(slot_respawn(slot), slot->crashes);
-                LogFields f = slot_fields(slot);
+                LogFields f = supervisor_slot_fields(slot);
                 log_internal(LOG_ERR, r, &f, "%s: cannot start a worker, retrying in %.3fs: %s", label,
                              (double) delay / 1e6, STRERROR(r));
                 slot_enter_backoff(slot, delay, now);
@@ -247,9 +254,13 @@ void supervisor_spawn(Supervisor *s, Slot *slot, uint64_t now) {
          * workers park until it reads. */
         slot->state = slot->pool ? SLOT_STARTING : SLOT_RUNNING;
         slot->ever_ready = !slot->pool;
-        LogFields f = slot_fields(slot);
-        log_internal(LOG_DEBUG, 0, &f, "%s: started %s %d (generation %u)", label,
-                     slot->pool ? "worker" : "front stage", (int) slot->pid, slot_generation(slot));
+        LogFields f = supervisor_slot_fields(slot);
+        if (slot->pool && slot->pool->svc->max_requests_jitter > 0)
+                log_internal(LOG_DEBUG, 0, &f, "%s: started worker %d (generation %u, max_requests %" PRIu64 ")",
+                             label, (int) slot->pid, slot_generation(slot), slot->max_requests);
+        else
+                log_internal(LOG_DEBUG, 0, &f, "%s: started %s %d (generation %u)", label,
+                             slot->pool ? "worker" : "front stage", (int) slot->pid, slot_generation(slot));
 }
 
 /* The serving generation's services get their settings, and those that
@@ -300,27 +311,34 @@ static void supervisor_spawn_generation(Supervisor *s, Generation *g, uint64_t n
                 supervisor_spawn(s, slot, now);
 }
 
+void supervisor_retire_slot(Supervisor *s, Slot *slot) {
+        switch (slot->state) {
+        case SLOT_STARTING:
+        case SLOT_RUNNING:
+                slot->ever_ready = slot->state == SLOT_RUNNING;
+                slot->state = SLOT_RETIRING;
+                slot_policy_clear(slot);
+                /* A worker covering for a rolled-back slot serves on until
+                 * that slot's old worker is back (reload-rolling.c). */
+                if (slot->cover_until_usec == 0)
+                        supervisor_slot_kill(s, slot, SIGTERM);
+                break;
+        case SLOT_BACKOFF:
+                slot->state = SLOT_DEAD;
+                break;
+        case SLOT_RETIRING:
+        case SLOT_DEAD:
+                break;
+        case _SLOT_STATE_MAX:
+                abort();
+        }
+}
+
 /* Tells every worker of g to finish its connection and leave; their exits
  * are not respawned. kill_usec is when the stragglers get SIGKILL. */
 static void supervisor_retire(Supervisor *s, Generation *g, uint64_t kill_usec) {
         GENERATION_FOREACH_SLOT(g, p, slot)
-                switch (slot->state) {
-                case SLOT_STARTING:
-                case SLOT_RUNNING:
-                        slot->ever_ready = slot->state == SLOT_RUNNING;
-                        slot->state = SLOT_RETIRING;
-                        slot_policy_clear(slot);
-                        slot_kill(s, slot, SIGTERM);
-                        break;
-                case SLOT_BACKOFF:
-                        slot->state = SLOT_DEAD;
-                        break;
-                case SLOT_RETIRING:
-                case SLOT_DEAD:
-                        break;
-                case _SLOT_STATE_MAX:
-                        abort();
-                }
+                supervisor_retire_slot(s, slot);
         g->kill_usec = kill_usec;
         g->next = s->retiring;
         s->retiring = g;
@@ -356,24 +374,40 @@ int supervisor_reload(Supervisor *s, Config *config, int *const *listen_fds, uin
         if (r < 0)
                 return r;
         s->state = SUPERVISOR_RELOADING;
-        s->pending_deadline = deadline_after(now, s->reload_timeout_usec);
-        supervisor_spawn_generation(s, s->pending, now);
+        reload_rolling_start(s, now);
         supervisor_run_timers(s, now);
         return 0;
 }
 
-/* The reload cannot succeed: the new workers leave, the old ones never
- * stopped serving. */
-static void supervisor_refuse_pending(Supervisor *s, const char *why, uint64_t now) {
-        Generation *g = TAKE_PTR(s->pending);
+/* The reload cannot succeed: the new workers leave. The old ones never
+ * stopped serving, except in the slots that a rolling reload had taken
+ * over: those start old workers again, and the new workers there serve
+ * on until they are ready (reload-rolling.c), so that the service never
+ * has fewer workers than before. */
+void supervisor_refuse_pending(Supervisor *s, const char *why, uint64_t now) {
+        uint64_t kill_usec = usec_add(now, s->current->config->shutdown_timeout_usec);
+        bool rolled_back;
+        Generation *g;
 
-        assert(g);
-        log_error("Reload failed: %s; still serving generation %u with the old configuration", why,
-                  s->current->number);
-        s->pending_deadline = USEC_INFINITY;
-        supervisor_retire(s, g, deadline_after(now, s->current->config->shutdown_timeout_usec));
+        assert(s->pending);
+        rolled_back = reload_rolling_rollback(s, now);
+        g = TAKE_PTR(s->pending);
+        if (rolled_back) {
+                log_error("Reload rolled back: %s; the replaced workers of generation %u go back to the old "
+                          "configuration", why, s->current->number);
+                /* Covering workers are told to leave up to ready_timeout
+                 * from now: their SIGKILL waits for that too. */
+                GENERATION_FOREACH_SLOT(g, p, slot)
+                        if (slot->cover_until_usec > 0)
+                                kill_usec = MAX(kill_usec, usec_add(slot->cover_until_usec,
+                                                                    s->current->config->shutdown_timeout_usec));
+        } else
+                log_error("Reload failed: %s; still serving generation %u with the old configuration", why,
+                          s->current->number);
+        supervisor_retire(s, g, kill_usec);
         s->state = SUPERVISOR_RUNNING;
-        s->ops->event(s->userdata, SUPERVISOR_EVENT_RELOAD_REFUSED, why);
+        s->ops->event(s->userdata, rolled_back ? SUPERVISOR_EVENT_RELOAD_ROLLED_BACK : SUPERVISOR_EVENT_RELOAD_REFUSED,
+                      why);
 }
 
 /* Every new worker is in its accept loop, on the same sockets as the old
@@ -383,9 +417,8 @@ static void supervisor_apply_pending(Supervisor *s, uint64_t now) {
         char summary[128];
 
         s->current = TAKE_PTR(s->pending);
-        s->pending_deadline = USEC_INFINITY;
         supervisor_serve_generation(s, s->current, now);
-        supervisor_retire(s, old, deadline_after(now, s->current->config->shutdown_timeout_usec));
+        supervisor_retire(s, old, usec_add(now, s->current->config->shutdown_timeout_usec));
         s->state = SUPERVISOR_RUNNING;
         (void) config_summary(s->current->config, summary, sizeof summary);
         log_info("Reloaded: generation %u, %s; generation %u is retiring", s->current->number, summary,
@@ -517,7 +550,9 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 bool fronts = false;
 
                 s->state = SUPERVISOR_STOPPING;
-                s->pending_deadline = USEC_INFINITY;
+                /* Workers covering for a rolled-back reload leave with
+                 * the rest. */
+                reload_rolling_uncover_due(s, USEC_INFINITY);
                 /* Before the workers hear of the stop: from now on they
                  * close idle connections instead of parking them. */
                 for (size_t i = 0; i < s->n_services; i++) {
@@ -530,11 +565,11 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                  * running, finish. The workers are told once the front
                  * stages have left (at the latest after grace). */
                 s->stop_workers_pending = true;
-                s->stop_workers_usec = fronts && !fast ? deadline_after(now, grace) : now;
+                s->stop_workers_usec = fronts && !fast ? usec_add(now, grace) : now;
         }
         if (s->stop_workers_pending && fast)
                 s->stop_workers_usec = now;
-        s->stop_kill_usec = MIN(s->stop_kill_usec, deadline_after(now, grace));
+        s->stop_kill_usec = MIN(s->stop_kill_usec, usec_add(now, grace));
         supervisor_stop_workers_due(s, now);
         if (fast) {
                 s->fast_stop = true;
@@ -542,7 +577,7 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
                 for (Generation *g = s->retiring; g; g = g->next)
                         GENERATION_FOREACH_SLOT(g, p, slot)
                                 if (slot_has_process(slot))
-                                        slot_kill(s, slot, SIGQUIT);
+                                        supervisor_slot_kill(s, slot, SIGQUIT);
                 for (size_t i = 0; i < s->n_services; i++)
                         if (slot_has_process(&s->services[i]->front))
                                 s->ops->kill(s->userdata, s->services[i]->front.pid, SIGQUIT);
@@ -556,10 +591,10 @@ void supervisor_stop(Supervisor *s, bool fast, uint64_t now) {
          * one, may be earlier and stays); the stop deadline is the last
          * resort should even that not end them. */
         for (Generation *g = s->retiring; g; g = g->next)
-                g->kill_usec = MIN(g->kill_usec, deadline_after(now, grace));
+                g->kill_usec = MIN(g->kill_usec, usec_add(now, grace));
         for (size_t i = 0; i < s->n_services; i++)
-                s->services[i]->front_kill_usec = MIN(s->services[i]->front_kill_usec, deadline_after(now, grace));
-        s->stop_deadline = MIN(s->stop_deadline, deadline_after(now, grace + STOP_SLACK_USEC));
+                s->services[i]->front_kill_usec = MIN(s->services[i]->front_kill_usec, usec_add(now, grace));
+        s->stop_deadline = MIN(s->stop_deadline, usec_add(now, grace + STOP_SLACK_USEC));
         supervisor_run_timers(s, now);
 }
 
@@ -595,6 +630,8 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         case SLOT_STARTING:
                 slot->state = SLOT_RUNNING;
                 slot_policy_ready(slot, now);
+                if (slot->pool->gen == s->current)
+                        reload_rolling_uncover(s, slot);
                 break;
         case SLOT_RETIRING:
                 /* A worker told to stop before it got ready: too late. */
@@ -611,194 +648,6 @@ void supervisor_worker_ready(Supervisor *s, pid_t pid, unsigned generation, unsi
         supervisor_run_timers(s, now);
 }
 
-static void supervisor_kill_for(Supervisor *s, Slot *slot, KillReason reason, const char *why);
-
-void supervisor_worker_watchdog(Supervisor *s, pid_t pid, bool trigger, uint64_t now) {
-        Slot *slot = supervisor_find_slot(s, pid);
-
-        if (!slot || !slot->pool)
-                return;
-        if (trigger) {
-                if (slot->state == SLOT_RUNNING && slot->watchdog_deadline_usec > 0)
-                        supervisor_kill_for(s, slot, KILL_REASON_WATCHDOG, "asked for it with WATCHDOG=trigger");
-        } else if (!slot_policy_watchdog_ping(slot, now))
-                return;
-        supervisor_run_timers(s, now);
-}
-
-int supervisor_worker_status(Supervisor *s, pid_t pid, const char *text, size_t len) {
-        Slot *slot = supervisor_find_slot(s, pid);
-
-        if (!slot || !slot->pool)
-                return -ESRCH;
-        return slot_set_status(slot, text, len);
-}
-
-static void format_exit(const ExitStatus *st, char *buf, size_t size, LogFields *f) {
-        if (st->code == CLD_EXITED) {
-                f->exit_status = st->status;
-                (void) snprintf(buf, size, "exited with status %d", st->status);
-        } else {
-                const char *name = sigabbrev_np(st->status);
-                f->exit_signal = st->status;
-                (void) snprintf(buf, size, "killed by signal %s%s", name ? name : "?",
-                                st->code == CLD_DUMPED ? " (core dumped)" : "");
-        }
-}
-
-/* A front stage ended. The connections it held die with it (the kernel
- * closes them: the clients see a FIN, as after an idle timeout); those
- * still queued in the channel, in either direction, survive for the next
- * front stage or a worker. It is respawned like a worker unless it was
- * told to stop or its service no longer parks. */
-static void supervisor_front_exited(Supervisor *s, Slot *slot, const ExitStatus *st, uint64_t now) {
-        Service *service = slot->service;
-        ServiceScore *ss = service->scoreboard->service;
-        uint64_t lost = atomic_load(&ss->parked), delay;
-        WorkerExit e = {
-                .uptime_usec = now >= slot->started_usec ? now - slot->started_usec : 0,
-                .clean = st->code == CLD_EXITED && st->status == 0,
-        };
-        LogFields f = slot_fields(slot);
-        char how[64];
-        pid_t pid = slot->pid;
-
-        f.uptime_usec = (int64_t) e.uptime_usec;
-        format_exit(st, how, sizeof how, &f);
-        scoreboard_release(service->scoreboard, slot->score);
-        slot->score = NULL;
-        s->ops->forget(s->userdata, slot);
-        slot->pid = 0;
-        atomic_store(&ss->parked, 0);
-        atomic_store(&ss->parked_idle, 0);
-        atomic_store(&ss->parked_head, 0);
-        atomic_store(&ss->parked_sending, 0);
-
-        if (slot->state == SLOT_RETIRING || !service->svc || !service->svc->park) {
-                log_internal(LOG_INFO, 0, &f, "%s[front stage]: front stage %d %s after %.3fs", service->name,
-                             (int) pid, how, (double) e.uptime_usec / 1e6);
-                slot->state = SLOT_DEAD;
-                service->front_kill_usec = USEC_INFINITY;
-                /* Before the workers are told to stop (the caller runs the
-                 * timers next), so that they take these back. */
-                if (s->state == SUPERVISOR_STOPPING && s->ops->park_reclaim)
-                        s->ops->park_reclaim(s->userdata, service);
-                return;
-        }
-        service->restarts++;
-        log_internal(LOG_WARNING, 0, &f,
-                     "%s[front stage]: front stage %d %s after %.3fs; the %" PRIu64 " connection%s it held %s closed",
-                     service->name, (int) pid, how, (double) e.uptime_usec / 1e6, lost, lost == 1 ? "" : "s",
-                     lost == 1 ? "was" : "were");
-        delay = respawn_after_exit(slot_respawn(slot), &e, &slot->crashes);
-        if (delay == 0) {
-                slot->state = SLOT_DEAD;
-                supervisor_spawn(s, slot, now);
-        } else
-                slot_enter_backoff(slot, delay, now);
-}
-
-void supervisor_worker_exited(Supervisor *s, pid_t pid, const ExitStatus *st, uint64_t now) {
-        Slot *slot = supervisor_find_slot(s, pid);
-        Service *service;
-        WorkerExit e;
-        LogFields f;
-        char how[64];
-
-        assert(st);
-
-        if (!slot) {
-                log_warning("Reaped unknown child %d", (int) pid);
-                return;
-        }
-        if (!slot->pool) {
-                supervisor_front_exited(s, slot, st, now);
-                supervisor_run_timers(s, now);
-                return;
-        }
-        service = slot->service;
-        f = slot_fields(slot);
-        e = (WorkerExit) {
-                .uptime_usec = now >= slot->started_usec ? now - slot->started_usec : 0,
-                .clean = st->code == CLD_EXITED && st->status == 0,
-                .connections = slot->score ? atomic_load(&slot->score->connections) : 0,
-                .never_ready = slot->state == SLOT_STARTING || (slot->state == SLOT_RETIRING && !slot->ever_ready),
-        };
-        f.uptime_usec = (int64_t) e.uptime_usec;
-        format_exit(st, how, sizeof how, &f);
-
-        service_account_exit(service, slot->score);
-        scoreboard_release(service->scoreboard, slot->score);
-        slot->score = NULL;
-        s->ops->forget(s->userdata, slot);
-
-        switch (slot->state) {
-        case SLOT_RETIRING:
-                log_internal(LOG_INFO, 0, &f, "%s[slot %u]: worker %d of generation %u %s after %.3fs, %" PRIu64
-                             " connections", service->name, slot->index, (int) pid, slot->pool->gen->number, how,
-                             (double) e.uptime_usec / 1e6, e.connections);
-                slot->pid = 0;
-                slot->state = SLOT_DEAD;
-                break;
-        case SLOT_STARTING:
-        case SLOT_RUNNING: {
-                bool was_starting = slot->state == SLOT_STARTING;
-                const char *reason = kill_reason_to_string(slot->kill_reason);
-                const char *extra[2] = { kill_reason_field(slot->kill_reason), NULL };
-                bool tail = !e.clean && st->output_tail && *st->output_tail;
-                uint64_t delay;
-
-                if (reason)
-                        f.extra = extra;
-                log_internal(e.clean ? LOG_INFO : LOG_WARNING, 0, &f,
-                             "%s[slot %u]: worker %d %s after %.3fs, %" PRIu64 " connections%s%s%s%s%s%s",
-                             service->name, slot->index, (int) pid, how, (double) e.uptime_usec / 1e6,
-                             e.connections, was_starting ? ", before it was ready" : "", reason ? " (killed: " : "",
-                             reason ? reason : "", reason ? ")" : "", tail ? "; its last output: " : "",
-                             tail ? st->output_tail : "");
-                slot_policy_clear(slot);
-                if (!respawn_is_planned(&e))
-                        service->restarts++;
-                slot->pid = 0;
-                if (s->state == SUPERVISOR_STOPPING) {
-                        /* Between the two steps of a stop: not replaced. */
-                        slot->state = SLOT_DEAD;
-                        break;
-                }
-
-                if (slot->pool->gen == s->pending && was_starting) {
-                        char why[256];
-
-                        slot->state = SLOT_DEAD;
-                        (void) snprintf(why, sizeof why, "a new worker of service %s (slot %u) %s before accepting",
-                                        service->name, slot->index, how);
-                        supervisor_refuse_pending(s, why, now);
-                        break;
-                }
-                delay = respawn_after_exit(slot_respawn(slot), &e, &slot->crashes);
-                if (delay == 0) {
-                        slot->state = SLOT_DEAD;
-                        supervisor_spawn(s, slot, now);
-                        break;
-                }
-                service->crashes++;
-                log_internal(LOG_WARNING, 0, &f,
-                             "%s[slot %u]: %u quick crash%s in a row (uptime under %.3fs or not ready), respawning in %.3fs",
-                             service->name, slot->index, slot->crashes, slot->crashes == 1 ? "" : "es",
-                             (double) slot->pool->svc->respawn.min_uptime_usec / 1e6, (double) delay / 1e6);
-                slot_enter_backoff(slot, delay, now);
-                break;
-        }
-        case SLOT_BACKOFF:
-        case SLOT_DEAD:
-                /* A slot in these states has no pid, so it cannot be found. */
-                assert_not_reached();
-        case _SLOT_STATE_MAX:
-                abort();
-        }
-        supervisor_run_timers(s, now);
-}
-
 static void supervisor_kill_stragglers(Supervisor *s, Generation *g) {
         unsigned n = generation_live_workers(g);
 
@@ -809,7 +658,7 @@ static void supervisor_kill_stragglers(Supervisor *s, Generation *g) {
                     n == 1 ? "" : "s");
         GENERATION_FOREACH_SLOT(g, p, slot)
                 if (slot_has_process(slot))
-                        slot_kill(s, slot, SIGKILL);
+                        supervisor_slot_kill(s, slot, SIGKILL);
 }
 
 static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
@@ -820,46 +669,15 @@ static void supervisor_respawn_due(Supervisor *s, Generation *g, uint64_t now) {
                         supervisor_spawn(s, slot, now);
 }
 
-/* Kills the worker of slot for reason (logged with why), once. */
-static void supervisor_kill_for(Supervisor *s, Slot *slot, KillReason reason, const char *why) {
-        const char *extra[] = { kill_reason_field(reason), NULL };
-        LogFields f = slot_fields(slot);
-        char label[128];
-
-        f.extra = extra;
-        log_internal(LOG_WARNING, 0, &f, "%s: worker %d %s, killing it", slot_label(slot, label, sizeof label),
-                     (int) slot->pid, why);
-        slot->service->kills[reason]++;
-        slot->kill_reason = reason;
-        slot_policy_clear(slot);
-        slot_kill(s, slot, SIGKILL);
-}
-
-/* The policy's deadlines: a worker not ready in time is a failed start
- * (its exit counts as a quick crash, and refuses a reload); a ready one
- * whose watchdog ran out is hung. */
-static void supervisor_deadlines_due(Supervisor *s, Generation *g, uint64_t now) {
-        char why[128];
-
-        if (!g)
-                return;
-        GENERATION_FOREACH_SLOT(g, p, slot) {
-                KillReason reason = slot_policy_due(slot, now, why, sizeof why);
-
-                if (reason != _KILL_REASON_INVALID)
-                        supervisor_kill_for(s, slot, reason, why);
-        }
-}
-
 void supervisor_run_timers(Supervisor *s, uint64_t now) {
-        char why[128];
+        char why[256];
 
         assert(s);
 
         supervisor_respawn_due(s, s->current, now);
         supervisor_respawn_due(s, s->pending, now);
-        supervisor_deadlines_due(s, s->current, now);
-        supervisor_deadlines_due(s, s->pending, now);
+        supervisor_policy_deadlines_due(s, s->current, now);
+        supervisor_policy_deadlines_due(s, s->pending, now);
         supervisor_scale_run(s, now);
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *service = s->services[i];
@@ -872,15 +690,19 @@ void supervisor_run_timers(Supervisor *s, uint64_t now) {
                                 s->ops->kill(s->userdata, service->front.pid, SIGKILL);
                 }
         }
+        reload_rolling_uncover_due(s, now);
         for (Generation *g = s->retiring; g; g = g->next)
                 if (g->kill_usec <= now)
                         supervisor_kill_stragglers(s, g);
-        if (s->pending && s->pending_deadline <= now) {
-                (void) snprintf(why, sizeof why, "the new workers did not start within %.0fs",
-                                (double) s->reload_timeout_usec / 1e6);
+        if (s->pending && reload_rolling_progress(s, now, why, sizeof why) < 0)
                 supervisor_refuse_pending(s, why, now);
-        } else if (s->pending && generation_settled(s->pending, false))
+        else if (s->pending && generation_settled(s->pending, false))
                 supervisor_apply_pending(s, now);
+        if (!IN_SET(s->state, SUPERVISOR_STOPPING, SUPERVISOR_STOPPED)) {
+                hang_check(s, now);
+                recycle_check_memory(s, now);
+        } else
+                s->hang_check_usec = s->memory_check_usec = USEC_INFINITY;
         supervisor_stop_workers_due(s, now);
         if (s->state == SUPERVISOR_STOPPING && s->stop_deadline <= now) {
                 s->stop_deadline = USEC_INFINITY;
@@ -905,8 +727,9 @@ static uint64_t generation_next_deadline(const Generation *g) {
 }
 
 uint64_t supervisor_next_deadline(const Supervisor *s) {
-        uint64_t d = MIN(s->pending_deadline, s->stop_deadline);
+        uint64_t d = MIN(s->stop_deadline, reload_rolling_next_deadline(s));
 
+        d = MIN(d, MIN(s->hang_check_usec, s->memory_check_usec));
         if (s->stop_workers_pending)
                 d = MIN(d, s->stop_workers_usec);
 
@@ -940,93 +763,10 @@ unsigned supervisor_live_workers(const Supervisor *s) {
         return n;
 }
 
-static uint64_t generation_connections(const Generation *g, const Service *service) {
-        uint64_t n = 0;
-
-        if (!g)
-                return 0;
-        GENERATION_FOREACH_SLOT(g, p, slot)
-                if (p->service == service && slot->score)
-                        n += atomic_load(&slot->score->connections);
-        return n;
-}
-
-/* Connections of one service: those of exited workers plus what every
- * live worker, of any generation, has counted so far. */
-static uint64_t service_connections(const Supervisor *s, const Service *service) {
-        uint64_t n = service->connections_done;
-
-        n += generation_connections(s->current, service);
-        n += generation_connections(s->pending, service);
-        for (const Generation *g = s->retiring; g; g = g->next)
-                n += generation_connections(g, service);
-        return n;
-}
-
-static int pool_format_status(const Supervisor *s, const Pool *p, char *buf, size_t size) {
-        const Service *service = p->service;
-        unsigned up = 0;
-        size_t n;
-        int l;
-
-        for (unsigned i = 0; i < p->n_slots; i++)
-                if (p->slots[i].state == SLOT_RUNNING)
-                        up++;
-        l = snprintf(buf, size, "%s %u/%u up, %" PRIu64 " conns, %" PRIu64 " restart%s%s", service->name, up,
-                     p->size, service_connections(s, service), service->restarts,
-                     service->restarts == 1 ? "" : "s", service->drained ? ", draining" : "");
-        if (l < 0 || (size_t) l >= size)
-                return -ENOBUFS;
-        n = (size_t) l;
-        if (service->front.state != SLOT_DEAD) {
-                const ServiceScore *ss = service->scoreboard->service;
-                uint64_t refused = atomic_load(&ss->park_refused);
-                char extra[64] = "";
-
-                if (refused > 0)
-                        (void) snprintf(extra, sizeof extra, ", %" PRIu64 " not parked: full", refused);
-                l = snprintf(buf + n, size - n,
-                             ", %" PRIu64 " parked (%" PRIu64 " idle, %" PRIu64 " reading, %" PRIu64 " sending)%s%s",
-                             atomic_load(&ss->parked), atomic_load(&ss->parked_idle), atomic_load(&ss->parked_head),
-                             atomic_load(&ss->parked_sending), extra,
-                             service->front.state == SLOT_BACKOFF ? ", front stage backing off" : "");
-                if (l < 0 || (size_t) l >= size - n)
-                        return -ENOBUFS;
-                n += (size_t) l;
-        }
-        for (unsigned i = 0; i < p->n_slots; i++) {
-                const Slot *slot = &p->slots[i];
-                if (slot->state != SLOT_BACKOFF)
-                        continue;
-                l = snprintf(buf + n, size - n, ", slot %u backing off %.1fs after %u quick crash%s", i,
-                             (double) slot->backoff_usec / 1e6, slot->crashes, slot->crashes == 1 ? "" : "es");
-                if (l < 0 || (size_t) l >= size - n)
-                        return -ENOBUFS;
-                n += (size_t) l;
-        }
-        pool_format_program_status(p, buf, size, &n);
-        return 0;
-}
-
-int supervisor_format_status(const Supervisor *s, char *buf, size_t size) {
-        size_t n = 0;
-        int r;
-
-        assert(size > 0);
-        buf[0] = 0;
-        if (!s->current)
-                return 0;
-        for (size_t i = 0; i < s->current->n_pools; i++) {
-                if (i > 0) {
-                        if (n + 2 >= size)
-                                return -ENOBUFS;
-                        memcpy(buf + n, "; ", 3);
-                        n += 2;
-                }
-                r = pool_format_status(s, &s->current->pools[i], buf + n, size - n);
-                if (r < 0)
-                        return r;
-                n += strlen(buf + n);
-        }
-        return 0;
+Generation *supervisor_next_generation(const Supervisor *s, const Generation *g) {
+        if (g == s->current)
+                return s->pending ? s->pending : s->retiring;
+        if (g == s->pending)
+                return s->retiring;
+        return g->next;
 }

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "generation.h"
+#include "reload-outcome.h"
 #include "service.h"
 
 /* The supervisor decides: which worker to start, when to respawn, when a
@@ -30,6 +31,9 @@ typedef enum SupervisorEvent {
         SUPERVISOR_EVENT_STARTED,          /* the first generation is up: READY=1 */
         SUPERVISOR_EVENT_RELOAD_APPLIED,   /* the new generation serves, the old one retires */
         SUPERVISOR_EVENT_RELOAD_REFUSED,   /* the new generation failed; why says how */
+        /* A rolling reload failed after it had replaced workers: they are
+         * going back to the old configuration; why says how. */
+        SUPERVISOR_EVENT_RELOAD_ROLLED_BACK,
         SUPERVISOR_EVENT_STOPPED,          /* a stop is complete */
         SUPERVISOR_EVENT_STOP_TIMEOUT,     /* workers outlived their SIGKILL */
         _SUPERVISOR_EVENT_MAX,
@@ -54,6 +58,11 @@ typedef struct SupervisorOps {
         /* s's process has been reaped: drop s->watch. */
         void (*forget)(void *userdata, Slot *s);
         void (*kill)(void *userdata, pid_t pid, int sig);
+        /* The private memory of process pid, in bytes (max_memory). 0 or
+         * a negative errno. May be NULL: max_memory is then not enforced. */
+        int (*memory)(void *userdata, pid_t pid, uint64_t *ret_bytes);
+        /* A random number (max_requests_jitter). May be NULL: no jitter. */
+        uint64_t (*random)(void *userdata);
         /* A front stage left during a stop: connections parked too late
          * for it, still queued towards it, go back to the workers. May be
          * NULL. */
@@ -73,9 +82,9 @@ typedef struct Supervisor {
         Generation *pending;          /* coming up for a reload */
         Generation *retiring;         /* older ones whose workers are leaving */
         unsigned last_generation;
-        uint64_t pending_deadline;    /* a reload not up by then is refused */
         uint64_t stop_deadline;       /* STOPPING: report STOP_TIMEOUT then */
-        uint64_t reload_timeout_usec;
+        uint64_t hang_check_usec;     /* the next request_timeout check (hang.c) */
+        uint64_t memory_check_usec;   /* the next max_memory sampling (recycle.c) */
         bool fast_stop;
         /* A graceful stop ends the front stages first (they hand back
          * what is in progress), the workers once they have left. */
@@ -121,6 +130,10 @@ unsigned supervisor_live_workers(const Supervisor *s);
 Slot *supervisor_find_slot(const Supervisor *s, pid_t pid);
 const char *supervisor_state_to_string(SupervisorState st);
 
-/* "echo 2/2 up, 10 conns, 1 restart, slot 1 backing off 0.4s after 3
- * quick crashes; web ..." for the current generation. */
+/* "echo 2/2 up, 10 conns, 3 restarts (1 before serving), slot 1 backing off
+ * 0.4s after 3 quick crashes; web ..." for the current generation
+ * (supervisor-status.c). */
 int supervisor_format_status(const Supervisor *s, char *buf, size_t size);
+/* Connections of one service: those of exited workers plus what every
+ * live worker, of any generation, has counted so far. */
+uint64_t supervisor_service_connections(const Supervisor *s, const Service *service);

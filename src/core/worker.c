@@ -581,7 +581,10 @@ void worker_main(const WorkerSpawn *sp) {
                  * from the front stage was counted when it was accepted. */
                 if (fresh)
                         served++;
-                if (sp->svc->max_requests > 0 && served >= sp->svc->max_requests)
+                if (sp->max_requests > 0 && served >= sp->max_requests)
+                        break;
+                /* The master found this worker above max_memory. */
+                if (atomic_load_explicit(&score->recycle, memory_order_relaxed))
                         break;
         }
 

@@ -27,6 +27,7 @@ typedef struct WorkerSpawn {
         int park_fd;                  /* the service's park channel (workers' end, or the front stage's), or -1 */
         ServiceScore *service_score;  /* the service's part of its scoreboard */
         bool front_stage;             /* run the service's front stage instead of a worker */
+        uint64_t max_requests;        /* this worker's own: svc->max_requests plus its jitter; 0: never */
         pid_t master_pid;
         /* The write ends of the pipes the master reads the worker's
          * stdout and stderr from (WORKER_OUTPUT_JOURNAL), else -EBADF. The

@@ -9,11 +9,17 @@
 extern const HandlerVTable handler_echo;
 extern const HandlerVTable handler_exec;
 extern const HandlerVTable handler_http;
+/* "testing" (tests/handlers/testing.c) exists only in preforkd-testing,
+ * the test suite's build of the daemon, which links it; here it is weak,
+ * so that in preforkd its address is NULL and ends the table. It must stay
+ * the last entry. */
+extern const HandlerVTable handler_testing __attribute__((weak));
 
 const HandlerVTable *const handler_table[] = {
         &handler_echo,
         &handler_exec,
         &handler_http,
+        &handler_testing,
         NULL,
 };
 

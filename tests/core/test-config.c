@@ -193,6 +193,81 @@ START_TEST(test_unknown_keys) {
 }
 END_TEST
 
+/* The supervision keys (issue 11): their defaults, their forms (a size
+ * with a suffix, a batch as a share), and every error where it is. */
+START_TEST(test_supervision_keys) {
+        _cleanup_(config_freep) Config *c = NULL, *d = NULL;
+        const ServiceConfig *s;
+        uint64_t v;
+
+        ck_assert_int_eq(load(SVC(""), &c, NULL), 0);
+        s = &c->services[0];
+        ck_assert_uint_eq(s->max_requests_jitter, 0);
+        ck_assert_uint_eq(s->max_memory, 0);
+        ck_assert_uint_eq(s->request_timeout_usec, 0);
+        ck_assert_uint_eq(s->respawn.burst, 10);
+        ck_assert_uint_eq(s->respawn.interval_usec, 10 * USEC_PER_SEC);
+        ck_assert_int_eq(s->reload.strategy, RELOAD_STRATEGY_ALL);
+        ck_assert_uint_eq(s->reload.ready_timeout_usec, 30 * USEC_PER_SEC);
+        /* "25%" of 2, rounded up */
+        ck_assert_uint_eq(reload_batch_size(s), 1);
+
+        ck_assert_int_eq(load(SVC(" max_requests = 1000; max_requests_jitter = 50; max_memory = \"64M\";"
+                                  " request_timeout = 2.5; respawn = { burst = 0; interval = 0.5; };"
+                                  " reload = { strategy = \"rolling\"; batch = \"60%\"; ready_timeout = 3; };"),
+                              &d, NULL),
+                         0);
+        s = &d->services[0];
+        ck_assert_uint_eq(s->max_requests_jitter, 50);
+        ck_assert_uint_eq(s->max_memory, UINT64_C(64) << 20);
+        ck_assert_uint_eq(s->request_timeout_usec, 2500000);
+        ck_assert_uint_eq(s->respawn.burst, 0);
+        ck_assert_uint_eq(s->respawn.interval_usec, 500000);
+        ck_assert_int_eq(s->reload.strategy, RELOAD_STRATEGY_ROLLING);
+        ck_assert_uint_eq(s->reload.batch_percent, 60);
+        ck_assert_uint_eq(s->reload.ready_timeout_usec, 3 * USEC_PER_SEC);
+        ck_assert_uint_eq(reload_batch_size(s), 2);
+        d->services[0].reload.batch = 7;
+        ck_assert_uint_eq(reload_batch_size(s), 2);
+        d->services[0].reload.batch = 1;
+        ck_assert_uint_eq(reload_batch_size(s), 1);
+
+        ck_assert_int_eq(config_parse_size("0", &v), 0);
+        ck_assert_uint_eq(v, 0);
+        ck_assert_int_eq(config_parse_size("512k", &v), 0);
+        ck_assert_uint_eq(v, 512 * 1024);
+        ck_assert_int_eq(config_parse_size("2G", &v), 0);
+        ck_assert_uint_eq(v, UINT64_C(2) << 30);
+        ck_assert_int_eq(config_parse_size("16383T", &v), 0);
+        ck_assert_int_eq(config_parse_size("16777216T", &v), -ERANGE);
+        ck_assert_int_eq(config_parse_size("99999999999999999999", &v), -ERANGE);
+        ck_assert_int_eq(config_parse_size("64MB", &v), -EINVAL);
+        ck_assert_int_eq(config_parse_size("M", &v), -EINVAL);
+        ck_assert_int_eq(config_parse_size("-1", &v), -EINVAL);
+        ck_assert_int_eq(config_parse_size("1.5G", &v), -EINVAL);
+        ck_assert_int_eq(config_parse_size("", &v), -EINVAL);
+
+        assert_error(SVC(" max_memory = \"64 M\";"), 1, "services.[0].max_memory", "is not a size");
+        assert_error(SVC(" max_memory = \"1K\";"), 1, "services.[0].max_memory", "must be between 1048576");
+        assert_error(SVC(" max_memory = 1.5;"), 1, "services.[0].max_memory", "must be a size");
+        assert_error(SVC(" max_memory = -1;"), 1, "services.[0].max_memory", "must not be negative");
+        assert_error(SVC(" max_requests_jitter = 5;"), 1, "services.[0].max_requests_jitter", "needs max_requests");
+        assert_error(SVC(" max_requests_jitter = -5;"), 1, "services.[0].max_requests_jitter", "must be between");
+        assert_error(SVC(" request_timeout = -1;"), 1, "services.[0].request_timeout", "must be between");
+        assert_error(SVC(" respawn = { burst = 1001; };"), 1, "services.[0].respawn.burst", "must be between 0 and 1000");
+        assert_error(SVC(" respawn = { interval = 0; };"), 1, "services.[0].respawn.interval", "must be between");
+        assert_error(SVC(" reload = 1;"), 1, "services.[0].reload", "must be a group");
+        assert_error(SVC(" reload = { strategy = \"some\"; };"), 1, "services.[0].reload.strategy",
+                     "must be one of \"all\", \"rolling\"");
+        assert_error(SVC(" reload = { batch = 0; };"), 1, "services.[0].reload.batch", "must be between 1 and 4096");
+        assert_error(SVC(" reload = { batch = \"0%\"; };"), 1, "services.[0].reload.batch", "neither a number");
+        assert_error(SVC(" reload = { batch = \"101%\"; };"), 1, "services.[0].reload.batch", "neither a number");
+        assert_error(SVC(" reload = { batch = \"25\"; };"), 1, "services.[0].reload.batch", "neither a number");
+        assert_error(SVC(" reload = { ready_timeout = 0; };"), 1, "services.[0].reload.ready_timeout", "must be between");
+        assert_error(SVC(" reload = { bach = 2; };"), 1, "services.[0].reload.bach", "unknown setting");
+}
+END_TEST
+
 /* The park group: its keys, ranges and type, each error where it is. */
 START_TEST(test_park_keys) {
         Config *c = NULL;
@@ -343,6 +418,7 @@ int main(void) {
         tcase_add_test(tc, test_missing_file);
         tcase_add_test(tc, test_unknown_keys);
         tcase_add_test(tc, test_park_keys);
+        tcase_add_test(tc, test_supervision_keys);
         tcase_add_test(tc, test_wrong_types);
         tcase_add_test(tc, test_out_of_range);
         tcase_add_test(tc, test_missing_required);

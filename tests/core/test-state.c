@@ -267,7 +267,7 @@ static char *capture(const Supervisor *s, const ListenerSet *set) {
 #define CONF_B                                                                                              \
         "shutdown_timeout = 7.5;\n"                                                                         \
         "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 3; handler = \"echo\";"  \
-        "               park = { enabled = false; }; respawn = { min_uptime = 2.0; }; } );\n"
+        "               park = { enabled = false; }; respawn = { min_uptime = 2.0; burst = 0; }; } );\n"
 
 START_TEST(test_live_round_trip) {
         _cleanup_(master_state_freep) MasterState *st = NULL;

@@ -126,7 +126,8 @@ static Config *load(const char *text) {
 
 #define SVC(name, workers)                                                                                      \
         "{ name = \"" name "\"; listen = [\"127.0.0.1:0\"]; workers = " #workers "; handler = \"echo\";"        \
-        " respawn = { min_uptime = 1; backoff_initial = 0.1; backoff_max = 0.5; }; park = { enabled = false; }; }"
+        " respawn = { min_uptime = 1; backoff_initial = 0.1; backoff_max = 0.5; burst = 0; };"                 \
+        " park = { enabled = false; }; }"
 
 static int start_or_reload(bool reload, const char *text) {
         Config *c = load(text);

@@ -183,7 +183,7 @@ START_TEST(test_status_texts) {
                 "services = (\n"
                 "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\";\n"
                 "    park = { enabled = false; };\n"
-                "    respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; }; },\n"
+                "    respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; burst = 0; }; },\n"
                 "  { name = \"other\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\"; }\n"
                 ");\n";
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -201,19 +201,24 @@ START_TEST(test_status_texts) {
         for (unsigned i = 0; i < 3; i++)
                 TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, i, TD_TIMEOUT));
 
-        /* A dead worker, its slot waiting out a minute of backoff. */
+        /* A dead worker that had served, replaced at once; its replacement
+         * dies before serving, and the slot waits out a minute of backoff. */
         TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
         {
+                _cleanup_free_ pid_t *w2 = NULL;
                 pid_t echo_worker = 0;
                 _cleanup_close_ int fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
 
                 TD_OK(d, td_echo_exchange(fd, "x", 1, TD_TIMEOUT));
                 TD_OK(d, td_conn_owner(d, fd, &echo_worker));
                 TD_ASSERT(d, kill(echo_worker, SIGKILL) == 0);
+                TD_OK(d, td_wait_workers_without(d, 2, &echo_worker, 1, TD_TIMEOUT, &w2));
+                TD_ASSERT(d, kill(pid_in(w2[0], w, 2) ? w2[1] : w2[0], SIGKILL) == 0);
         }
         TD_OK(d, td_wait_status(d, STRV("backing off"), TD_TIMEOUT, &line));
-        TD_ASSERT_MSG(d, streq(line, "STATUS=echo 0/1 up, 4 conns, 1 restart, slot 0 backing off 60.0s after 1 "
-                                     "quick crash; other 1/1 up, 0 conns, 0 restarts, 0 parked (0 idle, 0 reading, 0 sending)"),
+        TD_ASSERT_MSG(d, streq(line, "STATUS=echo 0/1 up, 4 conns, 2 restarts (1 before serving), slot 0 backing off "
+                                     "60.0s after 1 quick crash; other 1/1 up, 0 conns, 0 restarts, 0 parked (0 idle, "
+                                     "0 reading, 0 sending)"),
                       "%s", line);
 
         /* A reload: announced, then applied with the new generation up. */
@@ -221,16 +226,16 @@ START_TEST(test_status_texts) {
         idx = TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
         expect_datagram_prefix(d, idx, "RELOADING=1\nMONOTONIC_USEC=", "\nSTATUS=Reloading configuration");
         idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
-        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 1 restart; other 1/1 up, 0 conns, "
-                                "0 restarts, 0 parked (0 idle, 0 reading, 0 sending); reload #1 applied");
+        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 2 restarts (1 before serving); other 1/1 up, "
+                                "0 conns, 0 restarts, 0 parked (0 idle, 0 reading, 0 sending); reload #1 applied");
 
         /* A refused one. */
         TD_OK(d, td_write_config(d, "services = 5;\n"));
         TD_OK(d, td_kill(d, SIGHUP));
         TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
         idx = TD_OK(d, td_wait_notify(d, "READY=1", TD_TIMEOUT, NULL));
-        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 1 restart; other 1/1 up, 0 conns, "
-                                "0 restarts, 0 parked (0 idle, 0 reading, 0 sending); reload #2 refused");
+        expect_datagram(d, idx, "READY=1\nSTATUS=echo 1/1 up, 4 conns, 2 restarts (1 before serving); other 1/1 up, "
+                                "0 conns, 0 restarts, 0 parked (0 idle, 0 reading, 0 sending); reload #2 refused");
 
         TD_OK(d, td_kill(d, SIGTERM));
         idx = TD_OK(d, td_wait_notify(d, "STOPPING=1", TD_TIMEOUT, NULL));

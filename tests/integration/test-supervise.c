@@ -31,16 +31,16 @@ static pid_t wait_started(TestDaemon *d, const char *service) {
         return (pid_t) pid;
 }
 
-/* kill -9 of a worker that ran longer than min_uptime: it is replaced at
- * once (no backoff: backoff_initial is a minute, longer than the test
- * waits), and a client looping on connect/echo/close meanwhile sees neither
- * a refused nor a reset connection. The killed worker is the one holding
- * the test's own idle connection, so that the load never runs on it.
+/* kill -9 of a worker that has served: it is replaced at once, whatever
+ * its uptime (no backoff: backoff_initial is a minute, longer than the
+ * test waits, and there is no crash budget), and a client looping on
+ * connect/echo/close meanwhile sees neither a refused nor a reset
+ * connection. The killed worker is the one holding the test's own idle
+ * connection, so that it has served and the load never runs on it.
  *
- * That the victim is older than min_uptime is shown by the daemon's own
- * clock, not the test's: a second service, "clock", has its only worker
- * killed after the victim started, and its slot waits out a backoff of
- * min_uptime before it forks again. */
+ * For contrast, a second service, "clock", has its only worker killed
+ * before it served: without a crash budget (burst = 0) that is a crash,
+ * and its slot waits out a backoff before it forks again. */
 START_TEST(test_kill_worker_respawn) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_free_ pid_t *after = NULL;
@@ -57,10 +57,10 @@ START_TEST(test_kill_worker_respawn) {
                                  "services = (\n"
                                  "  { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 2; handler = \"echo\";\n"
                                  "    park = { enabled = false; };\n"
-                                 "    respawn = { min_uptime = 0.5; backoff_initial = 60.0; backoff_max = 60.0; }; },\n"
+                                 "    respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; burst = 0; }; },\n"
                                  "  { name = \"clock\"; listen = [ \"127.0.0.1:0\" ]; workers = 1; handler = \"echo\";\n"
                                  "    park = { enabled = false; };\n"
-                                 "    respawn = { min_uptime = 30.0; backoff_initial = 0.5; backoff_max = 0.5; }; }\n"
+                                 "    respawn = { min_uptime = 30.0; backoff_initial = 0.5; backoff_max = 0.5; burst = 0; }; }\n"
                                  ");\n"));
         TD_OK(d, td_start(d, NULL));
         pids[0] = wait_started(d, "echo");
@@ -78,7 +78,7 @@ START_TEST(test_kill_worker_respawn) {
         TD_OK(d, td_load_start_tcp("127.0.0.1", port, 256, 200000, TD_SEC(60), &load));
         TD_OK(d, td_load_wait_ok(load, 50, TD_TIMEOUT));
 
-        /* The clock: half a second of the daemon's time from here. */
+        /* The clock: a crash before serving backs off. */
         TD_ASSERT(d, kill(clock, SIGKILL) == 0);
         TD_OK(d, td_wait_log(d, "clock[slot 0]: 1 quick crash in a row", TD_TIMEOUT, &msg));
         TD_ASSERT_MSG(d, strstr(msg, "respawning in 0.500s"), "%s", msg);
@@ -95,7 +95,8 @@ START_TEST(test_kill_worker_respawn) {
         TD_OK(d, td_wait_workers_without(d, 3, &victim, 1, TD_TIMEOUT, &after));
         TD_ASSERT_MSG(d, pid_in(other, after, 3), "the other worker %d was replaced too", (int) other);
         TD_ASSERT_MSG(d, td_log_count(d, "quick crash") == 1,
-                      "the kill of a worker older than min_uptime counted as a quick crash");
+                      "the kill of a worker that had served counted as a quick crash");
+        TD_ASSERT(d, td_log_contains(d, "; exited after serving, replacing it at once"));
         TD_ASSERT(d, td_wait_eof(held, TD_TIMEOUT) != -ETIMEDOUT);
 
         /* The load goes on, now spread over both workers again. */
@@ -119,7 +120,7 @@ START_TEST(test_kill_only_worker_queues) {
         int fds[5];
         uint16_t port;
 
-        start_echo(&d, 1, "respawn = { min_uptime = 30.0; backoff_initial = 0.5; };", NULL, &port);
+        start_echo(&d, 1, "respawn = { min_uptime = 30.0; backoff_initial = 0.5; burst = 0; };", NULL, &port);
         TD_OK(d, td_wait_workers(d, 1, TD_TIMEOUT, &w));
         TD_ASSERT(d, kill(w[0], SIGKILL) == 0);
         TD_OK(d, td_wait_log(d, "respawning in 0.500s", TD_TIMEOUT, NULL));
@@ -144,35 +145,43 @@ START_TEST(test_kill_only_worker_queues) {
 END_TEST
 
 /* A worker that never survives: every new worker is SIGKILLed as soon as
- * the master logs its fork. The master must back off exponentially, by its
- * own decisions (the delay it announces with every crash doubles up to
- * backoff_max), and fork exactly once per crash: no storm. The actual
- * spacing of the forks is the supervisor unit test's, with a fake clock. */
+ * the master logs its fork. The first BURST crashes spend the crash budget
+ * and are replaced at once, each saying how much of it is spent; then the
+ * master must back off exponentially, by its own decisions (the delay it
+ * announces with every crash doubles up to backoff_max), and fork exactly
+ * once per crash: no storm. The actual spacing of the forks is the
+ * supervisor unit test's, with a fake clock. */
+#define BURST 3
 #define CRASHES 7
 START_TEST(test_crash_loop_backoff) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         TdLine *lines = NULL;
         size_t n_lines = 0;
-        pid_t seen[CRASHES + 1] = { 0 };
+        pid_t seen[BURST + CRASHES + 1] = { 0 };
         double delays[CRASHES] = { 0 };
         uint16_t port;
 
         start_echo(&d, 1,
-                   "respawn = { min_uptime = 30.0; backoff_initial = 0.02; backoff_max = 0.3; };",
+                   "respawn = { min_uptime = 30.0; backoff_initial = 0.02; backoff_max = 0.3; burst = 3; "
+                   "interval = 600; };",
                    "log_level = \"debug\";", &port);
 
-        for (unsigned i = 0; i < CRASHES; i++) {
+        for (unsigned i = 0; i < BURST + CRASHES; i++) {
                 _cleanup_free_ char *crash = NULL;
 
                 seen[i] = wait_started(d, "echo");
                 TD_ASSERT_MSG(d, !pid_in(seen[i], seen, (int) i), "pid %d forked twice?", (int) seen[i]);
                 TD_ASSERT(d, kill(seen[i], SIGKILL) == 0);
-                /* The crash is logged with the backoff before the next fork. */
-                TD_ASSERT(d, asprintf(&crash, "echo[slot 0]: %u quick crash", i + 1) >= 0);
+                /* The crash is logged with its verdict before the next fork. */
+                if (i < BURST)
+                        TD_ASSERT(d, asprintf(&crash, "crashed before serving (%u of 3 allowed in 600.0s), replacing "
+                                                      "it at once", i + 1) >= 0);
+                else
+                        TD_ASSERT(d, asprintf(&crash, "echo[slot 0]: %u quick crash", i + 1 - BURST) >= 0);
                 TD_OK(d, td_wait_log(d, crash, TD_TIMEOUT, NULL));
         }
         /* The slot's last fork; it is left alone. */
-        seen[CRASHES] = wait_started(d, "echo");
+        seen[BURST + CRASHES] = wait_started(d, "echo");
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 1, TD_TIMEOUT));
         /* Nothing of the master's is still under way. */
         TD_OK(d, td_barrier(d, TD_TIMEOUT));
@@ -198,11 +207,11 @@ START_TEST(test_crash_loop_backoff) {
 
         /* One fork per crash plus the first and the last, one exit per
          * crash: no storm. */
-        TD_ASSERT_MSG(d, td_log_count(d, "echo[slot 0]: started worker") == CRASHES + 1, "%zu forks for %d crashes",
-                      td_log_count(d, "echo[slot 0]: started worker"), CRASHES);
-        TD_ASSERT_MSG(d, td_log_count(d, "killed by signal KILL") == CRASHES, "%zu exits for %d crashes",
-                      td_log_count(d, "killed by signal KILL"), CRASHES);
-        TD_ASSERT(d, td_pid_alive(seen[CRASHES]));
+        TD_ASSERT_MSG(d, td_log_count(d, "echo[slot 0]: started worker") == BURST + CRASHES + 1,
+                      "%zu forks for %d crashes", td_log_count(d, "echo[slot 0]: started worker"), BURST + CRASHES);
+        TD_ASSERT_MSG(d, td_log_count(d, "killed by signal KILL") == BURST + CRASHES, "%zu exits for %d crashes",
+                      td_log_count(d, "killed by signal KILL"), BURST + CRASHES);
+        TD_ASSERT(d, td_pid_alive(seen[BURST + CRASHES]));
 
         /* STATUS= said so while the slot was waiting. */
         {
@@ -220,10 +229,10 @@ START_TEST(test_crash_loop_backoff) {
 }
 END_TEST
 
-/* A stable run resets the crash counter: after the backoff, a worker that
- * lived past min_uptime and then died is respawned at once. That it lived
- * long enough is the daemon's own word: its idle_timeout, as long as
- * min_uptime, closed a connection the worker had accepted. */
+/* A death after serving resets the backoff: after three crashes backed
+ * off, a worker that served (a connection the daemon's idle_timeout
+ * closed) and then died is respawned at once, and the next crash before
+ * serving backs off from backoff_initial again. */
 START_TEST(test_backoff_resets_after_stable_run) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         _cleanup_free_ char *line = NULL;
@@ -233,7 +242,8 @@ START_TEST(test_backoff_resets_after_stable_run) {
         int r;
 
         start_echo(&d, 1,
-                   "idle_timeout = 0.5; respawn = { min_uptime = 0.5; backoff_initial = 0.02; backoff_max = 1.0; };",
+                   "idle_timeout = 0.5; respawn = { min_uptime = 30; backoff_initial = 0.02; backoff_max = 1.0; "
+                   "burst = 0; };",
                    "log_level = \"debug\";", &port);
         for (unsigned i = 0; i < 3; i++) {
                 w = wait_started(d, "echo");
@@ -242,8 +252,7 @@ START_TEST(test_backoff_resets_after_stable_run) {
         }
         w = wait_started(d, "echo");
 
-        /* A stable run: the worker outlives min_uptime, by the daemon's
-         * clock, then crashes. */
+        /* It serves, then dies. */
         fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
         TD_OK(d, td_echo_exchange(fd, "idle", 4, TD_TIMEOUT));
         TD_OK(d, td_conn_owner(d, fd, &owner));
@@ -254,8 +263,12 @@ START_TEST(test_backoff_resets_after_stable_run) {
         TD_ASSERT(d, asprintf(&line, "worker %d killed by signal KILL", (int) w) >= 0);
         TD_OK(d, td_wait_log(d, line, TD_TIMEOUT, NULL));
         /* Replaced at once: the next line is the fork, not a backoff. */
-        TD_ASSERT(d, wait_started(d, "echo") != w);
-        TD_ASSERT_MSG(d, td_log_count(d, "quick crash") == 3, "a crash after a stable run backed off");
+        w = wait_started(d, "echo");
+        TD_ASSERT_MSG(d, td_log_count(d, "quick crash") == 3, "a death after serving backed off");
+        /* The backoff starts over. */
+        TD_ASSERT(d, kill(w, SIGKILL) == 0);
+        TD_OK(d, td_wait_log(d, "echo[slot 0]: 1 quick crash in a row", TD_TIMEOUT, NULL));
+        w = wait_started(d, "echo");
         TD_OK(d, td_echo_roundtrip_tcp("127.0.0.1", port, 100, 2, TD_TIMEOUT));
         stop_and_expect(d, SIGTERM, 0);
 }
@@ -269,7 +282,7 @@ START_TEST(test_term_during_backoff) {
         _cleanup_free_ pid_t *w = NULL;
         uint16_t port;
 
-        start_echo(&d, 2, "respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; };",
+        start_echo(&d, 2, "respawn = { min_uptime = 30.0; backoff_initial = 60.0; backoff_max = 60.0; burst = 0; };",
                    "log_level = \"debug\";", &port);
         TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
         TD_ASSERT(d, kill(w[0], SIGKILL) == 0);

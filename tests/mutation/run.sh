@@ -240,8 +240,11 @@ def target(path):
     path = os.path.realpath(path)
     return os.path.relpath(path, build) if path.startswith(build + os.sep) else ''
 targets = introspect('--targets')
-daemon = [t for t in targets if t['name'] == 'preforkd' and t['type'] == 'executable']
-print('preforkd', target(daemon[0]['filename'][0]))
+# The daemon, and preforkd-testing (the daemon with the test-only
+# handler, tests/meson.build), which the supervision tests run.
+for t in targets:
+    if t['name'] in ('preforkd', 'preforkd-testing') and t['type'] == 'executable':
+        print('preforkd', target(t['filename'][0]))
 # A test's own executable and what it depends on (the upgrade tests run
 # test builds of the daemon, which a mutation of the core changes too).
 files = {t['id']: target(t['filename'][0]) for t in targets if t.get('filename')}
@@ -252,12 +255,12 @@ EOF_PY
 }
 
 # The ninja targets that the kill specs of mutation $2 need in copy $1:
-# the daemon and each named test's executable, or everything ("") when a
-# whole suite is named or --whole-suite is on.
+# the daemon (both builds of it) and each named test's executable, or
+# everything ("") when a whole suite is named or --whole-suite is on.
 build_targets() {
         local map=$scratch/$1/targets spec t out
         $whole && return 0
-        out=$(awk '$1 == "preforkd" { print $2 }' "$map")
+        out=$(awk '$1 == "preforkd" { printf "%s ", $2 }' "$map")
         for spec in $(field "$2" kill); do
                 if [[ $spec == suite:* ]]; then
                         return 0
