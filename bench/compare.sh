@@ -13,9 +13,10 @@
 #      workers=1 echo service to the echo answered by its replacement,
 #      KILLS kills per binary per round; median and p99 per round, and
 #      both again over all the kills of the run;
-#   2. Private_Dirty (smaps_rollup) of each worker (max and median) and
-#      of the master of the workers=W echo daemon, after that round's
-#      rate run and W*50 echo connections of 64 KiB;
+#   2. Private_Dirty (smaps_rollup) of each worker (max and median), of
+#      the master and of the front stage (0 for a binary without one) of
+#      the workers=W echo daemon, after that round's rate run and W*50
+#      echo connections of 64 KiB;
 #   3. new-connection echo rate (bench/echoload) at W workers, C clients;
 #   4. the c = W rows of bench/http/run.sh (1 KiB keep-alive, 1 KiB
 #      Connection: close, 1 MiB keep-alive in MiB/s) against OLD, NEW and
@@ -197,6 +198,7 @@ metric rs_p99 "respawn p99 (us)" lower
 metric pd_wmax "worker Private_Dirty, max (KiB)" lower
 metric pd_wmed "worker Private_Dirty, median (KiB)" lower
 metric pd_master "master Private_Dirty (KiB)" lower
+metric pd_front "front stage Private_Dirty (KiB; 0: none)" lower
 metric echo "echo W=$W C=$C (conn/s)" higher
 
 # The c = W rows of bench/http/run.sh, once per wrk thread count:
@@ -253,16 +255,24 @@ run_echo() { # run_echo BINARY
         fi
 }
 
+# The workers' Private_Dirty, and apart from them the master's and, for a
+# binary with one, the front stage's (a child of the master, but not a
+# worker: preforkd-front in /proc/PID/comm).
 run_memory() { # run_memory BINARY
-        local b=$1 p pd=()
+        local b=$1 p pd=() front=0
         mem_traffic "${ECHO_PORT[$b]}" "$W"
         for p in $(children "${ECHO_PID[$b]}"); do
+                if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = preforkd-front ]; then
+                        front=$(smaps "$p" Private_Dirty)
+                        continue
+                fi
                 pd+=("$(smaps "$p" Private_Dirty)")
         done
         [ ${#pd[@]} -eq "$W" ] || PROBLEMS+=("round $r: $b: ${#pd[@]} workers instead of $W")
         V[pd_wmax,$b]+="$(printf '%s\n' "${pd[@]}" | sort -n | tail -1) "
         V[pd_wmed,$b]+="$(MEDIAN_FMT=%.0f median "${pd[@]}") "
         V[pd_master,$b]+="$(smaps "${ECHO_PID[$b]}" Private_Dirty) "
+        V[pd_front,$b]+="$front "
 }
 
 run_http() { # run_http SERVER ROW THREADS

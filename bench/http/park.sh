@@ -104,27 +104,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 START=$(date +%s)
 TMP=$(mktemp -d /tmp/preforkd-park-bench.XXXXXX)
 chmod 755 "$TMP"
-stop_pidfile() { # stop_pidfile FILE COMM: TERM to the pid in FILE if it is a COMM
-        local p
-        p=$(cat "$1" 2>/dev/null) || return 0
-        if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = "$2" ]; then kill -TERM "$p" 2>/dev/null || true; fi
-}
 trap 'stop_pidfile "$TMP/lighttpd.pid" lighttpd; bench_cleanup; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
 bench_build_targets bench/idlehold
 IDLEHOLD=$BUILD/bench/idlehold
-
-binary_info() {
-        local info src rev
-        info=$(dirname "$1")/../meson-info/meson-info.json
-        src=$(sed -n 's/.*"source": *"\([^"]*\)".*/\1/p' "$info" 2>/dev/null | head -1)
-        if [ -n "$src" ] && rev=$(git -C "$src" describe --always --dirty 2>/dev/null); then
-                echo "$1 (built from $src, now at $rev)"
-        else
-                echo "$1"
-        fi
-}
 
 echo "== preforkd front stage benchmarks (issue 9) $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
@@ -142,63 +126,6 @@ start_preforkd() { # start_preforkd NAME BINARY [SERVICE_SETTINGS] [HTTP_SETTING
         start_daemon "$1" "$TMP/$1.conf" 1 "$W" /1k.bin
         PORT[$1]=${DAEMON_PORTS%% *}
         MASTER[$1]=$DAEMON_PID
-}
-
-# nginx and lighttpd cannot be asked for port 0 and tell: each gets a
-# free port below the ephemeral range, another one if it does not come up
-# (at most 5 tries). lighttpd runs in a session of its own (its master
-# signals its whole process group when it stops); setsid --wait stays
-# until it exits, and lighttpd is stopped by the pid from its pid file.
-start_nginx() {
-        local try port pid
-        for try in 1 2 3 4 5; do
-                port=$(free_port)
-                http_nginx_conf "$TMP/nginx.conf" "$TMP/root" "$port" "$W" "$KEEPALIVE_REQUESTS" "$TMP/nginx"
-                "$NGINX" -c "$TMP/nginx.conf" -e "$TMP/nginx/error.log" 2>>"$TMP/nginx/stderr.log" &
-                pid=$!
-                BENCH_PIDS+=("$pid")
-                if http_wait "http://127.0.0.1:$port/1k.bin" 2>/dev/null && kill -0 "$pid" 2>/dev/null; then
-                        PORT[nginx]=$port
-                        MASTER[nginx]=$pid
-                        return 0
-                fi
-                kill -TERM "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
-                bench_log "nginx on port $port did not come up (try $try): $(tail -2 "$TMP/nginx/error.log" 2>/dev/null)"
-        done
-        bench_die "nginx did not start"
-}
-start_lighttpd() {
-        local try port waiter i pid
-        for try in 1 2 3 4 5; do
-                port=$(free_port)
-                rm -f "$TMP/lighttpd.pid"
-                http_lighttpd_conf "$TMP/lighttpd.conf" "$TMP/root" "$port" "$W" "$KEEPALIVE_REQUESTS" "$TMP/lighttpd.err"
-                cat >>"$TMP/lighttpd.conf" <<EOF
-server.pid-file = "$TMP/lighttpd.pid"
-server.max-fds = 40000
-server.max-connections = 16384
-EOF
-                setsid --wait "$LIGHTTPD" -D -f "$TMP/lighttpd.conf" 2>>"$TMP/lighttpd.log" &
-                waiter=$!
-                for i in $(seq 100); do
-                        kill -0 "$waiter" 2>/dev/null || break
-                        if [ -s "$TMP/lighttpd.pid" ] &&
-                                [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/1k.bin")" = 200 ]; then
-                                pid=$(cat "$TMP/lighttpd.pid")
-                                [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lighttpd ] || bench_die "lighttpd's pid file names $pid"
-                                BENCH_PIDS+=("$pid" "$waiter")
-                                PORT[lighttpd]=$port
-                                MASTER[lighttpd]=$pid
-                                return 0
-                        fi
-                        sleep 0.1
-                done
-                stop_pidfile "$TMP/lighttpd.pid" lighttpd
-                wait "$waiter" 2>/dev/null || true
-                bench_log "lighttpd on port $port did not come up (try $try): $(tail -2 "$TMP/lighttpd.err" "$TMP/lighttpd.log" 2>/dev/null)"
-        done
-        bench_die "lighttpd did not start"
 }
 
 start_preforkd park "$PARK"

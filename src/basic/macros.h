@@ -10,6 +10,7 @@
 #define _noreturn_ __attribute__((__noreturn__))
 #define _printf_(a, b) __attribute__((__format__(printf, a, b)))
 #define _unused_ __attribute__((__unused__))
+#define _noinline_ __attribute__((__noinline__))
 #define _const_ __attribute__((__const__))
 #define _cleanup_(f) __attribute__((__cleanup__(f)))
 #define _likely_(x) (__builtin_expect(!!(x), 1))

@@ -39,6 +39,7 @@ typedef struct FrontStage {
         Held *ready_head, *ready_tail; /* handed back, but the channel was full */
         uint64_t n_held, n_kind[_PARK_KIND_MAX];
         bool stopping;                /* a graceful stop: finish, hand back, close */
+        char *bytes;                  /* PARK_BYTES_MAX: what a parked connection brings */
 } FrontStage;
 
 static void heap_swap(FrontStage *f, size_t a, size_t b) {
@@ -113,9 +114,17 @@ static void held_count(FrontStage *f, const Held *h, int delta) {
         f->n_kind[h->st.kind] += (uint64_t) (int64_t) delta;
 }
 
-/* Moves h to another kind: counts, deadline, and what epoll waits for. */
-static void held_become(FrontStage *f, Held *h, ParkKind kind, uint64_t deadline, uint32_t events) {
-        struct epoll_event ev = { .events = events, .data.ptr = h };
+/* What epoll waits for on a held connection of a kind. */
+static uint32_t held_events(ParkKind kind) {
+        return kind == PARK_SENDING ? EPOLLOUT | EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;
+}
+
+/* Moves h to another kind: counts, deadline, and what epoll waits for
+ * (changed only when it differs: an idle connection whose request begins
+ * waits for more input as before). */
+static void held_become(FrontStage *f, Held *h, ParkKind kind, uint64_t deadline) {
+        struct epoll_event ev = { .events = held_events(kind), .data.ptr = h };
+        bool same_events = held_events(h->st.kind) == ev.events;
 
         held_count(f, h, -1);
         h->st.kind = kind;
@@ -123,7 +132,8 @@ static void held_become(FrontStage *f, Held *h, ParkKind kind, uint64_t deadline
         h->st.deadline_usec = deadline;
         heap_up(f, h->heap_index);
         heap_down(f, h->heap_index);
-        (void) epoll_ctl(f->epfd, EPOLL_CTL_MOD, h->fd, &ev);
+        if (!same_events)
+                (void) epoll_ctl(f->epfd, EPOLL_CTL_MOD, h->fd, &ev);
 }
 
 /* Forgets h: out of epoll, the heap and the counts, its fd closed (the
@@ -148,7 +158,7 @@ static void held_hand_back(FrontStage *f, Held *h) {
         heap_remove(f, h);
         (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, h->fd, NULL);
         if (!f->ready_head) {
-                r = park_send(f->channel, h->fd, -EBADF, &h->st, h->buf, h->st.n_bytes, false);
+                r = park_hand_back(f->channel, &f->score->handback_queued, h->fd, &h->st, h->buf, h->st.n_bytes);
                 if (r >= 0) {
                         held_close(f, h);
                         return;
@@ -171,7 +181,7 @@ static void held_hand_back(FrontStage *f, Held *h) {
 static void frontstage_flush_ready(FrontStage *f) {
         while (f->ready_head) {
                 Held *h = f->ready_head;
-                int r = park_send(f->channel, h->fd, -EBADF, &h->st, h->buf, h->st.n_bytes, false);
+                int r = park_hand_back(f->channel, &f->score->handback_queued, h->fd, &h->st, h->buf, h->st.n_bytes);
 
                 if (r == -EAGAIN)
                         return;
@@ -187,7 +197,7 @@ static void frontstage_begin_stop(FrontStage *f);
 
 /* Takes a connection a worker parked. */
 static void frontstage_take(FrontStage *f, int fd, int file_fd, const ParkState *st, const char *bytes) {
-        struct epoll_event ev = { .events = st->kind == PARK_SENDING ? EPOLLOUT | EPOLLRDHUP : EPOLLIN | EPOLLRDHUP };
+        struct epoll_event ev = { .events = held_events(st->kind) };
         Held *h = calloc(1, sizeof(Held));
 
         if (!h) {
@@ -223,13 +233,11 @@ static void frontstage_take(FrontStage *f, int fd, int file_fd, const ParkState 
 }
 
 static void frontstage_receive(FrontStage *f) {
-        static char bytes[PARK_BYTES_MAX];
-
         for (;;) {
                 ParkState st;
                 int fd, file_fd, r;
 
-                r = park_receive(f->channel, &fd, &file_fd, &st, bytes, sizeof bytes);
+                r = park_receive(f->channel, &fd, &file_fd, &st, f->bytes, PARK_BYTES_MAX);
                 if (r == -ECONNRESET) {
                         /* Nobody holds the workers' end any more: the
                          * master and its workers are gone. Stop watching
@@ -245,7 +253,7 @@ static void frontstage_receive(FrontStage *f) {
                                 log_debug_errno(r, "%s front stage: cannot receive: %s", f->sp->svc->name, STRERROR(r));
                         return;
                 }
-                frontstage_take(f, fd, file_fd, &st, bytes);
+                frontstage_take(f, fd, file_fd, &st, f->bytes);
         }
 }
 
@@ -292,7 +300,7 @@ static void held_send(FrontStage *f, Held *h, uint32_t events) {
                 held_close(f, h);
                 return;
         }
-        held_become(f, h, PARK_IDLE, now + h->st.keepalive_usec, EPOLLIN | EPOLLRDHUP);
+        held_become(f, h, PARK_IDLE, now + h->st.keepalive_usec);
 }
 
 static void held_log_close(const FrontStage *f, const Held *h, const char *why) {
@@ -399,7 +407,7 @@ static void held_on_event(FrontStage *f, Held *h, uint32_t events) {
         if (h->st.kind == PARK_IDLE)
                 /* The next request has begun: from now on the whole head
                  * must arrive within header_timeout. */
-                held_become(f, h, PARK_HEAD, now_usec() + h->st.head_timeout_usec, EPOLLIN | EPOLLRDHUP);
+                held_become(f, h, PARK_HEAD, now_usec() + h->st.head_timeout_usec);
         size_t scanned = h->st.n_bytes;
         h->st.n_bytes += (uint32_t) n;
         if (h->st.n_bytes >= h->st.gather_max ||
@@ -514,6 +522,11 @@ void frontstage_main(const WorkerSpawn *sp) {
         worker_prepare(sp);
         if (!f.handler->park_ready)
                 fatal(EX_SOFTWARE, "%s front stage: handler %s cannot park", sp->svc->name, f.handler->name);
+        /* Allocated, not static: a static buffer would lie among the
+         * variables every worker writes, and cost them pages. */
+        f.bytes = malloc(PARK_BYTES_MAX);
+        if (!f.bytes)
+                fatal(EX_OSERR, "%s front stage: out of memory", sp->svc->name);
         f.epfd = epoll_create1(EPOLL_CLOEXEC);
         if (f.epfd < 0 || epoll_ctl(f.epfd, EPOLL_CTL_ADD, f.channel, &ev) < 0)
                 fatal(EX_OSERR, "%s front stage: epoll: %s", sp->svc->name, STRERROR(errno));

@@ -249,17 +249,26 @@ static void master_op_event(void *userdata, SupervisorEvent event, const char *w
  * and sent on from it, which puts them in the workers' queue: they are
  * connections a worker parked in the moment before it saw the stop. */
 static void master_op_park_reclaim(void *userdata, Service *service) {
-        static char bytes[PARK_BYTES_MAX];
+        _cleanup_free_ char *bytes = NULL;
         unsigned n = 0, lost = 0;
         ParkState st;
         int fd, file_fd;
 
         if (service->park_fds[0] < 0)
                 return;
-        while (park_receive(service->park_fds[0], &fd, &file_fd, &st, bytes, sizeof bytes) > 0) {
+        /* Not a static buffer: it would be in every worker's address
+         * space, and its pages among those the workers write. */
+        bytes = malloc(PARK_BYTES_MAX);
+        if (!bytes) {
+                log_warning("%s: out of memory: connections parked during the stop are not handed back", service->name);
+                return;
+        }
+        while (park_receive(service->park_fds[0], &fd, &file_fd, &st, bytes, PARK_BYTES_MAX) > 0) {
                 /* A file transfer cannot go to a worker; its client loses
                  * the rest, as at any stop of the one sending it. */
-                if (st.kind == PARK_SENDING || park_send(service->park_fds[0], fd, -EBADF, &st, bytes, st.n_bytes, false) < 0)
+                if (st.kind == PARK_SENDING ||
+                    park_hand_back(service->park_fds[0], &service->scoreboard->service->handback_queued, fd, &st,
+                                   bytes, st.n_bytes) < 0)
                         lost++;
                 else
                         n++;

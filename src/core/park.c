@@ -80,6 +80,17 @@ int park_send(int channel, int fd, int file_fd, const ParkState *st, const void 
         }
 }
 
+int park_hand_back(int channel, _Atomic int64_t *queued, int fd, const ParkState *st, const void *bytes, size_t n) {
+        int r;
+
+        assert(queued);
+        atomic_fetch_add_explicit(queued, 1, memory_order_relaxed);
+        r = park_send(channel, fd, -EBADF, st, bytes, n, false);
+        if (r < 0)
+                atomic_fetch_sub_explicit(queued, 1, memory_order_relaxed);
+        return r;
+}
+
 static void close_fds(const int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,6 +88,14 @@ int park_socketpair(int ret_fds[2]);
  * up to the socket's send timeout for room. 0, -EAGAIN when the channel is
  * full (the caller keeps the connection), or a negative errno. */
 int park_send(int channel, int fd, int file_fd, const ParkState *st, const void *bytes, size_t n, bool wait);
+
+/* park_send() of a connection handed back towards the workers (wait is
+ * false), counted in *queued before it is sent and uncounted if the send
+ * fails. A worker looks at the count before it looks at the channel, so
+ * that it spends no system call on an empty channel per connection it
+ * accepts; see acceptor_next() in worker.c for why a count that is off
+ * costs only an order, never a connection. */
+int park_hand_back(int channel, _Atomic int64_t *queued, int fd, const ParkState *st, const void *bytes, size_t n);
 
 /* Receives one connection without blocking: 1 with *ret_fd and, for
  * SENDING, *ret_file_fd (else -EBADF; both close-on-exec), *ret_state and

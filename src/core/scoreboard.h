@@ -142,6 +142,9 @@ typedef struct ServiceScore {
         _Atomic uint64_t parked_head;      /* ... of which with a request arriving */
         _Atomic uint64_t parked_sending;   /* ... of which finishing a response to a slow reader */
         _Atomic uint64_t handed_back;      /* total handed back to workers */
+        /* Handed back and not yet taken by a worker: a hint, counted up
+         * before the send and down after the receive (park_hand_back()). */
+        _Atomic int64_t handback_queued;
         _Atomic uint64_t park_refused;     /* total not parked: the front stage was full */
         _Atomic uint64_t park_expired;     /* total closed by the front stage at their deadline */
         /* CLOCK_REALTIME usec when a worker last finished a connection:

@@ -8,9 +8,12 @@
 #include "proxy-read.h"
 #include "worker.h"
 
-/* The header read so far; a header can be this long, and only the pages
- * it reaches are ever touched. */
-static uint8_t proxy_buf[PROXY_HEADER_MAX];
+/* The header read so far; a header can be PROXY_HEADER_MAX long.
+ * Allocated with the first connection that has one, not static: a 64 KiB
+ * static array would lie among the variables every worker writes and
+ * spread them over more pages, private memory of each worker even in
+ * services without PROXY headers. */
+static uint8_t *proxy_buf;
 
 static const char *peer_string(const Conn *c, char *buf, size_t size) {
         ScorePeer p = { .sa.sa_family = AF_UNSPEC };
@@ -62,9 +65,14 @@ int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *c
                 return 1;
         if (!IN_SET(mode, PROXY_V1, PROXY_V2, PROXY_ANY))
                 return worker_proxy_close(sp, c, "parked with an unknown PROXY mode");
+        if (!proxy_buf) {
+                proxy_buf = malloc(PROXY_HEADER_MAX);
+                if (!proxy_buf)
+                        return worker_proxy_close(sp, c, "out of memory for its PROXY header");
+        }
 
         if (resumed) {
-                n = MIN((size_t) c->parked->n_bytes, sizeof proxy_buf);
+                n = MIN((size_t) c->parked->n_bytes, (size_t) PROXY_HEADER_MAX);
                 memcpy(proxy_buf, c->bytes, n);
                 deadline = c->parked->deadline_usec;
         } else {
@@ -83,7 +91,7 @@ int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *c
                 uint64_t now;
                 int r;
 
-                r = proxy_read(c->fd, mode, proxy_buf, sizeof proxy_buf, &n, &hdr, &why);
+                r = proxy_read(c->fd, mode, proxy_buf, PROXY_HEADER_MAX, &n, &hdr, &why);
                 if (r > 0) {
                         /* LOCAL (a balancer's own health check): the real
                          * endpoints stay. */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -32,21 +33,24 @@ bool worker_stop_requested(void) {
         return stop_requested;
 }
 
-/* This worker's listening fds and a /dev/null fd, for on_term(). Set once
- * before the handler is installed and never changed afterwards. */
+/* This worker's listening fds and the fd on_term() points them at. Set
+ * once before the handler is installed and never changed afterwards. */
 static const int *term_listen_fds;
 static size_t term_n_listen_fds;
-static int term_devnull_fd = -EBADF;
+static int term_standin_fd = -EBADF;
 
 /* SIGTERM is blocked everywhere but inside the worker's waits (ppoll and
  * epoll_pwait unblock it atomically), so it interrupts a wait and is never
  * lost between the stop check and the wait. A worker busy with a long
  * connection must not keep the listening sockets open meanwhile, or the
  * kernel would go on queueing connections that nobody will accept after a
- * stop: the handler points the listening fds at /dev/null. Only this
- * process's fd table changes (the master and the other workers keep the
- * sockets), the fd numbers stay taken, and the epoll set forgets them.
- * dup2() is async-signal-safe. */
+ * stop: the handler points the listening fds at a stand-in, the worker's
+ * end of the readiness socket, which every worker holds anyway (opening a
+ * /dev/null for it would cost each new worker a system call before its
+ * first accept). Only this process's fd table changes (the master and the
+ * other workers keep the sockets) and the fd numbers stay taken; nothing
+ * accepts on them again, since the accept loop checks stop_requested
+ * first. dup2() is async-signal-safe. */
 static void on_term(int sig) {
         /* The master SIGKILLs a worker that overstays shutdown_timeout. A
          * TERM that came from PR_SET_PDEATHSIG has no master behind it, so
@@ -55,8 +59,8 @@ static void on_term(int sig) {
         if (!stop_requested)
                 (void) alarm(term_alarm_secs);
         stop_requested = 1;
-        for (size_t i = 0; i < term_n_listen_fds && term_devnull_fd >= 0; i++)
-                (void) dup2(term_devnull_fd, term_listen_fds[i]);
+        for (size_t i = 0; i < term_n_listen_fds && term_standin_fd >= 0; i++)
+                (void) dup2(term_standin_fd, term_listen_fds[i]);
 }
 
 static void on_quit(int sig) {
@@ -123,9 +127,9 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         term_alarm_secs = (unsigned) ((sp->config->shutdown_timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC) + 1;
         term_listen_fds = sp->listen_fds;
         term_n_listen_fds = sp->n_listen_fds;
-        term_devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (term_devnull_fd < 0)
-                fatal(EX_OSERR, "%s[slot %u]: cannot open /dev/null: %s", sp->svc->name, sp->slot, STRERROR(errno));
+        term_standin_fd = sp->ready_fd;
+        if (term_n_listen_fds > 0 && term_standin_fd < 0)
+                fatal(EX_SOFTWARE, "%s[slot %u]: a worker without a readiness socket", sp->svc->name, sp->slot);
 
         /* No SA_RESTART on TERM: a wait must return EINTR. */
         (void) sigaction(SIGTERM, &term, NULL);
@@ -187,18 +191,47 @@ static void worker_drop_privileges(const WorkerSpawn *sp) {
 
 typedef struct Acceptor {
         const WorkerSpawn *sp;
-        int epfd;
+        int epfd;                     /* made before the first wait, else -EBADF */
         int park_fd;                  /* the park channel while it works, else -EBADF */
+        bool park_readable;           /* the last wait said so: look at the channel next */
+        bool accept_first;            /* the last connection was handed back: a new one's turn */
         size_t next;                  /* the listener to try first */
         int reserve_fd;               /* accept_reserve: one fd kept free for a connection */
+        bool reserve_spent;           /* given up for a connection: open it again before the next accept */
         uint64_t emfile_count;        /* failures since the last log line */
         uint64_t emfile_logged_usec;
+        char *park_bytes;             /* PARK_BYTES_MAX, mapped with the first hand-back */
+        /* The connection being served: its peer, or its state and bytes
+         * when it came back from the front stage. */
+        struct sockaddr_storage peer;
+        ParkState parked;
 } Acceptor;
 
-/* Every listener is non-blocking and in one epoll set with EPOLLEXCLUSIVE,
- * so that one connection wakes one (or a few) of the idle workers. */
+/* Static rather than on the stack: a new worker runs on the deep stack of
+ * the master that forked it, and every stack page it writes below what the
+ * master had written is one more private page per worker. */
+static Acceptor acceptor;
+
+/* Nothing here makes a system call: a new worker's first accept comes
+ * before anything it only needs to wait (acceptor_prepare_wait()), so that
+ * a respawned worker takes the connection that queued while it was
+ * replaced as early as it can. */
 static void acceptor_init(Acceptor *a, const WorkerSpawn *sp) {
-        *a = (Acceptor) { .sp = sp, .reserve_fd = -EBADF, .park_fd = sp->park_fd };
+        *a = (Acceptor) { .sp = sp, .epfd = -EBADF, .reserve_fd = -EBADF, .park_fd = sp->park_fd };
+}
+
+/* Before the worker first sleeps: every listener is non-blocking and in
+ * one epoll set with EPOLLEXCLUSIVE, so that one connection wakes one (or
+ * a few) of the idle workers, and handed-back connections wake one idle
+ * worker, like new ones. The accept reserve is (re)opened here too: once
+ * the worker is idle, not before its first connection. */
+static void acceptor_prepare_wait(Acceptor *a) {
+        const WorkerSpawn *sp = a->sp;
+
+        if (a->reserve_fd < 0)
+                a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (a->epfd >= 0)
+                return;
         a->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (a->epfd < 0)
                 fatal(EX_OSERR, "%s[slot %u]: epoll_create1: %s", sp->svc->name, sp->slot, STRERROR(errno));
@@ -207,13 +240,11 @@ static void acceptor_init(Acceptor *a, const WorkerSpawn *sp) {
                 if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, sp->listen_fds[i], &ev) < 0)
                         fatal(EX_OSERR, "%s[slot %u]: epoll_ctl: %s", sp->svc->name, sp->slot, STRERROR(errno));
         }
-        /* Handed-back connections wake one idle worker, like new ones. */
-        if (sp->park_fd >= 0) {
+        if (a->park_fd >= 0) {
                 struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = ACCEPTOR_PARK };
-                if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, sp->park_fd, &ev) < 0)
+                if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->park_fd, &ev) < 0)
                         fatal(EX_OSERR, "%s[slot %u]: epoll_ctl: %s", sp->svc->name, sp->slot, STRERROR(errno));
         }
-        a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 /* Out of file descriptors (EMFILE: this worker; ENFILE: the system). The
@@ -229,6 +260,7 @@ static int acceptor_out_of_fds(Acceptor *a, int listen_fd, int error, struct soc
 
         if (a->reserve_fd >= 0) {
                 a->reserve_fd = safe_close(a->reserve_fd);
+                a->reserve_spent = true;
                 fd = accept4(listen_fd, (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd >= 0)
                         return fd;
@@ -246,80 +278,142 @@ static int acceptor_out_of_fds(Acceptor *a, int listen_fd, int error, struct soc
         return -EAGAIN;
 }
 
-/* The bytes a handed-back connection brought; only touched when used. */
-static char park_bytes[PARK_BYTES_MAX];
+/* Takes a handed-back connection from the channel if one is there: 1 with
+ * *c filled, 0 when there is none. A broken channel (its other end is gone
+ * with the master) is no longer watched, or its readable end of file would
+ * spin. */
+static int acceptor_take_parked(Acceptor *a, Conn *c) {
+        const WorkerSpawn *sp = a->sp;
+        ParkState *st = &a->parked;
+        int fd, file_fd = -EBADF, r;
 
-/* Waits for one connection. Handed-back connections come first: their
- * clients have been waiting with a request ready. Accepts before it waits:
- * under load the queue is rarely empty, and the wait would be a wasted
- * system call. */
-static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c, ParkState *st, struct sockaddr_storage *peer,
-                         socklen_t *peer_len) {
+        /* A mapping of its own rather than the heap: the worker's private
+         * memory grows only by the pages that a hand-back's bytes reach
+         * (none for echo, whose connections bring none), not by the heap
+         * pages malloc() writes around a block of this size. */
+        if (!a->park_bytes) {
+                void *p = mmap(NULL, PARK_BYTES_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        fatal(EX_OSERR, "%s[slot %u]: cannot map a buffer for parked connections: %s", sp->svc->name,
+                              sp->slot, STRERROR(errno));
+                a->park_bytes = p;
+        }
+        r = park_receive(a->park_fd, &fd, &file_fd, st, a->park_bytes, PARK_BYTES_MAX);
+        /* The front stage finishes a file itself: it never hands one back. */
+        safe_close(file_fd);
+        if (r < 0) {
+                log_debug_errno(r, "%s[slot %u]: park channel: %s", sp->svc->name, sp->slot, STRERROR(r));
+                if (a->epfd >= 0)
+                        (void) epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->park_fd, NULL);
+                a->park_fd = -EBADF;
+                return 0;
+        }
+        if (r == 0)
+                return 0;
+        atomic_fetch_sub_explicit(&sp->service_score->handback_queued, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sp->service_score->handed_back, 1, memory_order_relaxed);
+        *c = (Conn) {
+                .fd = fd,
+                .peer = st->peer_len > 0 ? (const struct sockaddr *) &st->peer : NULL,
+                .peer_len = st->peer_len,
+                .parked = st,
+                .bytes = a->park_bytes,
+        };
+        return 1;
+}
+
+/* Whether a handed-back connection may be queued. It is read from the
+ * service's count (park_hand_back()), not asked of the channel, which
+ * would cost a system call per accepted connection. The count is only a
+ * hint; the channel's own readiness in the epoll set is the guarantee: a
+ * connection handed back while the count said none is taken as soon as
+ * the listeners have nothing (at the latest when the worker would sleep,
+ * since the channel wakes it), so an error in the count can only change
+ * the order, never lose a connection. */
+static bool acceptor_parked_queued(Acceptor *a) {
+        return a->park_fd >= 0 &&
+               (a->park_readable ||
+                atomic_load_explicit(&a->sp->service_score->handback_queued, memory_order_relaxed) > 0);
+}
+
+/* Accepts a new connection on one of the listeners, trying the one that
+ * last had one first: the fd, -EAGAIN when none is queued (or the worker
+ * paused for want of fds), or another negative errno. */
+static int acceptor_accept(Acceptor *a, Conn *c) {
         const WorkerSpawn *sp = a->sp;
 
+        for (size_t k = 0; k < sp->n_listen_fds; k++) {
+                size_t i = (a->next + k) % sp->n_listen_fds;
+                socklen_t peer_len = sizeof a->peer;
+                int fd;
+
+                fd = accept4(sp->listen_fds[i], (struct sockaddr *) &a->peer, &peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0 && IN_SET(errno, EMFILE, ENFILE))
+                        fd = acceptor_out_of_fds(a, sp->listen_fds[i], errno, &a->peer, &peer_len);
+                if (fd >= 0) {
+                        a->next = i;
+                        *c = (Conn) {
+                                .fd = fd,
+                                .peer = peer_len > 0 ? (const struct sockaddr *) &a->peer : NULL,
+                                .peer_len = peer_len,
+                        };
+                        return fd;
+                }
+                if (fd == -EAGAIN)
+                        return fd;
+                if (!IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENOBUFS, ENOMEM))
+                        return negative_errno();
+        }
+        return -EAGAIN;
+}
+
+/* Waits for one connection. When both a handed-back connection and a new
+ * one wait, the worker takes them in turn, one of each: both clients have
+ * a request ready, and a worker that always preferred one kind would
+ * starve the other (hot keep-alive connections that yield their worker
+ * after their time slice come back through the front stage, and must not
+ * keep new clients in the accept queue for ever, nor the reverse).
+ * Accepts before it waits: under load the queue is rarely empty, and the
+ * wait would be a wasted system call. */
+static int acceptor_next(Acceptor *a, WorkerScore *score, Conn *c) {
         for (;;) {
                 struct epoll_event ev;
-                int fd, n, r;
+                int fd, n;
 
                 if (stop_requested)
                         return -ECANCELED;
-                if (a->park_fd >= 0) {
-                        int file_fd = -EBADF;
-
-                        r = park_receive(a->park_fd, &fd, &file_fd, st, park_bytes, sizeof park_bytes);
-                        /* The front stage finishes a file itself: it never
-                         * hands one back. */
-                        safe_close(file_fd);
-                        if (r < 0) {
-                                /* The channel is broken (its other end is
-                                 * gone with the master): stop watching it,
-                                 * or a readable end of file would spin. */
-                                log_debug_errno(r, "%s[slot %u]: park channel: %s", sp->svc->name, sp->slot,
-                                                STRERROR(r));
-                                (void) epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->park_fd, NULL);
-                                a->park_fd = -EBADF;
-                        }
-                        if (r > 0) {
-                                atomic_fetch_add_explicit(&sp->service_score->handed_back, 1, memory_order_relaxed);
-                                *c = (Conn) {
-                                        .fd = fd,
-                                        .peer = st->peer_len > 0 ? (const struct sockaddr *) &st->peer : NULL,
-                                        .peer_len = st->peer_len,
-                                        .parked = st,
-                                        .bytes = park_bytes,
-                                };
-                                return fd;
-                        }
-                }
-                if (a->reserve_fd < 0)
+                if (a->reserve_spent) {
                         a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                for (size_t k = 0; k < sp->n_listen_fds; k++) {
-                        size_t i = (a->next + k) % sp->n_listen_fds;
-
-                        *peer_len = sizeof *peer;
-                        fd = accept4(sp->listen_fds[i], (struct sockaddr *) peer, peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                        if (fd < 0 && IN_SET(errno, EMFILE, ENFILE))
-                                fd = acceptor_out_of_fds(a, sp->listen_fds[i], errno, peer, peer_len);
-                        if (fd >= 0) {
-                                a->next = i;
-                                *c = (Conn) {
-                                        .fd = fd,
-                                        .peer = *peer_len > 0 ? (const struct sockaddr *) peer : NULL,
-                                        .peer_len = *peer_len,
-                                };
-                                return fd;
+                        a->reserve_spent = a->reserve_fd < 0;
+                }
+                if (!a->accept_first && acceptor_parked_queued(a)) {
+                        a->park_readable = false;
+                        if (acceptor_take_parked(a, c) > 0) {
+                                a->accept_first = true;
+                                return c->fd;
                         }
-                        if (fd == -EAGAIN)
-                                return fd;
-                        if (!IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENOBUFS, ENOMEM))
-                                return negative_errno();
+                }
+                fd = acceptor_accept(a, c);
+                if (fd >= 0) {
+                        a->accept_first = false;
+                        return fd;
+                }
+                if (fd != -EAGAIN)
+                        return fd;
+                if (a->accept_first) {
+                        /* Nothing new: the handed-back one, if any. */
+                        a->accept_first = false;
+                        continue;
                 }
 
+                acceptor_prepare_wait(a);
                 n = epoll_pwait(a->epfd, &ev, 1, -1, &mask_open);
                 atomic_fetch_add_explicit(&score->wakeups, 1, memory_order_relaxed);
                 if (n < 0 && errno != EINTR)
                         return negative_errno();
-                if (n > 0 && ev.data.u32 != ACCEPTOR_PARK)
+                if (n > 0 && ev.data.u32 == ACCEPTOR_PARK)
+                        a->park_readable = true;
+                else if (n > 0)
                         a->next = ev.data.u32;
         }
 }
@@ -351,6 +445,23 @@ bool worker_park_full(void) {
                 return false;
         atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         return true;
+}
+
+bool worker_others_waiting(void) {
+        const WorkerSpawn *sp = worker_spawn;
+        struct pollfd pfds[16];
+        size_t n;
+
+        if (!sp)
+                return false;
+        if (atomic_load_explicit(&sp->service_score->handback_queued, memory_order_relaxed) > 0)
+                return true;
+        /* Services with more listeners than this are asked about their
+         * first ones only: the answer is a hint for when to yield. */
+        n = MIN(sp->n_listen_fds, ELEMENTSOF(pfds));
+        for (size_t i = 0; i < n; i++)
+                pfds[i] = (struct pollfd) { .fd = sp->listen_fds[i], .events = POLLIN };
+        return n > 0 && poll(pfds, n, 0) > 0;
 }
 
 int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, size_t n) {
@@ -430,7 +541,6 @@ void worker_main(const WorkerSpawn *sp) {
         WorkerScore *score = sp->score;
         uint64_t served = 0;
         bool fresh;
-        Acceptor acceptor;
         int r;
 
         worker_spawn = sp;
@@ -456,11 +566,8 @@ void worker_main(const WorkerSpawn *sp) {
                 log_warning_errno(r, "%s[slot %u]: cannot report readiness: %s", sp->svc->name, sp->slot, STRERROR(r));
 
         while (!stop_requested) {
-                struct sockaddr_storage peer;
-                socklen_t peer_len = sizeof peer;
-                ParkState st;
                 Conn c;
-                int fd = acceptor_next(&acceptor, score, &c, &st, &peer, &peer_len);
+                int fd = acceptor_next(&acceptor, score, &c);
 
                 if (fd < 0) {
                         if (IN_SET(fd, -EAGAIN, -ECANCELED))
@@ -485,22 +592,11 @@ void worker_main(const WorkerSpawn *sp) {
          * progress before the master told the workers to stop, so what is
          * still in the channel is served before leaving. (After a reload's
          * TERM the front stage lives on and the new generation takes it.) */
-        if (stop_requested && sp->park_fd >= 0 && atomic_load(&sp->service_score->stopping)) {
-                ParkState st;
+        if (stop_requested && acceptor.park_fd >= 0 && atomic_load(&sp->service_score->stopping)) {
                 Conn c;
-                int fd, file_fd = -EBADF;
 
-                while (park_receive(sp->park_fd, &fd, &file_fd, &st, park_bytes, sizeof park_bytes) > 0) {
-                        file_fd = safe_close(file_fd);
-                        c = (Conn) {
-                                .fd = fd,
-                                .peer = st.peer_len > 0 ? (const struct sockaddr *) &st.peer : NULL,
-                                .peer_len = st.peer_len,
-                                .parked = &st,
-                                .bytes = park_bytes,
-                        };
+                while (acceptor_take_parked(&acceptor, &c) > 0)
                         worker_serve(sp, &c);
-                }
         }
 
         score_set_state(score, WORKER_EXITING);

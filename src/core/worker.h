@@ -67,6 +67,19 @@ bool worker_park_possible(void);
  * already: then idle connections are closed after their response and
  * slow heads answered with 408, rather than held by a worker. Counted. */
 bool worker_park_full(void);
+/* Whether other clients wait for a worker of this service now: a
+ * connection the front stage handed back is queued, or one is in a
+ * listener's accept queue. Costs a poll() of the listeners: ask only once
+ * a connection has had its time slice (WORKER_SLICE_USEC). */
+bool worker_others_waiting(void);
+
+/* How long a worker keeps a connection whose requests keep coming (a hot
+ * keep-alive) before it lets it go to the front stage between two
+ * requests, when others wait (worker_others_waiting()). Long against the
+ * cost of one hand-off, so that hot connections mostly stay on their
+ * worker; short enough that a waiting client is not starved by them. */
+#define WORKER_SLICE_USEC (5 * USEC_PER_MSEC)
+
 /* Hands the connection fd, with st and the n bytes read of its next
  * request (and for PARK_SENDING the file to finish sending, file_fd), to
  * the service's front stage. 0: the front stage has it (the

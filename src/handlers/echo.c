@@ -14,8 +14,10 @@
 static char echo_buf[16384];
 
 /* Hands the quiet connection to the front stage, which hands it back
- * unread once the client sends again, or closes it at its idle deadline. */
-static int echo_park(const Conn *c, uint64_t deadline) {
+ * unread once the client sends again, or closes it at its idle deadline.
+ * Not inlined: its ParkState would grow every connection's stack frame,
+ * and a worker's private memory with it, for the few that park. */
+_noinline_ static int echo_park(const Conn *c, uint64_t deadline) {
         ParkState st = {
                 .kind = PARK_IDLE,
                 .gather_max = 0,

@@ -25,8 +25,9 @@ struct HttpCache {
         uint64_t valid_usec;
         uint64_t now;
         uint64_t request;            /* counts http_cache_begin() calls */
-        Entry **buckets;             /* allocated at the first insert */
-        size_t n_buckets;            /* a power of two, at least 2 * max_entries */
+        Entry **buckets;             /* allocated at the first insert, grown with the entries */
+        size_t n_buckets;            /* a power of two */
+        size_t max_buckets;          /* the last size: a power of two, at least 2 * max_entries */
         Entry *lru_head, *lru_tail;  /* head: the most recently used */
         HttpCacheStats stats;
 };
@@ -43,8 +44,9 @@ int http_cache_new(size_t max_entries, uint64_t valid_usec, HttpCache **ret) {
         c->max_entries = max_entries;
         c->valid_usec = valid_usec;
         c->n_buckets = 16;
-        while (c->n_buckets < 2 * max_entries)
-                c->n_buckets *= 2;
+        c->max_buckets = 16;
+        while (c->max_buckets < 2 * max_entries)
+                c->max_buckets *= 2;
         /* Request 0 would match a fresh entry's "used". */
         c->request = 1;
         *ret = c;
@@ -53,6 +55,34 @@ int http_cache_new(size_t max_entries, uint64_t valid_usec, HttpCache **ret) {
 
 static Entry **bucket_of(HttpCache *c, uint64_t hash) {
         return &c->buckets[hash & (c->n_buckets - 1)];
+}
+
+/* Doubles the bucket array once there are as many entries as buckets, up
+ * to max_buckets: a worker that serves a few files keeps a table of a few
+ * hundred bytes instead of one sized for the most it may ever hold (64 KiB
+ * with the default open_file_cache), which would be private memory of
+ * every worker once its pages are touched. Without memory for the larger
+ * array the chains just get longer. */
+static void grow(HttpCache *c) {
+        size_t n = c->n_buckets * 2;
+        Entry **b;
+
+        if (n > c->max_buckets)
+                return;
+        b = calloc(n, sizeof(Entry *));
+        if (!b)
+                return;
+        for (size_t i = 0; i < c->n_buckets; i++)
+                for (Entry *e = c->buckets[i], *next; e; e = next) {
+                        Entry **to = &b[e->hash & (n - 1)];
+
+                        next = e->hash_next;
+                        e->hash_next = *to;
+                        *to = e;
+                }
+        free(c->buckets);
+        c->buckets = b;
+        c->n_buckets = n;
 }
 
 static void lru_unlink(HttpCache *c, Entry *e) {
@@ -233,6 +263,8 @@ int http_cache_open(HttpCache *c, int root_fd, const char *path, HttpPathFlags f
                         return 0;
                 }
         }
+        if (c->stats.entries >= c->n_buckets)
+                grow(c);
         e = malloc(sizeof(Entry) + len + 1);
         if (!e) {
                 *ret = f;

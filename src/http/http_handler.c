@@ -529,37 +529,87 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
         return 1;
 }
 
+/* The bounds of HttpWorker.read_first, and how often a low score is
+ * tested again with a read anyway. */
+#define READ_FIRST_MAX 8
+#define READ_FIRST_PROBE 16
+
+/* Whether to read the next request before waiting for it. A read that
+ * finds it saves the wait; one that finds nothing costs a system call
+ * more than waiting first (the wait returns at once when the request is
+ * there). Which one happens depends on the client and on the machine's
+ * load, not on the connection, so the worker keeps one score: it reads
+ * first while such reads have mostly found the request, else waits
+ * first, and reads first once every READ_FIRST_PROBE requests all the
+ * same, so that a change is seen. */
+static bool read_first_wanted(HttpWorker *w) {
+        return w->read_first >= 0 || ++w->read_first_probe % READ_FIRST_PROBE == 0;
+}
+
+static void read_first_learn(HttpWorker *w, bool found) {
+        if (found)
+                w->read_first = MIN(w->read_first + 1, READ_FIRST_MAX);
+        else
+                w->read_first = MAX(w->read_first - 1, -READ_FIRST_MAX);
+}
+
+/* Whether a hot connection should let its worker go now, between two
+ * requests: it has held the worker for WORKER_SLICE_USEC and another
+ * client waits. Nobody waiting: asked again a slice later, not at every
+ * request. */
+static bool slice_over(HttpConn *c, uint64_t now) {
+        if (now - c->held_since_usec < WORKER_SLICE_USEC)
+                return false;
+        if (worker_others_waiting())
+                return true;
+        c->held_since_usec = now;
+        return false;
+}
+
 /* Between requests: returns 1 once the next request has begun to arrive
  * (or is already buffered, pipelined), HTTP_PARKED when the idle
  * connection went to the front stage, 0 when it stays idle for
- * keepalive_timeout or the worker is asked to stop and cannot park it. */
+ * keepalive_timeout or the worker is asked to stop and cannot park it.
+ *
+ * When to park: a connection whose next request comes within park.delay
+ * stays on its worker (a hot keep-alive: a hand-off per request would
+ * cost more than the request), one that goes quiet longer is parked, so
+ * that an idle client never holds a worker. A hot connection that has
+ * held its worker for a time slice is parked between two requests as soon
+ * as another client waits for a worker, whether or not its next request
+ * is already here (the front stage hands it back at once then, behind the
+ * others), so that hot clients cannot starve the others. */
 static int wait_next_request(HttpConn *c) {
-        uint64_t end = now_usec() + c->w->cfg->keepalive_timeout_usec;
+        HttpWorker *w = c->w;
+        uint64_t now = now_usec(), end = now + w->cfg->keepalive_timeout_usec;
         int r;
 
         if (c->in_len > 0)
                 return 1;
         score_end_work(worker_score());
         score_set_state(worker_score(), WORKER_KEEPALIVE);
-        /* Read before waiting: a client that sends its next request as
-         * soon as it has the response often has it here already, and a
-         * wait would be one system call more. */
-        ssize_t n = recv(c->fd, c->w->in, c->w->in_size, MSG_DONTWAIT);
-        if (n > 0) {
-                c->in_len = (size_t) n;
-                return 1;
+        if (worker_park_possible() && slice_over(c, now) && http_park(c, PARK_IDLE, end) >= 0)
+                return HTTP_PARKED;
+        if (read_first_wanted(w)) {
+                ssize_t n = recv(c->fd, w->in, w->in_size, MSG_DONTWAIT);
+                if (n > 0) {
+                        read_first_learn(w, true);
+                        c->in_len = (size_t) n;
+                        return 1;
+                }
+                if (n == 0 || !IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR))
+                        return 0;
+                read_first_learn(w, false);
         }
-        if (n == 0 || !IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR))
-                return 0;
         if (worker_park_possible()) {
                 /* A retiring worker parks at once. */
-                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, c->w->svc->park_delay_usec, true);
+                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, w->svc->park_delay_usec, true);
                 if (r > 0)
                         return 1;
                 if (IN_SET(r, 0, -ECANCELED) && http_park(c, PARK_IDLE, end) >= 0)
                         return HTTP_PARKED;
         }
-        uint64_t now = now_usec();
+        now = now_usec();
         r = now < end ? worker_wait(c->fd, POLLIN, end - now, true) : 0;
         if (r == -ECANCELED && worker_park_possible() && http_park(c, PARK_IDLE, end) >= 0)
                 return HTTP_PARKED;
@@ -613,7 +663,7 @@ static int http_serve(const ServiceConfig *svc, const Conn *conn) {
         if (worker.cfg->access_log || log_get_max_level() >= LOG_DEBUG)
                 http_log_format_remote(peer, conn->peer_len, c.remote, sizeof(c.remote));
 
-        c.start_usec = now_usec();
+        c.start_usec = c.held_since_usec = now_usec();
         uint64_t deadline = c.start_usec + worker.cfg->header_timeout_usec;
         if (conn->parked) {
                 /* Back from the front stage: the head it gathered, and the

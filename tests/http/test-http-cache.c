@@ -206,6 +206,38 @@ START_TEST(test_eviction) {
 END_TEST
 
 /* Within the window the cached file, after it the file as it is now. */
+/* Many entries: the bucket array grows with them (from 16 buckets), and
+ * every entry is still found afterwards, each file its own. */
+START_TEST(test_many_entries) {
+        HttpCache *c;
+        Root t;
+
+        root_setup(&t);
+        ck_assert_int_eq(http_cache_new(4096, VALID, &c), 0);
+        for (unsigned i = 0; i < 300; i++) {
+                char name[64], content[16];
+
+                snprintf(name, sizeof name, "root/m%u.txt", i);
+                snprintf(content, sizeof content, "m%u", i);
+                put(&t, name, content);
+        }
+        for (unsigned pass = 0; pass < 2; pass++)
+                for (unsigned i = 0; i < 300; i++) {
+                        char path[64], content[16];
+
+                        snprintf(path, sizeof path, "/m%u.txt", i);
+                        snprintf(content, sizeof content, "m%u", i);
+                        ck_assert_str_eq(get(c, &t, 1 + pass, path, F, NULL), content);
+                }
+        ck_assert_uint_eq(stats(c).entries, 300);
+        ck_assert_uint_eq(stats(c).misses, 300);
+        ck_assert_uint_eq(stats(c).hits, 300);
+        ck_assert_uint_eq(stats(c).evictions, 0);
+        http_cache_free(c);
+        root_teardown(&t);
+}
+END_TEST
+
 START_TEST(test_modified) {
         HttpCache *c;
         HttpFile f;
@@ -376,5 +408,6 @@ int main(void) {
         TD_ADD_TEST(s, test_symlinked);
         TD_ADD_TEST(s, test_unreadable);
         TD_ADD_TEST(s, test_valid_zero);
+        TD_ADD_TEST(s, test_many_entries);
         return td_run_suite(s);
 }

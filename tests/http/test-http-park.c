@@ -8,7 +8,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,6 +54,26 @@ static void wait_parked(TestDaemon *d, int n) {
         while (front_sockets(d) < n) {
                 TD_ASSERT_MSG(d, td_now() < deadline, "the front stage holds %d connections, not %d", front_sockets(d), n);
                 td_sleep(TD_MSEC(5));
+        }
+}
+
+/* The front stage sleeps: it is seen in state S 50 times in a row, 2 ms
+ * apart (after up to TD_TIMEOUT for the first time). A front stage that
+ * polls something ready over and over is seen running. */
+static void assert_front_sleeps(TestDaemon *d) {
+        _cleanup_free_ pid_t *f = NULL;
+        uint64_t deadline = td_now() + TD_TIMEOUT;
+        unsigned asleep = 0;
+
+        TD_ASSERT(d, td_front_stages(d, &f) == 1);
+        while (asleep < 50) {
+                _cleanup_free_ char *state = td_proc_status(f[0], "State");
+
+                TD_ASSERT_MSG(d, state && (state[0] == 'S' || td_now() < deadline),
+                              "the front stage is in state %s after %u looks in state S: it spins", state ? state : "?",
+                              asleep);
+                asleep = state[0] == 'S' ? asleep + 1 : 0;
+                td_sleep(TD_MSEC(2));
         }
 }
 
@@ -318,6 +340,9 @@ START_TEST(test_slow_reader_does_not_pin) {
         TD_ASSERT(d, r.status == 200 && r.body_len == 64 * 1024 * 1024);
         TD_ASSERT(d, memcmp(r.body + r.body_len - 3, "END", 3) == 0);
         response_done(&r);
+        /* The connection waits for its next request in the front stage,
+         * which waits for input now, not for room to send. */
+        assert_front_sleeps(d);
         get_ok(d, &slow, "/a.txt", "hello world\n");
         client_close(&slow);
         TD_OK(d, td_kill(d, SIGTERM));
@@ -434,6 +459,101 @@ START_TEST(test_status_shows_parked) {
 }
 END_TEST
 
+/* A hot keep-alive client: a request as soon as the last answer is in,
+ * on one connection, until told to stop (or HOT_MAX_USEC, a bound that
+ * only ends a hang). Plain socket calls: no check assertion in a thread. */
+#define HOT_MAX_USEC TD_SEC(60)
+
+typedef struct Hot {
+        pthread_t thread;
+        uint16_t port;
+        atomic_bool stop;
+        atomic_bool finished;
+        atomic_ulong answered;
+        int error;
+} Hot;
+
+static void *hot_main(void *userdata) {
+        static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        Hot *h = userdata;
+        uint64_t end = td_now() + HOT_MAX_USEC;
+        int fd = td_connect_tcp("127.0.0.1", h->port);
+
+        if (fd < 0)
+                h->error = fd;
+        while (fd >= 0 && !atomic_load(&h->stop) && td_now() < end) {
+                char buf[1024];
+                size_t len = 0;
+
+                if (td_write_all(fd, req, sizeof req - 1, TD_TIMEOUT) < 0) {
+                        h->error = -EIO;
+                        break;
+                }
+                /* Each answer ends with the file's body. */
+                while (len < 12 || memcmp(buf + len - 12, "hello world\n", 12) != 0) {
+                        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+                        if (n <= 0 || len + (size_t) n >= sizeof buf - 1) {
+                                h->error = n < 0 ? -errno : -EPROTO;
+                                break;
+                        }
+                        len += (size_t) n;
+                }
+                if (h->error != 0)
+                        break;
+                atomic_fetch_add(&h->answered, 1);
+        }
+        safe_close(fd);
+        atomic_store(&h->finished, true);
+        return NULL;
+}
+
+/* Four hot keep-alive clients and one worker: each hot connection keeps
+ * its worker only for a time slice while others wait, so all are served
+ * in turn, and a new client is answered while they go on (the worker
+ * takes a new connection and a handed-back one in turn, so the hot ones,
+ * queued in the front stage, cannot keep the new one in the accept
+ * queue). park.delay is long, so that a hot client is never
+ * parked because a request of its came late on a busy machine: only the
+ * time slice makes the worker let go. */
+START_TEST(test_hot_keepalive_does_not_starve) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        Hot hot[4] = { { .port = 0 }, { .port = 0 }, { .port = 0 }, { .port = 0 } };
+        Client fresh;
+        uint16_t port;
+        uint64_t deadline;
+
+        start_web(&d, 1, "keepalive_timeout = 600; keepalive_requests = 100000000;", "park = { delay = 5.0; };", &port);
+        for (unsigned i = 0; i < ELEMENTSOF(hot); i++) {
+                hot[i].port = port;
+                TD_ASSERT(d, pthread_create(&hot[i].thread, NULL, hot_main, &hot[i]) == 0);
+        }
+        deadline = td_now() + TD_TIMEOUT;
+        for (unsigned i = 0; i < ELEMENTSOF(hot); i++)
+                while (atomic_load(&hot[i].answered) < 100) {
+                        TD_ASSERT_MSG(d, td_now() < deadline && !atomic_load(&hot[i].finished),
+                                      "hot client %u answered %lu times (error %d)", i, atomic_load(&hot[i].answered),
+                                      hot[i].error);
+                        td_sleep(TD_MSEC(5));
+                }
+
+        client_open(&fresh, port);
+        get_ok(d, &fresh, "/style.css", "body{}\n");
+        client_close(&fresh);
+        for (unsigned i = 0; i < ELEMENTSOF(hot); i++)
+                TD_ASSERT_MSG(d, !atomic_load(&hot[i].finished), "hot client %u stopped before the new one was answered: %d",
+                              i, hot[i].error);
+
+        for (unsigned i = 0; i < ELEMENTSOF(hot); i++) {
+                atomic_store(&hot[i].stop, true);
+                TD_ASSERT(d, pthread_join(hot[i].thread, NULL) == 0);
+                TD_ASSERT_MSG(d, hot[i].error == 0, "hot client %u: %d", i, hot[i].error);
+        }
+        assert_clean_log(d);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("http-park");
 
@@ -448,5 +568,6 @@ int main(void) {
         TD_ADD_TEST(s, test_slow_reader_does_not_pin);
         TD_ADD_TEST(s, test_max_parked);
         TD_ADD_TEST(s, test_parked_broken_head);
+        TD_ADD_TEST(s, test_hot_keepalive_does_not_starve);
         return td_run_suite(s);
 }
