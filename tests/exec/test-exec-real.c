@@ -13,15 +13,25 @@ static const Program gunicorn = {
         "/usr/bin/gunicorn", "gunicorn",
         "command = [ \"/usr/bin/gunicorn\", \"--workers\", \"1\", \"--graceful-timeout\", \"5\", \"wsgi_app:application\" ];"
         " ready = \"notify\";",
+        0,
 };
+/* uvicorn's graceful shutdown (Server.shutdown() in its server.py, as
+ * Debian 12 ships it) stops accepting and then closes every connection
+ * whose request it has not begun to parse: one it accepted a moment
+ * before the stop signal, with the request still in its socket buffer,
+ * is closed unanswered. No supervisor can close that window (the program
+ * holds the listening socket), so a reload under load may lose one
+ * request to it; preforkd.conf(5)'s cookbook says so. */
 static const Program uvicorn = {
         "/usr/lib/python3/dist-packages/uvicorn/__init__.py", "python3-uvicorn",
         "command = [ \"/usr/bin/python3\", \"-m\", \"uvicorn\", \"--fd\", \"3\", \"asgi_app:app\" ];"
         " ready = \"listening\";",
+        1,
 };
 static const Program node = {
         "/usr/bin/node", "nodejs",
         "command = [ \"node\", \"server.js\" ]; ready = \"listening\";",
+        0,
 };
 
 START_TEST(test_gunicorn) {
