@@ -37,6 +37,7 @@ struct Control {
         char *path;
         char *lock_path;
         int lock_fd;
+        int listen_fd;     /* the server's; for control_fds() */
         RequestServer *server;
         DaemonView *view;
         Supervisor *supervisor;
@@ -463,15 +464,49 @@ static int control_bind(Control *c, bool is_default) {
         return TAKE_FD(fd);
 }
 
+static const RequestServerLimits control_limits = {
+        .max_request = CONTROL_REQUEST_MAX,
+        .max_connections = CONTROL_MAX_CONNECTIONS,
+        .request_timeout_usec = CONTROL_REQUEST_TIMEOUT_USEC,
+        .answer_timeout_usec = CONTROL_ANSWER_TIMEOUT_USEC,
+        .busy_answer = "error busy: too many control connections, try again\n",
+};
+
+static int control_alloc(const char *path, DaemonView *view, Supervisor *supervisor, const ControlOps *ops,
+                         void *userdata, Control **ret) {
+        _cleanup_(control_freep) Control *c = NULL;
+
+        c = calloc(1, sizeof(Control));
+        if (!c)
+                return -ENOMEM;
+        c->lock_fd = -EBADF;
+        c->listen_fd = -EBADF;
+        c->view = view;
+        c->supervisor = supervisor;
+        c->ops = ops;
+        c->userdata = userdata;
+        c->path = strdup(path);
+        if (!c->path || asprintf(&c->lock_path, "%s.lock", path) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int control_serve(Control *c, sd_event *e, int fd, bool adopted) {
+        int r;
+
+        c->listen_fd = fd;
+        r = request_server_new(e, fd, &control_server_ops, &control_limits, c, &c->server);
+        if (r < 0) {
+                c->listen_fd = -EBADF;
+                return log_error_errno(r, "Cannot serve the control socket: %s", STRERROR(r));
+        }
+        log_info("Control socket on %s%s", c->path, adopted ? " (kept across the upgrade)" : "");
+        return 0;
+}
+
 int control_new(sd_event *e, const char *path, bool is_default, DaemonView *view, Supervisor *supervisor,
                 const ControlOps *ops, void *userdata, Control **ret) {
-        static const RequestServerLimits limits = {
-                .max_request = CONTROL_REQUEST_MAX,
-                .max_connections = CONTROL_MAX_CONNECTIONS,
-                .request_timeout_usec = CONTROL_REQUEST_TIMEOUT_USEC,
-                .answer_timeout_usec = CONTROL_ANSWER_TIMEOUT_USEC,
-                .busy_answer = "error busy: too many control connections, try again\n",
-        };
         _cleanup_(control_freep) Control *c = NULL;
         int fd, r;
 
@@ -482,34 +517,57 @@ int control_new(sd_event *e, const char *path, bool is_default, DaemonView *view
         assert(ops);
         assert(ret);
 
-        c = calloc(1, sizeof(Control));
-        if (!c)
-                return -ENOMEM;
-        c->lock_fd = -EBADF;
-        c->view = view;
-        c->supervisor = supervisor;
-        c->ops = ops;
-        c->userdata = userdata;
-        c->path = strdup(path);
-        if (!c->path || asprintf(&c->lock_path, "%s.lock", path) < 0)
-                return -ENOMEM;
-
+        r = control_alloc(path, view, supervisor, ops, userdata, &c);
+        if (r < 0)
+                return r;
         fd = control_bind(c, is_default);
         if (fd < 0) {
                 if (fd == -ENOMEM)
                         return fd;
                 /* Logged: the daemon runs without a control socket. */
                 c->lock_fd = safe_close(c->lock_fd);
-                free(c->path);
-                c->path = NULL;
+                c->path = mfree(c->path);
                 *ret = NULL;
                 return 0;
         }
-        r = request_server_new(e, fd, &control_server_ops, &limits, c, &c->server);
+        r = control_serve(c, e, fd, false);
         if (r < 0)
-                return log_error_errno(r, "Cannot serve the control socket: %s", STRERROR(r));
-        log_info("Control socket on %s", c->path);
+                return r;
         *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int control_adopt(sd_event *e, const char *path, int listen_fd, int lock_fd, DaemonView *view,
+                  Supervisor *supervisor, const ControlOps *ops, void *userdata, Control **ret) {
+        _cleanup_close_ int fd = listen_fd, lock = lock_fd;
+        _cleanup_(control_freep) Control *c = NULL;
+        int r;
+
+        assert(e);
+        assert(path);
+        assert(listen_fd >= 0);
+        assert(lock_fd >= 0);
+        assert(ret);
+
+        r = control_alloc(path, view, supervisor, ops, userdata, &c);
+        if (r < 0)
+                return r;
+        c->lock_fd = TAKE_FD(lock);
+        r = control_serve(c, e, TAKE_FD(fd), true);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int control_fds(const Control *c, int *ret_listen, int *ret_lock) {
+        assert(ret_listen);
+        assert(ret_lock);
+
+        if (!c || c->listen_fd < 0 || c->lock_fd < 0)
+                return -ENOENT;
+        *ret_listen = c->listen_fd;
+        *ret_lock = c->lock_fd;
         return 0;
 }
 

@@ -47,6 +47,15 @@ int control_socket_path(const Config *c, char **ret, bool *ret_default);
  * or another daemon holds the path. Other errors are negative. */
 int control_new(sd_event *e, const char *path, bool is_default, DaemonView *view, Supervisor *supervisor,
                 const ControlOps *ops, void *userdata, Control **ret);
+/* Serves a listening socket and its held lock that the previous image of
+ * the master had for path (a binary upgrade): nothing is bound anew, so
+ * no client is refused across the exec and no other process can take the
+ * path meanwhile. Takes both fds, also on failure. */
+int control_adopt(sd_event *e, const char *path, int listen_fd, int lock_fd, DaemonView *view,
+                  Supervisor *supervisor, const ControlOps *ops, void *userdata, Control **ret);
+/* The listening socket and the lock fd, for the state an upgrade hands
+ * over; -ENOENT when there is no socket. The fds stay the control's. */
+int control_fds(const Control *c, int *ret_listen, int *ret_lock);
 /* Closes every connection and the socket, and removes the socket file and
  * its lock. Accepts NULL. */
 Control *control_free(Control *c);

@@ -43,6 +43,12 @@ struct Master {
         int exit_code;
         DaemonView view;              /* what status and metrics read */
         Control *control;             /* the control socket, or NULL */
+        /* The control socket handed over by the previous image (an
+         * upgrade), for master_setup_observability(): its path, listening
+         * socket and lock, or NULL and -EBADF. */
+        char *control_adopt_path;
+        int control_adopt_fd;
+        int control_adopt_lock_fd;
         MetricsHttp *metrics;         /* metrics_listen, or NULL */
         sd_event_source *sample_timer;
         Upgrader *upgrader;           /* binary upgrades (upgrade.h) */

@@ -28,6 +28,9 @@ int master_upgrade(Master *m, int waiter_fd) {
 }
 
 #define PROGRAMS_NOTIFY_FD_NAME "programs-notify"
+/* "control:" and "control-lock:" and the control socket's path. */
+#define CONTROL_FD_PREFIX "control:"
+#define CONTROL_LOCK_FD_PREFIX "control-lock:"
 /* "agent:" and the agent check socket's key (agent.c). */
 #define AGENT_FD_PREFIX "agent:"
 
@@ -80,6 +83,26 @@ static int master_op_capture(void *userdata, MasterState *st) {
         r = output_set_foreach(&m->programs.output, master_capture_output, st);
         if (r < 0)
                 return r;
+        /* The control socket and its lock stay open across the exec: no
+         * preforkctl is refused meanwhile, and no process forked in the
+         * moment of the exec (which shares the lock until it closes its
+         * fds) can keep the next image from the path. */
+        {
+                int cfd, lfd;
+
+                if (control_fds(m->control, &cfd, &lfd) >= 0) {
+                        _cleanup_free_ char *n1 = NULL, *n2 = NULL;
+
+                        if (asprintf(&n1, CONTROL_FD_PREFIX "%s", control_path(m->control)) < 0 ||
+                            asprintf(&n2, CONTROL_LOCK_FD_PREFIX "%s", control_path(m->control)) < 0)
+                                return -ENOMEM;
+                        r = master_state_add_fd(st, n1, cfd);
+                        if (r >= 0)
+                                r = master_state_add_fd(st, n2, lfd);
+                        if (r < 0)
+                                return r;
+                }
+        }
         /* The agent check sockets stay open across the exec: HAProxy's
          * checks are never refused, and a port-0 one keeps its port. */
         r = agent_set_foreach_fd(m->agents, master_capture_agent, st);
@@ -167,10 +190,28 @@ static int master_take_state(Master *m, const MasterState *st, char **ret_why) {
         log_set_max_level(master_current_config(m)->log_level);
         master_take_programs(m, st);
 
-        /* The control socket and the metrics endpoint are bound anew
-         * (their sockets do not cross the exec): a client that connects in
-         * the moment of the exec is refused. The agent check sockets came
-         * with the state. */
+        /* The metrics endpoint is bound anew (its socket does not cross
+         * the exec): a scrape in the moment of the exec is refused. The
+         * control socket and the agent check sockets came with the state. */
+        for (size_t i = 0; i < st->n_fds; i++) {
+                const char *name = st->fds[i].name;
+
+                if (st->fds[i].fd < 0)
+                        continue;
+                if (strncmp(name, CONTROL_FD_PREFIX, strlen(CONTROL_FD_PREFIX)) == 0 && !m->control_adopt_path) {
+                        m->control_adopt_path = strdup(name + strlen(CONTROL_FD_PREFIX));
+                        if (!m->control_adopt_path)
+                                return -ENOMEM;
+                        m->control_adopt_fd = st->fds[i].fd;
+                } else if (strncmp(name, CONTROL_LOCK_FD_PREFIX, strlen(CONTROL_LOCK_FD_PREFIX)) == 0)
+                        m->control_adopt_lock_fd = st->fds[i].fd;
+        }
+        if (m->control_adopt_fd < 0 || m->control_adopt_lock_fd < 0) {
+                /* Half a pair is no use: bound anew. */
+                m->control_adopt_fd = safe_close(m->control_adopt_fd);
+                m->control_adopt_lock_fd = safe_close(m->control_adopt_lock_fd);
+                m->control_adopt_path = mfree(m->control_adopt_path);
+        }
         for (size_t i = 0; i < st->n_fds; i++)
                 if (strncmp(st->fds[i].name, AGENT_FD_PREFIX, strlen(AGENT_FD_PREFIX)) == 0 && st->fds[i].fd >= 0) {
                         r = agent_set_adopt(m->agents, st->fds[i].name + strlen(AGENT_FD_PREFIX), st->fds[i].fd);
@@ -202,6 +243,8 @@ int master_resume(const char *config_path, int state_fd, int rollback_fd) {
         Master m = {
                 .ready_fd = -EBADF,
                 .ready_worker_fd = -EBADF,
+                .control_adopt_fd = -EBADF,
+                .control_adopt_lock_fd = -EBADF,
                 .config_path = config_path,
                 .programs = { .notify_fd = -EBADF },
         };

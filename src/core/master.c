@@ -576,13 +576,32 @@ int master_setup_observability(Master *m, const Config *c) {
         r = control_socket_path(c, &path, &is_default);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the control socket: %s", STRERROR(r));
-        if (path) {
+        if (path && m->control_adopt_path && strcmp(path, m->control_adopt_path) == 0) {
+                /* The same socket as before the upgrade's exec: served on,
+                 * not bound anew. */
+                r = control_adopt(m->event, path, TAKE_FD(m->control_adopt_fd), TAKE_FD(m->control_adopt_lock_fd),
+                                  &m->view, m->supervisor, &master_control_ops, m, &m->control);
+                if (r < 0)
+                        return r;
+        } else if (path) {
                 r = control_new(m->event, path, is_default, &m->view, m->supervisor, &master_control_ops, m,
                                 &m->control);
                 if (r < 0)
                         return r;
         } else
                 log_info("No control socket (control_socket = \"\")");
+        /* A handed-over socket the new configuration no longer names:
+         * its file goes with it, as at exit. */
+        if (m->control_adopt_fd >= 0 && m->control_adopt_path) {
+                _cleanup_free_ char *lock = NULL;
+
+                (void) unlink(m->control_adopt_path);
+                if (asprintf(&lock, "%s.lock", m->control_adopt_path) >= 0)
+                        (void) unlink(lock);
+        }
+        m->control_adopt_fd = safe_close(m->control_adopt_fd);
+        m->control_adopt_lock_fd = safe_close(m->control_adopt_lock_fd);
+        m->control_adopt_path = mfree(m->control_adopt_path);
         if (c->metrics_listen) {
                 r = metrics_http_new(m->event, &c->metrics_address, &m->view, m->supervisor, &m->metrics);
                 if (r < 0)
@@ -678,6 +697,9 @@ void master_on_programs_changed(void *userdata) {
 }
 
 void master_done(Master *m) {
+        safe_close(m->control_adopt_fd);
+        safe_close(m->control_adopt_lock_fd);
+        free(m->control_adopt_path);
         upgrader_free(m->upgrader);
         programs_done(&m->programs);
         control_free(m->control);
@@ -715,6 +737,8 @@ int master_run(const char *config_path, Config *config) {
         Master m = {
                 .ready_fd = -EBADF,
                 .ready_worker_fd = -EBADF,
+                .control_adopt_fd = -EBADF,
+                .control_adopt_lock_fd = -EBADF,
                 .config_path = config_path,
                 .programs = { .notify_fd = -EBADF },
         };

@@ -342,6 +342,9 @@ START_TEST(test_upgrade_preforkctl) {
         CTL_EXPECT(d, &run, 0);
         TD_ASSERT_MSG(d, strstr(run.out, "upgraded from 0.1.0 to 0.1.0+b"), "stdout: %s", run.out);
         ctl_run_done(&run);
+        /* The socket preforkctl talks to crossed the exec: never bound
+         * anew, so never refused. */
+        TD_ASSERT(d, td_log_contains(d, "(kept across the upgrade)"));
         TD_ASSERT(d, td_pid(d) == master);
         n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
 
