@@ -39,6 +39,7 @@ typedef struct FrontStage {
         Held *ready_head, *ready_tail; /* handed back, but the channel was full */
         uint64_t n_held, n_kind[_PARK_KIND_MAX];
         bool stopping;                /* a graceful stop: finish, hand back, close */
+        bool channel_gone;            /* the workers' end of the channel is closed: stop */
         char *bytes;                  /* PARK_BYTES_MAX: what a parked connection brings */
 } FrontStage;
 
@@ -244,8 +245,11 @@ static void frontstage_receive(FrontStage *f) {
                          * the channel (its end of file would spin) and
                          * leave as after a stop. */
                         (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->channel, NULL);
-                        if (!f->stopping)
-                                frontstage_begin_stop(f);
+                        /* Not here: this runs in the middle of a batch of
+                         * events, and a stop closes held connections whose
+                         * events may come later in that batch. The loop
+                         * begins the stop before its next wait. */
+                        f->channel_gone = true;
                         return;
                 }
                 if (r <= 0) {
@@ -538,7 +542,7 @@ void frontstage_main(const WorkerSpawn *sp) {
                 struct epoll_event events[64];
                 int n;
 
-                if (worker_stop_requested() && !f.stopping)
+                if ((worker_stop_requested() || f.channel_gone) && !f.stopping)
                         frontstage_begin_stop(&f);
                 if (f.stopping && f.n_kind[PARK_SENDING] == 0 && !f.ready_head) {
                         /* What a worker parked just before it saw the stop
