@@ -42,7 +42,7 @@
 # 64 256 1024"), WRK_THREADS ("1 2"), KEEPALIVE_REQUESTS (1000), IDLE_N
 # (10000), IDLE_PROBES (1000), IDLE_ROUNDS (ROUNDS), SL_CONNS (1000),
 # SL_SECS (30), SL_ROUNDS (1), RELOADS (5), RELOAD_SECS (10), RELOAD_CONNS
-# (16), DELAYS ("0 0.002 0.01"), BURST_N (1000), MAX_SECS (1500: no new
+# (16), DELAYS ("0 0.002 0.005 0.01"), BURST_N (1000), MAX_SECS (1500: no new
 # round starts after that), BUILD (where bench/idlehold is built from this
 # tree; /tmp/preforkd-bench-build). PARK and MAIN must be release builds.
 # Needs wrk, curl, nginx, lighttpd, slowhttptest (installed with apt-get
@@ -75,7 +75,7 @@ SL_ROUNDS=${SL_ROUNDS:-1}
 RELOADS=${RELOADS:-5}
 RELOAD_SECS=${RELOAD_SECS:-10}
 RELOAD_CONNS=${RELOAD_CONNS:-16}
-DELAYS=${DELAYS:-0 0.002 0.01}
+DELAYS=${DELAYS:-0 0.002 0.005 0.01}
 BURST_N=${BURST_N:-1000}
 MAX_SECS=${MAX_SECS:-1500}
 
@@ -523,7 +523,7 @@ if has delay; then
                 done
         done
         ref=${dl[0]}
-        for d in "${dl[@]}"; do [ "$d" != 0.002 ] || ref=0.002; done
+        for d in "${dl[@]}"; do [ "$d" != 0.005 ] || ref=0.005; done
         table ""
         table "park.delay: keep-alive 1 KiB req/s (medians; ratio to delay = $ref, median [min-max] per round), and the seconds to open $BURST_N keep-alive connections that then go idle (at most 256 opening at once)"
         table ""

@@ -31,6 +31,10 @@ LPID=
 stop_lighttpd() { if [ -n "$LPID" ]; then kill -TERM "$LPID" 2>/dev/null || true; wait "$LPID" 2>/dev/null || true; fi; }
 trap 'stop_lighttpd; bench_cleanup; rm -rf "$TMP"' EXIT
 http_root "$TMP/root"
+# Files as a server has them: not written in the last second, whose
+# contents preforkd's open-file cache keeps (see preforkd.conf(5),
+# open_file_cache; it reads a file changed within the second every time).
+sleep 1.1
 
 # trace NAME URL MODE(keepalive|close) PID...: runs ab for N requests
 # while strace counts the syscalls of PID...; prints "NAME MODE total

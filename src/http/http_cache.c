@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http_cache.h"
 #include "macros.h"
@@ -15,6 +17,7 @@ typedef struct Entry {
         uint64_t used;               /* the request (http_cache_begin()) it was last handed out in */
         int fd;
         struct stat st;
+        char *body;                  /* the whole file, st.st_size bytes, or NULL */
         HttpPathFlags flags;
         size_t path_len;
         char path[];
@@ -24,6 +27,7 @@ struct HttpCache {
         size_t max_entries;
         uint64_t valid_usec;
         uint64_t now;
+        uint64_t now_real;
         uint64_t request;            /* counts http_cache_begin() calls */
         Entry **buckets;             /* allocated at the first insert, grown with the entries */
         size_t n_buckets;            /* a power of two */
@@ -107,6 +111,13 @@ static void lru_push_front(HttpCache *c, Entry *e) {
                 c->lru_tail = e;
 }
 
+static void entry_drop_body(HttpCache *c, Entry *e) {
+        if (!e->body)
+                return;
+        c->stats.body_bytes -= (size_t) e->st.st_size;
+        e->body = mfree(e->body);
+}
+
 static void entry_remove(HttpCache *c, Entry *e) {
         Entry **p = bucket_of(c, e->hash);
 
@@ -114,6 +125,7 @@ static void entry_remove(HttpCache *c, Entry *e) {
                 p = &(*p)->hash_next;
         *p = e->hash_next;
         lru_unlink(c, e);
+        entry_drop_body(c, e);
         safe_close(e->fd);
         free(e);
         c->stats.entries--;
@@ -129,10 +141,11 @@ HttpCache *http_cache_free(HttpCache *c) {
         return NULL;
 }
 
-void http_cache_begin(HttpCache *c, uint64_t now) {
+void http_cache_begin(HttpCache *c, uint64_t now, uint64_t now_real) {
         if (!c)
                 return;
         c->now = now;
+        c->now_real = now_real;
         c->request++;
 }
 
@@ -217,6 +230,7 @@ static int revalidate(HttpCache *c, Entry *e, int root_fd, const char *path, Htt
                 c->stats.revalidated++;
         } else {
                 /* The fd of what is at the path now, however it changed. */
+                entry_drop_body(c, e);
                 safe_close(e->fd);
                 e->fd = f.fd;
                 e->st = f.st;
@@ -285,6 +299,69 @@ int http_cache_open(HttpCache *c, int root_fd, const char *path, HttpPathFlags f
         lru_push_front(c, e);
         c->stats.entries++;
         hand_out(c, e, ret);
+        return 0;
+}
+
+/* Reads len bytes of fd from offset into buf. */
+static int read_at(int fd, char *buf, uint64_t offset, size_t len) {
+        while (len > 0) {
+                ssize_t n = pread(fd, buf, len, (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ENODATA;
+                buf += n;
+                len -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
+
+static uint64_t timespec_usec(const struct timespec *ts) {
+        return ts->tv_sec < 0 ? 0 : (uint64_t) ts->tv_sec * 1000000U + (uint64_t) ts->tv_nsec / 1000U;
+}
+
+/* Whether the contents of e may be kept: small, within the budget, and
+ * settled (see HTTP_CACHE_BODY_SETTLE_USEC in the header). */
+static bool body_keepable(const HttpCache *c, const Entry *e) {
+        uint64_t changed = MAX(timespec_usec(&e->st.st_ctim), timespec_usec(&e->st.st_mtim));
+
+        return e->st.st_size > 0 && (uint64_t) e->st.st_size <= HTTP_CACHE_BODY_MAX &&
+               c->stats.body_bytes + (size_t) e->st.st_size <= HTTP_CACHE_BODY_BUDGET &&
+               c->now_real >= changed + HTTP_CACHE_BODY_SETTLE_USEC;
+}
+
+int http_file_read(HttpCache *c, const HttpFile *f, char *buf, uint64_t offset, size_t len) {
+        Entry *e = f->entry ? (Entry *) f->entry : NULL;
+        int r;
+
+        assert(f);
+        assert(buf || len == 0);
+        if (!c || !e || e->fd != f->fd)
+                return read_at(f->fd, buf, offset, len);
+        if (offset > (uint64_t) e->st.st_size || len > (uint64_t) e->st.st_size - offset)
+                return -ENODATA;
+        if (e->body) {
+                memcpy(buf, e->body + offset, len);
+                c->stats.body_hits++;
+                return 0;
+        }
+        if (!body_keepable(c, e))
+                return read_at(f->fd, buf, offset, len);
+
+        char *body = malloc((size_t) e->st.st_size);
+        if (!body)
+                return read_at(f->fd, buf, offset, len);
+        r = read_at(f->fd, body, 0, (size_t) e->st.st_size);
+        if (r < 0) {
+                free(body);
+                return r;
+        }
+        e->body = body;
+        c->stats.body_bytes += (size_t) e->st.st_size;
+        memcpy(buf, body + offset, len);
         return 0;
 }
 

@@ -18,24 +18,6 @@
 #include "log.h"
 #include "time-util.h"
 
-/* Reads len bytes of fd from offset into buf. A file that shrank since its
- * stat cannot deliver the length promised: -ENODATA, as for sendfile. */
-static int read_body(int fd, char *buf, uint64_t offset, size_t len) {
-        while (len > 0) {
-                ssize_t n = pread(fd, buf, len, (off_t) offset);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -ENODATA;
-                buf += n;
-                len -= (size_t) n;
-                offset += (uint64_t) n;
-        }
-        return 0;
-}
-
 static int send_status(HttpConn *c, const HttpRequest *req, unsigned status) {
         return http_send_error(c, status, req->method == HTTP_METHOD_HEAD, req->version, NULL, 0);
 }
@@ -200,8 +182,9 @@ static int serve_file(HttpConn *c, const HttpRequest *req, const HttpFile *f, co
         if (body && body_len <= HTTP_SMALL_FILE_MAX && body_len <= h.size - h.len) {
                 /* A small body goes behind the head in the same buffer and
                  * out with it in one send: one system call for the
-                 * response instead of a send and a sendfile. */
-                r = read_body(f->fd, h.buf + h.len, first, (size_t) body_len);
+                 * response instead of a send and a sendfile (and no read
+                 * at all when the cache keeps the file's contents). */
+                r = http_file_read(c->w->cache, f, h.buf + h.len, first, (size_t) body_len);
                 if (r < 0)
                         return r;
                 r = http_send_all(c, h.buf, h.len + (size_t) body_len, false);
@@ -390,7 +373,7 @@ int http_serve_request(HttpConn *c, const HttpRequest *req) {
          * or, hidden, -ENOENT (404); what is not a regular file or a
          * directory was refused without being opened for reading (-ENXIO,
          * 403). */
-        http_cache_begin(w->cache, now_usec());
+        http_cache_begin(w->cache, now_usec(), now_realtime_usec());
         r = http_cache_open(w->cache, w->root_fd, w->path, path_flags(cfg), &f);
         if (r < 0)
                 return send_status(c, req, status_for_open_error(c, r));

@@ -288,7 +288,7 @@ START_TEST(test_park_keys) {
         ck_assert_int_eq(load(SVC(""), &c, &errors), 0);
         ck_assert(c->services[0].park);
         ck_assert_uint_eq(c->services[0].max_parked, 10000);
-        ck_assert_uint_eq(c->services[0].park_delay_usec, 2000);
+        ck_assert_uint_eq(c->services[0].park_delay_usec, 5000);
         config_free(c);
 }
 END_TEST

@@ -18,6 +18,7 @@
 
 #include "http_cache.h"
 #include "testlib.h"
+#include "time-util.h"
 
 #define VALID (1 * USEC_PER_SEC)
 #define F (HTTP_PATH_FOLLOW_SYMLINKS | HTTP_PATH_DENY_DOTFILES)
@@ -73,7 +74,7 @@ static const char *get(HttpCache *c, const Root *t, uint64_t now, const char *pa
         HttpFile f;
         int r;
 
-        http_cache_begin(c, now);
+        http_cache_begin(c, now, 0);
         r = http_cache_open(c, t->fd, path, flags, &f);
         if (r < 0) {
                 snprintf(buf, sizeof(buf), "%s", strerrorname_np(-r));
@@ -187,7 +188,7 @@ START_TEST(test_eviction) {
          * and its .gz variant with room for one): the second comes
          * uncached, and the first's fd stays open. */
         ck_assert_int_eq(http_cache_new(1, VALID, &c), 0);
-        http_cache_begin(c, 10);
+        http_cache_begin(c, 10, 0);
         ck_assert_int_eq(http_cache_open(c, t.fd, "/a.txt", F, &a), 0);
         ck_assert_int_eq(http_cache_open(c, t.fd, "/b.txt", F, &b), 0);
         ck_assert_ptr_nonnull(a.entry);
@@ -347,15 +348,15 @@ static int chmod_case(Root *t) {
                 return 10;
         if (http_cache_new(8, VALID, &c) < 0)
                 return 11;
-        http_cache_begin(c, 0);
+        http_cache_begin(c, 0, 0);
         if (http_cache_open(c, t->fd, "/a.txt", F, &f) < 0 || !f.entry)
                 return 12;
         if (chmod(at(t, "root/a.txt"), 0) < 0)
                 return 13;
-        http_cache_begin(c, VALID - 1);
+        http_cache_begin(c, VALID - 1, 0);
         if (http_cache_open(c, t->fd, "/a.txt", F, &f) < 0)
                 return 14; /* within the window: the open fd still reads */
-        http_cache_begin(c, VALID);
+        http_cache_begin(c, VALID, 0);
         if (http_cache_open(c, t->fd, "/a.txt", F, &f) != -EACCES)
                 return 15;
         http_cache_free(c);
@@ -375,6 +376,90 @@ START_TEST(test_unreadable) {
                 _exit(chmod_case(&t));
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "chmod case failed: status %#x", status);
+        root_teardown(&t);
+}
+END_TEST
+
+/* What http_file_read() gives for [offset, offset + len) of path at now,
+ * with the files' clock at now_real. */
+static const char *read_via(HttpCache *c, const Root *t, uint64_t now, uint64_t now_real, const char *path,
+                            uint64_t offset, size_t len) {
+        static char buf[HTTP_CACHE_BODY_MAX + 64];
+        HttpFile f;
+        int r;
+
+        ck_assert_uint_le(len, sizeof(buf) - 1);
+        http_cache_begin(c, now, now_real);
+        r = http_cache_open(c, t->fd, path, F, &f);
+        if (r >= 0) {
+                r = http_file_read(c, &f, buf, offset, len);
+                http_file_close(&f);
+        }
+        if (r < 0)
+                snprintf(buf, sizeof(buf), "%s", strerrorname_np(-r));
+        else
+                buf[len] = '\0';
+        return buf;
+}
+
+/* The contents of small files are kept with their entries: served from
+ * memory, stale within the validity window at most, dropped with any
+ * change a lookup sees, and never kept from a file changed too recently
+ * for its ctime to show a later write, nor past the size limit. */
+START_TEST(test_kept_contents) {
+        uint64_t settled = now_realtime_usec() + 10 * USEC_PER_SEC;
+        HttpCache *c;
+        Root t;
+
+        root_setup(&t);
+        ck_assert_int_eq(http_cache_new(8, VALID, &c), 0);
+        ck_assert_str_eq(read_via(c, &t, 0, settled, "/a.txt", 0, 3), "aaa");
+        ck_assert_uint_eq(stats(c).body_bytes, 3);
+        ck_assert_uint_eq(stats(c).body_hits, 0);
+        ck_assert_str_eq(read_via(c, &t, 1, settled, "/a.txt", 1, 2), "aa");
+        ck_assert_uint_eq(stats(c).body_hits, 1);
+        ck_assert_str_eq(read_via(c, &t, 1, settled, "/a.txt", 2, 2), "ENODATA");
+
+        /* Changed in place: the kept bytes until the window ends (the
+         * same staleness as a cached stat), then the file as it is. */
+        put(&t, "root/a.txt", "xyz");
+        ck_assert_str_eq(read_via(c, &t, VALID - 1, settled, "/a.txt", 0, 3), "aaa");
+        ck_assert_str_eq(read_via(c, &t, VALID, settled, "/a.txt", 0, 3), "xyz");
+        ck_assert_uint_eq(stats(c).replaced, 1);
+        ck_assert_uint_eq(stats(c).body_bytes, 3);
+        ck_assert_str_eq(read_via(c, &t, VALID + 1, settled, "/a.txt", 0, 3), "xyz");
+        ck_assert_uint_eq(stats(c).body_hits, 3);
+
+        /* Removed: the entry and its bytes go. */
+        ck_assert_int_eq(unlink(at(&t, "root/a.txt")), 0);
+        ck_assert_str_eq(read_via(c, &t, 3 * VALID, settled, "/a.txt", 0, 3), "ENOENT");
+        ck_assert_uint_eq(stats(c).body_bytes, 0);
+        http_cache_free(c);
+
+        /* Just written: read from the file every time, never kept. */
+        ck_assert_int_eq(http_cache_new(8, VALID, &c), 0);
+        put(&t, "root/b.txt", "new");
+        ck_assert_str_eq(read_via(c, &t, 0, now_realtime_usec(), "/b.txt", 0, 3), "new");
+        ck_assert_str_eq(read_via(c, &t, 1, now_realtime_usec(), "/b.txt", 0, 3), "new");
+        ck_assert_uint_eq(stats(c).body_bytes, 0);
+        ck_assert_uint_eq(stats(c).body_hits, 0);
+
+        /* Past the size limit: not kept. */
+        static char big[HTTP_CACHE_BODY_MAX + 2];
+        memset(big, 'x', sizeof(big) - 1);
+        put(&t, "root/big.txt", big);
+        ck_assert_str_eq(read_via(c, &t, 2, settled, "/big.txt", 0, HTTP_CACHE_BODY_MAX + 1), big);
+        ck_assert_uint_eq(stats(c).body_bytes, 0);
+
+        /* An evicted entry takes its bytes along. */
+        http_cache_free(c);
+        ck_assert_int_eq(http_cache_new(1, VALID, &c), 0);
+        ck_assert_str_eq(read_via(c, &t, 0, settled, "/c.txt", 0, 3), "ccc");
+        ck_assert_uint_eq(stats(c).body_bytes, 3);
+        ck_assert_str_eq(read_via(c, &t, 1, settled, "/b.txt", 0, 2), "ne");
+        ck_assert_uint_eq(stats(c).evictions, 1);
+        ck_assert_uint_eq(stats(c).body_bytes, 3);
+        http_cache_free(c);
         root_teardown(&t);
 }
 END_TEST
@@ -408,6 +493,7 @@ int main(void) {
         TD_ADD_TEST(s, test_symlinked);
         TD_ADD_TEST(s, test_unreadable);
         TD_ADD_TEST(s, test_valid_zero);
+        TD_ADD_TEST(s, test_kept_contents);
         TD_ADD_TEST(s, test_many_entries);
         return td_run_suite(s);
 }

@@ -272,7 +272,7 @@ static const char *open_read(int root_fd, const char *path, HttpPathFlags flags)
         HttpFile f;
         int fd, r;
 
-        http_cache_begin(cache, ++cache_clock);
+        http_cache_begin(cache, ++cache_clock, 0);
         r = http_cache_open(cache, root_fd, path, flags, &f);
         fd = f.fd;
         st = f.st;
