@@ -335,11 +335,13 @@ static int parse_service(ConfigParser *p, const config_setting_t *svc, ServiceCo
         s->max_requests = (uint64_t) max_requests;
         if (config_get_duration(p, svc, "idle_timeout", 0.001, 86400, 60, &s->idle_timeout_usec) < 0)
                 r = -EINVAL;
-        if (config_get_bool(p, svc, "defer_accept", false, &s->defer_accept) < 0)
-                r = -EINVAL;
         if (parse_respawn(p, svc, &s->respawn) < 0)
                 r = -EINVAL;
         if (parse_handler(p, svc, s) < 0)
+                r = -EINVAL;
+        /* After the handler, whose table entry gives the default. */
+        if (config_get_bool(p, svc, "defer_accept", s->handler && s->handler->defer_accept_default,
+                            &s->defer_accept) < 0)
                 r = -EINVAL;
         if (parse_park(p, svc, s) < 0)
                 r = -EINVAL;

@@ -83,6 +83,11 @@ typedef struct HandlerVTable {
          * instead (idle_timeout_hint). */
         bool uses_idle_timeout;
         const char *idle_timeout_hint;
+        /* The service's defer_accept default: true for a protocol whose
+         * client always speaks first and whose server has nothing to do
+         * for a connection before its first bytes (http, as Apache's
+         * AcceptFilter does by default on Linux). */
+        bool defer_accept_default;
 
         /* Parses the handler's group (group may be NULL when absent;
          * service is the service's group, for errors about a missing one).

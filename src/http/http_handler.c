@@ -748,6 +748,7 @@ const HandlerVTable handler_http = {
         .config_group = "http",
         .uses_idle_timeout = false,
         .idle_timeout_hint = "set http.header_timeout, http.keepalive_timeout and http.send_timeout instead",
+        .defer_accept_default = true,
         .config_parse = http_config_parse_group,
         .config_free = http_config_free_group,
         .init = http_init,

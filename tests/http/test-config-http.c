@@ -109,6 +109,12 @@ START_TEST(test_defaults) {
         ck_assert_ptr_null(h->extra_headers);
         ck_assert_uint_eq(h->open_file_cache, 4096);
         ck_assert_uint_eq(h->open_file_cache_valid_usec, USEC_PER_SEC);
+        /* TCP_DEFER_ACCEPT is on for http unless turned off. */
+        ck_assert(c->services[0].defer_accept);
+        config_free(TAKE_PTR(c));
+        ck_assert_int_eq(load("  defer_accept = false;\n  http = { root = \"site\"; };\n", &c, &errors), 0);
+        ck_assert(!c->services[0].defer_accept);
+        h = c->services[0].handler_config;
         if (access("/etc/mime.types", R_OK) == 0) {
                 ck_assert_str_eq(h->mime_types, "/etc/mime.types");
                 ck_assert_ptr_nonnull(h->mime);

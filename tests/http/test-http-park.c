@@ -413,13 +413,32 @@ START_TEST(test_parked_broken_head) {
         Response r;
         uint16_t port;
 
-        start_web(&d, 1, "header_timeout = 600;", NULL, &port);
+        start_web(&d, 1, "header_timeout = 600;", "defer_accept = false;", &port);
         client_open(&c, port);
         wait_parked(d, 1);
         client_send(&c, "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03");
         TD_OK(d, client_read_response(&c, false, &r));
         TD_ASSERT_MSG(d, r.status == 400, "status %u", r.status);
         response_done(&r);
+        client_close(&c);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
+/* By default an http listener has TCP_DEFER_ACCEPT: a connection that
+ * has sent nothing stays with the kernel, neither in a worker nor in the
+ * front stage, until its first bytes, and is then served at once. */
+START_TEST(test_silent_connect_deferred) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        Client c;
+        uint16_t port;
+
+        start_web(&d, 1, "header_timeout = 600;", NULL, &port);
+        client_open(&c, port);
+        td_sleep(TD_MSEC(300));
+        TD_ASSERT_MSG(d, front_sockets(d) == 0, "the front stage holds %d connections", front_sockets(d));
+        get_ok(d, &c, "/a.txt", "hello world\n");
         client_close(&c);
         TD_OK(d, td_kill(d, SIGTERM));
         TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
@@ -568,6 +587,7 @@ int main(void) {
         TD_ADD_TEST(s, test_slow_reader_does_not_pin);
         TD_ADD_TEST(s, test_max_parked);
         TD_ADD_TEST(s, test_parked_broken_head);
+        TD_ADD_TEST(s, test_silent_connect_deferred);
         TD_ADD_TEST(s, test_hot_keepalive_does_not_starve);
         return td_run_suite(s);
 }
