@@ -523,7 +523,7 @@ if has delay; then
                 done
         done
         ref=${dl[0]}
-        for d in "${dl[@]}"; do [ "$d" != 0.005 ] || ref=0.005; done
+        for d in "${dl[@]}"; do [ "$d" != 0.002 ] || ref=0.002; done
         table ""
         table "park.delay: keep-alive 1 KiB req/s (medians; ratio to delay = $ref, median [min-max] per round), and the seconds to open $BURST_N keep-alive connections that then go idle (at most 256 opening at once)"
         table ""

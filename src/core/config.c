@@ -276,12 +276,9 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
 
         s->park = can;
         s->max_parked = (uint64_t) max;
-        /* 5 ms rather than 2 (measured, bench/README.md): a wait shorter
-         * than one scheduler tick (4 ms at Debian's HZ=250) arms the
-         * earliest timer of its CPU, and every such wait then reprograms
-         * the CPU's timer twice, which under virtualization is an exit to
-         * the hypervisor each: 4 us more of CPU per echo connection. */
-        s->park_delay_usec = 5 * USEC_PER_MSEC;
+        /* The handler's default (its table entry), else 2 ms. */
+        double delay = can && s->handler->park_delay_default > 0 ? s->handler->park_delay_default : 0.002;
+        s->park_delay_usec = (uint64_t) (delay * USEC_PER_SEC + 0.5);
         if (!g)
                 return 0;
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -299,7 +296,7 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
         if (config_get_int(p, g, "max_parked", false, 1, 1000000, 10000, &max) < 0)
                 r = -EINVAL;
         s->max_parked = (uint64_t) max;
-        if (config_get_duration(p, g, "delay", 0, 10, 0.005, &s->park_delay_usec) < 0)
+        if (config_get_duration(p, g, "delay", 0, 10, delay, &s->park_delay_usec) < 0)
                 r = -EINVAL;
         return r;
 }

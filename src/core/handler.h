@@ -126,6 +126,9 @@ typedef struct HandlerVTable {
          * may resume there, so that a head trickling in byte by byte
          * costs linear time, as in the worker. */
         int (*park_ready)(const char *buf, size_t n, size_t scanned, size_t max);
+        /* park.delay's default, in seconds, chosen by measurement for the
+         * handler's traffic (bench/README.md, "park.delay"). */
+        double park_delay_default;
         /* A parked connection's deadline passed while a request was
          * arriving: the last answer to send before closing (HTTP 408),
          * written into buf; returns its length, 0 for none. */

@@ -91,4 +91,11 @@ const HandlerVTable handler_echo = {
         .uses_idle_timeout = true,
         .serve = echo_serve,
         .park_ready = echo_park_ready,
+        /* Longer than http's: an echo client's next bytes (or its FIN)
+         * usually come within a few hundred microseconds, and a wait
+         * shorter than one scheduler tick (4 ms at HZ=250) arms its CPU's
+         * earliest timer, which costs two reprogrammings of the CPU's
+         * timer per connection, exits to the hypervisor in a virtual
+         * machine: measured 4 us more CPU per connection at 2 ms. */
+        .park_delay_default = 0.005,
 };

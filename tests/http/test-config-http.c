@@ -109,6 +109,8 @@ START_TEST(test_defaults) {
         ck_assert_ptr_null(h->extra_headers);
         ck_assert_uint_eq(h->open_file_cache, 4096);
         ck_assert_uint_eq(h->open_file_cache_valid_usec, USEC_PER_SEC);
+        /* http's own park.delay (echo's is longer, see test-config). */
+        ck_assert_uint_eq(c->services[0].park_delay_usec, 2000);
         /* TCP_DEFER_ACCEPT is on for http unless turned off. */
         ck_assert(c->services[0].defer_accept);
         config_free(TAKE_PTR(c));
