@@ -858,6 +858,16 @@ START_TEST(test_cache_fresh) {
         expect(&c, "/a.txt", 404, NULL);
         site_file(d, "site/a.txt", "back\n");
         expect(&c, "/a.txt", 200, "back\n"); /* a miss: nothing was cached */
+
+        /* Once the file is more than a second old, the cache keeps its
+         * contents (http_cache.h); changed in place to as many bytes, it
+         * is still served as it is now once the window has passed. */
+        wait_window(USEC_PER_SEC);
+        expect(&c, "/a.txt", 200, "back\n");
+        expect(&c, "/a.txt", 200, "back\n");
+        site_file(d, "site/a.txt", "BACK\n");
+        wait_window(valid);
+        expect(&c, "/a.txt", 200, "BACK\n");
         client_close(&c);
         assert_clean_log(d);
 }
