@@ -98,9 +98,18 @@ static const SupervisorOps fake_ops = {
         .event = fake_event,
 };
 
+/* Another supervisor on the same fake spawner, clock and transcript: for
+ * a test that hands the workers of one over to the next. */
+Supervisor *new_supervisor(void) {
+        Supervisor *s = NULL;
+
+        ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &s), 0);
+        return s;
+}
+
 void setup(void) {
         fake = (Fake) { .now = T0, .next_pid = 101 };
-        ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &fake.sup), 0);
+        fake.sup = new_supervisor();
 }
 
 void teardown(void) {
@@ -174,20 +183,29 @@ Config *load(const char *text) {
 }
 
 /* Calls supervisor_start() or _reload() with fake listener fds: 100 + 10 *
- * service + listener. The config is freed if it was not taken. */
+ * service + listener; or, when fake.listeners is set, with the config's
+ * listeners opened in that set, for a test that needs real sockets. The
+ * config is freed if it was not taken. */
 int start_or_reload(bool reload, const char *text) {
         Config *c = load(text);
-        int store[4][4], *fds[4];
+        int store[4][4], *fake_fds[4], **fds = fake_fds;
         int r;
 
-        ck_assert_uint_le(c->n_services, ELEMENTSOF(fds));
-        for (size_t i = 0; i < c->n_services; i++) {
-                ck_assert_uint_le(c->services[i].n_listen, ELEMENTSOF(store[i]));
-                for (size_t j = 0; j < c->services[i].n_listen; j++)
-                        store[i][j] = (int) (100 + 10 * i + j);
-                fds[i] = store[i];
+        if (fake.listeners) {
+                ck_assert_int_eq(listener_set_open(fake.listeners, c), 0);
+                ck_assert_int_eq(listener_set_fds(fake.listeners, c, &fds), 0);
+        } else {
+                ck_assert_uint_le(c->n_services, ELEMENTSOF(fake_fds));
+                for (size_t i = 0; i < c->n_services; i++) {
+                        ck_assert_uint_le(c->services[i].n_listen, ELEMENTSOF(store[i]));
+                        for (size_t j = 0; j < c->services[i].n_listen; j++)
+                                store[i][j] = (int) (100 + 10 * i + j);
+                        fake_fds[i] = store[i];
+                }
         }
         r = reload ? supervisor_reload(fake.sup, c, fds, fake.now) : supervisor_start(fake.sup, c, fds, fake.now);
+        if (fds != fake_fds)
+                listen_fds_free(fds, c->n_services);
         if (r < 0)
                 config_free(c);
         settle();
@@ -252,15 +270,31 @@ Generation *gen(unsigned number) {
         return NULL;
 }
 
-Slot *slot(unsigned generation, const char *service, unsigned index) {
+Pool *pool(unsigned generation, const char *service) {
         Generation *g = gen(generation);
         Pool *p;
 
         ck_assert_msg(g, "no generation %u", generation);
         p = generation_find_pool(g, service);
         ck_assert_msg(p, "no service %s in generation %u", service, generation);
+        return p;
+}
+
+Slot *slot(unsigned generation, const char *service, unsigned index) {
+        Pool *p = pool(generation, service);
+
         ck_assert_uint_lt(index, p->n_slots);
         return &p->slots[index];
+}
+
+/* Every worker of the generation that is still starting reports ready. */
+void ready_all(unsigned generation) {
+        Generation *g = gen(generation);
+
+        ck_assert_msg(g, "no generation %u", generation);
+        GENERATION_FOREACH_SLOT(g, p, s)
+                if (s->state == SLOT_STARTING)
+                        report_ready(s->pid, generation, s->index);
 }
 
 void assert_slot_(int line, unsigned generation, const char *service, unsigned index, SlotState state,
@@ -270,6 +304,10 @@ void assert_slot_(int line, unsigned generation, const char *service, unsigned i
         ck_assert_msg(s->state == state && s->pid == pid, "line %d: g%u %s[%u] is %s with pid %d, want %s with pid %d",
                       line, generation, service, index, slot_state_to_string(s->state), (int) s->pid,
                       slot_state_to_string(state), (int) pid);
+        /* A pool that grew or shrank moved its slots: each must still know where it is. */
+        ck_assert_msg(s->index == index && s->pool == pool(generation, service),
+                      "line %d: g%u %s[%u] thinks it is slot %u of another pool", line, generation, service, index,
+                      s->index);
         ck_assert_msg((s->pid > 0) == (s->score != NULL), "line %d: a scoreboard entry without a process", line);
 }
 

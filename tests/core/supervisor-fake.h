@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "listener.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -44,6 +45,8 @@ typedef struct Fake {
         unsigned forgets;
         uint64_t memory[512];  /* what the memory op reports for pid 101 + i */
         uint64_t random;       /* what the random op returns; it adds 1 after each call */
+        /* if set, start_or_reload opens the config's real listeners in it */
+        ListenerSet *listeners;
         char log[8192];        /* the transcript since the last expect */
         size_t n_log;
 } Fake;
@@ -52,6 +55,7 @@ extern Fake fake;
 
 /* The fixture; then the steps of a test (supervisor-fake.c says what each
  * does). */
+Supervisor *new_supervisor(void);
 void setup(void);
 void teardown(void);
 void expect_(int line, const char *first, ...);
@@ -65,10 +69,12 @@ int reload(const char *text);
 void stop(bool fast);
 void report_ready(pid_t pid, unsigned generation, unsigned index);
 void ready(pid_t pid);
+void ready_all(unsigned generation);
 void exited(pid_t pid, int code, int status);
 void crash(pid_t pid);
 void quit(pid_t pid, int status);
 Generation *gen(unsigned number);
+Pool *pool(unsigned generation, const char *service);
 Slot *slot(unsigned generation, const char *service, unsigned index);
 void assert_slot_(int line, unsigned generation, const char *service, unsigned index, SlotState state, pid_t pid);
 void assert_backoff_(int line, unsigned generation, const char *service, unsigned index, unsigned crashes, uint64_t delay);

@@ -17,6 +17,7 @@
 #include "serialize.h"
 #include "state-live.h"
 #include "state.h"
+#include "supervisor-fake.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -176,77 +177,6 @@ END_TEST
 
 /* ---- a live supervisor through the state and back ---- */
 
-typedef struct Fake {
-        pid_t next_pid;
-        char events[512];
-} Fake;
-
-static Fake fake;
-
-static int fake_spawn(void *userdata, Slot *s) {
-        s->pid = fake.next_pid++;
-        s->watch = &fake;
-        return 0;
-}
-
-static void fake_forget(void *userdata, Slot *s) {
-        ck_assert_ptr_eq(s->watch, &fake);
-        s->watch = NULL;
-}
-
-static void fake_kill(void *userdata, pid_t pid, int sig) {
-}
-
-static void fake_event(void *userdata, SupervisorEvent event, const char *why) {
-        size_t n = strlen(fake.events);
-
-        snprintf(fake.events + n, sizeof fake.events - n, "%d;", (int) event);
-}
-
-static const SupervisorOps fake_ops = {
-        .spawn = fake_spawn,
-        .forget = fake_forget,
-        .kill = fake_kill,
-        .event = fake_event,
-};
-
-static Config *load(const char *text) {
-        char path[] = "/tmp/preforkd-state-XXXXXX";
-        _cleanup_strv_free_ char **errors = NULL;
-        Config *c = NULL;
-        FILE *f;
-        int fd, r;
-
-        fd = mkstemp(path);
-        ck_assert_int_ge(fd, 0);
-        f = fdopen(fd, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(text, f);
-        ck_assert_int_eq(fclose(f), 0);
-        r = config_load(path, &c, &errors);
-        (void) unlink(path);
-        for (char **e = errors; e && *e; e++)
-                fprintf(stderr, "config: %s\n", *e);
-        ck_assert_int_eq(r, 0);
-        return c;
-}
-
-static void start_or_reload(Supervisor *s, ListenerSet *set, bool reload, const char *text, uint64_t now) {
-        Config *c = load(text);
-        int **fds = NULL;
-
-        ck_assert_int_eq(listener_set_open(set, c), 0);
-        ck_assert_int_eq(listener_set_fds(set, c, &fds), 0);
-        ck_assert_int_eq(reload ? supervisor_reload(s, c, fds, now) : supervisor_start(s, c, fds, now), 0);
-        listen_fds_free(fds, c->n_services);
-}
-
-static void all_ready(Supervisor *s, Generation *g, uint64_t now) {
-        GENERATION_FOREACH_SLOT(g, p, slot)
-                if (slot->state == SLOT_STARTING)
-                        supervisor_worker_ready(s, slot->pid, g->number, slot->index, now);
-}
-
 static char *capture(const Supervisor *s, const ListenerSet *set) {
         _cleanup_(master_state_freep) MasterState *st = master_state_new();
         char *text = NULL;
@@ -274,25 +204,26 @@ START_TEST(test_live_round_trip) {
         _cleanup_free_ char *text = NULL, *again = NULL, *err = NULL;
         _cleanup_strv_free_ char **errors = NULL;
         ListenerSet set1 = { 0 }, set2 = { 0 };
-        Supervisor *s1 = NULL, *s2 = NULL;
-        uint64_t now = 1000 * USEC_PER_SEC;
+        Supervisor *s1 = fake.sup, *s2 = NULL;
+        uint64_t now = fake.now;
         Config *c = NULL;
         Slot *retiring, *backoff;
-        ExitStatus crash = { .code = CLD_EXITED, .status = 1 };
 
-        fake = (Fake) { .next_pid = 101 };
-        ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &s1), 0);
-        start_or_reload(s1, &set1, false, CONF_A, now);
-        all_ready(s1, s1->current, now);
+        fake.listeners = &set1;
+        start(CONF_A);
+        ready_all(1);
         ck_assert_int_eq(s1->state, SUPERVISOR_RUNNING);
         /* Generation 2: echo grows to 3, "gone" goes. Generation 1's
          * workers stay alive (retiring), and one of generation 2 crashes
          * into backoff. */
-        start_or_reload(s1, &set1, true, CONF_B, now + 1);
-        all_ready(s1, s1->pending, now + 2);
+        advance(1);
+        ck_assert_int_eq(reload(CONF_B), 0);
+        advance(1);
+        ready_all(2);
         ck_assert_uint_eq(s1->current->number, 2);
         backoff = &s1->current->pools[0].slots[1];
-        supervisor_worker_exited(s1, backoff->pid, &crash, now + 3);
+        advance(1);
+        quit(backoff->pid, 1);
         ck_assert_int_eq(backoff->state, SLOT_BACKOFF);
         s1->services[0]->connections_done += 17;
         s1->services[0]->drained = true;
@@ -310,7 +241,7 @@ START_TEST(test_live_round_trip) {
         for (size_t i = 0; i < st->n_generations; i++)
                 if (st->generations[i].current)
                         ck_assert_int_eq(config_load_snapshot(st->config_path, st->generations[i].config, &c, &errors), 0);
-        ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &s2), 0);
+        s2 = new_supervisor();
         ck_assert_msg(state_live_restore(st, c, s2, &set2, &err) == 0, "%s", err);
         ck_assert_int_eq(s2->state, SUPERVISOR_RUNNING);
         again = capture(s2, &set2);
@@ -344,7 +275,6 @@ START_TEST(test_live_round_trip) {
         supervisor_run_timers(s2, supervisor_next_deadline(s2));
         ck_assert_int_eq(s2->current->pools[0].slots[1].state, SLOT_STARTING);
 
-        s1 = supervisor_free(s1);
         s2 = supervisor_free(s2);
         listener_set_done(&set1);
         listener_set_done(&set2);
@@ -357,16 +287,16 @@ START_TEST(test_restore_refuses_another_shape) {
         _cleanup_(master_state_freep) MasterState *st = NULL;
         _cleanup_free_ char *text = NULL, *err = NULL;
         ListenerSet set1 = { 0 }, set2 = { 0 };
-        Supervisor *s1 = NULL, *s2 = NULL;
+        Supervisor *s1 = fake.sup, *s2 = NULL;
         Config *other = load(CONF_B);
 
-        fake = (Fake) { .next_pid = 101 };
-        ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &s1), 0);
-        start_or_reload(s1, &set1, false, CONF_A, 1);
-        all_ready(s1, s1->current, 2);
+        fake.listeners = &set1;
+        start(CONF_A);
+        advance(1);
+        ready_all(1);
         text = capture(s1, &set1);
         ck_assert_int_eq(master_state_parse(text, strlen(text), &st, &err), 0);
-        ck_assert_int_eq(supervisor_new(&fake_ops, &fake, &s2), 0);
+        s2 = new_supervisor();
         ck_assert_int_eq(state_live_restore(st, other, s2, &set2, &err), -EBADMSG);
         ck_assert_msg(strstr(err, "the configuration snapshot of generation 1 does not match its pools (service gone)"),
                       "%s", err);
@@ -376,7 +306,6 @@ START_TEST(test_restore_refuses_another_shape) {
         st->worker_score_size++;
         ck_assert_int_eq(state_live_check(st, s1->current->config, &err), -EPROTO);
         ck_assert_msg(strstr(err, "the running workers share a scoreboard of"), "%s", err);
-        s1 = supervisor_free(s1);
         s2 = supervisor_free(s2);
         listener_set_done(&set1);
 }
@@ -389,8 +318,8 @@ static Suite *state_suite(void) {
         TD_ADD_TEST(s, test_versions_and_damage);
         TD_ADD_TEST(s, test_unknown_records_and_keys_are_skipped);
         TD_ADD_TEST(s, test_inconsistent_states_are_refused);
-        TD_ADD_TEST(s, test_live_round_trip);
-        TD_ADD_TEST(s, test_restore_refuses_another_shape);
+        SUPERVISOR_ADD_TEST(s, test_live_round_trip);
+        SUPERVISOR_ADD_TEST(s, test_restore_refuses_another_shape);
         return s;
 }
 
