@@ -5,7 +5,8 @@
  * temporary directory of the test's own, loaded as the daemon loads it, and
  * its errors checked as the user reads them, "PATH:LINE: SETTING: ...". The
  * directory is per test (a check fixture); relative paths in a config
- * resolve against it, so the files a test's config names go there too. */
+ * resolve against it, so the files a test's config names go there too.
+ * (td_conf_*, as td_config_* are TestDaemon's, in daemon.h.) */
 
 #include <sys/types.h>
 
