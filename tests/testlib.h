@@ -18,6 +18,7 @@
  *   net.h     client sockets, echo checks, a port held busy
  *   load.h    background load threads
  *   run.h     td_run() for CLI tests, suite helpers
+ *   config-test.h  config_load() of a text in a temp dir, its errors
  *
  * Conventions: functions return 0 (or a positive count/fd) on success and a
  * negative errno on failure; -ETIMEDOUT when a bounded wait ran out. All
@@ -57,6 +58,7 @@
  *     TD_OK(d, td_wait_exit(d, TD_SEC(10), &code));
  */
 
+#include "lib/config-test.h"
 #include "lib/daemon.h"
 #include "lib/load.h"
 #include "lib/logs.h"

@@ -12,42 +12,6 @@
 #include "http_config.h"
 #include "macros.h"
 
-static char dir[] = "/tmp/preforkd-config-XXXXXX";
-static char path[256];
-
-static void setup(void) {
-        strcpy(dir, "/tmp/preforkd-config-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
-        snprintf(path, sizeof path, "%s/test.conf", dir);
-}
-
-static void teardown(void) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-}
-
-static int load(const char *text, Config **ret, char ***ret_errors) {
-        FILE *f = fopen(path, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(text, f);
-        fclose(f);
-        return config_load(path, ret, ret_errors);
-}
-
-/* Asserts that text fails with an error that reads exactly
- * "PATH:LINE: setting: ..." and contains what. */
-static void assert_error(const char *text, unsigned line, const char *setting, const char *what) {
-        Config *c = NULL;
-        char **errors = NULL;
-
-        ck_assert_int_eq(load(text, &c, &errors), -EINVAL);
-        ck_assert_ptr_null(c);
-        ck_assert_msg(td_errors_have(errors, path, line, setting, what), "no error '%s:%u: %s...%s'", path, line,
-                      setting, what);
-        strv_free(errors);
-}
-
 #define SVC(extra) "services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 2; handler = \"echo\";" extra " } );\n"
 
 START_TEST(test_valid_and_defaults) {
@@ -55,7 +19,7 @@ START_TEST(test_valid_and_defaults) {
         char **errors = NULL;
         char summary[128];
 
-        ck_assert_int_eq(load(SVC(""), &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load(SVC(""), &c, &errors), 0);
         ck_assert_ptr_null(errors);
         ck_assert_int_eq(c->n_services, 1);
         ck_assert_str_eq(c->services[0].name, "e");
@@ -78,12 +42,12 @@ END_TEST
 START_TEST(test_full_settings) {
         _cleanup_(config_freep) Config *c = NULL;
 
-        ck_assert_int_eq(load("log_level = \"debug\";\nshutdown_timeout = 2.5;\nuser = \"root\";\ngroup = \"root\";\n"
-                              "services = ( { name = \"a-b_1\"; listen = [\"127.0.0.1:0\", \"unix:rel.sock\"];"
-                              " backlog = 16; workers = 3; handler = \"echo\"; max_requests = 100; idle_timeout = 5;"
-                              " defer_accept = true;"
-                              " respawn = { min_uptime = 0.5; backoff_initial = 1; backoff_max = 2.0; }; } );\n",
-                              &c, NULL),
+        ck_assert_int_eq(td_conf_load("log_level = \"debug\";\nshutdown_timeout = 2.5;\nuser = \"root\";\ngroup = \"root\";\n"
+                                      "services = ( { name = \"a-b_1\"; listen = [\"127.0.0.1:0\", \"unix:rel.sock\"];"
+                                      " backlog = 16; workers = 3; handler = \"echo\"; max_requests = 100; idle_timeout = 5;"
+                                      " defer_accept = true;"
+                                      " respawn = { min_uptime = 0.5; backoff_initial = 1; backoff_max = 2.0; }; } );\n",
+                                      &c, NULL),
                          0);
         ck_assert_int_eq(c->log_level, 7);
         ck_assert_uint_eq(c->shutdown_timeout_usec, 2500000);
@@ -101,7 +65,7 @@ START_TEST(test_full_settings) {
         ck_assert_int_eq(s->n_listen, 2);
         /* Relative paths resolve against the config file's directory. */
         char expect[300], got[300];
-        snprintf(expect, sizeof expect, "unix:%s/rel.sock", dir);
+        snprintf(expect, sizeof expect, "unix:%s/rel.sock", td_conf_dir());
         ck_assert_int_eq(listen_format(&s->listen[1], got, sizeof got), 0);
         ck_assert_str_eq(got, expect);
         ck_assert_ptr_null(config_find_service(c, "nope"));
@@ -146,7 +110,7 @@ static void assert_groups_like_initgroups(const char *text, const char *user) {
         gid_t got[256], want[256];
         size_t n;
 
-        ck_assert_int_eq(load(text, &c, NULL), 0);
+        ck_assert_int_eq(td_conf_load(text, &c, NULL), 0);
         ck_assert_uint_ge(c->n_supplementary_gids, 1);
         ck_assert_uint_le(c->n_supplementary_gids, ELEMENTSOF(got));
         memcpy(got, c->supplementary_gids, c->n_supplementary_gids * sizeof(gid_t));
@@ -162,15 +126,15 @@ START_TEST(test_supplementary_groups) {
         assert_groups_like_initgroups("user = \"root\";\n" SVC(""), "root");
         assert_groups_like_initgroups("user = \"root\";\ngroup = \"nogroup\";\n" SVC(""), "root");
         /* Without user, nothing to look up: workers drop all groups. */
-        ck_assert_int_eq(load("group = \"nogroup\";\n" SVC(""), &c, NULL), 0);
+        ck_assert_int_eq(td_conf_load("group = \"nogroup\";\n" SVC(""), &c, NULL), 0);
         ck_assert_ptr_null(c->supplementary_gids);
         ck_assert_uint_eq(c->n_supplementary_gids, 0);
 }
 END_TEST
 
 START_TEST(test_syntax_error) {
-        assert_error("services = ( { name = \"e\" ", 1, "", "syntax error");
-        assert_error("log_level = \"info\";\nservices = ( { name = \"e\"; }\n;;\n", 3, "", "syntax error");
+        td_conf_assert_error("services = ( { name = \"e\" ", 1, "", "syntax error");
+        td_conf_assert_error("log_level = \"info\";\nservices = ( { name = \"e\"; }\n;;\n", 3, "", "syntax error");
 }
 END_TEST
 
@@ -187,9 +151,10 @@ START_TEST(test_missing_file) {
 END_TEST
 
 START_TEST(test_unknown_keys) {
-        assert_error("wokers = 3;\n" SVC(""), 1, "wokers", "unknown setting");
-        assert_error("\n" SVC(" wrkers = 2;"), 2, "services.[0].wrkers", "unknown setting");
-        assert_error(SVC(" respawn = { min_uptim = 1; };"), 1, "services.[0].respawn.min_uptim", "unknown setting");
+        td_conf_assert_error("wokers = 3;\n" SVC(""), 1, "wokers", "unknown setting");
+        td_conf_assert_error("\n" SVC(" wrkers = 2;"), 2, "services.[0].wrkers", "unknown setting");
+        td_conf_assert_error(SVC(" respawn = { min_uptim = 1; };"), 1, "services.[0].respawn.min_uptim",
+                             "unknown setting");
 }
 END_TEST
 
@@ -200,7 +165,7 @@ START_TEST(test_supervision_keys) {
         const ServiceConfig *s;
         uint64_t v;
 
-        ck_assert_int_eq(load(SVC(""), &c, NULL), 0);
+        ck_assert_int_eq(td_conf_load(SVC(""), &c, NULL), 0);
         s = &c->services[0];
         ck_assert_uint_eq(s->max_requests_jitter, 0);
         ck_assert_uint_eq(s->max_memory, 0);
@@ -212,10 +177,10 @@ START_TEST(test_supervision_keys) {
         /* "25%" of 2, rounded up */
         ck_assert_uint_eq(reload_batch_size(s), 1);
 
-        ck_assert_int_eq(load(SVC(" max_requests = 1000; max_requests_jitter = 50; max_memory = \"64M\";"
-                                  " request_timeout = 2.5; respawn = { burst = 0; interval = 0.5; };"
-                                  " reload = { strategy = \"rolling\"; batch = \"60%\"; ready_timeout = 3; };"),
-                              &d, NULL),
+        ck_assert_int_eq(td_conf_load(SVC(" max_requests = 1000; max_requests_jitter = 50; max_memory = \"64M\";"
+                                          " request_timeout = 2.5; respawn = { burst = 0; interval = 0.5; };"
+                                          " reload = { strategy = \"rolling\"; batch = \"60%\"; ready_timeout = 3; };"),
+                                      &d, NULL),
                          0);
         s = &d->services[0];
         ck_assert_uint_eq(s->max_requests_jitter, 50);
@@ -247,24 +212,31 @@ START_TEST(test_supervision_keys) {
         ck_assert_int_eq(config_parse_size("1.5G", &v), -EINVAL);
         ck_assert_int_eq(config_parse_size("", &v), -EINVAL);
 
-        assert_error(SVC(" max_memory = \"64 M\";"), 1, "services.[0].max_memory", "is not a size");
-        assert_error(SVC(" max_memory = \"1K\";"), 1, "services.[0].max_memory", "must be between 1048576");
-        assert_error(SVC(" max_memory = 1.5;"), 1, "services.[0].max_memory", "must be a size");
-        assert_error(SVC(" max_memory = -1;"), 1, "services.[0].max_memory", "must not be negative");
-        assert_error(SVC(" max_requests_jitter = 5;"), 1, "services.[0].max_requests_jitter", "needs max_requests");
-        assert_error(SVC(" max_requests_jitter = -5;"), 1, "services.[0].max_requests_jitter", "must be between");
-        assert_error(SVC(" request_timeout = -1;"), 1, "services.[0].request_timeout", "must be between");
-        assert_error(SVC(" respawn = { burst = 1001; };"), 1, "services.[0].respawn.burst", "must be between 0 and 1000");
-        assert_error(SVC(" respawn = { interval = 0; };"), 1, "services.[0].respawn.interval", "must be between");
-        assert_error(SVC(" reload = 1;"), 1, "services.[0].reload", "must be a group");
-        assert_error(SVC(" reload = { strategy = \"some\"; };"), 1, "services.[0].reload.strategy",
-                     "must be one of \"all\", \"rolling\"");
-        assert_error(SVC(" reload = { batch = 0; };"), 1, "services.[0].reload.batch", "must be between 1 and 4096");
-        assert_error(SVC(" reload = { batch = \"0%\"; };"), 1, "services.[0].reload.batch", "neither a number");
-        assert_error(SVC(" reload = { batch = \"101%\"; };"), 1, "services.[0].reload.batch", "neither a number");
-        assert_error(SVC(" reload = { batch = \"25\"; };"), 1, "services.[0].reload.batch", "neither a number");
-        assert_error(SVC(" reload = { ready_timeout = 0; };"), 1, "services.[0].reload.ready_timeout", "must be between");
-        assert_error(SVC(" reload = { bach = 2; };"), 1, "services.[0].reload.bach", "unknown setting");
+        td_conf_assert_error(SVC(" max_memory = \"64 M\";"), 1, "services.[0].max_memory", "is not a size");
+        td_conf_assert_error(SVC(" max_memory = \"1K\";"), 1, "services.[0].max_memory", "must be between 1048576");
+        td_conf_assert_error(SVC(" max_memory = 1.5;"), 1, "services.[0].max_memory", "must be a size");
+        td_conf_assert_error(SVC(" max_memory = -1;"), 1, "services.[0].max_memory", "must not be negative");
+        td_conf_assert_error(SVC(" max_requests_jitter = 5;"), 1, "services.[0].max_requests_jitter",
+                             "needs max_requests");
+        td_conf_assert_error(SVC(" max_requests_jitter = -5;"), 1, "services.[0].max_requests_jitter",
+                             "must be between");
+        td_conf_assert_error(SVC(" request_timeout = -1;"), 1, "services.[0].request_timeout", "must be between");
+        td_conf_assert_error(SVC(" respawn = { burst = 1001; };"), 1, "services.[0].respawn.burst",
+                             "must be between 0 and 1000");
+        td_conf_assert_error(SVC(" respawn = { interval = 0; };"), 1, "services.[0].respawn.interval",
+                             "must be between");
+        td_conf_assert_error(SVC(" reload = 1;"), 1, "services.[0].reload", "must be a group");
+        td_conf_assert_error(SVC(" reload = { strategy = \"some\"; };"), 1, "services.[0].reload.strategy",
+                             "must be one of \"all\", \"rolling\"");
+        td_conf_assert_error(SVC(" reload = { batch = 0; };"), 1, "services.[0].reload.batch",
+                             "must be between 1 and 4096");
+        td_conf_assert_error(SVC(" reload = { batch = \"0%\"; };"), 1, "services.[0].reload.batch", "neither a number");
+        td_conf_assert_error(SVC(" reload = { batch = \"101%\"; };"), 1, "services.[0].reload.batch",
+                             "neither a number");
+        td_conf_assert_error(SVC(" reload = { batch = \"25\"; };"), 1, "services.[0].reload.batch", "neither a number");
+        td_conf_assert_error(SVC(" reload = { ready_timeout = 0; };"), 1, "services.[0].reload.ready_timeout",
+                             "must be between");
+        td_conf_assert_error(SVC(" reload = { bach = 2; };"), 1, "services.[0].reload.bach", "unknown setting");
 }
 END_TEST
 
@@ -273,19 +245,20 @@ START_TEST(test_park_keys) {
         Config *c = NULL;
         char **errors = NULL;
 
-        assert_error(SVC(" park = { enable = true; };"), 1, "services.[0].park.enable", "unknown setting");
-        assert_error(SVC(" park = { max_parked = 0; };"), 1, "services.[0].park.max_parked", "between 1 and 1000000");
-        assert_error(SVC(" park = { delay = 11; };"), 1, "services.[0].park.delay", "between 0 and 10 seconds");
-        assert_error(SVC(" park = { enabled = 1; };"), 1, "services.[0].park.enabled", "true or false");
-        assert_error(SVC(" park = 3;"), 1, "services.[0].park", "must be a group");
+        td_conf_assert_error(SVC(" park = { enable = true; };"), 1, "services.[0].park.enable", "unknown setting");
+        td_conf_assert_error(SVC(" park = { max_parked = 0; };"), 1, "services.[0].park.max_parked",
+                             "between 1 and 1000000");
+        td_conf_assert_error(SVC(" park = { delay = 11; };"), 1, "services.[0].park.delay", "between 0 and 10 seconds");
+        td_conf_assert_error(SVC(" park = { enabled = 1; };"), 1, "services.[0].park.enabled", "true or false");
+        td_conf_assert_error(SVC(" park = 3;"), 1, "services.[0].park", "must be a group");
 
-        ck_assert_int_eq(load(SVC(" park = { enabled = false; max_parked = 7; delay = 0.5; };"), &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load(SVC(" park = { enabled = false; max_parked = 7; delay = 0.5; };"), &c, &errors), 0);
         ck_assert(!c->services[0].park);
         ck_assert_uint_eq(c->services[0].max_parked, 7);
         ck_assert_uint_eq(c->services[0].park_delay_usec, 500000);
         c = config_free(c);
         /* On by default for echo, with the documented defaults. */
-        ck_assert_int_eq(load(SVC(""), &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load(SVC(""), &c, &errors), 0);
         ck_assert(c->services[0].park);
         ck_assert_uint_eq(c->services[0].max_parked, 10000);
         ck_assert_uint_eq(c->services[0].park_delay_usec, 5000);
@@ -296,81 +269,85 @@ START_TEST(test_park_keys) {
 END_TEST
 
 START_TEST(test_wrong_types) {
-        assert_error(SVC(" backlog = \"16\";"), 1, "services.[0].backlog", "must be an integer, not a string");
-        assert_error(SVC(" idle_timeout = \"5\";"), 1, "services.[0].idle_timeout", "must be a number of seconds");
-        assert_error(SVC(" defer_accept = 1;"), 1, "services.[0].defer_accept", "must be true or false");
-        assert_error("log_level = 3;\n" SVC(""), 1, "log_level", "must be one of");
-        assert_error("services = { name = \"x\"; };\n", 1, "services", "must be a list");
-        assert_error("services = ( 3 );\n", 1, "services.[0]", "must be a group");
-        assert_error(SVC(" respawn = 3;"), 1, "services.[0].respawn", "must be a group");
-        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 2.5; handler = \"echo\"; } );\n",
-                     1, "services.[0].workers", "must be an integer");
+        td_conf_assert_error(SVC(" backlog = \"16\";"), 1, "services.[0].backlog", "must be an integer, not a string");
+        td_conf_assert_error(SVC(" idle_timeout = \"5\";"), 1, "services.[0].idle_timeout",
+                             "must be a number of seconds");
+        td_conf_assert_error(SVC(" defer_accept = 1;"), 1, "services.[0].defer_accept", "must be true or false");
+        td_conf_assert_error("log_level = 3;\n" SVC(""), 1, "log_level", "must be one of");
+        td_conf_assert_error("services = { name = \"x\"; };\n", 1, "services", "must be a list");
+        td_conf_assert_error("services = ( 3 );\n", 1, "services.[0]", "must be a group");
+        td_conf_assert_error(SVC(" respawn = 3;"), 1, "services.[0].respawn", "must be a group");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 2.5; handler = \"echo\"; } );\n",
+                             1, "services.[0].workers", "must be an integer");
 }
 END_TEST
 
 START_TEST(test_out_of_range) {
-        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 0; handler = \"echo\"; } );\n",
-                     1, "services.[0].workers", "must be between 1 and 4096");
-        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 5000; handler = \"echo\"; } );\n",
-                     1, "services.[0].workers", "must be between 1 and 4096");
-        assert_error(SVC(" backlog = 0;"), 1, "services.[0].backlog", "between");
-        assert_error(SVC(" max_requests = -1;"), 1, "services.[0].max_requests", "between");
-        assert_error(SVC(" idle_timeout = 0;"), 1, "services.[0].idle_timeout", "between");
-        assert_error("shutdown_timeout = -1;\n" SVC(""), 1, "shutdown_timeout", "between");
-        assert_error(SVC(" respawn = { backoff_initial = 5; backoff_max = 1; };"), 1, "services.[0].respawn.backoff_max",
-                     "must not be smaller than backoff_initial");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 0; handler = \"echo\"; } );\n",
+                             1, "services.[0].workers", "must be between 1 and 4096");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 5000; handler = \"echo\"; } );\n",
+                             1, "services.[0].workers", "must be between 1 and 4096");
+        td_conf_assert_error(SVC(" backlog = 0;"), 1, "services.[0].backlog", "between");
+        td_conf_assert_error(SVC(" max_requests = -1;"), 1, "services.[0].max_requests", "between");
+        td_conf_assert_error(SVC(" idle_timeout = 0;"), 1, "services.[0].idle_timeout", "between");
+        td_conf_assert_error("shutdown_timeout = -1;\n" SVC(""), 1, "shutdown_timeout", "between");
+        td_conf_assert_error(SVC(" respawn = { backoff_initial = 5; backoff_max = 1; };"), 1,
+                             "services.[0].respawn.backoff_max", "must not be smaller than backoff_initial");
 }
 END_TEST
 
 START_TEST(test_missing_required) {
-        assert_error("log_level = \"info\";\n", 0, "services", "missing required setting");
-        assert_error("services = ( {\n listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n", 1,
-                     "services.[0].name", "missing required setting");
-        assert_error("services = ( { name = \"e\"; workers = 1; handler = \"echo\"; } );\n", 1, "services.[0].listen",
-                     "missing required setting");
-        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; handler = \"echo\"; } );\n", 1,
-                     "services.[0].workers", "missing required setting");
-        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; } );\n", 1,
-                     "services.[0].handler", "missing required setting");
-        assert_error("services = ( );\n", 1, "services", "at least one service");
+        td_conf_assert_error("log_level = \"info\";\n", 0, "services", "missing required setting");
+        td_conf_assert_error("services = ( {\n listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n", 1,
+                             "services.[0].name", "missing required setting");
+        td_conf_assert_error("services = ( { name = \"e\"; workers = 1; handler = \"echo\"; } );\n", 1,
+                             "services.[0].listen", "missing required setting");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; handler = \"echo\"; } );\n", 1,
+                             "services.[0].workers", "missing required setting");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; } );\n", 1,
+                             "services.[0].handler", "missing required setting");
+        td_conf_assert_error("services = ( );\n", 1, "services", "at least one service");
 }
 END_TEST
 
 START_TEST(test_bad_values) {
-        assert_error("services = ( { name = \"Web\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n",
-                     1, "services.[0].name", "not a valid name");
-        assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"ftp\"; } );\n",
-                     1, "services.[0].handler", "must be one of \"echo\", \"exec\", \"http\"");
-        assert_error("services = ( { name = \"e\"; listen = []; workers = 1; handler = \"echo\"; } );\n", 1,
-                     "services.[0].listen", "at least one address");
-        assert_error(SVC(" http = { root = \"/\"; };"), 1, "services.[0].http", "only valid with handler = \"http\"");
-        assert_error("services = ( { name = \"w\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"http\";\n"
-                     " idle_timeout = 5; http = { root = \"/\"; }; } );\n",
-                     2, "services.[0].idle_timeout", "not used by handler = \"http\"");
-        assert_error("user = \"no-such-user-preforkd\";\n" SVC(""), 1, "user", "unknown user \"no-such-user-preforkd\"");
-        assert_error("group = \"no-such-group-preforkd\";\n" SVC(""), 1, "group", "unknown group");
-        assert_error("log_level = \"verbose\";\n" SVC(""), 1, "log_level", "must be one of \"emerg\"");
+        td_conf_assert_error("services = ( { name = \"Web\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"echo\"; } );\n",
+                             1, "services.[0].name", "not a valid name");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"ftp\"; } );\n",
+                             1, "services.[0].handler", "must be one of \"echo\", \"exec\", \"http\"");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = []; workers = 1; handler = \"echo\"; } );\n", 1,
+                             "services.[0].listen", "at least one address");
+        td_conf_assert_error(SVC(" http = { root = \"/\"; };"), 1, "services.[0].http",
+                             "only valid with handler = \"http\"");
+        td_conf_assert_error("services = ( { name = \"w\"; listen = [\"127.0.0.1:0\"]; workers = 1; handler = \"http\";\n"
+                             " idle_timeout = 5; http = { root = \"/\"; }; } );\n", 2, "services.[0].idle_timeout",
+                             "not used by handler = \"http\"");
+        td_conf_assert_error("user = \"no-such-user-preforkd\";\n" SVC(""), 1, "user",
+                             "unknown user \"no-such-user-preforkd\"");
+        td_conf_assert_error("group = \"no-such-group-preforkd\";\n" SVC(""), 1, "group", "unknown group");
+        td_conf_assert_error("log_level = \"verbose\";\n" SVC(""), 1, "log_level", "must be one of \"emerg\"");
 }
 END_TEST
 
 START_TEST(test_bad_addresses) {
-        assert_error("services = ( { name = \"e\";\n listen = [\"127.0.0.1:0\",\n \"127.0.0.1:99999\"]; workers = 1; "
-                     "handler = \"echo\"; } );\n",
-                     3, "services.[0].listen.[1]", "invalid address \"127.0.0.1:99999\": port must be");
-        assert_error("services = ( { name = \"e\"; listen = [\"::1:80\"]; workers = 1; handler = \"echo\"; } );\n", 1,
-                     "services.[0].listen.[0]", "brackets");
-        assert_error("services = ( { name = \"e\"; listen = [ 80 ]; workers = 1; handler = \"echo\"; } );\n", 1,
-                     "services.[0].listen.[0]", "must be a string");
+        td_conf_assert_error("services = ( { name = \"e\";\n listen = [\"127.0.0.1:0\",\n \"127.0.0.1:99999\"]; workers = 1; "
+                             "handler = \"echo\"; } );\n", 3, "services.[0].listen.[1]",
+                             "invalid address \"127.0.0.1:99999\": port must be");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [\"::1:80\"]; workers = 1; handler = \"echo\"; } );\n",
+                             1, "services.[0].listen.[0]", "brackets");
+        td_conf_assert_error("services = ( { name = \"e\"; listen = [ 80 ]; workers = 1; handler = \"echo\"; } );\n", 1,
+                             "services.[0].listen.[0]", "must be a string");
 }
 END_TEST
 
 START_TEST(test_duplicates) {
-        assert_error("services = (\n { name = \"a\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; },\n"
-                     " { name = \"a\"; listen = [\"127.0.0.1:7008\"]; workers = 1; handler = \"echo\"; } );\n",
-                     3, "services.[1].name", "duplicate service name \"a\"");
-        assert_error("services = (\n { name = \"a\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; },\n"
-                     " { name = \"b\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; } );\n",
-                     3, "services.[1].listen.[0]", "duplicate listen address 127.0.0.1:7007 (also in service \"a\")");
+        td_conf_assert_error("services = (\n { name = \"a\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; },\n"
+                             " { name = \"a\"; listen = [\"127.0.0.1:7008\"]; workers = 1; handler = \"echo\"; } );\n",
+                             3, "services.[1].name", "duplicate service name \"a\"");
+        td_conf_assert_error("services = (\n { name = \"a\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; },\n"
+                             " { name = \"b\"; listen = [\"127.0.0.1:7007\"]; workers = 1; handler = \"echo\"; } );\n",
+                             3, "services.[1].listen.[0]",
+                             "duplicate listen address 127.0.0.1:7007 (also in service \"a\")");
         /* A host name and the address it resolves to are the same
          * listener (localhost is 127.0.0.1 or ::1, as /etc/hosts says). */
         ListenAddress la;
@@ -381,12 +358,12 @@ START_TEST(test_duplicates) {
         snprintf(conf, sizeof conf,
                  "services = ( { name = \"a\"; listen = [\"localhost:7007\", \"%s\"]; workers = 1; "
                  "handler = \"echo\"; } );\n", local);
-        assert_error(conf, 1, "services.[0].listen.[1]", "duplicate listen address");
+        td_conf_assert_error(conf, 1, "services.[0].listen.[1]", "duplicate listen address");
         /* Port 0 never clashes: each is a new port. */
         Config *c = NULL;
-        ck_assert_int_eq(load("services = ( { name = \"a\"; listen = [\"127.0.0.1:0\", \"127.0.0.1:0\"]; workers = 1; "
-                              "handler = \"echo\"; } );\n",
-                              &c, NULL),
+        ck_assert_int_eq(td_conf_load("services = ( { name = \"a\"; listen = [\"127.0.0.1:0\", \"127.0.0.1:0\"]; workers = 1; "
+                                      "handler = \"echo\"; } );\n",
+                                      &c, NULL),
                          0);
         config_free(c);
 }
@@ -397,9 +374,9 @@ START_TEST(test_every_error_is_reported) {
         char **errors = NULL;
         size_t n = 0;
 
-        ck_assert_int_eq(load("bogus = 1;\nservices = ( { name = \"e\"; listen = [\"x\"]; workers = 0; handler = \"?\"; "
-                              "idle_timeout = -1; } );\n",
-                              &c, &errors),
+        ck_assert_int_eq(td_conf_load("bogus = 1;\nservices = ( { name = \"e\"; listen = [\"x\"]; workers = 0; handler = \"?\"; "
+                                      "idle_timeout = -1; } );\n",
+                                      &c, &errors),
                          -EINVAL);
         for (char **e = errors; *e; e++)
                 n++;
@@ -412,7 +389,7 @@ int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("config");
 
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, td_conf_setup, td_conf_teardown);
         tcase_add_test(tc, test_valid_and_defaults);
         tcase_add_test(tc, test_full_settings);
         tcase_add_test(tc, test_supplementary_groups);

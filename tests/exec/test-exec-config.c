@@ -4,73 +4,25 @@
  * parsing of a stop signal. */
 #include <check.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "exec-config.h"
 #include "exec-env.h"
 #include "testlib.h"
 
-static char dir[64];
-static char path[128];
-
+/* Every text of the config tests is the body of service "app": line 5 is
+ * its first. The programs and files they name are in the directory. */
 static void setup(void) {
-        const char *tmp = getenv("TMPDIR");
-        char p[256];
-        FILE *f;
-
-        snprintf(dir, sizeof(dir), "%s/preforkd-cexec-XXXXXX", tmp ? tmp : "/tmp");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/test.conf", dir);
-        snprintf(p, sizeof(p), "%s/run.sh", dir);
-        f = fopen(p, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs("#!/bin/sh\nexit 0\n", f);
-        fclose(f);
-        ck_assert_int_eq(chmod(p, 0755), 0);
-        snprintf(p, sizeof(p), "%s/data.txt", dir);
-        f = fopen(p, "we");
-        ck_assert_ptr_nonnull(f);
-        fclose(f);
-        snprintf(p, sizeof(p), "%s/sub", dir);
-        ck_assert_int_eq(mkdir(p, 0755), 0);
-}
-
-static void teardown(void) {
-        char cmd[256];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-}
-
-/* Line 5 is the first line of exec_body. */
-static int load(const char *exec_body, Config **ret, char ***ret_errors) {
-        FILE *f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        fprintf(f,
-                "services = ( {\n"
-                "  name = \"app\";\n"
-                "  listen = [ \"127.0.0.1:0\" ];\n"
-                "  handler = \"exec\"; workers = 2;\n"
-                "%s"
-                "} );\n",
-                exec_body);
-        fclose(f);
-        return config_load(path, ret, ret_errors);
-}
-
-static void assert_error(const char *exec_body, unsigned line, const char *setting, const char *what) {
-        Config *c = NULL;
-        char **errors = NULL;
-
-        ck_assert_int_eq(load(exec_body, &c, &errors), -EINVAL);
-        ck_assert_ptr_null(c);
-        ck_assert_msg(td_errors_have(errors, path, line, setting, what), "no error '%s:%u: %s: ...%s'", path, line,
-                      setting, what);
-        strv_free(errors);
+        td_conf_setup();
+        td_conf_frame("services = ( {\n"
+                      "  name = \"app\";\n"
+                      "  listen = [ \"127.0.0.1:0\" ];\n"
+                      "  handler = \"exec\"; workers = 2;\n",
+                      "} );\n");
+        td_conf_write_file("run.sh", "#!/bin/sh\nexit 0\n", 0755);
+        td_conf_write_file("data.txt", "", 0644);
+        td_conf_mkdir("sub");
 }
 
 START_TEST(test_defaults_and_policy) {
@@ -78,7 +30,7 @@ START_TEST(test_defaults_and_policy) {
         const ExecConfig *e;
         const WorkerPolicy *p;
 
-        ck_assert_int_eq(load("  exec = { command = [ \"cat\", \"-u\" ]; };\n", &c, NULL), 0);
+        ck_assert_int_eq(td_conf_load("  exec = { command = [ \"cat\", \"-u\" ]; };\n", &c, NULL), 0);
         e = c->services[0].handler_config;
         ck_assert_str_eq(e->command[0], "cat");
         ck_assert_str_eq(e->command[1], "-u");
@@ -108,17 +60,17 @@ START_TEST(test_every_key) {
         const ExecConfig *e;
         const WorkerPolicy *p;
 
-        ck_assert_int_eq(load("  exec = { command = [ \"./run.sh\", \"x\" ]; environment = [ \"A=1\", \"B=\" ];\n"
-                              "           working_directory = \"sub\"; mode = \"pool\"; ready = \"notify\";\n"
-                              "           ready_timeout = 2.5; watchdog_timeout = 4; stop_signal = \"SIGQUIT\";\n"
-                              "           stdout = \"null\"; stderr = \"inherit\"; };\n",
-                              &c, NULL),
+        ck_assert_int_eq(td_conf_load("  exec = { command = [ \"./run.sh\", \"x\" ]; environment = [ \"A=1\", \"B=\" ];\n"
+                                      "           working_directory = \"sub\"; mode = \"pool\"; ready = \"notify\";\n"
+                                      "           ready_timeout = 2.5; watchdog_timeout = 4; stop_signal = \"SIGQUIT\";\n"
+                                      "           stdout = \"null\"; stderr = \"inherit\"; };\n",
+                                      &c, NULL),
                          0);
         e = c->services[0].handler_config;
-        ck_assert(strstr(e->path, dir) == e->path && strstr(e->path, "/run.sh"));
+        ck_assert(strstr(e->path, td_conf_dir()) == e->path && strstr(e->path, "/run.sh"));
         ck_assert_str_eq(e->environment[0], "A=1");
         ck_assert_str_eq(e->environment[1], "B=");
-        ck_assert(strstr(e->working_directory, dir) == e->working_directory);
+        ck_assert(strstr(e->working_directory, td_conf_dir()) == e->working_directory);
         ck_assert_str_eq(e->identifier, "run.sh");
         p = &c->services[0].policy;
         ck_assert_int_eq(p->ready, WORKER_READY_NOTIFY);
@@ -134,7 +86,7 @@ START_TEST(test_connection_mode_policy) {
         _cleanup_(config_freep) Config *c = NULL;
         const WorkerPolicy *p;
 
-        ck_assert_int_eq(load("  exec = { command = [ \"cat\" ]; mode = \"connection\"; stderr = \"null\"; };\n", &c, NULL),
+        ck_assert_int_eq(td_conf_load("  exec = { command = [ \"cat\" ]; mode = \"connection\"; stderr = \"null\"; };\n", &c, NULL),
                          0);
         p = &c->services[0].policy;
         /* Our accept loop reports; TERM lets it finish its connection; the
@@ -150,49 +102,53 @@ START_TEST(test_connection_mode_policy) {
 END_TEST
 
 START_TEST(test_errors) {
-        assert_error("", 1, "services.[0].exec", "missing required group");
-        assert_error("  exec = { };\n", 5, "services.[0].exec.command", "missing");
-        assert_error("  exec = { command = [ ]; };\n", 5, "services.[0].exec.command", "must name the program");
-        assert_error("  exec = { command = \"cat\"; };\n", 5, "services.[0].exec.command", "must be an array of strings");
-        assert_error("  exec = { command = [ \"no-such-program-here\" ]; };\n", 5, "services.[0].exec.command.[0]",
-                     "program \"no-such-program-here\" not found");
-        assert_error("  exec = { command = [ \"./data.txt\" ]; };\n", 5, "services.[0].exec.command.[0]",
-                     "Permission denied");
-        assert_error("  exec = { command = [ \"./nothing\" ]; };\n", 5, "services.[0].exec.command.[0]",
-                     "No such file or directory");
-        assert_error("  exec = { command = [ \"./sub\" ]; };\n", 5, "services.[0].exec.command.[0]", "Is a directory");
-        assert_error("  exec = { command = [ \"cat\" ];\n  environment = [ \"A=1\", \"JUSTNAME\" ]; };\n", 6,
-                     "services.[0].exec.environment.[1]", "\"JUSTNAME\" is not an assignment NAME=value");
-        assert_error("  exec = { command = [ \"cat\" ]; environment = [ \"=x\" ]; };\n", 5,
-                     "services.[0].exec.environment.[0]", "not an assignment");
-        assert_error("  exec = { command = [ \"cat\" ]; mode = \"inetd\"; };\n", 5, "services.[0].exec.mode",
-                     "must be one of \"pool\", \"connection\"");
-        assert_error("  exec = { command = [ \"cat\" ]; ready = \"yes\"; };\n", 5, "services.[0].exec.ready",
-                     "must be one of \"notify\", \"listening\", \"immediate\"");
-        assert_error("  exec = { command = [ \"cat\" ]; stdout = \"file\"; };\n", 5, "services.[0].exec.stdout",
-                     "must be one of \"inherit\", \"journal\", \"null\"");
-        assert_error("  exec = { command = [ \"cat\" ]; stderr = 1; };\n", 5, "services.[0].exec.stderr", "must be one of");
-        assert_error("  exec = { command = [ \"cat\" ]; stop_signal = \"KILL\"; };\n", 5, "services.[0].exec.stop_signal",
-                     "not a signal that can be caught");
-        assert_error("  exec = { command = [ \"cat\" ]; stop_signal = \"SIGFOO\"; };\n", 5,
-                     "services.[0].exec.stop_signal", "not a signal");
-        assert_error("  exec = { command = [ \"cat\" ]; working_directory = \"nowhere\"; };\n", 5,
-                     "services.[0].exec.working_directory", "No such file or directory");
-        assert_error("  exec = { command = [ \"cat\" ]; working_directory = \"data.txt\"; };\n", 5,
-                     "services.[0].exec.working_directory", "is not a directory");
-        assert_error("  exec = { command = [ \"cat\" ]; mode = \"connection\"; stdout = \"null\"; };\n", 5,
-                     "services.[0].exec.stdout", "only valid with mode = \"pool\"");
-        assert_error("  exec = { command = [ \"cat\" ]; mode = \"connection\"; ready = \"notify\"; };\n", 5,
-                     "services.[0].exec.ready", "only valid with mode = \"pool\"");
-        assert_error("  exec = { command = [ \"cat\" ]; mode = \"connection\"; watchdog_timeout = 1; };\n", 5,
-                     "services.[0].exec.watchdog_timeout", "only valid with mode = \"pool\"");
-        assert_error("  exec = { command = [ \"cat\" ]; ready_timeout = 0; };\n", 5, "services.[0].exec.ready_timeout",
-                     "");
-        assert_error("  exec = { command = [ \"cat\" ]; colour = 1; };\n", 5, "services.[0].exec.colour", "unknown");
-        assert_error("  exec = { command = [ \"cat\" ]; };\n  idle_timeout = 5;\n", 6, "services.[0].idle_timeout",
-                     "the program times its own connections");
-        assert_error("  exec = { command = [ \"cat\" ]; };\n  park = { enabled = true; };\n", 6,
-                     "services.[0].park.enabled", "cannot park");
+        td_conf_assert_error("", 1, "services.[0].exec", "missing required group");
+        td_conf_assert_error("  exec = { };\n", 5, "services.[0].exec.command", "missing");
+        td_conf_assert_error("  exec = { command = [ ]; };\n", 5, "services.[0].exec.command", "must name the program");
+        td_conf_assert_error("  exec = { command = \"cat\"; };\n", 5, "services.[0].exec.command",
+                             "must be an array of strings");
+        td_conf_assert_error("  exec = { command = [ \"no-such-program-here\" ]; };\n", 5,
+                             "services.[0].exec.command.[0]", "program \"no-such-program-here\" not found");
+        td_conf_assert_error("  exec = { command = [ \"./data.txt\" ]; };\n", 5, "services.[0].exec.command.[0]",
+                             "Permission denied");
+        td_conf_assert_error("  exec = { command = [ \"./nothing\" ]; };\n", 5, "services.[0].exec.command.[0]",
+                             "No such file or directory");
+        td_conf_assert_error("  exec = { command = [ \"./sub\" ]; };\n", 5, "services.[0].exec.command.[0]",
+                             "Is a directory");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ];\n  environment = [ \"A=1\", \"JUSTNAME\" ]; };\n", 6,
+                             "services.[0].exec.environment.[1]", "\"JUSTNAME\" is not an assignment NAME=value");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; environment = [ \"=x\" ]; };\n", 5,
+                             "services.[0].exec.environment.[0]", "not an assignment");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; mode = \"inetd\"; };\n", 5, "services.[0].exec.mode",
+                             "must be one of \"pool\", \"connection\"");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; ready = \"yes\"; };\n", 5, "services.[0].exec.ready",
+                             "must be one of \"notify\", \"listening\", \"immediate\"");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; stdout = \"file\"; };\n", 5, "services.[0].exec.stdout",
+                             "must be one of \"inherit\", \"journal\", \"null\"");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; stderr = 1; };\n", 5, "services.[0].exec.stderr",
+                             "must be one of");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; stop_signal = \"KILL\"; };\n", 5,
+                             "services.[0].exec.stop_signal", "not a signal that can be caught");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; stop_signal = \"SIGFOO\"; };\n", 5,
+                             "services.[0].exec.stop_signal", "not a signal");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; working_directory = \"nowhere\"; };\n", 5,
+                             "services.[0].exec.working_directory", "No such file or directory");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; working_directory = \"data.txt\"; };\n", 5,
+                             "services.[0].exec.working_directory", "is not a directory");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; mode = \"connection\"; stdout = \"null\"; };\n", 5,
+                             "services.[0].exec.stdout", "only valid with mode = \"pool\"");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; mode = \"connection\"; ready = \"notify\"; };\n", 5,
+                             "services.[0].exec.ready", "only valid with mode = \"pool\"");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; mode = \"connection\"; watchdog_timeout = 1; };\n", 5,
+                             "services.[0].exec.watchdog_timeout", "only valid with mode = \"pool\"");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; ready_timeout = 0; };\n", 5,
+                             "services.[0].exec.ready_timeout", "");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; colour = 1; };\n", 5, "services.[0].exec.colour",
+                             "unknown");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; };\n  idle_timeout = 5;\n", 6,
+                             "services.[0].idle_timeout", "the program times its own connections");
+        td_conf_assert_error("  exec = { command = [ \"cat\" ]; };\n  park = { enabled = true; };\n", 6,
+                             "services.[0].park.enabled", "cannot park");
 }
 END_TEST
 
@@ -238,7 +194,7 @@ int main(void) {
         Suite *s = suite_create("exec-config");
         TCase *tc = tcase_create("config");
 
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, setup, td_conf_teardown);
         tcase_add_test(tc, test_defaults_and_policy);
         tcase_add_test(tc, test_every_key);
         tcase_add_test(tc, test_connection_mode_policy);

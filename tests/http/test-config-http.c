@@ -3,7 +3,6 @@
  * file, line and setting. */
 #include <check.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,80 +11,37 @@
 #include "http_config.h"
 #include "testlib.h"
 
-static char dir[64];
-static char path[128];
-
+/* Every text of these tests is the http group of service "web", or what
+ * goes with it: line 6 is its first. The files they name are in the
+ * directory. */
 static void setup(void) {
-        const char *tmp = getenv("TMPDIR");
-        char p[256];
+        char fifo[512];
 
-        snprintf(dir, sizeof(dir), "%s/preforkd-chttp-XXXXXX", tmp ? tmp : "/tmp");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/test.conf", dir);
-        snprintf(p, sizeof(p), "%s/site", dir);
-        ck_assert_int_eq(mkdir(p, 0755), 0);
-        snprintf(p, sizeof(p), "%s/file", dir);
-        FILE *f = fopen(p, "we");
-        ck_assert_ptr_nonnull(f);
-        fclose(f);
-        snprintf(p, sizeof(p), "%s/my.types", dir);
-        f = fopen(p, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs("application/x-mine mine\n", f);
-        fclose(f);
+        td_conf_setup();
+        td_conf_frame("services = ( {\n"
+                      "  name = \"web\";\n"
+                      "  listen = [ \"127.0.0.1:0\" ];\n"
+                      "  workers = 1;\n"
+                      "  handler = \"http\";\n",
+                      "} );\n");
+        td_conf_mkdir("site");
+        td_conf_write_file("file", "", 0644);
+        td_conf_write_file("my.types", "application/x-mine mine\n", 0644);
         /* A FIFO as mime_types must be refused, not hang -t or a reload. */
-        snprintf(p, sizeof(p), "%s/fifo.types", dir);
-        ck_assert_int_eq(mkfifo(p, 0644), 0);
-        snprintf(p, sizeof(p), "%s/bad.types", dir);
-        f = fopen(p, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs("text/plain txt\nbroken\n", f);
-        fclose(f);
-}
-
-static void teardown(void) {
-        char cmd[256];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-}
-
-static int load(const char *http_group, Config **ret, char ***ret_errors) {
-        FILE *f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        fprintf(f,
-                "services = ( {\n"
-                "  name = \"web\";\n"
-                "  listen = [ \"127.0.0.1:0\" ];\n"
-                "  workers = 1;\n"
-                "  handler = \"http\";\n"
-                "%s"
-                "} );\n",
-                http_group);
-        fclose(f);
-        return config_load(path, ret, ret_errors);
-}
-
-/* Asserts an error "PATH:LINE: SETTING: ...WHAT...". */
-static void assert_error(const char *http_group, unsigned line, const char *setting, const char *what) {
-        Config *c = NULL;
-        char **errors = NULL;
-
-        ck_assert_int_eq(load(http_group, &c, &errors), -EINVAL);
-        ck_assert_ptr_null(c);
-        ck_assert_msg(td_errors_have(errors, path, line, setting, what), "no error '%s:%u: %s: ...%s'", path, line,
-                      setting, what);
-        strv_free(errors);
+        snprintf(fifo, sizeof(fifo), "%s/fifo.types", td_conf_dir());
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        td_conf_write_file("bad.types", "text/plain txt\nbroken\n", 0644);
 }
 
 START_TEST(test_defaults) {
         _cleanup_(config_freep) Config *c = NULL;
         char **errors = NULL, want[256];
 
-        ck_assert_int_eq(load("  http = { root = \"site\"; };\n", &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load("  http = { root = \"site\"; };\n", &c, &errors), 0);
         ck_assert_ptr_null(errors);
         const HttpConfig *h = c->services[0].handler_config;
         ck_assert_ptr_nonnull(h);
-        snprintf(want, sizeof(want), "%s/site", dir);
+        snprintf(want, sizeof(want), "%s/site", td_conf_dir());
         ck_assert_str_eq(h->root, want);
         ck_assert_str_eq(h->index[0], "index.html");
         ck_assert_ptr_null(h->index[1]);
@@ -114,7 +70,7 @@ START_TEST(test_defaults) {
         /* TCP_DEFER_ACCEPT is on for http unless turned off. */
         ck_assert(c->services[0].defer_accept);
         config_free(TAKE_PTR(c));
-        ck_assert_int_eq(load("  defer_accept = false;\n  http = { root = \"site\"; };\n", &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load("  defer_accept = false;\n  http = { root = \"site\"; };\n", &c, &errors), 0);
         ck_assert(!c->services[0].defer_accept);
         h = c->services[0].handler_config;
         if (access("/etc/mime.types", R_OK) == 0) {
@@ -128,31 +84,31 @@ START_TEST(test_all_keys) {
         _cleanup_(config_freep) Config *c = NULL;
         char **errors = NULL;
 
-        ck_assert_int_eq(load("  http = {\n"
-                              "    root = \"site\";\n"
-                              "    index = [ \"index.htm\", \"default.html\" ];\n"
-                              "    autoindex = true;\n"
-                              "    keepalive_timeout = 0;\n"
-                              "    keepalive_requests = 1;\n"
-                              "    header_timeout = 2.5;\n"
-                              "    send_timeout = 7;\n"
-                              "    max_header_size = 16384;\n"
-                              "    max_target_size = 2048;\n"
-                              "    access_log = false;\n"
-                              "    server_tokens = false;\n"
-                              "    dotfiles = \"hide\";\n"
-                              "    follow_symlinks = false;\n"
-                              "    etag = false;\n"
-                              "    mime_types = \"my.types\";\n"
-                              "    default_type = \"text/plain\";\n"
-                              "    charset = \"utf-8\";\n"
-                              "    cache_control = \"public, max-age=3600\";\n"
-                              "    precompressed = true;\n"
-                              "    headers = [ \"X-Frame-Options:DENY\", \"Strict-Transport-Security:  max-age=60\" ];\n"
-                              "    open_file_cache = 0;\n"
-                              "    open_file_cache_valid = 0;\n"
-                              "  };\n",
-                              &c, &errors),
+        ck_assert_int_eq(td_conf_load("  http = {\n"
+                                      "    root = \"site\";\n"
+                                      "    index = [ \"index.htm\", \"default.html\" ];\n"
+                                      "    autoindex = true;\n"
+                                      "    keepalive_timeout = 0;\n"
+                                      "    keepalive_requests = 1;\n"
+                                      "    header_timeout = 2.5;\n"
+                                      "    send_timeout = 7;\n"
+                                      "    max_header_size = 16384;\n"
+                                      "    max_target_size = 2048;\n"
+                                      "    access_log = false;\n"
+                                      "    server_tokens = false;\n"
+                                      "    dotfiles = \"hide\";\n"
+                                      "    follow_symlinks = false;\n"
+                                      "    etag = false;\n"
+                                      "    mime_types = \"my.types\";\n"
+                                      "    default_type = \"text/plain\";\n"
+                                      "    charset = \"utf-8\";\n"
+                                      "    cache_control = \"public, max-age=3600\";\n"
+                                      "    precompressed = true;\n"
+                                      "    headers = [ \"X-Frame-Options:DENY\", \"Strict-Transport-Security:  max-age=60\" ];\n"
+                                      "    open_file_cache = 0;\n"
+                                      "    open_file_cache_valid = 0;\n"
+                                      "  };\n",
+                                      &c, &errors),
                          0);
         const HttpConfig *h = c->services[0].handler_config;
         ck_assert_str_eq(h->index[0], "index.htm");
@@ -187,7 +143,7 @@ START_TEST(test_empty_index_list) {
         _cleanup_(config_freep) Config *c = NULL;
         char **errors = NULL;
 
-        ck_assert_int_eq(load("  http = { root = \"site\"; index = []; };\n", &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load("  http = { root = \"site\"; index = []; };\n", &c, &errors), 0);
         ck_assert_ptr_null(((const HttpConfig *) c->services[0].handler_config)->index[0]);
 }
 END_TEST
@@ -199,14 +155,14 @@ START_TEST(test_target_follows_header) {
         _cleanup_(config_freep) Config *c = NULL;
         char **errors = NULL;
 
-        ck_assert_int_eq(load("  http = { root = \"site\"; max_header_size = 8192; };\n", &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load("  http = { root = \"site\"; max_header_size = 8192; };\n", &c, &errors), 0);
         ck_assert_ptr_null(errors);
         const HttpConfig *h = c->services[0].handler_config;
         ck_assert_uint_eq(h->max_header_size, 8192);
         ck_assert_uint_eq(h->max_target_size, 8192 - 32);
         c = config_free(c);
 
-        ck_assert_int_eq(load("  http = { root = \"site\"; max_header_size = 65536; };\n", &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load("  http = { root = \"site\"; max_header_size = 65536; };\n", &c, &errors), 0);
         ck_assert_ptr_null(errors);
         h = c->services[0].handler_config;
         ck_assert_uint_eq(h->max_target_size, 8192);
@@ -214,62 +170,66 @@ START_TEST(test_target_follows_header) {
 END_TEST
 
 START_TEST(test_errors) {
-        assert_error("", 1, "services.[0].http", "missing required group");
-        assert_error("  http = { index = \"x\"; };\n", 6, "services.[0].http.root", "missing");
-        assert_error("  http = { root = \"nope\"; };\n", 6, "services.[0].http.root", "No such file or directory");
-        assert_error("  http = { root = \"file\"; };\n", 6, "services.[0].http.root", "not a directory");
-        assert_error("  http = { root = 5; };\n", 6, "services.[0].http.root", "must be a string");
-        assert_error("  http = {\n root = \"site\";\n roots = 1; };\n", 8, "services.[0].http.roots", "unknown setting");
-        assert_error("  http = { root = \"site\";\n index = \"a/b\"; };\n", 7, "services.[0].http.index", "plain file name");
-        assert_error("  http = { root = \"site\";\n index = [ \"ok\", \"..\" ]; };\n", 7, "services.[0].http.index.[1]",
-                     "plain file name");
-        assert_error("  http = { root = \"site\";\n index = 3; };\n", 7, "services.[0].http.index", "file name");
-        assert_error("  http = { root = \"site\";\n keepalive_timeout = -1; };\n", 7,
-                     "services.[0].http.keepalive_timeout", "between 0 and 3600");
-        assert_error("  http = { root = \"site\";\n keepalive_requests = 0; };\n", 7,
-                     "services.[0].http.keepalive_requests", "between 1 and");
-        assert_error("  http = { root = \"site\";\n header_timeout = 0; };\n", 7, "services.[0].http.header_timeout",
-                     "between");
-        assert_error("  http = { root = \"site\";\n send_timeout = \"x\"; };\n", 7, "services.[0].http.send_timeout",
-                     "number of seconds");
-        assert_error("  http = { root = \"site\";\n max_header_size = 100; };\n", 7,
-                     "services.[0].http.max_header_size", "between 1024 and 1048576");
-        assert_error("  http = { root = \"site\";\n max_header_size = 2048;\n max_target_size = 2040; };\n", 8,
-                     "services.[0].http.max_target_size", "less than max_header_size");
-        assert_error("  http = { root = \"site\";\n access_log = 1; };\n", 7, "services.[0].http.access_log",
-                     "true or false");
-        assert_error("  http = { root = \"site\";\n dotfiles = \"show\"; };\n", 7, "services.[0].http.dotfiles",
-                     "\"deny\", \"hide\", \"allow\"");
-        assert_error("  http = { root = \"site\";\n mime_types = \"none.types\"; };\n", 7,
-                     "services.[0].http.mime_types", "No such file or directory");
-        assert_error("  http = { root = \"site\";\n mime_types = \"fifo.types\"; };\n", 7,
-                     "services.[0].http.mime_types", "fifo.types: not a regular file");
-        assert_error("  http = { root = \"site\";\n mime_types = \"bad.types\"; };\n", 7,
-                     "services.[0].http.mime_types", "bad.types:2: not a mime.types line");
-        assert_error("  http = { root = \"site\";\n default_type = \"text\"; };\n", 7,
-                     "services.[0].http.default_type", "media type");
-        assert_error("  http = { root = \"site\";\n charset = \"utf 8\"; };\n", 7, "services.[0].http.charset",
-                     "must be a token");
-        assert_error("  http = { root = \"site\";\n cache_control = \"a\\nb\"; };\n", 7,
-                     "services.[0].http.cache_control", "printable ASCII");
-        assert_error("  http = { root = \"site\";\n headers = \"X: y\"; };\n", 7, "services.[0].http.headers",
-                     "list of");
-        assert_error("  http = { root = \"site\";\n headers = [ \"X y\" ]; };\n", 7, "services.[0].http.headers.[0]",
-                     "\"Name: value\"");
-        assert_error("  http = { root = \"site\";\n headers = [ \"X: ok\", \"Y:\" ]; };\n", 7,
-                     "services.[0].http.headers.[1]", "\"Name: value\"");
-        assert_error("  http = { root = \"site\";\n headers = [ \"X: a\\r\\nY: b\" ]; };\n", 7,
-                     "services.[0].http.headers.[0]", "\"Name: value\"");
-        assert_error("  http = { root = \"site\";\n headers = [ \"content-length: 5\" ]; };\n", 7,
-                     "services.[0].http.headers.[0]", "set by the handler itself");
-        assert_error("  http = { root = \"site\";\n open_file_cache = -1; };\n", 7,
-                     "services.[0].http.open_file_cache", "between 0 and 1000000");
-        assert_error("  http = { root = \"site\";\n open_file_cache = 1.5; };\n", 7,
-                     "services.[0].http.open_file_cache", "integer");
-        assert_error("  http = { root = \"site\";\n open_file_cache_valid = -0.5; };\n", 7,
-                     "services.[0].http.open_file_cache_valid", "between 0 and 3600");
-        assert_error("  http = { root = \"site\";\n open_file_cache_valid = \"1s\"; };\n", 7,
-                     "services.[0].http.open_file_cache_valid", "number of seconds");
+        td_conf_assert_error("", 1, "services.[0].http", "missing required group");
+        td_conf_assert_error("  http = { index = \"x\"; };\n", 6, "services.[0].http.root", "missing");
+        td_conf_assert_error("  http = { root = \"nope\"; };\n", 6, "services.[0].http.root",
+                             "No such file or directory");
+        td_conf_assert_error("  http = { root = \"file\"; };\n", 6, "services.[0].http.root", "not a directory");
+        td_conf_assert_error("  http = { root = 5; };\n", 6, "services.[0].http.root", "must be a string");
+        td_conf_assert_error("  http = {\n root = \"site\";\n roots = 1; };\n", 8, "services.[0].http.roots",
+                             "unknown setting");
+        td_conf_assert_error("  http = { root = \"site\";\n index = \"a/b\"; };\n", 7, "services.[0].http.index",
+                             "plain file name");
+        td_conf_assert_error("  http = { root = \"site\";\n index = [ \"ok\", \"..\" ]; };\n", 7,
+                             "services.[0].http.index.[1]", "plain file name");
+        td_conf_assert_error("  http = { root = \"site\";\n index = 3; };\n", 7, "services.[0].http.index",
+                             "file name");
+        td_conf_assert_error("  http = { root = \"site\";\n keepalive_timeout = -1; };\n", 7,
+                             "services.[0].http.keepalive_timeout", "between 0 and 3600");
+        td_conf_assert_error("  http = { root = \"site\";\n keepalive_requests = 0; };\n", 7,
+                             "services.[0].http.keepalive_requests", "between 1 and");
+        td_conf_assert_error("  http = { root = \"site\";\n header_timeout = 0; };\n", 7,
+                             "services.[0].http.header_timeout", "between");
+        td_conf_assert_error("  http = { root = \"site\";\n send_timeout = \"x\"; };\n", 7,
+                             "services.[0].http.send_timeout", "number of seconds");
+        td_conf_assert_error("  http = { root = \"site\";\n max_header_size = 100; };\n", 7,
+                             "services.[0].http.max_header_size", "between 1024 and 1048576");
+        td_conf_assert_error("  http = { root = \"site\";\n max_header_size = 2048;\n max_target_size = 2040; };\n", 8,
+                             "services.[0].http.max_target_size", "less than max_header_size");
+        td_conf_assert_error("  http = { root = \"site\";\n access_log = 1; };\n", 7, "services.[0].http.access_log",
+                             "true or false");
+        td_conf_assert_error("  http = { root = \"site\";\n dotfiles = \"show\"; };\n", 7, "services.[0].http.dotfiles",
+                             "\"deny\", \"hide\", \"allow\"");
+        td_conf_assert_error("  http = { root = \"site\";\n mime_types = \"none.types\"; };\n", 7,
+                             "services.[0].http.mime_types", "No such file or directory");
+        td_conf_assert_error("  http = { root = \"site\";\n mime_types = \"fifo.types\"; };\n", 7,
+                             "services.[0].http.mime_types", "fifo.types: not a regular file");
+        td_conf_assert_error("  http = { root = \"site\";\n mime_types = \"bad.types\"; };\n", 7,
+                             "services.[0].http.mime_types", "bad.types:2: not a mime.types line");
+        td_conf_assert_error("  http = { root = \"site\";\n default_type = \"text\"; };\n", 7,
+                             "services.[0].http.default_type", "media type");
+        td_conf_assert_error("  http = { root = \"site\";\n charset = \"utf 8\"; };\n", 7, "services.[0].http.charset",
+                             "must be a token");
+        td_conf_assert_error("  http = { root = \"site\";\n cache_control = \"a\\nb\"; };\n", 7,
+                             "services.[0].http.cache_control", "printable ASCII");
+        td_conf_assert_error("  http = { root = \"site\";\n headers = \"X: y\"; };\n", 7, "services.[0].http.headers",
+                             "list of");
+        td_conf_assert_error("  http = { root = \"site\";\n headers = [ \"X y\" ]; };\n", 7,
+                             "services.[0].http.headers.[0]", "\"Name: value\"");
+        td_conf_assert_error("  http = { root = \"site\";\n headers = [ \"X: ok\", \"Y:\" ]; };\n", 7,
+                             "services.[0].http.headers.[1]", "\"Name: value\"");
+        td_conf_assert_error("  http = { root = \"site\";\n headers = [ \"X: a\\r\\nY: b\" ]; };\n", 7,
+                             "services.[0].http.headers.[0]", "\"Name: value\"");
+        td_conf_assert_error("  http = { root = \"site\";\n headers = [ \"content-length: 5\" ]; };\n", 7,
+                             "services.[0].http.headers.[0]", "set by the handler itself");
+        td_conf_assert_error("  http = { root = \"site\";\n open_file_cache = -1; };\n", 7,
+                             "services.[0].http.open_file_cache", "between 0 and 1000000");
+        td_conf_assert_error("  http = { root = \"site\";\n open_file_cache = 1.5; };\n", 7,
+                             "services.[0].http.open_file_cache", "integer");
+        td_conf_assert_error("  http = { root = \"site\";\n open_file_cache_valid = -0.5; };\n", 7,
+                             "services.[0].http.open_file_cache_valid", "between 0 and 3600");
+        td_conf_assert_error("  http = { root = \"site\";\n open_file_cache_valid = \"1s\"; };\n", 7,
+                             "services.[0].http.open_file_cache_valid", "number of seconds");
 }
 END_TEST
 
@@ -277,7 +237,7 @@ int main(void) {
         Suite *s = suite_create("config-http");
         TCase *tc = tcase_create("config-http");
 
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, setup, td_conf_teardown);
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_all_keys);
         tcase_add_test(tc, test_empty_index_list);
