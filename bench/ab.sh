@@ -4,7 +4,8 @@
 # bench/ab.sh: two preforkd daemons, A and B, that differ in their binary
 # or in one service setting, measured in alternation on 127.0.0.1: the
 # rate, the server's CPU time per request or connection (schedstat of the
-# master and all its children) and its context switches per request. The
+# master and all its children), its context switches per request and
+# (http) wrk's latency p99. The
 # order is swapped every round, so that a burst of noise on a shared
 # machine hits a pair, not one side. This is how the defaults of
 # park.delay and defer_accept were chosen (bench/README.md, "Defaults
@@ -19,8 +20,9 @@
 # (extra settings of the service, e.g. "defer_accept = true;"), W (http 2,
 # echo 4), C (http 2, echo 8), T (wrk threads: 1), HDR (an extra request
 # header, e.g. "Connection: close"), ROUNDS (6), D (2 s per run), BUILD.
-# Prints one line per run and a line "MEAN name rate cpu_us switches" per
-# daemon; exits 1 only when something failed to run.
+# Prints one line per run and a line "MEAN name rate cpu_us switches p99_ms"
+# per daemon (p99: the median over the rounds); exits 1 only when
+# something failed to run.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -72,15 +74,18 @@ echo "== bench/ab.sh $MODE, W=$W C=$C, $ROUNDS rounds of ${D}s, $(date -u +%Y-%m
 echo "A: $BIN_A ${CONF_A:-}"
 echo "B: $BIN_B ${CONF_B:-}"
 
-# run NAME: one measurement; prints "NAME rate cpu_us switches".
+# run NAME: one measurement; prints "NAME rate cpu_us switches p99_ms".
 run() {
-        local b=$1 c0 c1 s0 s1 n rate out
+        local b=$1 c0 c1 s0 s1 n rate out p99=nan
         c0=$(sched_sum "${PID[$b]}" 1)
         s0=$(sched_sum "${PID[$b]}" 3)
         if [ "$MODE" = http ]; then
-                out=$(timeout $((D + 30)) wrk -t"$T" -c"$C" -d"${D}s" ${HDR:+-H "$HDR"} "http://127.0.0.1:${PORT[$b]}/1k.bin")
+                out=$(timeout $((D + 30)) wrk -t"$T" -c"$C" -d"${D}s" --latency ${HDR:+-H "$HDR"} \
+                        "http://127.0.0.1:${PORT[$b]}/1k.bin")
                 n=$(awk '/requests in/ {print $1}' <<<"$out")
                 rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+                p99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                        print (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }' <<<"$out")
         else
                 out=$(timeout $((D + 30)) "$ECHOLOAD" -q -c "$C" -t 2 -S 16 -s 64 -d "$D" -w 0 "127.0.0.1:${PORT[$b]}" | tail -1)
                 n=$(field "$out" ok)
@@ -89,8 +94,8 @@ run() {
         c1=$(sched_sum "${PID[$b]}" 1)
         s1=$(sched_sum "${PID[$b]}" 3)
         [ "${n:-0}" -gt 0 ] || bench_die "no request went through $b: $out"
-        awk -v b="$b" -v r="$rate" -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v n="$n" \
-                'BEGIN { printf "%s %.0f %.2f %.3f\n", b, r, c / n / 1000, s / n }'
+        awk -v b="$b" -v r="$rate" -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v n="$n" -v p="${p99:-nan}" \
+                'BEGIN { printf "%s %.0f %.2f %.3f %s\n", b, r, c / n / 1000, s / n, p }'
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -101,6 +106,12 @@ for r in $(seq "$ROUNDS"); do
                 echo "$line" >>"$TMP/results"
         done
 done
-echo "name rate cpu_us_per_request switches_per_request (means over the rounds)"
-awk '{ r[$1] += $2; c[$1] += $3; s[$1] += $4; n[$1]++ }
-     END { for (b in r) printf "MEAN %s %.0f %.2f %.3f\n", b, r[b] / n[b], c[b] / n[b], s[b] / n[b] }' "$TMP/results" | sort
+echo "name rate cpu_us_per_request switches_per_request (means over the rounds) p99_ms (median)"
+for b in A B; do
+        p99=-
+        # shellcheck disable=SC2046 # one number per line
+        [ "$MODE" != http ] ||
+                p99=$(MEDIAN_FMT=%.2f median $(awk -v b=$b '$1 == b && $5 != "nan" {print $5}' "$TMP/results"))
+        awk -v b=$b -v p="$p99" '$1 == b { r += $2; c += $3; s += $4; n++ }
+             END { printf "MEAN %s %.0f %.2f %.3f %s\n", b, r / n, c / n, s / n, p }' "$TMP/results"
+done
