@@ -139,10 +139,19 @@ static void held_become(FrontStage *f, Held *h, ParkKind kind, uint64_t deadline
 
 /* Forgets h: out of epoll, the heap and the counts, its fd closed (the
  * front stage never has unread data it cares about, so close() sends a
- * FIN). */
+ * FIN).
+ *
+ * Out of epoll explicitly, before the close: close() removes an fd from
+ * an epoll set only once no descriptor of its file is left anywhere, and
+ * the worker that parked the connection may not have closed its own copy
+ * yet. A registration that outlived h would go on reporting the socket
+ * (level-triggered, at its end of file for ever) with h as its data, after
+ * h is freed. (For h in the ready queue the removal was done already and
+ * this one fails harmlessly.) */
 static void held_close(FrontStage *f, Held *h) {
         heap_remove(f, h);
         held_count(f, h, -1);
+        (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, h->fd, NULL);
         safe_close(h->fd);
         safe_close(h->file_fd);
         free(h->buf);

@@ -475,6 +475,11 @@ int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, siz
         if (atomic_load(&sp->service_score->stopping))
                 return -ESHUTDOWN;
         r = park_send(sp->park_fd, fd, file_fd, st, bytes, n, true);
+        /* Test builds only (version.h): the worker keeps its copy of a
+         * parked connection open a while, as one that is slow to get to
+         * its close() would, while the front stage already has it. */
+        if (r >= 0 && test_fault("park-close-late"))
+                (void) usleep(300 * 1000);
         if (r == -EAGAIN)
                 atomic_fetch_add_explicit(&sp->service_score->park_refused, 1, memory_order_relaxed);
         else if (r < 0)

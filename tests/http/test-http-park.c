@@ -445,6 +445,55 @@ START_TEST(test_silent_connect_deferred) {
 }
 END_TEST
 
+/* A parked connection whose client goes away while the worker that parked
+ * it still holds its own copy of the socket (a test build's fault keeps
+ * it 300 ms): the front stage closes it and lives on. Its epoll set must
+ * forget the socket when the front stage lets it go, not when the last
+ * copy anywhere is closed, or the socket's end of file goes on being
+ * reported for a connection the front stage has freed. */
+START_TEST(test_parked_closed_while_worker_holds) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
+        const char *const env[] = { "PREFORKD_TEST_FAULT=park-close-late", NULL };
+        TdStartOptions opts = { .env = env, .binary = binary };
+        pid_t *front = NULL, *after = NULL;
+        Client c, e;
+        uint16_t port;
+
+        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
+        TD_OK(NULL, td_new(&d));
+        site_create(d);
+        TD_OK(d, td_write_config(d, "log_level = \"info\";\n"
+                                    "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1;\n"
+                                    "  handler = \"http\";\n"
+                                    "  http = { root = \"site\"; access_log = false; keepalive_timeout = 600; }; } );\n"));
+        TD_OK(d, td_start(d, &opts));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "web", 0, &port));
+        TD_ASSERT_MSG(d, td_front_stages(d, &front) == 1, "no front stage");
+
+        for (unsigned i = 0; i < 3; i++) {
+                client_open(&c, port);
+                get_ok(d, &c, "/a.txt", "hello world\n");
+                wait_parked(d, 1);
+                /* Gone while the worker still sleeps on its copy. */
+                client_close(&c);
+                td_sleep(TD_MSEC(400));
+        }
+        client_open(&e, port);
+        get_ok(d, &e, "/a.txt", "hello world\n");
+        client_close(&e);
+        TD_ASSERT_MSG(d, td_front_stages(d, &after) == 1 && after[0] == front[0],
+                      "the front stage did not survive its closed connections");
+        TD_ASSERT_MSG(d, !td_log_contains(d, "front stage") || !td_log_contains(d, "killed by signal"),
+                      "the front stage died");
+        free(front);
+        free(after);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
 /* STATUS= tells how many connections are parked. */
 START_TEST(test_status_shows_parked) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
@@ -588,6 +637,7 @@ int main(void) {
         TD_ADD_TEST(s, test_max_parked);
         TD_ADD_TEST(s, test_parked_broken_head);
         TD_ADD_TEST(s, test_silent_connect_deferred);
+        TD_ADD_TEST(s, test_parked_closed_while_worker_holds);
         TD_ADD_TEST(s, test_hot_keepalive_does_not_starve);
         return td_run_suite(s);
 }
