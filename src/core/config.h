@@ -60,6 +60,7 @@ struct ServiceConfig {
         bool park;               /* idle and slow connections go to the front stage */
         uint64_t max_parked;     /* how many the front stage holds at most */
         uint64_t park_delay_usec; /* a connection quiet this long in its worker is parked */
+        uint64_t park_slice_usec; /* a hot keep-alive keeps its worker this long while others wait */
         void *handler_config;    /* the handler's own group, parsed by it */
         ProxyConfig proxy;       /* behind a load balancer: PROXY header, agent check */
         WorkerPolicy policy;     /* from the handler (worker_policy()), else the defaults */

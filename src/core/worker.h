@@ -70,18 +70,9 @@ bool worker_park_full(void);
 /* Whether other clients wait for a worker of this service now: a
  * connection the front stage handed back is queued, or one is in a
  * listener's accept queue. Costs a poll() of the listeners: ask only once
- * a connection has had its time slice (WORKER_SLICE_USEC). */
+ * a connection has had its time slice (park.slice). */
 bool worker_others_waiting(void);
 
-/* How long a worker keeps a connection whose requests keep coming (a hot
- * keep-alive) before it lets it go to the front stage between two
- * requests, when others wait (worker_others_waiting()). Long against the
- * cost of one hand-off (tens of requests), so that hot connections mostly
- * stay on their worker; short enough that a waiting client is not kept
- * waiting by them. Measured against 5 ms (bench/README.md): wrk's p99
- * went from 17, 167 and 987 ms to 3.4, 34 and 141 ms at 8, 64 and 256
- * keep-alive clients of two workers, the rate from 0.97x to 1.16x. */
-#define WORKER_SLICE_USEC (1 * USEC_PER_MSEC)
 
 /* Hands the connection fd, with st and the n bytes read of its next
  * request (and for PARK_SENDING the file to finish sending, file_fd), to

@@ -554,11 +554,11 @@ static void read_first_learn(HttpWorker *w, bool found) {
 }
 
 /* Whether a hot connection should let its worker go now, between two
- * requests: it has held the worker for WORKER_SLICE_USEC and another
+ * requests: it has held the worker for park.slice and another
  * client waits. Nobody waiting: asked again a slice later, not at every
  * request. */
 static bool slice_over(HttpConn *c, uint64_t now) {
-        if (now - c->held_since_usec < WORKER_SLICE_USEC)
+        if (now - c->held_since_usec < c->w->svc->park_slice_usec)
                 return false;
         if (worker_others_waiting())
                 return true;

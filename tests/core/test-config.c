@@ -249,19 +249,22 @@ START_TEST(test_park_keys) {
         td_conf_assert_error(SVC(" park = { max_parked = 0; };"), 1, "services.[0].park.max_parked",
                              "between 1 and 1000000");
         td_conf_assert_error(SVC(" park = { delay = 11; };"), 1, "services.[0].park.delay", "between 0 and 10 seconds");
+        td_conf_assert_error(SVC(" park = { slice = 0; };"), 1, "services.[0].park.slice", "between");
         td_conf_assert_error(SVC(" park = { enabled = 1; };"), 1, "services.[0].park.enabled", "true or false");
         td_conf_assert_error(SVC(" park = 3;"), 1, "services.[0].park", "must be a group");
 
-        ck_assert_int_eq(td_conf_load(SVC(" park = { enabled = false; max_parked = 7; delay = 0.5; };"), &c, &errors), 0);
+        ck_assert_int_eq(td_conf_load(SVC(" park = { enabled = false; max_parked = 7; delay = 0.5; slice = 0.005; };"), &c, &errors), 0);
         ck_assert(!c->services[0].park);
         ck_assert_uint_eq(c->services[0].max_parked, 7);
         ck_assert_uint_eq(c->services[0].park_delay_usec, 500000);
+        ck_assert_uint_eq(c->services[0].park_slice_usec, 5000);
         c = config_free(c);
         /* On by default for echo, with the documented defaults. */
         ck_assert_int_eq(td_conf_load(SVC(""), &c, &errors), 0);
         ck_assert(c->services[0].park);
         ck_assert_uint_eq(c->services[0].max_parked, 10000);
         ck_assert_uint_eq(c->services[0].park_delay_usec, 5000);
+        ck_assert_uint_eq(c->services[0].park_slice_usec, 1000);
         /* Echo's defer_accept is off unless asked for. */
         ck_assert(!c->services[0].defer_accept);
         config_free(c);
