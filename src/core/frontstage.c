@@ -137,25 +137,28 @@ static void held_become(FrontStage *f, Held *h, ParkKind kind, uint64_t deadline
                 (void) epoll_ctl(f->epfd, EPOLL_CTL_MOD, h->fd, &ev);
 }
 
-/* Forgets h: out of epoll, the heap and the counts, its fd closed (the
- * front stage never has unread data it cares about, so close() sends a
- * FIN).
- *
- * Out of epoll explicitly, before the close: close() removes an fd from
- * an epoll set only once no descriptor of its file is left anywhere, and
- * the worker that parked the connection may not have closed its own copy
- * yet. A registration that outlived h would go on reporting the socket
- * (level-triggered, at its end of file for ever) with h as its data, after
- * h is freed. (For h in the ready queue the removal was done already and
- * this one fails harmlessly.) */
-static void held_close(FrontStage *f, Held *h) {
+/* Forgets h, which is out of the epoll set already: out of the heap and
+ * the counts, its fd closed (the front stage never has unread data it
+ * cares about, so close() sends a FIN). held_hand_back() takes h out of
+ * the set itself, before it sends the connection to a worker. */
+static void held_forget(FrontStage *f, Held *h) {
         heap_remove(f, h);
         held_count(f, h, -1);
-        (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, h->fd, NULL);
         safe_close(h->fd);
         safe_close(h->file_fd);
         free(h->buf);
         free(h);
+}
+
+/* Forgets h, out of epoll first, explicitly: close() removes an fd from
+ * an epoll set only once no descriptor of its file is left anywhere, and
+ * the worker that parked the connection may not have closed its own copy
+ * yet. A registration that outlived h would go on reporting the socket
+ * (level-triggered, at its end of file for ever) with h as its data, after
+ * h is freed. */
+static void held_close(FrontStage *f, Held *h) {
+        (void) epoll_ctl(f->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+        held_forget(f, h);
 }
 
 /* Hands h to whichever worker reads the channel first. When the channel
@@ -170,13 +173,13 @@ static void held_hand_back(FrontStage *f, Held *h) {
         if (!f->ready_head) {
                 r = park_hand_back(f->channel, &f->score->handback_queued, h->fd, &h->st, h->buf, h->st.n_bytes);
                 if (r >= 0) {
-                        held_close(f, h);
+                        held_forget(f, h);
                         return;
                 }
                 if (r != -EAGAIN) {
                         log_debug_errno(r, "%s front stage: cannot hand a connection back: %s", f->sp->svc->name,
                                         STRERROR(r));
-                        held_close(f, h);
+                        held_forget(f, h);
                         return;
                 }
         }
@@ -198,7 +201,7 @@ static void frontstage_flush_ready(FrontStage *f) {
                 f->ready_head = h->next_ready;
                 if (!f->ready_head)
                         f->ready_tail = NULL;
-                held_close(f, h);
+                held_forget(f, h);
         }
 }
 
