@@ -9,6 +9,7 @@
 #include "config.h"
 #include "http_cache.h"
 #include "http_config.h"
+#include "hunch.h"
 #include "http_parse.h"
 
 /* File bodies up to this size are read into the out buffer behind the
@@ -45,12 +46,8 @@ typedef struct HttpWorker {
         size_t server_field_len;
         size_t index_max;            /* longest index name */
         /* Whether the next request of a keep-alive connection is read
-         * before waiting for it: a score that goes up when such a read
-         * found the request there and down when it found nothing (see
-         * wait_next_request()), and a count for the occasional read that
-         * tests a low score again. */
-        int read_first;
-        unsigned read_first_probe;
+         * before waiting for it (see wait_next_request()). */
+        Hunch read_first;
 } HttpWorker;
 
 /* One accepted connection. */

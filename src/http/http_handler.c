@@ -529,30 +529,6 @@ static int handle_request(HttpConn *c, const HttpRequest *req) {
         return 1;
 }
 
-/* The bounds of HttpWorker.read_first, and how often a low score is
- * tested again with a read anyway. */
-#define READ_FIRST_MAX 8
-#define READ_FIRST_PROBE 16
-
-/* Whether to read the next request before waiting for it. A read that
- * finds it saves the wait; one that finds nothing costs a system call
- * more than waiting first (the wait returns at once when the request is
- * there). Which one happens depends on the client and on the machine's
- * load, not on the connection, so the worker keeps one score: it reads
- * first while such reads have mostly found the request, else waits
- * first, and reads first once every READ_FIRST_PROBE requests all the
- * same, so that a change is seen. */
-static bool read_first_wanted(HttpWorker *w) {
-        return w->read_first >= 0 || ++w->read_first_probe % READ_FIRST_PROBE == 0;
-}
-
-static void read_first_learn(HttpWorker *w, bool found) {
-        if (found)
-                w->read_first = MIN(w->read_first + 1, READ_FIRST_MAX);
-        else
-                w->read_first = MAX(w->read_first - 1, -READ_FIRST_MAX);
-}
-
 /* Whether a hot connection should let its worker go now, between two
  * requests: it has held the worker for park.slice and another
  * client waits. Nobody waiting: asked again a slice later, not at every
@@ -590,16 +566,21 @@ static int wait_next_request(HttpConn *c) {
         score_set_state(worker_score(), WORKER_KEEPALIVE);
         if (worker_park_possible() && slice_over(c, now) && http_park(c, PARK_IDLE, end) >= 0)
                 return HTTP_PARKED;
-        if (read_first_wanted(w)) {
+        /* Reading the next request before waiting for it saves the wait
+         * when a client sends it at once (a pipelining or fast client);
+         * others send it after the answer arrives, and then the read is
+         * one system call in vain. Which one happens depends on the client
+         * and the machine's load, so the worker learns it. */
+        if (hunch_try_first(&w->read_first)) {
                 ssize_t n = recv(c->fd, w->in, w->in_size, MSG_DONTWAIT);
                 if (n > 0) {
-                        read_first_learn(w, true);
+                        hunch_learn(&w->read_first, true);
                         c->in_len = (size_t) n;
                         return 1;
                 }
                 if (n == 0 || !IN_SET(errno, EAGAIN, EWOULDBLOCK, EINTR))
                         return 0;
-                read_first_learn(w, false);
+                hunch_learn(&w->read_first, false);
         }
         if (worker_park_possible()) {
                 /* A retiring worker parks at once. */
