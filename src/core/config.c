@@ -279,12 +279,14 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
         /* The handler's default (its table entry), else 2 ms. */
         double delay = can && s->handler->park_delay_default > 0 ? s->handler->park_delay_default : 0.002;
         s->park_delay_usec = (uint64_t) (delay * USEC_PER_SEC + 0.5);
-        /* 1 ms rather than 5, measured (bench/README.md): wrk's p99 at 8,
-         * 64 and 256 keep-alive clients of two workers went from 17, 167
-         * and 987 ms to 3.4, 34 and 141 ms, the rate from 0.97x to 1.16x:
-         * long against one hand-off (tens of requests), short enough that
-         * the clients waiting meanwhile are not kept waiting long. */
-        s->park_slice_usec = USEC_PER_MSEC;
+        /* 0.5 ms, measured (bench/README.md, "Defaults chosen by A/B
+         * runs"): against 1 ms, wrk's p99 at 8, 64 and 1024 keep-alive
+         * clients of two workers halves, at 1.09-1.17x the rate and the
+         * same CPU per request or less; 5 ms had made it 17, 167 and
+         * 987 ms. Still long against one hand-off (a few tens of
+         * requests); 0.25 ms halves p99 again but costs 6-13% more CPU
+         * per request. */
+        s->park_slice_usec = 500;
         if (!g)
                 return 0;
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -304,7 +306,7 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
         s->max_parked = (uint64_t) max;
         if (config_get_duration(p, g, "delay", 0, 10, delay, &s->park_delay_usec) < 0)
                 r = -EINVAL;
-        if (config_get_duration(p, g, "slice", 0.0001, 10, 0.001, &s->park_slice_usec) < 0)
+        if (config_get_duration(p, g, "slice", 0.0001, 10, 0.0005, &s->park_slice_usec) < 0)
                 r = -EINVAL;
         return r;
 }

@@ -264,7 +264,7 @@ START_TEST(test_park_keys) {
         ck_assert(c->services[0].park);
         ck_assert_uint_eq(c->services[0].max_parked, 10000);
         ck_assert_uint_eq(c->services[0].park_delay_usec, 5000);
-        ck_assert_uint_eq(c->services[0].park_slice_usec, 1000);
+        ck_assert_uint_eq(c->services[0].park_slice_usec, 500);
         /* Echo's defer_accept is off unless asked for. */
         ck_assert(!c->services[0].defer_accept);
         config_free(c);
