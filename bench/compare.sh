@@ -64,44 +64,17 @@ fi
 case $PEER in lighttpd | none) ;; *) bench_die "PEER must be lighttpd or none" ;; esac
 
 # Tools: installed from Debian's packages when missing and we may.
-need=()
-for t in wrk curl; do command -v "$t" >/dev/null || need+=("$t"); done
-[ "$PEER" = none ] || command -v lighttpd >/dev/null || [ -x /usr/sbin/lighttpd ] || need+=(lighttpd)
-if [ ${#need[@]} -gt 0 ]; then
-        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-                bench_die "missing: ${need[*]} (apt-get install ${need[*]})"
-        fi
-        bench_log "installing ${need[*]} (apt-get)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 || bench_die "apt-get install ${need[*]} failed"
-fi
+bench_need wrk curl
+[ "$PEER" = none ] || bench_need lighttpd
 LIGHTTPD=$(command -v lighttpd || echo /usr/sbin/lighttpd)
 
 START=$(date +%s)
 TMP=$(mktemp -d /tmp/preforkd-compare.XXXXXX)
 chmod 755 "$TMP"
-# stop_lighttpd: TERM to the pid in lighttpd's pid file, if it is a lighttpd
-# (so that one started but not yet registered in BENCH_PIDS is stopped too).
-stop_lighttpd() {
-        local p
-        p=$(cat "$TMP/lighttpd.pid" 2>/dev/null) || return 0
-        if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = lighttpd ]; then kill -TERM "$p" 2>/dev/null || true; fi
-}
-trap 'stop_lighttpd; bench_cleanup; rm -rf "$TMP"' EXIT
+trap 'stop_pidfile "$TMP/lighttpd.pid" lighttpd; bench_cleanup; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
 bench_build_targets bench/echoload bench/respawn
-
-# binary_info BIN: where it was built from, when meson says so.
-binary_info() {
-        local info src rev
-        info=$(dirname "$1")/../meson-info/meson-info.json
-        src=$(sed -n 's/.*"source": *"\([^"]*\)".*/\1/p' "$info" 2>/dev/null | head -1)
-        if [ -n "$src" ] && rev=$(git -C "$src" describe --always --dirty 2>/dev/null); then
-                echo "$1 (built from $src, now at $rev)"
-        else
-                echo "$1"
-        fi
-}
 
 declare -A BIN=([old]=$OLD [new]=$NEW)
 NAMES=(old new)
@@ -139,43 +112,16 @@ for b in "${NAMES[@]}"; do
         PORT[$b]=${DAEMON_PORTS%% *}
 done
 
-# lighttpd cannot listen on port 0 (it reads 0 as 80) and does not log its
-# port: it gets a free port below the ephemeral range, and another one if
-# it fails to bind (at most 5 tries). It runs in a session of its own:
-# with server.max-worker its master stops by signalling its whole process
-# group, which must not include this script (apache does the same, see
-# http/run.sh). setsid --wait stays until lighttpd exits (so that a failed
-# bind shows); lighttpd itself is stopped by the pid from its pid file.
-start_lighttpd() {
-        local try port waiter i pid
-        for try in 1 2 3 4 5; do
-                port=$(free_port)
-                rm -f "$TMP/lighttpd.pid"
-                http_lighttpd_conf "$TMP/lighttpd.conf" "$TMP/root" "$port" "$HW" "$KEEPALIVE_REQUESTS" "$TMP/lighttpd.err"
-                echo "server.pid-file = \"$TMP/lighttpd.pid\"" >>"$TMP/lighttpd.conf"
-                setsid --wait "$LIGHTTPD" -D -f "$TMP/lighttpd.conf" 2>>"$TMP/lighttpd.log" &
-                waiter=$!
-                for i in $(seq 100); do
-                        kill -0 "$waiter" 2>/dev/null || break
-                        if [ -s "$TMP/lighttpd.pid" ] &&
-                                [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/1k.bin")" = 200 ]; then
-                                pid=$(cat "$TMP/lighttpd.pid")
-                                [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lighttpd ] ||
-                                        bench_die "pid file of lighttpd names pid $pid, not lighttpd"
-                                BENCH_PIDS+=("$pid" "$waiter")
-                                PORT[peer]=$port
-                                return 0
-                        fi
-                        sleep 0.1
-                done
-                stop_lighttpd
-                wait "$waiter" 2>/dev/null || true
-                bench_log "lighttpd on port $port did not come up (try $try): $(tail -2 "$TMP/lighttpd.err" "$TMP/lighttpd.log" 2>/dev/null)"
-                [ "$i" -lt 100 ] || bench_die "lighttpd did not answer within 10 s"
-        done
-        bench_die "lighttpd did not start"
+# The peer: lib.sh's lighttpd, with as many workers as preforkd's http
+# daemons (HW).
+# shellcheck disable=SC2034 # filled by start_lighttpd (lib.sh)
+declare -A MASTER
+start_peer() {
+        local W=$HW
+        start_lighttpd
+        PORT[peer]=${PORT[lighttpd]}
 }
-[ "$PEER" = none ] || start_lighttpd
+[ "$PEER" = none ] || start_peer
 
 # Warm-up: page cache, workers, echo buffers.
 for s in "${SERVERS[@]}"; do

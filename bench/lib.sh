@@ -9,6 +9,23 @@ BENCH_PIDS=()
 bench_log() { printf '%s\n' "$*" >&2; }
 bench_die() { bench_log "error: $*"; exit 1; }
 
+# bench_need TOOL...: every TOOL found in PATH or /usr/sbin, else installed
+# from Debian's package of the same name when we run as root with apt-get,
+# else a clear error naming what is missing.
+bench_need() {
+        local t need=()
+        for t in "$@"; do
+                command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || need+=("$t")
+        done
+        [ ${#need[@]} -gt 0 ] || return 0
+        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+                bench_die "missing: ${need[*]} (apt-get install ${need[*]})"
+        fi
+        bench_log "installing ${need[*]} (apt-get)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 ||
+                bench_die "apt-get install ${need[*]} failed"
+}
+
 # Configures (once) and builds the daemon and the bench programs in a
 # release build directory of our own, never the developer's build/.
 bench_build() {

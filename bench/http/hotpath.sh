@@ -58,19 +58,12 @@ has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 [ -x "$NEW" ] || bench_die "usage: NEW=path/to/preforkd [OLD=path/to/older/preforkd] $0 (see the header)"
 [ -z "$OLD" ] || [ -x "$OLD" ] || bench_die "OLD=$OLD is not an executable"
 
-need=()
-for t in wrk curl nginx lighttpd; do
-        command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || need+=("$t")
-done
-if [ ${#need[@]} -gt 0 ]; then
-        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-                bench_die "missing: ${need[*]} (apt-get install ${need[*]})"
-        fi
-        bench_log "installing ${need[*]} (apt-get)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 || bench_die "apt-get install failed"
-fi
+bench_need wrk curl nginx lighttpd
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 LIGHTTPD=$(command -v lighttpd || echo /usr/sbin/lighttpd)
+
+# row_conns CW: a row's client count, from its spec ("W" or "4W").
+row_conns() { if [ "$1" = W ]; then echo "$W"; else echo $((${1%W} * W)); fi; }
 
 START=$(date +%s)
 TMP=$(mktemp -d /tmp/preforkd-hotpath-bench.XXXXXX)
@@ -174,8 +167,7 @@ if has rows; then
                 i=0
                 for row in "${ROWS[@]}"; do
                         IFS='|' read -r key name file close cw unit <<<"$row"
-                        c=$W
-                        [ "$cw" = W ] || c=$((${cw%W} * W))
+                        c=$(row_conns "$cw")
                         for t in $WRK_THREADS; do
                                 th=$((t < c ? t : c))
                                 k="$key.t$t"
@@ -205,8 +197,7 @@ if has rows; then
         table "$sep"
         for row in "${ROWS[@]}"; do
                 IFS='|' read -r key name file close cw unit <<<"$row"
-                c=$W
-                [ "$cw" = W ] || c=$((${cw%W} * W))
+                c=$(row_conns "$cw")
                 for t in $WRK_THREADS; do
                         th=$((t < c ? t : c))
                         k="$key.t$t"

@@ -85,17 +85,7 @@ if has close || has reload; then
         [ -x "$MAIN" ] || bench_die "sections close and reload need MAIN=path/to/the build before the front stage"
 fi
 
-need=()
-for t in wrk curl nginx lighttpd slowhttptest; do
-        command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || need+=("$t")
-done
-if [ ${#need[@]} -gt 0 ]; then
-        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-                bench_die "missing: ${need[*]} (apt-get install ${need[*]})"
-        fi
-        bench_log "installing ${need[*]} (apt-get)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 || bench_die "apt-get install failed"
-fi
+bench_need wrk curl nginx lighttpd slowhttptest
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 LIGHTTPD=$(command -v lighttpd || echo /usr/sbin/lighttpd)
 # 1024 wrk connections, 10,000 held ones, 1000 slowloris ones.
