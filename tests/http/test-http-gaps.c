@@ -8,6 +8,7 @@
  * short and the tests wait (boundedly) for their effect. */
 #include <check.h>
 #include <fcntl.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +34,44 @@ START_TEST(test_range_end_at_file_size) {
         ck_assert_str_eq(response_field(&r, "Content-Length"), "6");
         ck_assert_str_eq(r.body, "world\n");
         response_done(&r);
+        assert_clean_log(d);
+}
+END_TEST
+
+/* The segments a TCP connection has taken in so far (tcp_info's
+ * tcpi_segs_in, Linux 4.2). */
+static uint32_t segments_in(int fd) {
+        struct tcp_info ti = { 0 };
+        socklen_t len = sizeof ti;
+
+        ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+        return ti.tcpi_segs_in;
+}
+
+/* mutation http-close-corks-fin: the last response on a connection that
+ * closes next goes out with the FIN, in one segment. After its request the
+ * client takes in at most the acknowledgement of that request and that one
+ * segment; an uncorked send makes the FIN a segment of its own. */
+START_TEST(test_close_response_carries_fin) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        uint32_t before;
+        uint16_t port;
+        Response r;
+        Client c;
+
+        start_web(&d, 1, NULL, NULL, &port);
+        for (int i = 0; i < 3; i++) {
+                client_open(&c, port);
+                before = segments_in(c.fd);
+                client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+                ck_assert_uint_eq(r.status, 200);
+                ck_assert_str_eq(r.body, "hello world\n");
+                response_done(&r);
+                ck_assert(client_sees_eof(&c));
+                ck_assert_uint_le(segments_in(c.fd) - before, 2);
+                client_close(&c);
+        }
         assert_clean_log(d);
 }
 END_TEST
@@ -222,6 +261,7 @@ int main(void) {
         Suite *s = suite_create("http-gaps");
 
         TD_ADD_TEST(s, test_range_end_at_file_size);
+        TD_ADD_TEST(s, test_close_response_carries_fin);
         TD_ADD_TEST(s, test_head_trickle_is_cut_off);
         TD_ADD_TEST(s, test_head_trickle_is_cut_off_unparked);
         TD_ADD_TEST(s, test_body_drain_is_bounded);
