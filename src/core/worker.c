@@ -560,6 +560,11 @@ static void worker_serve(const WorkerSpawn *sp, Conn *c) {
         worker_score_begin(sp->score, c);
         if (worker_proxy_take(sp, c, &client) > 0)
                 (void) sp->svc->handler->serve(sp->svc, c);
+        /* Test builds only (version.h): a worker slow to get from its
+         * handler to the close, so that a client's bytes can arrive in
+         * between (test-http-gaps). */
+        if (test_fault("conn-close-late"))
+                (void) usleep(150 * 1000);
         safe_close(c->fd);
         worker_score_end(sp, sp->score);
 }

@@ -63,6 +63,7 @@ typedef struct HttpConn {
         uint64_t held_since_usec;    /* when this worker took the connection (accepted or handed back) */
         bool keep_alive;             /* decided for the current response */
         bool linger;                 /* unread input may follow: close gently */
+        bool corked;                 /* the last response waits for the FIN (http_send_all()) */
         bool nodelay;                /* TCP_NODELAY is set */
         bool is_tcp;
         bool park_send;              /* the rest of this response may go to the front stage */

@@ -678,8 +678,15 @@ static int http_serve(const ServiceConfig *svc, const Conn *conn) {
                 score_begin_work(worker_score());
         }
 
+        /* A corked last response leaves with the FIN here, before the
+         * worker's close(): bytes the client sends after its request (a
+         * pipelined one the worker did not read) would make close() reset
+         * the connection, and a reset drops what is still unsent, the
+         * whole corked response. A half-close sends it first. */
         if (c.linger)
                 linger_close(&c);
+        else if (c.corked)
+                (void) shutdown(c.fd, SHUT_WR);
         return 0;
 }
 

@@ -110,14 +110,17 @@ static int wait_writable(HttpConn *c) {
 }
 
 /* On a connection that closes after this response, the last bytes are
- * corked (MSG_MORE) too: the close() or shutdown() that follows at once
- * sends them and the FIN in one segment, where an uncorked send would
- * cost a segment of its own, one more for the client's kernel to take in
- * and acknowledge on every Connection: close request. Nothing between
- * this send and that close waits for the client. */
+ * corked (MSG_MORE) too: the shutdown() that follows at once
+ * (http_serve()) sends them and the FIN in one segment, where an
+ * uncorked send would cost a segment of its own, one more for the
+ * client's kernel to take in and acknowledge on every Connection: close
+ * request. Nothing between this send and that shutdown waits for the
+ * client. */
 int http_send_all(HttpConn *c, const char *buf, size_t len, bool more) {
-        if (!c->keep_alive)
+        if (!c->keep_alive) {
                 more = true;
+                c->corked = true;
+        }
         return worker_send_all(c->fd, buf, len, more ? MSG_MORE : 0, c->w->cfg->send_timeout_usec);
 }
 

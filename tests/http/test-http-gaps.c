@@ -76,6 +76,48 @@ START_TEST(test_close_response_carries_fin) {
 }
 END_TEST
 
+/* mutation http-close-half-closes: a corked last response leaves with a
+ * half-close before the worker closes the connection. A test build's
+ * fault holds that close 150 ms, and the client sends more bytes after its
+ * Connection: close request meanwhile, which the worker never reads: the
+ * close then resets the connection, and a reset drops whatever was still
+ * unsent. The response must have left before. (The pause only orders the
+ * client's bytes after the worker's read; were they read with the request,
+ * the worker would linger instead, and the test would pass either way.) */
+START_TEST(test_close_response_survives_late_bytes) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
+        const char *const env[] = { "PREFORKD_TEST_FAULT=conn-close-late", NULL };
+        TdStartOptions opts = { .env = env, .binary = binary };
+        uint16_t port;
+        Response r;
+        Client c;
+
+        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
+        TD_OK(NULL, td_new(&d));
+        site_create(d);
+        TD_OK(d, td_write_config(d, "log_level = \"info\";\n"
+                                    "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1;\n"
+                                    "  handler = \"http\";\n"
+                                    "  http = { root = \"site\"; access_log = false; }; } );\n"));
+        TD_OK(d, td_start(d, &opts));
+        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
+        TD_OK(d, td_find_port(d, "web", 0, &port));
+
+        client_open(&c, port);
+        client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        (void) usleep(50 * 1000);
+        client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
+        client_close(&c);
+        TD_OK(d, td_kill(d, SIGTERM));
+        TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
+}
+END_TEST
+
 /* A head that never completes is cut off with a 408 even though a byte
  * arrives every 100 ms, far less than header_timeout apart; a deadline that
  * moved with every byte would never expire. The trickle only ends when the
@@ -262,6 +304,7 @@ int main(void) {
 
         TD_ADD_TEST(s, test_range_end_at_file_size);
         TD_ADD_TEST(s, test_close_response_carries_fin);
+        TD_ADD_TEST(s, test_close_response_survives_late_bytes);
         TD_ADD_TEST(s, test_head_trickle_is_cut_off);
         TD_ADD_TEST(s, test_head_trickle_is_cut_off_unparked);
         TD_ADD_TEST(s, test_body_drain_is_bounded);
