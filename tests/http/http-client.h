@@ -205,9 +205,10 @@ static inline void site_create(TestDaemon *d) {
 }
 
 /* Starts one http service "web" with the given extra settings in its http
- * group (and service group), serving DIR/site; returns its port. */
-static inline void start_web(TestDaemon **ret, unsigned workers, const char *http_extra, const char *svc_extra,
-                             uint16_t *ret_port) {
+ * group (and service group), serving DIR/site, with td_start()'s options
+ * (NULL: none); returns its port. */
+static inline void start_web_opts(TestDaemon **ret, unsigned workers, const char *http_extra, const char *svc_extra,
+                                  const TdStartOptions *opts, uint16_t *ret_port) {
         TestDaemon *d = NULL;
         char *conf;
 
@@ -233,9 +234,38 @@ static inline void start_web(TestDaemon **ret, unsigned workers, const char *htt
                          0);
         TD_OK(d, td_write_config(d, conf));
         free(conf);
-        TD_OK(d, td_start(d, NULL));
+        TD_OK(d, td_start(d, opts));
         TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
         TD_OK(d, td_find_port(d, "web", 0, ret_port));
+}
+
+static inline void start_web(TestDaemon **ret, unsigned workers, const char *http_extra, const char *svc_extra,
+                             uint16_t *ret_port) {
+        start_web_opts(ret, workers, http_extra, svc_extra, NULL, ret_port);
+}
+
+/* One worker of start_web() run by the fault-injecting test build
+ * (tests/upgrade/meson.build) with $PREFORKD_TEST_FAULT set to FAULT. */
+static inline void start_web_with_fault(TestDaemon **ret, const char *fault, const char *http_extra,
+                                        uint16_t *ret_port) {
+        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
+        char var[128];
+        const char *const env[] = { var, NULL };
+        const TdStartOptions opts = { .env = env, .binary = binary };
+
+        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
+        (void) snprintf(var, sizeof var, "PREFORKD_TEST_FAULT=%s", fault);
+        start_web_opts(ret, 1, http_extra, NULL, &opts, ret_port);
+}
+
+/* Reads a response from C and asserts it is site/a.txt, whole. */
+static inline void read_a_txt(Client *c) {
+        Response r;
+
+        ck_assert_int_eq(client_read_response(c, false, &r), 0);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "hello world\n");
+        response_done(&r);
 }
 
 static inline void assert_clean_log(TestDaemon *d) {

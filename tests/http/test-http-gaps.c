@@ -56,7 +56,6 @@ START_TEST(test_close_response_carries_fin) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
         uint32_t before;
         uint16_t port;
-        Response r;
         Client c;
 
         start_web(&d, 1, NULL, NULL, &port);
@@ -64,10 +63,7 @@ START_TEST(test_close_response_carries_fin) {
                 client_open(&c, port);
                 before = segments_in(c.fd);
                 client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                ck_assert_int_eq(client_read_response(&c, false, &r), 0);
-                ck_assert_uint_eq(r.status, 200);
-                ck_assert_str_eq(r.body, "hello world\n");
-                response_done(&r);
+                read_a_txt(&c);
                 ck_assert(client_sees_eof(&c));
                 ck_assert_uint_le(segments_in(c.fd) - before, 2);
                 client_close(&c);
@@ -86,32 +82,15 @@ END_TEST
  * the worker would linger instead, and the test would pass either way.) */
 START_TEST(test_close_response_survives_late_bytes) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
-        const char *const env[] = { "PREFORKD_TEST_FAULT=conn-close-late", NULL };
-        TdStartOptions opts = { .env = env, .binary = binary };
         uint16_t port;
-        Response r;
         Client c;
 
-        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
-        TD_OK(NULL, td_new(&d));
-        site_create(d);
-        TD_OK(d, td_write_config(d, "log_level = \"info\";\n"
-                                    "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1;\n"
-                                    "  handler = \"http\";\n"
-                                    "  http = { root = \"site\"; access_log = false; }; } );\n"));
-        TD_OK(d, td_start(d, &opts));
-        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
-        TD_OK(d, td_find_port(d, "web", 0, &port));
-
+        start_web_with_fault(&d, "conn-close-late", NULL, &port);
         client_open(&c, port);
         client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         (void) usleep(50 * 1000);
         client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
-        ck_assert_uint_eq(r.status, 200);
-        ck_assert_str_eq(r.body, "hello world\n");
-        response_done(&r);
+        read_a_txt(&c);
         client_close(&c);
         TD_OK(d, td_kill(d, SIGTERM));
         TD_OK(d, td_wait_exit(d, TD_TIMEOUT, NULL));
@@ -286,10 +265,7 @@ START_TEST(test_hup_finishes_response_and_keeps_connection) {
         expect_finished_then_answered(&c, &r);
         response_done(&r);
         client_send(&c, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        ck_assert_int_eq(client_read_response(&c, false, &r), 0);
-        ck_assert_uint_eq(r.status, 200);
-        ck_assert_str_eq(r.body, "hello world\n");
-        response_done(&r);
+        read_a_txt(&c);
         ck_assert(client_sees_eof(&c));
         client_close(&c);
         TD_OK(d, td_kill(d, SIGTERM));

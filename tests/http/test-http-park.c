@@ -453,23 +453,11 @@ END_TEST
  * reported for a connection the front stage has freed. */
 START_TEST(test_parked_closed_while_worker_holds) {
         _cleanup_(td_freep) TestDaemon *d = NULL;
-        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
-        const char *const env[] = { "PREFORKD_TEST_FAULT=park-close-late", NULL };
-        TdStartOptions opts = { .env = env, .binary = binary };
         pid_t *front = NULL, *after = NULL;
         Client c, e;
         uint16_t port;
 
-        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
-        TD_OK(NULL, td_new(&d));
-        site_create(d);
-        TD_OK(d, td_write_config(d, "log_level = \"info\";\n"
-                                    "services = ( { name = \"web\"; listen = [ \"127.0.0.1:0\" ]; workers = 1;\n"
-                                    "  handler = \"http\";\n"
-                                    "  http = { root = \"site\"; access_log = false; keepalive_timeout = 600; }; } );\n"));
-        TD_OK(d, td_start(d, &opts));
-        TD_OK(d, td_wait_ready(d, TD_TIMEOUT));
-        TD_OK(d, td_find_port(d, "web", 0, &port));
+        start_web_with_fault(&d, "park-close-late", "keepalive_timeout = 600;", &port);
         TD_ASSERT_MSG(d, td_front_stages(d, &front) == 1, "no front stage");
 
         for (unsigned i = 0; i < 3; i++) {
