@@ -286,7 +286,8 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
          * 987 ms. Still long against one hand-off (a few tens of
          * requests); 0.25 ms halves p99 again but costs 6-13% more CPU
          * per request. */
-        s->park_slice_usec = 500;
+        const double slice = 0.0005;
+        s->park_slice_usec = (uint64_t) (slice * USEC_PER_SEC + 0.5);
         if (!g)
                 return 0;
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -306,7 +307,7 @@ static int parse_park(ConfigParser *p, const config_setting_t *svc, ServiceConfi
         s->max_parked = (uint64_t) max;
         if (config_get_duration(p, g, "delay", 0, 10, delay, &s->park_delay_usec) < 0)
                 r = -EINVAL;
-        if (config_get_duration(p, g, "slice", 0.0001, 10, 0.0005, &s->park_slice_usec) < 0)
+        if (config_get_duration(p, g, "slice", 0.0001, 10, slice, &s->park_slice_usec) < 0)
                 r = -EINVAL;
         return r;
 }

@@ -338,6 +338,15 @@ static bool acceptor_parked_queued(Acceptor *a) {
                 atomic_load_explicit(&a->sp->service_score->handback_queued, memory_order_relaxed) > 0);
 }
 
+/* Takes a handed-back connection when one may be queued (the epoll wait
+ * said so, or the service's count does): 1 with *c filled, else 0. */
+static int acceptor_take_queued(Acceptor *a, Conn *c) {
+        if (!acceptor_parked_queued(a))
+                return 0;
+        a->park_readable = false;
+        return acceptor_take_parked(a, c);
+}
+
 /* Accepts a new connection on one of the listeners, trying the one that
  * last had one first: the fd, -EAGAIN when none is queued (or the worker
  * paused for want of fds), or another negative errno. */
@@ -380,12 +389,9 @@ static int acceptor_accept(Acceptor *a, Conn *c) {
 static int acceptor_take(Acceptor *a, Conn *c) {
         int fd;
 
-        if (!a->accept_first && acceptor_parked_queued(a)) {
-                a->park_readable = false;
-                if (acceptor_take_parked(a, c) > 0) {
-                        a->accept_first = true;
-                        return c->fd;
-                }
+        if (!a->accept_first && acceptor_take_queued(a, c) > 0) {
+                a->accept_first = true;
+                return c->fd;
         }
         fd = acceptor_accept(a, c);
         if (fd >= 0) {
@@ -396,10 +402,7 @@ static int acceptor_take(Acceptor *a, Conn *c) {
                 return fd;
         /* Nothing new: the handed-back one, if any. */
         a->accept_first = false;
-        a->park_readable = false;
-        if (acceptor_parked_queued(a) && acceptor_take_parked(a, c) > 0)
-                return c->fd;
-        return -EAGAIN;
+        return acceptor_take_queued(a, c) > 0 ? c->fd : -EAGAIN;
 }
 
 /* Waits for one connection. Whether to look before the first wait is

@@ -73,7 +73,6 @@ bool worker_park_full(void);
  * a connection has had its time slice (park.slice). */
 bool worker_others_waiting(void);
 
-
 /* Hands the connection fd, with st and the n bytes read of its next
  * request (and for PARK_SENDING the file to finish sending, file_fd), to
  * the service's front stage. 0: the front stage has it (the

@@ -9,8 +9,8 @@
 #include "config.h"
 #include "http_cache.h"
 #include "http_config.h"
-#include "hunch.h"
 #include "http_parse.h"
+#include "hunch.h"
 
 /* File bodies up to this size are read into the out buffer behind the
  * head and sent with it in one send(); larger ones go by sendfile().
