@@ -601,6 +601,10 @@ void worker_main(const WorkerSpawn *sp) {
 
         atomic_store(&score->pid, (int) getpid());
         score_set_state(score, WORKER_IDLE);
+        /* Test builds only: a worker slow to get ready holds the master's
+         * start open long enough for a signal to arrive inside it. */
+        if (test_fault("ready-late"))
+                (void) usleep(500 * 1000);
         r = readiness_send(sp->ready_fd, sp->generation, sp->slot);
         if (r < 0)
                 log_warning_errno(r, "%s[slot %u]: cannot report readiness: %s", sp->svc->name, sp->slot, STRERROR(r));
