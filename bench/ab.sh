@@ -14,7 +14,8 @@
 #   MODE=http CONF_B='park = { delay = 0.005; };' bench/ab.sh
 #   MODE=echo BIN_A=/tmp/old/src/preforkd bench/ab.sh
 #
-# Knobs (environment), defaults in (): MODE (http: wrk on a 1 KiB file;
+# Knobs (environment), defaults in (): MODE (http: wrk on a 1 KiB file,
+# or FILE_KIB KiB of random bytes;
 # echo: bench/echoload, one 64-byte exchange per connection), BIN_A and
 # BIN_B (a release build of this tree, made by lib.sh), CONF_A and CONF_B
 # (extra settings of the service, e.g. "defer_accept = true;"), W (http 2,
@@ -42,7 +43,19 @@ BIN_B=${BIN_B:-$BUILD/src/preforkd}
 
 TMP=$(mktemp -d)
 trap 'bench_cleanup; rm -rf "$TMP"' EXIT
-[ "$MODE" != http ] || http_root "$TMP/root"
+FILE_KIB=${FILE_KIB:-1}
+FILE=1k.bin
+if [ "$MODE" = http ]; then
+        http_root "$TMP/root"
+        if [ "$FILE_KIB" != 1 ]; then
+                FILE=${FILE_KIB}k.bin
+                head -c $((FILE_KIB * 1024)) /dev/urandom >"$TMP/root/$FILE"
+                chmod a+r "$TMP/root/$FILE"
+        fi
+        # Files as a server has them: not written in the last second (the
+        # open-file cache reads a file changed within the second anew).
+        sleep 1.1
+fi
 
 # sched_sum PID FIELD: field FIELD (1: on-CPU ns, 3: times scheduled in)
 # of /proc/PID/schedstat, summed over PID and its children.
@@ -61,7 +74,7 @@ for b in A B; do
         if [ $b = A ]; then PREFORKD=$BIN_A extra=${CONF_A:-}; else PREFORKD=$BIN_B extra=${CONF_B:-}; fi
         if [ "$MODE" = http ]; then
                 http_preforkd_conf "$TMP/$b.conf" "$TMP/root" 127.0.0.1:0 "$W" 1000 info "$extra"
-                start_daemon "$b" "$TMP/$b.conf" 1 "$W" /1k.bin
+                start_daemon "$b" "$TMP/$b.conf" 1 "$W" "/$FILE"
         else
                 echo_conf "$TMP/$b.conf" "$W"
                 sed -i "s|handler = \"echo\";|handler = \"echo\"; $extra|" "$TMP/$b.conf"
@@ -81,7 +94,7 @@ run() {
         s0=$(sched_sum "${PID[$b]}" 3)
         if [ "$MODE" = http ]; then
                 out=$(timeout $((D + 30)) wrk -t"$T" -c"$C" -d"${D}s" --latency ${HDR:+-H "$HDR"} \
-                        "http://127.0.0.1:${PORT[$b]}/1k.bin")
+                        "http://127.0.0.1:${PORT[$b]}/$FILE")
                 n=$(awk '/requests in/ {print $1}' <<<"$out")
                 rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
                 p99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);

@@ -30,7 +30,8 @@
 #   NEW=/tmp/new-rel/src/preforkd [OLD=/tmp/old-rel/src/preforkd] bench/http/hotpath.sh
 #
 # Knobs (environment), defaults in (): SECTIONS ("rows cache"), ROUNDS (3),
-# D (2), W (2), WRK_THREADS ("1 2"), KEEPALIVE_REQUESTS (1000),
+# D (2), W (2), WRK_THREADS ("1 2"), ONLY (every row; or some of the row
+# keys above, such as "ka64k ka1m"), KEEPALIVE_REQUESTS (1000),
 # CACHE_FILES (1000), MAX_SECS (900: no new round starts after that).
 # NEW and OLD must be release builds. Needs wrk, curl, nginx, lighttpd
 # (installed with apt-get when missing and run as root). Every wrk run is
@@ -121,6 +122,14 @@ ROWS=(
         "ka64k|64 KiB keep-alive|64k.bin|no|W|mib"
         "ka1m|1 MiB keep-alive|1m.bin|no|W|mib"
 )
+if [ -n "${ONLY:-}" ]; then
+        kept=()
+        for row in "${ROWS[@]}"; do
+                [[ " $ONLY " != *" ${row%%|*} "* ]] || kept+=("$row")
+        done
+        [ ${#kept[@]} -gt 0 ] || bench_die "ONLY=\"$ONLY\" names no row (ka1k close1k close4w ka64k ka1m)"
+        ROWS=("${kept[@]}")
+fi
 if has rows; then
         SERVERS=(new)
         start_preforkd new "$NEW" "$W" "$TMP/root"
