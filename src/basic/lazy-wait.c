@@ -51,11 +51,10 @@ int lazy_wait(LazyWait *w, int fd, short events, uint64_t delay_usec, const sigs
          * another CPU. Measured with two workers and one wrk thread (the
          * CPUs partly idle), keeping a timer set on another CPU served
          * 0.87x the requests of a timeout per wait, re-setting it here
-         * 0.97x, within the spread. The likely cause: a timer lives on
-         * the CPU that set it, and a CPU that goes idle with no timer
-         * of its own due soon stops its tick, and starts it again when
-         * woken, on the path of the next request. The CPU is read from
-         * rseq or the vDSO, not by a system call. */
+         * 0.97x, within the spread. A timer lives on the CPU that set
+         * it; why one elsewhere slows the wake-ups is not established
+         * (bench/README.md). The CPU is read from rseq or the vDSO, not
+         * by a system call. */
         if (w->expiry_usec <= now || w->expiry_usec > end || sched_getcpu() != w->cpu) {
                 r = lazy_wait_arm(w, end);
                 if (r < 0)
