@@ -59,9 +59,10 @@ START_TEST(test_ready_and_quiet) {
 }
 END_TEST
 
-/* A timer left set by a shorter wait fires in the middle of a longer one,
- * which goes on until its own end. */
-START_TEST(test_earlier_expiry_extended) {
+/* A wait of first_delay that ends at once with the fd ready, leaving its
+ * timer set, then a quiet wait of second_delay: returns how long the
+ * second took, asserting that it gave up. */
+static uint64_t quiet_after_ready(uint64_t first_delay, uint64_t second_delay) {
         LazyWait w = LAZY_WAIT_INIT;
         uint64_t took;
         char c;
@@ -69,34 +70,29 @@ START_TEST(test_earlier_expiry_extended) {
 
         pipe_new(p);
         ck_assert_int_eq(write(p[1], "x", 1), 1);
-        ck_assert_int_eq(timed_wait(&w, p, 20 * MSEC, &took), POLLIN);
+        ck_assert_int_eq(timed_wait(&w, p, first_delay, &took), POLLIN);
         ck_assert_int_eq(read(p[0], &c, 1), 1);
-        ck_assert_int_eq(timed_wait(&w, p, 150 * MSEC, &took), 0);
-        ck_assert_uint_ge(took, 150 * MSEC);
+        ck_assert_int_eq(timed_wait(&w, p, second_delay, &took), 0);
         lazy_wait_done(&w);
         safe_close(p[0]);
         safe_close(p[1]);
+        return took;
+}
+
+/* A timer left set by a shorter wait fires in the middle of a longer one,
+ * which goes on until its own end. */
+START_TEST(test_earlier_expiry_extended) {
+        ck_assert_uint_ge(quiet_after_ready(20 * MSEC, 150 * MSEC), 150 * MSEC);
 }
 END_TEST
 
 /* A timer left set by a longer wait does not hold up a shorter one: it
  * gives up at its own end, long before the ten seconds. */
 START_TEST(test_later_expiry_replaced) {
-        LazyWait w = LAZY_WAIT_INIT;
-        uint64_t took;
-        char c;
-        int p[2];
+        uint64_t took = quiet_after_ready(10000 * MSEC, 20 * MSEC);
 
-        pipe_new(p);
-        ck_assert_int_eq(write(p[1], "x", 1), 1);
-        ck_assert_int_eq(timed_wait(&w, p, 10000 * MSEC, &took), POLLIN);
-        ck_assert_int_eq(read(p[0], &c, 1), 1);
-        ck_assert_int_eq(timed_wait(&w, p, 20 * MSEC, &took), 0);
         ck_assert_uint_ge(took, 20 * MSEC);
         ck_assert_uint_lt(took, 5000 * MSEC);
-        lazy_wait_done(&w);
-        safe_close(p[0]);
-        safe_close(p[1]);
 }
 END_TEST
 
