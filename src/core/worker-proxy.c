@@ -115,7 +115,7 @@ int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *c
                  * at once is gathered by the front stage, which has room
                  * for thousands. */
                 if (may_park && worker_park_possible()) {
-                        r = worker_wait_brief(c->fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
+                        r = worker_wait(c->fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && worker_proxy_park(c, mode, n, deadline) >= 0)
@@ -127,7 +127,7 @@ int worker_proxy_take(const WorkerSpawn *sp, Conn *c, struct sockaddr_storage *c
                 } else if (may_park && worker_park_full()) {
                         /* Nor is it waited for by a worker while the front
                          * stage is full. */
-                        r = worker_wait_brief(c->fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
+                        r = worker_wait(c->fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         return worker_proxy_close(sp, c, "PROXY header not complete and the front stage is full");

@@ -14,7 +14,6 @@
 
 #include "handler.h"
 #include "hunch.h"
-#include "lazy-wait.h"
 #include "log.h"
 #include "park.h"
 #include "readiness.h"
@@ -95,23 +94,6 @@ int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupt
                 if (errno != EINTR)
                         return negative_errno();
         }
-}
-
-/* One per worker process: the waits of its connections follow each
- * other, never overlap. */
-static LazyWait brief_wait = LAZY_WAIT_INIT;
-
-int worker_wait_brief(int fd, short events, uint64_t timeout_usec, bool stop_interrupts) {
-        int r;
-
-        if (timeout_usec == UINT64_MAX)
-                return worker_wait(fd, events, timeout_usec, stop_interrupts);
-        r = lazy_wait(&brief_wait, fd, events, timeout_usec, &mask_open, stop_interrupts ? &stop_requested : NULL);
-        /* Out of fds for the timer, or it failed otherwise: the wait
-         * with a timeout of its own still works. */
-        if (r < 0 && r != -ECANCELED)
-                return worker_wait(fd, events, timeout_usec, stop_interrupts);
-        return r;
 }
 
 int worker_send_all(int fd, const void *buf, size_t len, int flags, uint64_t timeout_usec) {

@@ -87,11 +87,6 @@ int worker_park(int fd, int file_fd, const ParkState *st, const void *bytes, siz
  * blocked outside this wait and unblocked atomically inside it (ppoll). */
 int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupts);
 
-/* worker_wait() for the waits of park.delay, which are short and nearly
- * always end with the fd ready: the same results, without a kernel timer
- * armed and cancelled on each wait (lazy-wait.h). */
-int worker_wait_brief(int fd, short events, uint64_t timeout_usec, bool stop_interrupts);
-
 /* Sends all of buf on the connection fd (send(2) flags added to
  * MSG_DONTWAIT | MSG_NOSIGNAL), waiting up to timeout_usec whenever the
  * client stops taking data. A response in flight is finished even when a

@@ -65,7 +65,7 @@ static int echo_serve(const ServiceConfig *svc, const Conn *c) {
                 now = now_usec();
                 if (now < deadline && worker_park_possible()) {
                         r = worker_stop_requested() ? 0
-                                                    : worker_wait_brief(fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
+                                                    : worker_wait(fd, POLLIN, MIN(svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && echo_park(c, deadline) >= 0)

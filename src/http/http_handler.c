@@ -259,7 +259,7 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                 /* A head that does not arrive at once (a slow client, an
                  * idle connect) is gathered by the front stage. */
                 if (may_park && now < deadline && worker_park_possible()) {
-                        r = worker_wait_brief(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && http_park(c, PARK_HEAD, deadline) >= 0)
@@ -272,7 +272,7 @@ static int read_request(HttpConn *c, HttpRequest *ret, uint64_t deadline) {
                         /* The front stage holds park.max_parked already: a
                          * head that is not here at once is not waited for
                          * by a worker either. */
-                        r = worker_wait_brief(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
+                        r = worker_wait(c->fd, POLLIN, MIN(w->svc->park_delay_usec, deadline - now), false);
                         if (r > 0)
                                 continue;
                         if (c->in_len > 0)
@@ -584,7 +584,7 @@ static int wait_next_request(HttpConn *c) {
         }
         if (worker_park_possible()) {
                 /* A retiring worker parks at once. */
-                r = worker_stop_requested() ? 0 : worker_wait_brief(c->fd, POLLIN, w->svc->park_delay_usec, true);
+                r = worker_stop_requested() ? 0 : worker_wait(c->fd, POLLIN, w->svc->park_delay_usec, true);
                 if (r > 0)
                         return 1;
                 if (IN_SET(r, 0, -ECANCELED) && http_park(c, PARK_IDLE, end) >= 0)

@@ -175,7 +175,7 @@ int http_send_file(HttpConn *c, int file_fd, uint64_t offset, uint64_t len) {
                 /* A client that does not take more within park.delay gets
                  * the rest from the front stage. */
                 if (c->park_send && worker_park_possible()) {
-                        r = worker_wait_brief(c->fd, POLLOUT, c->w->svc->park_delay_usec, false);
+                        r = worker_wait(c->fd, POLLOUT, c->w->svc->park_delay_usec, false);
                         if (r > 0)
                                 continue;
                         if (r == 0 && park_sending(c, file_fd, (uint64_t) off, len) >= 0)
