@@ -33,7 +33,7 @@ START_TEST(test_traffic_through_every_worker_and_kill_replaced) {
         HttpLoad *load;
         char what[64];
 
-        expect_all_slots(d, port, 2, 400, pids);
+        expect_all_slots(d, port, 2, 1000, pids);
         TD_ASSERT(d, pids[0] != pids[1]);
 
         /* A client keeps asking while one program is killed. */
@@ -54,7 +54,7 @@ START_TEST(test_traffic_through_every_worker_and_kill_replaced) {
                       strerror(-atomic_load(&load->first_error)));
         free(load);
 
-        expect_all_slots(d, port, 2, 400, after);
+        expect_all_slots(d, port, 2, 1000, after);
         TD_ASSERT(d, after[0] != pids[0] && after[1] == pids[1]);
         TD_ASSERT(d, td_log_contains(d, "notify-server[") && td_log_contains(d, "notify-server: 1 socket"));
         stop_and_expect(d, SIGTERM, 0);

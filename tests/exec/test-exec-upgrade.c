@@ -44,7 +44,7 @@ START_TEST(test_exec_programs_across_upgrades) {
         TD_OK(d, td_wait_log(d, "Workers notify on ", TD_TIMEOUT, &line));
         address = notify_address(line);
         TD_ASSERT(d, address);
-        expect_all_slots(d, port, 2, 400, before);
+        expect_all_slots(d, port, 2, 1000, before);
 
         load = http_load_start(port, 100000, TD_SEC(120));
         http_load_wait_ok(load, 20);
@@ -55,7 +55,7 @@ START_TEST(test_exec_programs_across_upgrades) {
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_status(d, rolled_back, TD_TIMEOUT, NULL));
         TD_OK(d, td_wait_log(d, "rolled back to", TD_TIMEOUT, NULL));
-        expect_all_slots(d, port, 2, 400, after);
+        expect_all_slots(d, port, 2, 1000, after);
         TD_ASSERT_MSG(d, after[0] == before[0] && after[1] == before[1], "the programs were replaced");
 
         /* B: the old programs retire; their last words on stderr come
@@ -92,7 +92,7 @@ START_TEST(test_exec_programs_across_upgrades) {
         ck_assert_int_ge(asprintf(&taken, "Workers notify on %s (taken over)", address), 0);
         TD_ASSERT_MSG(d, td_log_count(d, taken) == 3, "%zu of 3 images took %s over", td_log_count(d, taken), address);
         TD_ASSERT_MSG(d, td_log_count(d, "Workers notify on ") == 4, "a new notification socket was made");
-        expect_all_slots(d, port, 2, 400, after);
+        expect_all_slots(d, port, 2, 1000, after);
         TD_ASSERT(d, after[0] != before[0] && after[1] != before[1]);
         TD_ASSERT_MSG(d, !td_log_contains(d, "killed: watchdog"), "a program's watchdog ran out");
         stop_and_expect(d, SIGTERM, 0);
