@@ -11,6 +11,7 @@
 #include <sysexits.h>
 
 #include "itest.h"
+#include "upgrade-test.h"
 
 #define MiB ((size_t) 1024 * 1024)
 
@@ -261,12 +262,10 @@ START_TEST(test_hup_queued_during_startup) {
         static const char conf[] = "log_level = \"debug\";\n"
                                    "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 4;\n"
                                    "               handler = \"echo\"; } );\n";
-        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
         const char *const env[] = { "PREFORKD_TEST_FAULT=ready-late", NULL };
-        const TdStartOptions opts = { .env = env, .binary = binary };
+        const TdStartOptions opts = { .env = env, .binary = variant("b") };
         unsigned attempt;
 
-        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
         for (attempt = 0; attempt < 3; attempt++) {
                 _cleanup_(td_freep) TestDaemon *d = NULL;
                 uint16_t port;
