@@ -51,7 +51,7 @@ START_TEST(test_exec_programs_across_upgrades) {
 
         /* C's programs never get ready: back to the first binary, whose
          * programs went on serving, pinging and writing all along. */
-        install_binary(d, variant("c"));
+        install_binary(d, td_binary_variant("c"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_status(d, rolled_back, TD_TIMEOUT, NULL));
         TD_OK(d, td_wait_log(d, "rolled back to", TD_TIMEOUT, NULL));
@@ -60,7 +60,7 @@ START_TEST(test_exec_programs_across_upgrades) {
 
         /* B: the old programs retire; their last words on stderr come
          * through the pipes that crossed two execs. */
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_status(d, done, TD_TIMEOUT, NULL));
         /* A program's output is read before its exit is handled, and the

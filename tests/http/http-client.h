@@ -248,12 +248,10 @@ static inline void start_web(TestDaemon **ret, unsigned workers, const char *htt
  * (tests/upgrade/meson.build) with $PREFORKD_TEST_FAULT set to FAULT. */
 static inline void start_web_with_fault(TestDaemon **ret, const char *fault, const char *http_extra,
                                         uint16_t *ret_port) {
-        const char *binary = getenv("PREFORKD_TEST_BINARY_B");
         char var[128];
         const char *const env[] = { var, NULL };
-        const TdStartOptions opts = { .env = env, .binary = binary };
+        const TdStartOptions opts = { .env = env, .binary = td_binary_variant("b") };
 
-        ck_assert_msg(binary, "PREFORKD_TEST_BINARY_B is not set");
         (void) snprintf(var, sizeof var, "PREFORKD_TEST_FAULT=%s", fault);
         start_web_opts(ret, 1, http_extra, NULL, &opts, ret_port);
 }

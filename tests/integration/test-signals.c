@@ -263,7 +263,7 @@ START_TEST(test_hup_queued_during_startup) {
                                    "services = ( { name = \"echo\"; listen = [ \"127.0.0.1:0\" ]; workers = 4;\n"
                                    "               handler = \"echo\"; } );\n";
         const char *const env[] = { "PREFORKD_TEST_FAULT=ready-late", NULL };
-        const TdStartOptions opts = { .env = env, .binary = variant("b") };
+        const TdStartOptions opts = { .env = env, .binary = td_binary_variant("b") };
         unsigned attempt;
 
         for (attempt = 0; attempt < 3; attempt++) {

@@ -105,7 +105,7 @@ START_TEST(test_upgrade_in_place) {
 
         TD_OK(d, td_load_start_tcp("127.0.0.1", port, 64, 500000, TD_SEC(90), &load));
         TD_OK(d, td_load_wait_ok(load, 20, TD_TIMEOUT));
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
         TD_OK(d, td_wait_status(d, wanted, TD_TIMEOUT, &status));
@@ -161,7 +161,7 @@ START_TEST(test_upgrade_rollback_when_workers_die) {
         TD_OK(d, td_load_start_tcp("127.0.0.1", port, 64, 500000, TD_SEC(90), &load));
         TD_OK(d, td_load_wait_ok(load, 20, TD_TIMEOUT));
 
-        install_binary(d, variant("c"));
+        install_binary(d, td_binary_variant("c"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
         TD_OK(d, td_wait_status(d, wanted, TD_TIMEOUT, &status));
@@ -198,7 +198,7 @@ START_TEST(test_upgrade_rollback_when_state_unreadable) {
 
         start_upgradable(&d, 2, env, &port);
         n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_notify(d, "RELOADING=1", TD_TIMEOUT, NULL));
         TD_OK(d, td_wait_status(d, wanted, TD_TIMEOUT, NULL));
@@ -260,7 +260,7 @@ START_TEST(test_upgrade_refused_crash_in_deserialization) {
         uint16_t port;
 
         start_upgradable(&d, 2, env, &port);
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         expect_refused_before_exec(d, port, "crashed in --check-upgrade: killed by signal SIGABRT");
 }
 END_TEST
@@ -271,7 +271,7 @@ START_TEST(test_upgrade_refused_bad_config) {
         uint16_t port;
 
         start_upgradable(&d, 2, NULL, &port);
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         TD_OK(d, td_write_config(d, "services = ( { name = \"echo\"; workers = 0; } );\n"));
         why = td_subst(d, "cannot use the configuration @DIR@/preforkd.conf: @DIR@/preforkd.conf:1: services.[0]");
         expect_refused_before_exec(d, port, why);
@@ -303,11 +303,11 @@ START_TEST(test_upgrade_twice) {
         parked = TD_OK(d, td_connect_tcp("127.0.0.1", port));
         TD_OK(d, td_echo_exchange(parked, "parked", 6, TD_TIMEOUT));
 
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_status(d, first, TD_TIMEOUT, NULL));
         TD_OK(d, td_echo_roundtrip_unix(sock, 1000, 1, TD_TIMEOUT));
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         TD_OK(d, td_kill(d, SIGUSR2));
         TD_OK(d, td_wait_status(d, second, TD_TIMEOUT, NULL));
         TD_ASSERT(d, td_log_contains(d, "Reloaded: generation 3,"));
@@ -337,7 +337,7 @@ START_TEST(test_upgrade_preforkctl) {
         start_upgradable_top(&d, 2, NULL, CTL_TOP, &port);
         master = td_pid(d);
 
-        install_binary(d, variant("b"));
+        install_binary(d, td_binary_variant("b"));
         CTL(d, &run, "upgrade");
         CTL_EXPECT(d, &run, 0);
         TD_ASSERT_MSG(d, strstr(run.out, "upgraded from 0.1.0 to 0.1.0+b"), "stdout: %s", run.out);
@@ -348,7 +348,7 @@ START_TEST(test_upgrade_preforkctl) {
         TD_ASSERT(d, td_pid(d) == master);
         n = TD_OK(d, td_wait_workers(d, 2, TD_TIMEOUT, &w));
 
-        install_binary(d, variant("c"));
+        install_binary(d, td_binary_variant("c"));
         CTL(d, &run, "upgrade");
         CTL_EXPECT(d, &run, 1);
         TD_ASSERT_MSG(d, strstr(run.err, "refused: a new worker of service echo"), "stderr: %s", run.err);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* What the upgrade tests share: the test builds of tests/upgrade, putting
- * a binary at DIR/preforkd the way a package upgrade does, and the binary
- * a process runs. */
+/* What the upgrade tests share: putting a binary at DIR/preforkd the way a
+ * package upgrade does, and the binary a process runs. The test builds of
+ * tests/upgrade themselves come from td_binary_variant() (tests/lib). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,13 +16,6 @@
 #include <unistd.h>
 
 #include "testlib.h"
-
-static inline const char *variant(const char *which) {
-        const char *p = getenv(strcmp(which, "b") == 0 ? "PREFORKD_TEST_BINARY_B" : "PREFORKD_TEST_BINARY_C");
-
-        ck_assert_msg(p && *p, "PREFORKD_TEST_BINARY_%s is not set (run through meson test)", which);
-        return p;
-}
 
 /* Puts a copy of src at DIR/preforkd the way a package manager does: a new
  * file renamed over the old one, so that the running binary's inode lives

@@ -190,6 +190,13 @@ int td_new(TestDaemon **ret) {
         return 0;
 }
 
+const char *td_binary_variant(const char *which) {
+        const char *p = getenv(strcmp(which, "b") == 0 ? "PREFORKD_TEST_BINARY_B" : "PREFORKD_TEST_BINARY_C");
+
+        ck_assert_msg(p && *p, "PREFORKD_TEST_BINARY_%s is not set (run through meson test)", which);
+        return p;
+}
+
 const char *td_dir(const TestDaemon *d) {
         return d->dir;
 }

@@ -79,6 +79,12 @@ typedef struct TdStartOptions {
 
 #define TD_MAX_PASSED_FDS 16
 
+/* One of the test builds of tests/upgrade, for TdStartOptions.binary or to
+ * install over a running one: "b" ($PREFORKD_TEST_BINARY_B, the build with
+ * the faults of PREFORKD_TEST_FAULT) or "c" ($PREFORKD_TEST_BINARY_C). Fails
+ * the test when meson did not set it. */
+const char *td_binary_variant(const char *which);
+
 /* Starts PREFORKD_BINARY (default args "-c DIR/preforkd.conf") with
  * NOTIFY_SOCKET=DIR/notify, PREFORKD_LOG_TARGET=stderr, and JOURNAL_STREAM,
  * LISTEN_*, WATCHDOG_*, NOTIFY_SOCKET and PREFORKD_JOURNAL_SOCKET removed
