@@ -4,7 +4,6 @@
  * reported as refused in STATUS=, a stop that cancels a config load still
  * in progress, a worker's own journal record reaching journald, and a busy
  * worker SIGKILLed after shutdown_timeout. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -54,24 +53,6 @@ START_TEST(test_reload_outcome_in_status) {
 }
 END_TEST
 
-/* Threads of process pid (its /proc/PID/task entries). */
-static int count_threads(pid_t pid) {
-        char path[64];
-        struct dirent *e;
-        DIR *dir;
-        int n = 0;
-
-        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
-        dir = opendir(path);
-        if (!dir)
-                return -errno;
-        while ((e = readdir(dir)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(dir);
-        return n;
-}
-
 /* mutation loader-stop-cancels: a stop cancels a reload's config load, and
  * a load that ends during the stop (a worker still busy keeps the master
  * alive) is thrown away: no "Reload failed", no reload applied, exit 0.
@@ -113,7 +94,7 @@ START_TEST(test_stop_cancels_config_load) {
         /* The load ends (its thread exits) while the master is still
          * stopping. */
         for (uint64_t deadline = td_now() + TD_TIMEOUT;;) {
-                int n = count_threads(td_pid(d));
+                int n = td_proc_entries(td_pid(d), "task");
 
                 TD_ASSERT_MSG(d, n > 0, "the master is gone: %s", strerror(-n));
                 if (n == 1)

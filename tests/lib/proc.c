@@ -95,6 +95,23 @@ static int proc_find(pid_t ppid, pid_t pgrp, pid_t **ret, size_t *ret_n) {
         return 0;
 }
 
+int td_proc_entries(pid_t pid, const char *sub) {
+        char path[64];
+        struct dirent *e;
+        DIR *dir;
+        int n = 0;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, sub);
+        dir = opendir(path);
+        if (!dir)
+                return -errno;
+        while ((e = readdir(dir)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(dir);
+        return n;
+}
+
 bool td_pid_alive(pid_t pid) {
         char state;
 

@@ -31,6 +31,9 @@ int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n
                             pid_t **ret);
 /* True while pid exists and is not a zombie. */
 bool td_pid_alive(pid_t pid);
+/* How many entries /proc/PID/SUB has ("fd": open fds, "task": threads),
+ * or a negative errno when it cannot be read. */
+int td_proc_entries(pid_t pid, const char *sub);
 /* Waits until pid is gone or a zombie (through a pidfd: no polling). */
 int td_wait_pid_gone(pid_t pid, uint64_t timeout);
 
