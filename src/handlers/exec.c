@@ -20,6 +20,7 @@
 #include "exec-config.h"
 #include "exec-connection.h"
 #include "exec-env.h"
+#include "exec-guard.h"
 #include "handler.h"
 #include "listen.h"
 #include "log.h"
@@ -111,6 +112,14 @@ static _noreturn_ void exec_pool_main(const WorkerSpawn *sp) {
         if (chdir(c->working_directory) < 0)
                 fatal(EX_OSERR, "%s: cannot change to working_directory %s: %s", label, c->working_directory,
                       STRERROR(errno));
+
+        /* Before the readiness report: a program that is ready has its
+         * guard. Without one (no fork left, say) the program still runs,
+         * as it did before guards existed, and the operator is told. */
+        r = exec_guard_start(sp->master_pid, c->stop_signal, sp->config->shutdown_timeout_usec + USEC_PER_SEC);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot start the guard that stops the program should the master die: %s",
+                                  label, STRERROR(r));
 
         /* "immediate": ready as it executes. The report goes before the
          * fds move, while the readiness socket is still open; an exec that

@@ -3,8 +3,10 @@
  * server in apps/notify-server.c (sd_listen_fds + sd_notify) and shell
  * programs. Traffic through every worker, kill -9 and replacement, a
  * reload under load, READY=1 gating a reload, the watchdog, ready_timeout,
- * a program that exits at once, the stop signal, and exactly what a
- * program starts with (environment, fds, signals, process group). */
+ * a program that exits at once, the stop signal, what a killed master
+ * leaves (nothing: the guard), and exactly what a program starts with
+ * (environment, fds, signals, process group). */
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -319,6 +321,80 @@ START_TEST(test_program_group_dies_with_it) {
 }
 END_TEST
 
+/* The guards in the program's process group, from /proc: pids whose Name
+ * is preforkd-guard and whose NSpgid is pgid. Returns how many, the first
+ * one in *ret_pid and its parent in *ret_ppid. */
+static int find_guards(pid_t pgid, pid_t *ret_pid, pid_t *ret_ppid) {
+        DIR *dir = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        ck_assert_ptr_nonnull(dir);
+        while ((de = readdir(dir))) {
+                _cleanup_free_ char *name = NULL, *group = NULL, *ppid = NULL;
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+
+                if (*end || pid <= 0)
+                        continue;
+                name = td_proc_status((pid_t) pid, "Name");
+                group = td_proc_status((pid_t) pid, "NSpgid");
+                ppid = td_proc_status((pid_t) pid, "PPid");
+                if (!name || !group || !ppid || strcmp(name, "preforkd-guard") != 0 || atol(group) != (long) pgid)
+                        continue;
+                if (n++ == 0) {
+                        *ret_pid = (pid_t) pid;
+                        *ret_ppid = (pid_t) atol(ppid);
+                }
+        }
+        closedir(dir);
+        return n;
+}
+
+/* A master killed outright leaves no program behind. The program's guard
+ * (not its child: a program that waits for all its children must not wait
+ * for it) sends the group stop_signal, which the shell handles, and once
+ * the shell has exited kills what is left: a child that ignores the stop
+ * signal. The program itself ignores SIGTERM, the signal its parent's
+ * death sends it. The guard holds nothing of the service's. */
+START_TEST(test_program_group_stopped_when_master_killed) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = NULL, *fast = NULL, *line = NULL, *path = NULL;
+        char got[16] = "";
+        long child, pid;
+        pid_t guard = 0, guard_parent = 0;
+        FILE *f;
+
+        conf = exec_config(1,
+                           "command = [ \"/bin/sh\", \"-c\", \"(trap '' INT; exec sleep 600) & "
+                           "echo child=$! program=$$ >&2; trap '' TERM; "
+                           "trap 'echo INT > @DIR@/stopped; exit 0' INT; "
+                           "while :; do sleep 0.05; done\" ]; stop_signal = \"INT\"; ready = \"immediate\";",
+                           NULL);
+        ck_assert_ptr_nonnull(conf);
+        fast = str_replace_all(conf, "shutdown_timeout = 10.0;", "shutdown_timeout = 1.0;");
+        exec_start(&d, fast);
+        TD_OK(d, td_wait_log(d, "child=", TD_TIMEOUT, &line));
+        TD_ASSERT(d, sscanf(strstr(line, "child="), "child=%ld program=%ld", &child, &pid) == 2);
+        TD_ASSERT_MSG(d, find_guards((pid_t) pid, &guard, &guard_parent) == 1, "not one guard in the program's group");
+        TD_ASSERT_MSG(d, guard_parent != (pid_t) pid, "the guard is the program's child");
+        /* Its two pidfds and nothing else: no socket of the service's. */
+        TD_ASSERT_MSG(d, td_proc_entries(guard, "fd") == 2, "the guard holds %d fds", td_proc_entries(guard, "fd"));
+
+        TD_OK(d, td_kill(d, SIGKILL));
+        TD_OK(d, td_wait_pid_gone((pid_t) pid, TD_TIMEOUT));
+        TD_OK(d, td_wait_pid_gone((pid_t) child, TD_TIMEOUT));
+        path = td_subst(d, "@DIR@/stopped");
+        TD_ASSERT(d, path);
+        f = fopen(path, "re");
+        if (f) {
+                (void) !fgets(got, sizeof got, f);
+                fclose(f);
+        }
+        TD_ASSERT_MSG(d, strcmp(got, "INT\n") == 0, "the program did not get its stop_signal");
+}
+END_TEST
+
 /* What a program says of itself (STATUS=) is its slot's in the daemon's
  * STATUS= and in preforkctl status; the state there is the master's (the
  * program writes no scoreboard entry). */
@@ -354,6 +430,7 @@ int main(void) {
         TD_ADD_TEST(s, test_environment_fds_and_signals);
         TD_ADD_TEST(s, test_ready_listening_blocking_accept);
         TD_ADD_TEST(s, test_program_group_dies_with_it);
+        TD_ADD_TEST(s, test_program_group_stopped_when_master_killed);
         TD_ADD_TEST(s, test_program_status_shown);
         return td_run_suite(s);
 }
