@@ -56,7 +56,7 @@ static void on_term(int sig) {
         /* The master SIGKILLs a worker that overstays shutdown_timeout. A
          * TERM that came from PR_SET_PDEATHSIG has no master behind it, so
          * the worker bounds its own graceful exit the same way: SIGALRM
-         * (default action: terminate) a second after that deadline. */
+         * (on_alarm()) a second after that deadline. */
         if (!stop_requested)
                 (void) alarm(term_alarm_secs);
         stop_requested = 1;
@@ -66,6 +66,23 @@ static void on_term(int sig) {
 
 static void on_quit(int sig) {
         _exit(0);
+}
+
+/* The end of on_term()'s bound. A worker that leads a process group of its
+ * own (its service's handler asks for one: exec's, whose connection-mode
+ * workers run a program per connection) takes that group with it, since
+ * what the worker started would otherwise outlive it: the master does the
+ * same to a worker that overstays shutdown_timeout, but this alarm fires
+ * only when no master did. Any other worker is in the master's group and
+ * ends alone, as SIGALRM's default action would end it. kill(), getpgrp(),
+ * getpid(), sigaction() and raise() are async-signal-safe. */
+static void on_alarm(int sig) {
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+        if (getpgrp() == getpid())
+                (void) kill(0, SIGKILL);
+        (void) sigaction(SIGALRM, &dfl, NULL);
+        (void) raise(SIGALRM);
 }
 
 int worker_wait(int fd, short events, uint64_t timeout_usec, bool stop_interrupts) {
@@ -123,7 +140,8 @@ int worker_send_all(int fd, const void *buf, size_t len, int flags, uint64_t tim
 
 static void worker_set_signals(const WorkerSpawn *sp) {
         struct sigaction term = { .sa_handler = on_term }, quit = { .sa_handler = on_quit },
-                         ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
+                         alrm = { .sa_handler = on_alarm }, ign = { .sa_handler = SIG_IGN },
+                         dfl = { .sa_handler = SIG_DFL };
 
         term_alarm_secs = (unsigned) ((sp->config->shutdown_timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC) + 1;
         term_listen_fds = sp->listen_fds;
@@ -140,7 +158,7 @@ static void worker_set_signals(const WorkerSpawn *sp) {
         (void) sigaction(SIGHUP, &ign, NULL);
         (void) sigaction(SIGPIPE, &ign, NULL);
         (void) sigaction(SIGCHLD, &dfl, NULL);
-        (void) sigaction(SIGALRM, &dfl, NULL);
+        (void) sigaction(SIGALRM, &alrm, NULL);
         (void) sigaction(SIGUSR1, &ign, NULL);
         (void) sigaction(SIGUSR2, &ign, NULL);
         /* The master's pool-size signals; their default action would stop

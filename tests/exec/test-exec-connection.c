@@ -2,7 +2,8 @@
 /* handler = "exec", mode = "connection": inetd's way. cat as the program
  * is an echo server; a program sees the connection's addresses in
  * ucspi-tcp's variables; a service of W workers runs at most W programs
- * however many clients come; failed programs are counted. */
+ * however many clients come; failed programs are counted; a worker whose
+ * master was killed takes its program with it at the end of its bound. */
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,6 +52,39 @@ START_TEST(test_program_reads_the_peer) {
                  ntohs(me.sin_port), port, port);
         TD_ASSERT_MSG(d, strcmp(got, want) == 0, "got \"%s\", expected \"%s\"", got, want);
         stop_and_expect(d, SIGTERM, 0);
+}
+END_TEST
+
+/* A master killed outright: the worker serving a connection finishes it
+ * until its own bound (shutdown_timeout and a second), and then takes its
+ * program with it, here a shell and its cat that both ignore SIGTERM and
+ * whose client stays connected. */
+START_TEST(test_program_ends_with_its_worker_when_master_killed) {
+        _cleanup_(td_freep) TestDaemon *d = NULL;
+        _cleanup_free_ char *conf = NULL, *fast = NULL, *line = NULL;
+        _cleanup_free_ pid_t *kids = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char got[4] = "";
+        long program;
+        uint16_t port;
+
+        conf = exec_config(1,
+                           "command = [ \"/bin/sh\", \"-c\", \"trap '' TERM; echo program=$$ >&2; cat\" ];"
+                           " mode = \"connection\";",
+                           NULL);
+        ck_assert_ptr_nonnull(conf);
+        fast = str_replace_all(conf, "shutdown_timeout = 10.0;", "shutdown_timeout = 1.0;");
+        port = exec_start(&d, fast);
+        fd = TD_OK(d, td_connect_tcp("127.0.0.1", port));
+        TD_OK(d, td_write_all(fd, "hi\n", 3, TD_TIMEOUT));
+        TD_OK(d, td_read_exact(fd, got, 3, TD_TIMEOUT));
+        TD_OK(d, td_wait_log(d, "program=", TD_TIMEOUT, &line));
+        TD_ASSERT(d, sscanf(strstr(line, "program="), "program=%ld", &program) == 1);
+        TD_ASSERT_MSG(d, td_children((pid_t) program, &kids) == 1, "the shell has not one child, its cat");
+
+        TD_OK(d, td_kill(d, SIGKILL));
+        TD_OK(d, td_wait_pid_gone((pid_t) program, TD_TIMEOUT));
+        TD_OK(d, td_wait_pid_gone(kids[0], TD_TIMEOUT));
 }
 END_TEST
 
@@ -192,6 +226,7 @@ int main(void) {
         TD_ADD_TEST(s, test_cat_is_an_echo_server);
         TD_ADD_TEST(s, test_program_reads_the_peer);
         TD_ADD_TEST(s, test_at_most_w_programs);
+        TD_ADD_TEST(s, test_program_ends_with_its_worker_when_master_killed);
         TD_ADD_TEST(s, test_failures_are_counted);
         TD_ADD_TEST(s, test_stop_finishes_the_connection);
         TD_ADD_TEST(s, test_inetd_example);
