@@ -514,9 +514,13 @@ check "exec: its line carries slot, worker pid, generation and its pid" \
                  $rec == *_TRANSPORT=journal* ]]'
 check "exec: a \"<3>\" line of its stderr is at priority err" \
         jwait '^trouble in slot 1$' -u preforkd@exec SYSLOG_IDENTIFIER=sh -p err..err -o cat
+# The guards start inside the unit's sandbox (pidfd_open, close_range and
+# fork pass its system call filter), one per program.
+check "exec: a preforkd-guard per program, and no warning about one" \
+        eval '[ "$(sx pgrep -x preforkd-guard | wc -l)" = 2 ] && ! jgrep "cannot start the guard" -u preforkd@exec'
 check "exec: systemctl stop preforkd@exec" sx timeout 60 systemctl stop preforkd@exec.service
-check "exec: Result=success, no program left" \
-        eval '[ "$(prop Result preforkd@exec.service)" = success ] && ! sx pgrep -x sleep'
+check "exec: Result=success, no program or guard left" \
+        eval '[ "$(prop Result preforkd@exec.service)" = success ] && ! sx pgrep -x sleep && ! sx pgrep -x preforkd-guard'
 
 # ---------------------------------------------------------------- shipped config
 # last, so that a broken shipped config cannot spoil the checks above
