@@ -458,7 +458,7 @@ START_TEST(test_parked_closed_while_worker_holds) {
         uint16_t port;
 
         start_web_with_fault(&d, "park-close-late", "keepalive_timeout = 600;", &port);
-        TD_ASSERT_MSG(d, td_front_stages(d, &front) == 1, "no front stage");
+        TD_OK(d, td_wait_front_stages(d, 1, TD_TIMEOUT, &front));
 
         for (unsigned i = 0; i < 3; i++) {
                 client_open(&c, port);

@@ -195,6 +195,28 @@ int td_front_stages(TestDaemon *d, pid_t **ret) {
         return master_children(d, true, ret);
 }
 
+int td_wait_front_stages(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
+        uint64_t deadline = tdi_deadline(timeout);
+
+        /* Neither a fork nor a process's new name is an event the test
+         * can wait for. */
+        for (;;) {
+                _cleanup_free_ pid_t *l = NULL;
+                int r = td_front_stages(d, &l);
+
+                if (r < 0)
+                        return r;
+                if ((size_t) r == n) {
+                        if (ret)
+                                *ret = TAKE_PTR(l);
+                        return 0;
+                }
+                if (td_now() >= deadline)
+                        return -ETIMEDOUT;
+                td_poll_pause();
+        }
+}
+
 /* The kernel tells no one but the parent when a process forks, so the
  * master's children are counted in /proc, again and again; the exits that
  * the callers wait for are waited on through pidfds before. */

@@ -19,6 +19,11 @@ int td_children(pid_t pid, pid_t **ret);
 int td_workers(TestDaemon *d, pid_t **ret);
 /* The master's children that are front stages (comm "preforkd-front"). */
 int td_front_stages(TestDaemon *d, pid_t **ret);
+/* Waits until the master has exactly n front stages; stores them like
+ * td_front_stages(). A front stage reports no readiness, so READY=1 may
+ * come before it has named itself (until then it looks like a worker);
+ * this looks at /proc again and again until it has. */
+int td_wait_front_stages(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret);
 /* Waits until the master has exactly n live children; stores them like
  * td_workers() if ret is not NULL. A fork is no event the test can wait
  * for, so this looks at /proc again and again: prefer a log line or a
