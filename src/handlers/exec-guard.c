@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec-guard.h"
+#include "fd-util.h"
 #include "macros.h"
 #include "time-util.h"
 
@@ -36,25 +36,16 @@ static int guard_wait(int fd, uint64_t deadline) {
         }
 }
 
-/* Closes every fd but keep_a and keep_b: the guard must not hold the
- * service's sockets, the program's output pipes or the master's journal
- * connection, or they would outlive the processes they belong to. */
-static void guard_close_fds(int keep_a, int keep_b) {
-        int hi = MAX(keep_a, keep_b), lo = MIN(keep_a, keep_b);
-
-        if (lo > 0)
-                (void) syscall(SYS_close_range, 0U, (unsigned) lo - 1, 0);
-        if (hi > lo + 1)
-                (void) syscall(SYS_close_range, (unsigned) lo + 1, (unsigned) hi - 1, 0);
-        (void) syscall(SYS_close_range, (unsigned) hi + 1, ~0U, 0);
-}
-
 static _noreturn_ void guard_main(int master_fd, int program_fd, int stop_signal, uint64_t timeout_usec) {
         struct sigaction ign = { .sa_handler = SIG_IGN };
         pid_t group = getpgrp();
         sigset_t none;
 
-        guard_close_fds(master_fd, program_fd);
+        /* Nothing but the two pidfds: the guard must not hold the
+         * service's sockets, the program's output pipes or the master's
+         * journal connection, or they would outlive the processes they
+         * belong to. */
+        (void) close_all_fds_except((const int[]) { master_fd, program_fd }, 2);
         (void) prctl(PR_SET_NAME, "preforkd-guard");
         for (int sig = 1; sig < _NSIG; sig++)
                 if (!IN_SET(sig, SIGKILL, SIGSTOP))
