@@ -6,7 +6,6 @@
  * a program that exits at once, the stop signal, what a killed master
  * leaves (nothing: the guard), and exactly what a program starts with
  * (environment, fds, signals, process group). */
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -321,34 +320,26 @@ START_TEST(test_program_group_dies_with_it) {
 }
 END_TEST
 
-/* The guards in the program's process group, from /proc: pids whose Name
- * is preforkd-guard and whose NSpgid is pgid. Returns how many, the first
- * one in *ret_pid and its parent in *ret_ppid. */
+/* The guards in the program's process group: its members named
+ * preforkd-guard. Returns how many, the first one in *ret_pid and its
+ * parent in *ret_ppid. */
 static int find_guards(pid_t pgid, pid_t *ret_pid, pid_t *ret_ppid) {
-        DIR *dir = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
+        _cleanup_free_ pid_t *members = NULL;
+        int n = td_pgrp_pids(pgid, &members), found = 0;
 
-        ck_assert_ptr_nonnull(dir);
-        while ((de = readdir(dir))) {
-                _cleanup_free_ char *name = NULL, *group = NULL, *ppid = NULL;
-                char *end;
-                long pid = strtol(de->d_name, &end, 10);
+        ck_assert_int_ge(n, 0);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *name = td_proc_status(members[i], "Name"), *ppid = NULL;
 
-                if (*end || pid <= 0)
+                if (!name || strcmp(name, "preforkd-guard") != 0)
                         continue;
-                name = td_proc_status((pid_t) pid, "Name");
-                group = td_proc_status((pid_t) pid, "NSpgid");
-                ppid = td_proc_status((pid_t) pid, "PPid");
-                if (!name || !group || !ppid || strcmp(name, "preforkd-guard") != 0 || atol(group) != (long) pgid)
-                        continue;
-                if (n++ == 0) {
-                        *ret_pid = (pid_t) pid;
-                        *ret_ppid = (pid_t) atol(ppid);
+                ppid = td_proc_status(members[i], "PPid");
+                if (found++ == 0) {
+                        *ret_pid = members[i];
+                        *ret_ppid = ppid ? (pid_t) atol(ppid) : 0;
                 }
         }
-        closedir(dir);
-        return n;
+        return found;
 }
 
 /* A master killed outright leaves no program behind. The program's guard

@@ -195,33 +195,14 @@ int td_front_stages(TestDaemon *d, pid_t **ret) {
         return master_children(d, true, ret);
 }
 
-int td_wait_front_stages(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
-        uint64_t deadline = tdi_deadline(timeout);
-
-        /* Neither a fork nor a process's new name is an event the test
-         * can wait for. */
-        for (;;) {
-                _cleanup_free_ pid_t *l = NULL;
-                int r = td_front_stages(d, &l);
-
-                if (r < 0)
-                        return r;
-                if ((size_t) r == n) {
-                        if (ret)
-                                *ret = TAKE_PTR(l);
-                        return 0;
-                }
-                if (td_now() >= deadline)
-                        return -ETIMEDOUT;
-                td_poll_pause();
-        }
-}
-
-/* The kernel tells no one but the parent when a process forks, so the
- * master's children are counted in /proc, again and again; the exits that
- * the callers wait for are waited on through pidfds before. */
-int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n_gone, uint64_t timeout,
-                            pid_t **ret) {
+/* The kernel tells no one but the parent when a process forks, and no one
+ * when a process takes a new name, so the master's children are counted
+ * in /proc, again and again; the exits that the callers wait for are
+ * waited on through pidfds before. Waits until the master has exactly n
+ * children that are front stages (front) or workers (!front), none of
+ * them in gone[]. */
+static int wait_master_children(TestDaemon *d, bool front, size_t n, const pid_t *gone, size_t n_gone,
+                                uint64_t timeout, pid_t **ret) {
         uint64_t deadline = tdi_deadline(timeout);
 
         for (size_t i = 0; i < n_gone; i++) {
@@ -233,7 +214,7 @@ int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n
         for (;;) {
                 _cleanup_free_ pid_t *l = NULL;
                 bool stale = false;
-                int r = td_workers(d, &l);
+                int r = master_children(d, front, &l);
 
                 if (r < 0)
                         return r;
@@ -251,8 +232,25 @@ int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n
         }
 }
 
+int td_wait_front_stages(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
+        return wait_master_children(d, true, n, NULL, 0, timeout, ret);
+}
+
+int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n_gone, uint64_t timeout,
+                            pid_t **ret) {
+        return wait_master_children(d, false, n, gone, n_gone, timeout, ret);
+}
+
 int td_wait_workers(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret) {
         return td_wait_workers_without(d, n, NULL, 0, timeout, ret);
+}
+
+int td_pgrp_pids(pid_t pgrp, pid_t **ret) {
+        size_t n = 0;
+        int r;
+
+        r = proc_find(0, pgrp, ret, &n);
+        return r < 0 ? r : (int) n;
 }
 
 /* The pids of the live (not zombie) processes in the daemon's process

@@ -20,9 +20,9 @@ int td_workers(TestDaemon *d, pid_t **ret);
 /* The master's children that are front stages (comm "preforkd-front"). */
 int td_front_stages(TestDaemon *d, pid_t **ret);
 /* Waits until the master has exactly n front stages; stores them like
- * td_front_stages(). A front stage reports no readiness, so READY=1 may
- * come before it has named itself (until then it looks like a worker);
- * this looks at /proc again and again until it has. */
+ * td_front_stages() and returns n. A front stage reports no readiness, so
+ * READY=1 may come before it has named itself (until then it looks like a
+ * worker); this looks at /proc again and again until it has. */
 int td_wait_front_stages(TestDaemon *d, size_t n, uint64_t timeout, pid_t **ret);
 /* Waits until the master has exactly n live children; stores them like
  * td_workers() if ret is not NULL. A fork is no event the test can wait
@@ -36,6 +36,9 @@ int td_wait_workers_without(TestDaemon *d, size_t n, const pid_t *gone, size_t n
                             pid_t **ret);
 /* True while pid exists and is not a zombie. */
 bool td_pid_alive(pid_t pid);
+/* The live (not zombie) processes of process group pgrp, ascending, in
+ * *ret (malloc'ed, NULL when there are none); returns their number. */
+int td_pgrp_pids(pid_t pgrp, pid_t **ret);
 /* How many entries /proc/PID/SUB has ("fd": open fds, "task": threads),
  * or a negative errno when it cannot be read. */
 int td_proc_entries(pid_t pid, const char *sub);
